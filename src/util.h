@@ -1,0 +1,35 @@
+/* util.h - small helpers shared by the core: hex, I/O that retries, paths. */
+#ifndef TR_UTIL_H
+#define TR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void tr_hex(const uint8_t *in, size_t len, char *out);         /* out: 2*len+1 */
+int tr_unhex(const char *in, uint8_t *out, size_t outlen);     /* exact length, 0 or -1 */
+
+/* read()/write() that retry EINTR and short transfers. */
+ssize_t tr_read_full(int fd, void *buf, size_t len);
+int tr_write_full(int fd, const void *buf, size_t len);
+/* fsync the directory that contains path (or path itself if a directory). */
+int tr_fsync_dir(const char *dir);
+/* Directory part of path into out ("." if none). */
+void tr_dirname(const char *path, char *out, size_t outlen);
+/* Last component of path. */
+const char *tr_basename(const char *path);
+/* mkdir -p with mode. */
+int tr_mkdirs(const char *path, mode_t mode);
+/* Monotonic clock in seconds. */
+double tr_now(void);
+/* Copies at most outlen-1 bytes and NUL-terminates; returns -1 if truncated. */
+int tr_strlcpy(char *out, const char *in, size_t outlen);
+/* Reads a whole small file (at most max bytes) into a malloc'ed, NUL-
+ * terminated buffer.  -1 with errno set on failure, E2BIG if too large. */
+int tr_read_small_file(const char *path, size_t max, char **out, size_t *len);
+/* Fills buf with cryptographically random bytes (getrandom). 0 or -1. */
+int tr_random(void *buf, size_t len);
+
+#endif
