@@ -1,1 +1,137 @@
-/* placeholder */
+/*
+ * archive_get.c - `totalrecall archive-get <dst> <name>`, PostgreSQL's
+ * restore_command.
+ *
+ * Contract: exit 0 with the exact original bytes at dst; exit 1 only when
+ * the file is confirmed absent from the archive (PostgreSQL asks for
+ * files that do not exist in normal operation); exit TR_EXIT_FATAL (above
+ * 125, so recovery stops instead of taking it for the end of WAL) on any
+ * other failure.  The bytes go to a temporary file renamed to dst only
+ * once the whole object has been authenticated.
+ */
+#include "config.h"
+#include "commands.h"
+#include "log.h"
+#include "repo.h"
+#include "util.h"
+#include "walname.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GET_ATTEMPTS 3
+
+struct fd_sink {
+	int fd;
+	int failed;
+};
+
+static int fd_write(void *ctx, const void *buf, size_t len)
+{
+	struct fd_sink *s = ctx;
+	if (tr_write_full(s->fd, buf, len) != 0) {
+		s->failed = errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* One attempt: fetch into tmp.  Returns a TR_* / TR_REPO_* status. */
+static int fetch_once(tr_repo *r, const char *rel, const char *tmp, tr_xfer *x)
+{
+	struct fd_sink s = { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0 };
+	if (s.fd < 0) {
+		snprintf(r->err, sizeof r->err, "cannot create %s: %s", tmp, strerror(errno));
+		return TR_EIO;
+	}
+	int rc = tr_repo_get(r, rel, fd_write, &s, x);
+	if (close(s.fd) != 0 && rc == TR_OK) {
+		s.failed = errno;
+		rc = TR_ECALLBACK;
+	}
+	if (s.failed)
+		snprintf(r->err, sizeof r->err, "cannot write %s: %s", tmp, strerror(s.failed));
+	return rc;
+}
+
+/* Retries what may be transient; refreshes stale cached keys once. */
+static int fetch(tr_repo *r, const char *rel, const char *tmp, tr_xfer *x)
+{
+	int rc = TR_EIO, relocked = 0;
+	for (int attempt = 0; attempt < GET_ATTEMPTS; attempt++) {
+		rc = fetch_once(r, rel, tmp, x);
+		if (rc == TR_REPO_EKEY && r->keys_from_cache && !relocked) {
+			relocked = 1;
+			if ((rc = tr_repo_relock(r)) != TR_OK)
+				return rc;
+			continue;
+		}
+		if (rc != TR_EIO && rc != TR_REPO_ECORRUPT)
+			break;
+		if (attempt + 1 < GET_ATTEMPTS)
+			tr_warn("archive-get: %s (attempt %d of %d)", r->err, attempt + 1, GET_ATTEMPTS);
+	}
+	return rc;
+}
+
+static int get_file(tr_repo *r, const char *dst, const char *name)
+{
+	char rel[256], dir[4096], tmp[4400];
+	tr_xfer x = { 0, 0 };
+	double t0 = tr_now();
+
+	tr_wal_rel(name, rel, sizeof rel);
+	tr_dirname(dst, dir, sizeof dir);
+	snprintf(tmp, sizeof tmp, "%s/.%s.totalrecall-%ld.tmp", dir, tr_basename(dst), (long)getpid());
+	int rc = fetch(r, rel, tmp, &x);
+	if (rc == TR_OK && rename(tmp, dst) != 0) {
+		snprintf(r->err, sizeof r->err, "cannot rename %s to %s: %s", tmp, dst, strerror(errno));
+		rc = TR_EIO;
+	}
+	if (rc != TR_OK)
+		unlink(tmp);
+	if (rc == TR_ENOTFOUND) {
+		tr_info("archive-get %s: not in the archive", name);
+		return 1;
+	}
+	if (rc != TR_OK) {
+		tr_error("archive-get %s: %s", name, r->err);
+		return TR_EXIT_FATAL;
+	}
+	tr_info("archive-get %s: %llu bytes stored, %llu out, %.0f ms", name, (unsigned long long)x.stored,
+		(unsigned long long)x.plain, (tr_now() - t0) * 1000);
+	return 0;
+}
+
+int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
+{
+	char err[2048];
+	if (argc != 2) {
+		tr_error("archive-get: expected two arguments, the destination path (%%p) and the file name (%%f)");
+		return TR_EXIT_FATAL;
+	}
+	const char *dst = argv[0], *name = argv[1];
+	if (tr_wal_kind(name) == TR_WAL_NONE) {
+		tr_error("archive-get: %s is not a WAL file name", name);
+		return TR_EXIT_FATAL;
+	}
+	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+		tr_error("archive-get: %s", err);
+		return TR_EXIT_FATAL;
+	}
+	tr_repo r;
+	int rc = tr_repo_connect(&r, cfg);
+	if (rc == TR_OK)
+		rc = tr_repo_unlock(&r, 0);
+	int status = TR_EXIT_FATAL;
+	if (rc != TR_OK)
+		tr_error("archive-get %s: %s", name, r.err);
+	else
+		status = get_file(&r, dst, name);
+	tr_repo_close(&r);
+	return status;
+}

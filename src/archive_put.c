@@ -1,1 +1,182 @@
-/* placeholder */
+/*
+ * archive_put.c - `totalrecall archive-put <path>`, PostgreSQL's
+ * archive_command.
+ *
+ * Contract: exit 0 only when the file is durably stored, or when the very
+ * same content is already stored; exit 1 on every failure, with one line
+ * saying why (never above 125, which PostgreSQL's archiver treats as
+ * fatal).  An archived file is never replaced: the object is written with
+ * put-if-absent, and on a conflict the stored content is compared through
+ * its keyed checksum (or, for drivers without metadata, by decoding it).
+ */
+#include "config.h"
+#include "checksum.h"
+#include "commands.h"
+#include "log.h"
+#include "repo.h"
+#include "util.h"
+#include "walname.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define READ_BUF (256 * 1024)
+
+struct file_src {
+	int fd;
+	int failed;
+};
+
+static ssize_t file_read(void *ctx, void *buf, size_t len)
+{
+	struct file_src *s = ctx;
+	ssize_t n = tr_read_full(s->fd, buf, len);
+	if (n < 0)
+		s->failed = errno;
+	return n;
+}
+
+/* Keyed checksum of the whole file; the file is read again for upload. */
+static int file_checksum(const tr_keys *keys, int fd, char out[TR_CHECKSUM_STR_LEN])
+{
+	char *buf = malloc(READ_BUF);
+	tr_checksum *c = tr_checksum_new(keys);
+	ssize_t n = -1;
+	if (buf && c)
+		while ((n = tr_read_full(fd, buf, READ_BUF)) > 0)
+			tr_checksum_update(c, buf, (size_t)n);
+	if (c)
+		tr_checksum_final(c, out);
+	tr_checksum_free(c);
+	free(buf);
+	return n == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -1;
+}
+
+/* Sink that compares decoded bytes with the local file. */
+struct compare_sink {
+	int fd;
+	int differs;
+	char buf[64 * 1024];
+};
+
+static int compare_write(void *ctx, const void *data, size_t len)
+{
+	struct compare_sink *s = ctx;
+	while (len && !s->differs) {
+		size_t n = len < sizeof s->buf ? len : sizeof s->buf;
+		if (tr_read_full(s->fd, s->buf, n) != (ssize_t)n || memcmp(s->buf, data, n) != 0)
+			s->differs = 1;
+		data = (const char *)data + n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* 1 identical, 0 different, -1 could not tell (message in r->err). */
+static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *checksum)
+{
+	tr_object_info *info = calloc(1, sizeof *info);
+	if (!info)
+		return -1;
+	int rc = tr_repo_head(r, rel, info);
+	int same = -1;
+	if (rc == TR_OK && info->checksum[0])
+		same = strcmp(info->checksum, checksum) == 0;
+	free(info);
+	if (rc != TR_OK || same >= 0)
+		return same;
+	/* No checksum stored: decode the object and compare. */
+	struct compare_sink *s = malloc(sizeof *s);
+	if (!s || lseek(fd, 0, SEEK_SET) != 0) {
+		free(s);
+		return -1;
+	}
+	s->fd = fd;
+	s->differs = 0;
+	rc = tr_repo_get(r, rel, compare_write, s, NULL);
+	if (rc == TR_OK)
+		same = !s->differs && tr_read_full(fd, s->buf, 1) == 0;
+	else if (rc == TR_REPO_ECORRUPT)
+		same = 0;  /* a damaged object is not our content; never replace it */
+	free(s);
+	return same;
+}
+
+static int put_file(tr_repo *r, const char *path, const char *name, int fd)
+{
+	char rel[256], sum[TR_CHECKSUM_STR_LEN];
+	struct file_src src = { fd, 0 };
+	tr_xfer x = { 0, 0 };
+	double t0 = tr_now();
+
+	tr_wal_rel(name, rel, sizeof rel);
+	if (file_checksum(&r->keys, fd, sum) != 0) {
+		tr_error("archive-put: cannot read %s: %s", path, strerror(errno));
+		return 1;
+	}
+	int rc = tr_repo_put(r, rel, file_read, &src, TR_PUT_IF_ABSENT, sum, &x);
+	if (rc == TR_EEXIST) {
+		int same = stored_is_identical(r, rel, fd, sum);
+		if (same == 1) {
+			tr_info("archive-put %s: already archived with identical content", name);
+			return 0;
+		}
+		if (same == 0)
+			tr_error("archive-put %s: already archived with DIFFERENT content; the stored object was left "
+				 "untouched", name);
+		else
+			tr_error("archive-put %s: already archived, and comparing with it failed: %s", name, r->err);
+		return 1;
+	}
+	if (rc != TR_OK) {
+		if (src.failed)
+			tr_error("archive-put: cannot read %s: %s", path, strerror(src.failed));
+		else
+			tr_error("archive-put %s: %s", name, r->err);
+		return 1;
+	}
+	tr_info("archive-put %s: %llu bytes in, %llu stored, %.0f ms", name, (unsigned long long)x.plain,
+		(unsigned long long)x.stored, (tr_now() - t0) * 1000);
+	return 0;
+}
+
+int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
+{
+	char err[2048];
+	if (argc != 1) {
+		tr_error("archive-put: expected one argument, the WAL file path (%%p)");
+		return 1;
+	}
+	const char *path = argv[0], *name = tr_basename(path);
+	if (tr_wal_kind(name) == TR_WAL_NONE) {
+		tr_error("archive-put: %s is not a WAL file name", path);
+		return 1;
+	}
+	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+		tr_error("archive-put: %s", err);
+		return 1;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		tr_error("archive-put: cannot open %s: %s", path, strerror(errno));
+		return 1;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	tr_repo r;
+	int rc = tr_repo_connect(&r, cfg);
+	if (rc == TR_OK)
+		rc = tr_repo_unlock(&r, 1);
+	int status = 1;
+	if (rc != TR_OK)
+		tr_error("archive-put %s: %s", name, r.err);
+	else
+		status = put_file(&r, path, name, fd);
+	tr_repo_close(&r);
+	close(fd);
+	return status;
+}

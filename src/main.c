@@ -1,1 +1,183 @@
-int main(void) { return 0; }
+/* main.c - the totalrecall command line: options, settings, dispatch. */
+#include "config.h"
+#include "commands.h"
+#include "log.h"
+#include "settings.h"
+#include "totalrecall/driver.h"
+
+#include <bearssl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+typedef struct command {
+	const char *name;
+	int (*run)(tr_config *cfg, int argc, char **argv);
+	int error_exit;        /* status for usage and configuration errors */
+	const char *usage;
+	const char *summary;
+	const char *help;
+} command;
+
+static int cmd_version(tr_config *cfg, int argc, char **argv);
+static int cmd_help(tr_config *cfg, int argc, char **argv);
+
+static const command commands[] = {
+	{ "archive-put", tr_cmd_archive_put, 1, "archive-put <path>",
+	  "store one WAL file (archive_command = 'totalrecall archive-put %p')",
+	  "Compresses, encrypts and stores the WAL file at <path> (relative to the\n"
+	  "data directory, PostgreSQL's working directory).  Exits 0 when the file is\n"
+	  "durably stored or the same content already is; 1 on any failure, and when a\n"
+	  "different content is stored under that name (which is never replaced).\n" },
+	{ "archive-get", tr_cmd_archive_get, TR_EXIT_FATAL, "archive-get <dst-path> <filename>",
+	  "fetch one WAL file (restore_command = 'totalrecall archive-get %p %f')",
+	  "Writes the original bytes of <filename> to <dst-path>, through a temporary\n"
+	  "file renamed once complete and authenticated.  Exits 0 when found, 1 only\n"
+	  "when the file is confirmed absent from the archive, and 128 on any other\n"
+	  "failure, which makes PostgreSQL stop recovery instead of ending it early.\n" },
+	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
+	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
+};
+
+static const command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_settings(FILE *out)
+{
+	const tr_setting_def *d = tr_setting_defs();
+	fprintf(out, "\nSettings (option, variable, default):\n");
+	for (int i = 0; i < TR_S_COUNT; i++)
+		fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env,
+			d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
+	fprintf(out, "\nAny value may be file:/path (the file's contents) or env:NAME (another\n"
+		     "variable).  Precedence: command line, environment, config file (-c FILE,\n"
+		     "default " TR_CONFIG_DEFAULT_FILE ").\n");
+}
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: totalrecall [options] <command> [arguments]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-36s %s\n", commands[i].usage, commands[i].summary);
+	fprintf(out, "\nRun 'totalrecall help <command>' for one command.\n");
+}
+
+static void print_command_help(const command *c)
+{
+	printf("usage: totalrecall [options] %s\n\n%s", c->usage, c->help);
+	print_settings(stdout);
+}
+
+static int cmd_help(tr_config *cfg, int argc, char **argv)
+{
+	(void)cfg;
+	if (argc == 0) {
+		print_usage(stdout);
+		print_settings(stdout);
+		return 0;
+	}
+	const command *c = find_command(argv[0]);
+	if (!c) {
+		tr_error("help: unknown command \"%s\"", argv[0]);
+		return 1;
+	}
+	print_command_help(c);
+	return 0;
+}
+
+static int cmd_version(tr_config *cfg, int argc, char **argv)
+{
+	(void)cfg; (void)argc; (void)argv;
+	printf("totalrecall %s (driver ABI %d, zstd %s, BearSSL)\n", PACKAGE_VERSION, TR_DRIVER_ABI_VERSION,
+	       ZSTD_versionString());
+	return 0;
+}
+
+/* getopt_long table: every setting, plus -c/--config and -h/--help. */
+static struct option *build_options(void)
+{
+	struct option *o = calloc(TR_S_COUNT + 3, sizeof *o);
+	if (!o)
+		return NULL;
+	const tr_setting_def *d = tr_setting_defs();
+	for (int i = 0; i < TR_S_COUNT; i++)
+		o[i] = (struct option){ d[i].name, required_argument, NULL, 1000 + i };
+	o[TR_S_COUNT] = (struct option){ "config", required_argument, NULL, 'c' };
+	o[TR_S_COUNT + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	return o;
+}
+
+/* Parses options anywhere on the line; leaves positional arguments in
+ * argv[optind..].  Returns 0, 1 for --help, -1 on error. */
+static int parse_options(tr_config *cfg, int argc, char **argv)
+{
+	struct option *opts = build_options();
+	char err[256];
+	int rc = 0, ch;
+	if (!opts)
+		return -1;
+	opterr = 0;
+	while (rc == 0 && (ch = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			rc = 1;
+		} else if (ch == 'c') {
+			free(cfg->config_file);
+			cfg->config_file = strdup(optarg);
+		} else if (ch >= 1000) {
+			if (tr_config_set_cmdline(cfg, opts[ch - 1000].name, optarg, err, sizeof err) != 0) {
+				tr_error("%s", err);
+				rc = -1;
+			}
+		} else if (ch == ':') {
+			tr_error("option %s needs a value", argv[optind - 1]);
+			rc = -1;
+		} else {
+			tr_error("unknown option %s (see 'totalrecall help')", argv[optind - 1]);
+			rc = -1;
+		}
+	}
+	free(opts);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	tr_config cfg;
+	char err[2048];
+
+	tr_config_init(&cfg);
+	int prc = parse_options(&cfg, argc, argv);
+	const char *name = optind < argc ? argv[optind] : NULL;
+	const command *c = name ? find_command(name) : NULL;
+	int status;
+
+	if (name && !c) {
+		tr_error("unknown command \"%s\" (see 'totalrecall help')", name);
+		status = 1;
+	} else if (!c) {
+		print_usage(prc == 1 ? stdout : stderr);
+		status = prc == 1 ? 0 : 1;
+	} else if (prc == 1) {
+		print_command_help(c);
+		status = 0;
+	} else if (prc < 0) {
+		status = c->error_exit;
+	} else if (c->run != cmd_help && c->run != cmd_version && tr_config_load(&cfg, err, sizeof err) != 0) {
+		tr_error("%s: %s", c->name, err);
+		status = c->error_exit;
+	} else {
+		const char *lvl = tr_config_get(&cfg, TR_S_LOG_LEVEL);
+		if (lvl)
+			tr_log_set_level(tr_log_parse_level(lvl));
+		status = c->run(&cfg, argc - optind - 1, argv + optind + 1);
+	}
+	tr_config_free(&cfg);
+	return status;
+}

@@ -1,1 +1,414 @@
-/* placeholder */
+/*
+ * fs.c - the "fs" storage driver: a local directory plays the bucket.
+ *
+ * Setting "bucket" is the absolute path of the directory (it must exist).
+ * A key maps to the file of the same relative path.
+ *
+ * Durability: a body is written to a temporary file in the key's directory
+ * (".tr-tmp-*", never listed), fsynced, then moved to its name and the
+ * directory fsynced.  put-if-absent uses link(2), which fails with EEXIST
+ * when the name exists, so two processes racing for one key cannot both
+ * win; a plain put uses rename(2).  A reader never sees a partial file
+ * under the final name.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "totalrecall/driver.h"
+
+#define TMP_PREFIX ".tr-tmp-"
+#define IO_BUF (128 * 1024)
+
+struct tr_conn {
+	char root[PATH_MAX];
+	char msg[PATH_MAX + 256];
+};
+
+static void set_msg(tr_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_msg(tr_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof c->msg, fmt, ap);
+	va_end(ap);
+}
+
+static int status_of_errno(int e)
+{
+	switch (e) {
+	case ENOENT: return TR_ENOTFOUND;
+	case EACCES: case EPERM: return TR_EAUTH;
+	case ENOSPC: case EDQUOT: return TR_ENOSPACE;
+	case ENOMEM: return TR_ENOMEM;
+	default: return TR_EIO;
+	}
+}
+
+/* Sets the message for errno and returns the matching status. */
+static int fail(tr_conn *c, const char *op, const char *path)
+{
+	int e = errno;
+	set_msg(c, "fs: %s %s: %s", op, path, strerror(e));
+	return status_of_errno(e);
+}
+
+/* Keys are validated here too: the driver must not write outside root. */
+static int key_ok(const char *key)
+{
+	size_t n = strlen(key);
+	if (n == 0 || n > TR_KEY_MAX || key[0] == '/' || key[n - 1] == '/')
+		return 0;
+	for (const char *seg = key; seg;) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+		if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.') ||
+		    strncmp(seg, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+			return 0;
+		seg = slash ? slash + 1 : NULL;
+	}
+	return 1;
+}
+
+static int key_path(tr_conn *c, const char *key, char *out, size_t outlen)
+{
+	if (!key_ok(key)) {
+		set_msg(c, "fs: invalid key \"%.200s\"", key);
+		return TR_EINVAL;
+	}
+	if ((size_t)snprintf(out, outlen, "%s/%s", c->root, key) >= outlen) {
+		set_msg(c, "fs: path too long for key \"%.200s\"", key);
+		return TR_EINVAL;
+	}
+	return TR_OK;
+}
+
+/* mkdir -p of the directories above path, fsyncing each parent it creates
+ * so that the new entries survive a crash. */
+static int make_parents(tr_conn *c, const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + strlen(c->root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(buf, 0750) == 0) {
+			char parent[PATH_MAX];
+			snprintf(parent, sizeof parent, "%s", buf);
+			*strrchr(parent, '/') = '\0';
+			int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0) {
+				fsync(fd);
+				close(fd);
+			}
+		} else if (errno != EEXIST) {
+			return fail(c, "mkdir", buf);
+		}
+		*p = '/';
+	}
+	return TR_OK;
+}
+
+static int fs_open(const tr_driver_env *env, tr_conn **out)
+{
+	tr_conn *c = calloc(1, sizeof *c);
+	*out = c;
+	if (!c)
+		return TR_ENOMEM;
+	const char *root = env->setting(env->ctx, "bucket");
+	struct stat st;
+	if (!root || !*root) {
+		set_msg(c, "fs: setting bucket (TOTALRECALL_BUCKET) is not set: give the repository directory");
+		return TR_EINVAL;
+	}
+	if (root[0] != '/') {
+		set_msg(c, "fs: bucket %s: must be an absolute directory path", root);
+		return TR_EINVAL;
+	}
+	if (stat(root, &st) != 0)
+		return fail(c, "bucket directory", root);
+	if (!S_ISDIR(st.st_mode)) {
+		set_msg(c, "fs: bucket %s: not a directory", root);
+		return TR_EINVAL;
+	}
+	snprintf(c->root, sizeof c->root, "%s", root);
+	size_t n = strlen(c->root);
+	while (n > 1 && c->root[n - 1] == '/')
+		c->root[--n] = '\0';
+	return TR_OK;
+}
+
+/* Copies the body from args->read into fd; fsyncs it. */
+static int write_body(tr_conn *c, int fd, const char *path, const tr_put_args *args)
+{
+	char *buf = malloc(IO_BUF);
+	if (!buf) {
+		set_msg(c, "fs: out of memory");
+		return TR_ENOMEM;
+	}
+	int rc = TR_OK;
+	for (;;) {
+		ssize_t n = args->read(args->read_ctx, buf, IO_BUF);
+		if (n < 0) {
+			set_msg(c, "fs: reading the body for %s failed", path);
+			rc = TR_ECALLBACK;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(fd, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = fail(c, "write", path);
+				goto out;
+			}
+			done += w;
+		}
+	}
+	if (rc == TR_OK && fsync(fd) != 0)
+		rc = fail(c, "fsync", path);
+out:
+	free(buf);
+	return rc;
+}
+
+static int fsync_parent(tr_conn *c, const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	*strrchr(dir, '/') = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(c, "open directory", dir);
+	int rc = fsync(fd) == 0 ? TR_OK : fail(c, "fsync directory", dir);
+	close(fd);
+	return rc;
+}
+
+/* Moves the finished temporary file to its name. */
+static int publish(tr_conn *c, const char *tmp, const char *path, unsigned flags)
+{
+	if (flags & TR_PUT_IF_ABSENT) {
+		if (link(tmp, path) != 0) {
+			if (errno == EEXIST) {
+				set_msg(c, "fs: %s exists", path);
+				return TR_EEXIST;
+			}
+			return fail(c, "link", path);
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) != 0) {
+		return fail(c, "rename", path);
+	}
+	return fsync_parent(c, path);
+}
+
+static int fs_put(tr_conn *c, const char *key, const tr_put_args *args)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 64];
+	int rc = key_path(c, key, path, sizeof path);
+	if (rc != TR_OK || (rc = make_parents(c, path)) != TR_OK)
+		return rc;
+	char *slash = strrchr(path, '/');
+	snprintf(tmp, sizeof tmp, "%.*s/" TMP_PREFIX "%ld-XXXXXX", (int)(slash - path), path, (long)getpid());
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return fail(c, "create temporary file in", path);
+	fchmod(fd, 0640);
+	rc = write_body(c, fd, path, args);
+	if (close(fd) != 0 && rc == TR_OK)
+		rc = fail(c, "close", path);
+	if (rc == TR_OK)
+		rc = publish(c, tmp, path, args->flags);
+	unlink(tmp);  /* no-op after rename; removes it after link or failure */
+	return rc;
+}
+
+static int fs_get(tr_conn *c, const char *key, tr_write_fn write_fn, void *ctx)
+{
+	char path[PATH_MAX];
+	int rc = key_path(c, key, path, sizeof path);
+	if (rc != TR_OK)
+		return rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOTFOUND)
+				       : fail(c, "open", path);
+	char *buf = malloc(IO_BUF);
+	if (!buf) {
+		close(fd);
+		set_msg(c, "fs: out of memory");
+		return TR_ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, IO_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = fail(c, "read", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (write_fn(ctx, buf, (size_t)n) != 0) {
+			set_msg(c, "fs: consumer of %s stopped", path);
+			rc = TR_ECALLBACK;
+			break;
+		}
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static void fill_info(tr_object_info *info, const char *key, const struct stat *st)
+{
+	snprintf(info->key, sizeof info->key, "%s", key);
+	info->size = (int64_t)st->st_size;
+	info->mtime = (int64_t)st->st_mtime;
+	info->checksum[0] = '\0';
+}
+
+static int fs_head(tr_conn *c, const char *key, tr_object_info *info)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int rc = key_path(c, key, path, sizeof path);
+	if (rc != TR_OK)
+		return rc;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOTFOUND)
+				       : fail(c, "stat", path);
+	if (!S_ISREG(st.st_mode)) {
+		set_msg(c, "fs: %s is not a regular file", path);
+		return TR_EIO;
+	}
+	fill_info(info, key, &st);
+	return TR_OK;
+}
+
+/* Recursive, sorted walk.  rel is the key of dir ("" for root). */
+struct walk {
+	tr_conn *c;
+	const char *prefix;
+	tr_list_fn fn;
+	void *ctx;
+	int stop;
+	tr_object_info info;
+};
+
+/* Byte order of the keys below: a directory sorts as its name plus '/'. */
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	const unsigned char *x = (const unsigned char *)(*a)->d_name;
+	const unsigned char *y = (const unsigned char *)(*b)->d_name;
+	while (*x && *x == *y)
+		x++, y++;
+	unsigned cx = *x ? *x : ((*a)->d_type == DT_DIR ? '/' : 0);
+	unsigned cy = *y ? *y : ((*b)->d_type == DT_DIR ? '/' : 0);
+	return (int)cx - (int)cy;
+}
+
+/* Does any key below rel/ possibly start with prefix? */
+static int subtree_may_match(const char *rel, const char *prefix)
+{
+	size_t rl = strlen(rel), pl = strlen(prefix);
+	return strncmp(rel, prefix, rl < pl ? rl : pl) == 0;
+}
+
+static int walk_dir(struct walk *w, const char *rel);
+
+static int walk_entry(struct walk *w, const char *rel, const char *name)
+{
+	char key[TR_KEY_MAX + 2], path[PATH_MAX];
+	struct stat st;
+
+	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+		return TR_OK;
+	if ((size_t)snprintf(key, sizeof key, "%s%s%s", rel, *rel ? "/" : "", name) > TR_KEY_MAX)
+		return TR_OK;
+	snprintf(path, sizeof path, "%s/%s", w->c->root, key);
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? TR_OK : fail(w->c, "stat", path);
+	if (S_ISDIR(st.st_mode)) {
+		char sub[TR_KEY_MAX + 2];
+		snprintf(sub, sizeof sub, "%s/", key);
+		return subtree_may_match(sub, w->prefix) ? walk_dir(w, key) : TR_OK;
+	}
+	if (!S_ISREG(st.st_mode) || strncmp(key, w->prefix, strlen(w->prefix)) != 0)
+		return TR_OK;
+	fill_info(&w->info, key, &st);
+	if (w->fn(w->ctx, &w->info) != 0)
+		w->stop = 1;
+	return TR_OK;
+}
+
+/* Entries are visited so that keys come out in byte order: a directory
+ * "a" holds keys "a/..." which sort after a file "a" and before "a0"
+ * because '/' (0x2f) sorts below '0'.  Sorting names with a trailing '/'
+ * for directories gives exactly that order. */
+static int walk_dir(struct walk *w, const char *rel)
+{
+	char path[PATH_MAX];
+	struct dirent **names;
+	snprintf(path, sizeof path, "%s%s%s", w->c->root, *rel ? "/" : "", rel);
+	int n = scandir(path, &names, NULL, cmp_names);
+	if (n < 0)
+		return errno == ENOENT ? TR_OK : fail(w->c, "list", path);
+	int rc = TR_OK;
+	for (int i = 0; i < n; i++) {
+		if (rc == TR_OK && !w->stop && strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, ".."))
+			rc = walk_entry(w, rel, names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static int fs_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
+{
+	struct walk w = { .c = c, .prefix = prefix ? prefix : "", .fn = fn, .ctx = ctx };
+	return walk_dir(&w, "");
+}
+
+static int fs_remove(tr_conn *c, const char *key)
+{
+	char path[PATH_MAX];
+	int rc = key_path(c, key, path, sizeof path);
+	if (rc != TR_OK)
+		return rc;
+	if (unlink(path) != 0)
+		return errno == ENOENT ? TR_OK : fail(c, "remove", path);
+	return fsync_parent(c, path);
+}
+
+static const char *fs_errmsg(tr_conn *c) { return c ? c->msg : "fs: out of memory"; }
+static void fs_close(tr_conn *c) { free(c); }
+
+static const tr_driver fs_driver = {
+	.abi_version = TR_DRIVER_ABI_VERSION,
+	.struct_size = sizeof(tr_driver),
+	.name = "fs",
+	.version = "1",
+	.caps = TR_CAP_PUT_IF_ABSENT,
+	.open = fs_open,
+	.put = fs_put,
+	.get = fs_get,
+	.head = fs_head,
+	.list = fs_list,
+	.remove = fs_remove,
+	.errmsg = fs_errmsg,
+	.close = fs_close,
+};
+
+__attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);
+const tr_driver *totalrecall_driver(void) { return &fs_driver; }

@@ -1,1 +1,357 @@
-int main(void){return 0;}
+/* Unit tests: settings (precedence, file:/env: indirection, validation,
+ * config file) and the driver loader's errors. */
+#include "config.h"
+#include "loader.h"
+#include "settings.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/tr-test-config-XXXXXX";
+static char err[2048];
+
+static void clear_env(void)
+{
+	const tr_setting_def *d = tr_setting_defs();
+	for (int i = 0; i < TR_S_COUNT; i++) {
+		unsetenv(d[i].env);
+		if (d[i].env_alt)
+			unsetenv(d[i].env_alt);
+	}
+}
+
+static void write_file(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static char *path_in_tmp(const char *name)
+{
+	static char buf[4][512];
+	static int k;
+	char *p = buf[k++ % 4];
+	snprintf(p, 512, "%s/%s", tmpdir, name);
+	return p;
+}
+
+/* Loads with a config file that does not exist unless given. */
+static int load(tr_config *cfg, const char *file)
+{
+	cfg->config_file = strdup(file ? file : path_in_tmp("absent.conf"));
+	if (!file)
+		write_file(cfg->config_file, "");
+	return tr_config_load(cfg, err, sizeof err);
+}
+
+static void setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	clear_env();
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+	strcpy(tmpdir, "/tmp/tr-test-config-XXXXXX");
+}
+
+START_TEST(defaults_apply)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_DRIVER), "s3");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_S3_PART_SIZE), "16777216");
+	ck_assert_int_eq(tr_config_int(&cfg, TR_S_KDF_ITERATIONS), 600000);
+	ck_assert_ptr_null(tr_config_get(&cfg, TR_S_DATABASE_ID));
+	ck_assert_ptr_nonnull(tr_config_get(&cfg, TR_S_STATE_DIR));
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(precedence_cmdline_env_file)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	char *conf = path_in_tmp("a.conf");
+	write_file(conf, "# comment\ndatabase-id = fromfile\nbucket = fromfile\nstorage_prefix = \"pre/fix\"\n"
+			 "TOTALRECALL_DRIVER = fs\n");
+	setenv("TOTALRECALL_DATABASE_ID", "fromenv", 1);
+	setenv("TOTALRECALL_BUCKET", "fromenv", 1);
+	ck_assert_int_eq(tr_config_set_cmdline(&cfg, "bucket", "fromcli", err, sizeof err), 0);
+	ck_assert_int_eq(load(&cfg, conf), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_BUCKET), "fromcli");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_DATABASE_ID), "fromenv");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_STORAGE_PREFIX), "pre/fix");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_DRIVER), "fs");
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(alternate_variable)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	setenv("AWS_DEFAULT_REGION", "eu-west-3", 1);
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9", 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_REGION), "eu-west-3");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_ENDPOINT), "http://127.0.0.1:9");
+	tr_config_free(&cfg);
+	tr_config_init(&cfg);
+	setenv("AWS_REGION", "us-west-2", 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_REGION), "us-west-2");
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(file_and_env_indirection)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	char *secret = path_in_tmp("secret");
+	char ref[600];
+	write_file(secret, "  s3cr3t passphrase \n\n");
+	snprintf(ref, sizeof ref, "file:%s", secret);
+	setenv("TOTALRECALL_ENCRYPTION_KEY", ref, 1);
+	setenv("MY_BUCKET", "bucket-from-env", 1);
+	setenv("TOTALRECALL_BUCKET", "env:MY_BUCKET", 1);
+	/* Two levels: env:INDIRECT where INDIRECT=file:... */
+	setenv("INDIRECT", ref, 1);
+	setenv("TOTALRECALL_DATABASE_ID", "env:INDIRECT2", 1);
+	setenv("INDIRECT2", "db-2", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "env:INDIRECT", 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_ENCRYPTION_KEY), "s3cr3t passphrase");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_BUCKET), "bucket-from-env");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_DATABASE_ID), "db-2");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_SECRET_ACCESS_KEY), "s3cr3t passphrase");
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(indirection_stops_after_two_levels)
+{
+	char *out = NULL;
+	setenv("L1", "env:L2", 1);
+	setenv("L2", "env:L3", 1);
+	setenv("L3", "deep", 1);
+	ck_assert_int_eq(tr_config_resolve("X", "env:L1", &out, err, sizeof err), 0);
+	ck_assert_str_eq(out, "env:L3");
+	free(out);
+}
+END_TEST
+
+START_TEST(unreadable_secret_names_setting_not_value)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	setenv("TOTALRECALL_ENCRYPTION_KEY", "file:/nonexistent/tr-key", 1);
+	ck_assert_int_eq(load(&cfg, NULL), -1);
+	ck_assert_ptr_nonnull(strstr(err, "TOTALRECALL_ENCRYPTION_KEY"));
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/tr-key"));
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(missing_env_reference)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	setenv("AWS_SECRET_ACCESS_KEY", "env:TR_TEST_UNSET_VARIABLE", 1);
+	ck_assert_int_eq(load(&cfg, NULL), -1);
+	ck_assert_ptr_nonnull(strstr(err, "AWS_SECRET_ACCESS_KEY"));
+	ck_assert_ptr_nonnull(strstr(err, "TR_TEST_UNSET_VARIABLE"));
+	tr_config_free(&cfg);
+}
+END_TEST
+
+/* Each bad value is refused with the setting's name and without the value. */
+static const struct { const char *var, *value, *expect; } bad_values[] = {
+	{ "TOTALRECALL_DATABASE_ID", "has/slash", "TOTALRECALL_DATABASE_ID" },
+	{ "TOTALRECALL_DATABASE_ID", "..", "TOTALRECALL_DATABASE_ID" },
+	{ "TOTALRECALL_STORAGE_PREFIX", "a/../b", "TOTALRECALL_STORAGE_PREFIX" },
+	{ "TOTALRECALL_S3_PART_SIZE", "1MiB", "between" },
+	{ "TOTALRECALL_S3_PART_SIZE", "lots", "size" },
+	{ "TOTALRECALL_RETRIES", "5x", "whole number" },
+	{ "TOTALRECALL_S3_INSECURE", "maybe", "true or false" },
+	{ "TOTALRECALL_LOG_LEVEL", "loud", "error|warning|info|debug" },
+	{ "TOTALRECALL_KDF_ITERATIONS", "10", "between" },
+	{ "TOTALRECALL_CIPHER", "rot13", "aes-256-gcm" },
+};
+
+START_TEST(bad_values_are_refused)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	setenv(bad_values[_i].var, bad_values[_i].value, 1);
+	ck_assert_int_eq(load(&cfg, NULL), -1);
+	ck_assert_msg(strstr(err, bad_values[_i].var) != NULL, "'%s' lacks the setting name", err);
+	ck_assert_msg(strstr(err, bad_values[_i].expect) != NULL, "'%s' lacks '%s'", err, bad_values[_i].expect);
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(sizes_and_bools_normalise)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	setenv("TOTALRECALL_S3_PART_SIZE", "64M", 1);
+	setenv("TOTALRECALL_S3_INSECURE", "yes", 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_S3_PART_SIZE), "67108864");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_S3_INSECURE), "1");
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(config_file_errors)
+{
+	tr_config cfg;
+	char *conf = path_in_tmp("bad.conf");
+	tr_config_init(&cfg);
+	write_file(conf, "bucket = ok\nno equals sign here\n");
+	ck_assert_int_eq(load(&cfg, conf), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":2:"));
+	tr_config_free(&cfg);
+
+	tr_config_init(&cfg);
+	write_file(conf, "colour = blue\n");
+	ck_assert_int_eq(load(&cfg, conf), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown setting \"colour\""));
+	tr_config_free(&cfg);
+
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, path_in_tmp("missing.conf")), -1);
+	ck_assert_ptr_nonnull(strstr(err, "missing.conf"));
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(required_settings_named)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	setenv("TOTALRECALL_BUCKET", "b", 1);
+	setenv("TOTALRECALL_ENCRYPTION_KEY", "k", 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_int_eq(tr_config_require_storage(&cfg, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "TOTALRECALL_DATABASE_ID"));
+	tr_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(unknown_cmdline_option)
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	ck_assert_int_eq(tr_config_set_cmdline(&cfg, "colour", "x", err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--colour"));
+	tr_config_free(&cfg);
+}
+END_TEST
+
+/* --- loader --- */
+
+static const char *test_driver_dir(void)
+{
+	static char dir[1024];
+	const char *b = getenv("top_builddir");
+	snprintf(dir, sizeof dir, "%s/tests/unit/drivers/.libs", b ? b : "..");
+	return dir;
+}
+
+START_TEST(loader_unknown_driver_names_dirs)
+{
+	tr_loaded_driver ld;
+	ck_assert_int_eq(tr_driver_load("nosuchdriver", "/nonexistent-dir", &ld, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "\"nosuchdriver\" not found"));
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent-dir"));
+	ck_assert_int_eq(tr_driver_load("../etc", NULL, &ld, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not valid"));
+}
+END_TEST
+
+START_TEST(loader_bad_abi)
+{
+	tr_loaded_driver ld;
+	ck_assert_int_eq(tr_driver_load("badabi", test_driver_dir(), &ld, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "ABI version 99") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(loader_no_entry)
+{
+	tr_loaded_driver ld;
+	ck_assert_int_eq(tr_driver_load("noentry", test_driver_dir(), &ld, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "has no symbol totalrecall_driver") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(loader_wrong_name)
+{
+	tr_loaded_driver ld;
+	ck_assert_int_eq(tr_driver_load("wrongname", test_driver_dir(), &ld, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "declares itself as \"other\"") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(loader_finds_fs_in_build_tree)
+{
+	tr_loaded_driver ld;
+	char dir[1024];
+	const char *b = getenv("top_builddir");
+	snprintf(dir, sizeof dir, "%s/drivers/fs/.libs", b ? b : "..");
+	ck_assert_msg(tr_driver_load("fs", dir, &ld, err, sizeof err) == 0, "%s", err);
+	ck_assert_str_eq(ld.drv->name, "fs");
+	ck_assert_int_eq(ld.drv->abi_version, TR_DRIVER_ABI_VERSION);
+	tr_driver_unload(&ld);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *t = tcase_create("settings");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, defaults_apply);
+	tcase_add_test(t, precedence_cmdline_env_file);
+	tcase_add_test(t, alternate_variable);
+	tcase_add_test(t, file_and_env_indirection);
+	tcase_add_test(t, indirection_stops_after_two_levels);
+	tcase_add_test(t, unreadable_secret_names_setting_not_value);
+	tcase_add_test(t, missing_env_reference);
+	tcase_add_loop_test(t, bad_values_are_refused, 0, sizeof bad_values / sizeof bad_values[0]);
+	tcase_add_test(t, sizes_and_bools_normalise);
+	tcase_add_test(t, config_file_errors);
+	tcase_add_test(t, required_settings_named);
+	tcase_add_test(t, unknown_cmdline_option);
+	suite_add_tcase(s, t);
+	TCase *l = tcase_create("loader");
+	tcase_add_test(l, loader_unknown_driver_names_dirs);
+	tcase_add_test(l, loader_bad_abi);
+	tcase_add_test(l, loader_no_entry);
+	tcase_add_test(l, loader_wrong_name);
+	tcase_add_test(l, loader_finds_fs_in_build_tree);
+	suite_add_tcase(s, l);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

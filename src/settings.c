@@ -1,0 +1,468 @@
+/* settings.c - the settings table, its four sources and its validation. */
+#include "config.h"
+#include "settings.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define MiB (1024LL * 1024)
+
+static const tr_setting_def defs[TR_S_COUNT] = {
+	[TR_S_DRIVER] = { "driver", "TOTALRECALL_DRIVER", NULL, "s3", TR_T_STRING, NULL, 0, 0, 0,
+		"storage driver: fs, s3, minio, or any driver installed in the driver directory" },
+	[TR_S_DRIVER_DIR] = { "driver-dir", "TOTALRECALL_DRIVER_DIR", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"directory to load drivers from, instead of the installed one" },
+	[TR_S_DATABASE_ID] = { "database-id", "TOTALRECALL_DATABASE_ID", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_REQUIRED, "name of this database's repository inside the bucket ([A-Za-z0-9._-], 1-128)" },
+	[TR_S_ENCRYPTION_KEY] = { "encryption-key", "TOTALRECALL_ENCRYPTION_KEY", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_SECRET | TR_SF_REQUIRED, "passphrase protecting the repository (any string)" },
+	[TR_S_BUCKET] = { "bucket", "TOTALRECALL_BUCKET", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_REQUIRED, "S3 bucket; for the fs driver, the absolute path of the directory" },
+	[TR_S_STORAGE_PREFIX] = { "storage-prefix", "TOTALRECALL_STORAGE_PREFIX", NULL, "", TR_T_STRING, NULL, 0, 0, 0,
+		"key prefix inside the bucket, before the database id" },
+	[TR_S_REGION] = { "region", "AWS_REGION", "AWS_DEFAULT_REGION", NULL, TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
+		"S3 region (us-east-1 when unset)" },
+	[TR_S_ACCESS_KEY_ID] = { "access-key-id", "AWS_ACCESS_KEY_ID", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_SECRET, "S3 access key id" },
+	[TR_S_SECRET_ACCESS_KEY] = { "secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_SECRET, "S3 secret access key" },
+	[TR_S_SESSION_TOKEN] = { "session-token", "AWS_SESSION_TOKEN", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_SECRET, "S3 session token for temporary credentials" },
+	[TR_S_ENDPOINT] = { "endpoint", "TOTALRECALL_S3_ENDPOINT", "AWS_ENDPOINT_URL", NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER, "S3 endpoint URL (default: the AWS regional endpoint; required for minio)" },
+	[TR_S_S3_URI_STYLE] = { "s3-uri-style", "TOTALRECALL_S3_URI_STYLE", NULL, "auto", TR_T_ENUM, "auto|path|virtual",
+		0, 0, TR_SF_DRIVER, "S3 addressing: virtual-hosted, path-style, or auto" },
+	[TR_S_S3_CA_FILE] = { "s3-ca-file", "TOTALRECALL_S3_CA_FILE", NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
+		"CA bundle to verify the S3 endpoint's certificate" },
+	[TR_S_S3_INSECURE] = { "s3-insecure", "TOTALRECALL_S3_INSECURE", NULL, "false", TR_T_BOOL, NULL, 0, 0,
+		TR_SF_DRIVER, "skip TLS certificate verification (tests only)" },
+	[TR_S_S3_PART_SIZE] = { "s3-part-size", "TOTALRECALL_S3_PART_SIZE", NULL, "16MiB", TR_T_SIZE, NULL,
+		5 * MiB, 5120 * MiB, TR_SF_DRIVER, "multipart part size; bodies up to it go in one PUT" },
+	[TR_S_S3_CONDITIONAL_PUT] = { "s3-conditional-put", "TOTALRECALL_S3_CONDITIONAL_PUT", NULL, "auto", TR_T_ENUM,
+		"auto|on|off", 0, 0, TR_SF_DRIVER, "use If-None-Match: * (auto probes the server once)" },
+	[TR_S_RETRIES] = { "retries", "TOTALRECALL_RETRIES", NULL, "5", TR_T_INT, NULL, 0, 100, TR_SF_DRIVER,
+		"retries of a failed storage request" },
+	[TR_S_RETRY_MAX_TIME] = { "retry-max-time", "TOTALRECALL_RETRY_MAX_TIME", NULL, "60", TR_T_INT, NULL, 1, 86400,
+		TR_SF_DRIVER, "seconds after which a request is no longer retried" },
+	[TR_S_TIMEOUT] = { "timeout", "TOTALRECALL_TIMEOUT", NULL, "30", TR_T_INT, NULL, 1, 3600, TR_SF_DRIVER,
+		"seconds to connect, and without progress, before a request fails" },
+	[TR_S_STATE_DIR] = { "state-dir", "TOTALRECALL_STATE_DIR", NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
+		"local directory for the key cache and storage facts (default $HOME/.cache/totalrecall)" },
+	[TR_S_LOG_LEVEL] = { "log-level", "TOTALRECALL_LOG_LEVEL", NULL, "info", TR_T_ENUM,
+		"error|warning|info|debug", 0, 0, 0, "messages printed on stderr" },
+	[TR_S_KDF_ITERATIONS] = { "kdf-iterations", "TOTALRECALL_KDF_ITERATIONS", NULL, "600000", TR_T_INT, NULL,
+		1000, 100000000, 0, "PBKDF2 iterations for a new repository's keyring" },
+	[TR_S_COMPRESS_LEVEL] = { "compress-level", "TOTALRECALL_COMPRESS_LEVEL", NULL, "3", TR_T_INT, NULL, -5, 19, 0,
+		"zstd level" },
+	[TR_S_CIPHER] = { "cipher", "TOTALRECALL_CIPHER", NULL, "auto", TR_T_ENUM,
+		"auto|aes-256-gcm|chacha20-poly1305", 0, 0, 0,
+		"cipher for new objects (auto: AES-256-GCM with AES-NI, else ChaCha20-Poly1305)" },
+};
+
+const tr_setting_def *tr_setting_defs(void) { return defs; }
+
+int tr_setting_find(const char *name)
+{
+	for (int i = 0; i < TR_S_COUNT; i++)
+		if (strcmp(defs[i].name, name) == 0 || strcmp(defs[i].env, name) == 0 ||
+		    (defs[i].env_alt && strcmp(defs[i].env_alt, name) == 0))
+			return i;
+	return -1;
+}
+
+const char *tr_setting_label(int id, char *buf, size_t buflen)
+{
+	snprintf(buf, buflen, "%s (--%s)", defs[id].env, defs[id].name);
+	return buf;
+}
+
+void tr_config_init(tr_config *cfg) { memset(cfg, 0, sizeof *cfg); }
+
+/* Overwrites a string that may hold a secret before freeing it. */
+static void free_secret(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void tr_config_free(tr_config *cfg)
+{
+	for (int i = 0; i < TR_S_COUNT; i++) {
+		free_secret(cfg->raw[i]);
+		free_secret(cfg->value[i]);
+	}
+	free(cfg->config_file);
+	free(cfg->state_dir);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+static int set_raw(tr_config *cfg, int id, const char *value, int source)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -1;
+	free_secret(cfg->raw[id]);
+	cfg->raw[id] = copy;
+	cfg->source[id] = source;
+	return 0;
+}
+
+int tr_config_set_cmdline(tr_config *cfg, const char *name, const char *value,
+			  char *err, size_t errlen)
+{
+	int id = tr_setting_find(name);
+	if (id < 0 || strcmp(defs[id].name, name) != 0) {
+		snprintf(err, errlen, "unknown option --%s", name);
+		return -1;
+	}
+	if (set_raw(cfg, id, value, TR_SRC_CMDLINE) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* One level of indirection; *out is malloc'ed.  Returns 1 if raw was an
+ * indirection, 0 if it is a plain value, -1 on error. */
+static int resolve_once(const char *label, const char *raw, char **out, char *err, size_t errlen)
+{
+	if (strncmp(raw, "env:", 4) == 0) {
+		const char *v = getenv(raw + 4);
+		if (!raw[4] || !v) {
+			snprintf(err, errlen, "%s: refers to %s, which is not set", label, raw);
+			return -1;
+		}
+		*out = strdup(v);
+		return *out ? 1 : -1;
+	}
+	if (strncmp(raw, "file:", 5) == 0) {
+		char *buf;
+		size_t len;
+		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
+			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
+				 errno == E2BIG ? "larger than 64 KiB" : strerror(errno));
+			return -1;
+		}
+		if (memchr(buf, '\0', len)) {
+			snprintf(err, errlen, "%s: %s contains a NUL byte", label, raw + 5);
+			free_secret(buf);
+			return -1;
+		}
+		*out = strdup(trim(buf));
+		free_secret(buf);
+		return *out ? 1 : -1;
+	}
+	*out = strdup(raw);
+	return *out ? 0 : -1;
+}
+
+int tr_config_resolve(const char *label, const char *raw, char **out, char *err, size_t errlen)
+{
+	char *cur = strdup(raw);
+	if (!cur)
+		return -1;
+	/* Two levels, as the original: env:A where A=file:/x is followed. */
+	for (int level = 0; level < 2; level++) {
+		char *next;
+		int rc = resolve_once(label, cur, &next, err, errlen);
+		free_secret(cur);
+		if (rc < 0)
+			return -1;
+		cur = next;
+		if (rc == 0)
+			break;
+	}
+	*out = cur;
+	return 0;
+}
+
+static void read_env(tr_config *cfg)
+{
+	for (int i = 0; i < TR_S_COUNT; i++) {
+		if (cfg->source[i] == TR_SRC_CMDLINE)
+			continue;
+		const char *v = getenv(defs[i].env);
+		if (!v && defs[i].env_alt)
+			v = getenv(defs[i].env_alt);
+		if (v && *v)
+			set_raw(cfg, i, v, TR_SRC_ENV);
+	}
+}
+
+/* Parses one "key = value" line of the config file. */
+static int parse_file_line(tr_config *cfg, char *line, const char *path, int lineno,
+			   char *err, size_t errlen)
+{
+	char *s = trim(line);
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		snprintf(err, errlen, "%s:%d: expected \"name = value\"", path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	char *key = trim(s), *value = trim(eq + 1);
+	size_t vl = strlen(value);
+	if (vl >= 2 && (value[0] == '"' || value[0] == '\'') && value[vl - 1] == value[0]) {
+		value[vl - 1] = '\0';
+		value++;
+	}
+	for (char *p = key; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	int id = tr_setting_find(key);
+	if (id < 0) {
+		/* Accept variable names too (TOTALRECALL_BUCKET = ...). */
+		for (char *p = key; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		id = tr_setting_find(key);
+	}
+	if (id < 0) {
+		snprintf(err, errlen, "%s:%d: unknown setting \"%s\"", path, lineno, key);
+		return -1;
+	}
+	if (cfg->source[id] == TR_SRC_CMDLINE || cfg->source[id] == TR_SRC_ENV)
+		return 0;
+	return set_raw(cfg, id, value, TR_SRC_FILE);
+}
+
+static int read_file(tr_config *cfg, char *err, size_t errlen)
+{
+	const char *path = cfg->config_file ? cfg->config_file : TR_CONFIG_DEFAULT_FILE;
+	char *buf;
+	size_t len;
+
+	if (tr_read_small_file(path, 1024 * 1024, &buf, &len) != 0) {
+		if (!cfg->config_file && errno == ENOENT)
+			return 0;  /* the default file is optional */
+		snprintf(err, errlen, "config file %s: %s", path,
+			 errno == E2BIG ? "larger than 1 MiB" : strerror(errno));
+		return -1;
+	}
+	int rc = 0, lineno = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save))
+		rc = parse_file_line(cfg, line, path, ++lineno, err, errlen);
+	free_secret(buf);
+	return rc;
+}
+
+/* Parses "16MiB", "5M", "1048576", "1GiB"; -1 on error. */
+static int64_t parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	end = trim(end);
+	static const struct { const char *suffix; int64_t mult; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "k", 1024 }, { "K", 1024 }, { "KiB", 1024 }, { "KB", 1024 },
+		{ "M", MiB }, { "MiB", MiB }, { "MB", MiB }, { "G", 1024 * MiB }, { "GiB", 1024 * MiB },
+		{ "GB", 1024 * MiB },
+	};
+	for (size_t i = 0; i < TR_ARRAY_LEN(units); i++)
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > INT64_MAX / units[i].mult)
+				return -1;
+			return v * units[i].mult;
+		}
+	return -1;
+}
+
+static int parse_bool(const char *s)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" }, *const no[] = { "0", "false", "no", "off" };
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int enum_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	for (const char *p = choices; *p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, v, n) == 0)
+			return 1;
+		p += len + (bar ? 1 : 0);
+	}
+	return 0;
+}
+
+static int id_chars_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return 0;
+	return 1;
+}
+
+/* A prefix is '/'-separated segments without "." or "..". */
+static int prefix_ok(const char *s)
+{
+	char buf[1024];
+	if (tr_strlcpy(buf, s, sizeof buf) != 0)
+		return 0;
+	char *save = NULL;
+	for (char *seg = strtok_r(buf, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
+		if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0)
+			return 0;
+	return 1;
+}
+
+/* Checks and normalises one resolved value in place (sizes become bytes). */
+static int validate(tr_config *cfg, int id, char *err, size_t errlen)
+{
+	const tr_setting_def *d = &defs[id];
+	char label[128], num[32];
+	char *v = cfg->value[id];
+	tr_setting_label(id, label, sizeof label);
+
+	if (d->type == TR_T_INT || d->type == TR_T_SIZE) {
+		int64_t n = parse_size(v);
+		if (d->type == TR_T_INT) {
+			char *end;
+			errno = 0;
+			long long x = strtoll(v, &end, 10);
+			n = (errno || end == v || *trim(end)) ? INT64_MIN : x;
+		}
+		if (n == INT64_MIN || (d->type == TR_T_SIZE && n < 0)) {
+			snprintf(err, errlen, "%s: not a %s", label, d->type == TR_T_SIZE ? "size (e.g. 16MiB)" : "whole number");
+			return -1;
+		}
+		if (n < d->min || n > d->max) {
+			snprintf(err, errlen, "%s: must be between %lld and %lld", label, (long long)d->min, (long long)d->max);
+			return -1;
+		}
+		snprintf(num, sizeof num, "%lld", (long long)n);
+		free(cfg->value[id]);
+		cfg->value[id] = strdup(num);
+	} else if (d->type == TR_T_BOOL) {
+		int b = parse_bool(v);
+		if (b < 0) {
+			snprintf(err, errlen, "%s: expected true or false", label);
+			return -1;
+		}
+		free(cfg->value[id]);
+		cfg->value[id] = strdup(b ? "1" : "0");
+	} else if (d->type == TR_T_ENUM && !enum_ok(d->choices, v)) {
+		snprintf(err, errlen, "%s: expected one of %s", label, d->choices);
+		return -1;
+	}
+	if (!cfg->value[id]) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (id == TR_S_DATABASE_ID && !id_chars_ok(v, 128)) {
+		snprintf(err, errlen, "%s: use 1 to 128 letters, digits, '.', '_' or '-'", label);
+		return -1;
+	}
+	if (id == TR_S_STORAGE_PREFIX && !prefix_ok(v)) {
+		snprintf(err, errlen, "%s: must not contain \".\" or \"..\" segments", label);
+		return -1;
+	}
+	if (id == TR_S_ENCRYPTION_KEY && !*v) {
+		snprintf(err, errlen, "%s: is empty", label);
+		return -1;
+	}
+	return 0;
+}
+
+/* $TOTALRECALL_STATE_DIR, else $XDG_CACHE_HOME/totalrecall, else
+ * $HOME/.cache/totalrecall, else /tmp/totalrecall-UID. */
+static char *default_state_dir(void)
+{
+	char buf[4096];
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (xdg && *xdg == '/')
+		snprintf(buf, sizeof buf, "%s/totalrecall", xdg);
+	else if (home && *home == '/' && access(home, W_OK) == 0)
+		snprintf(buf, sizeof buf, "%s/.cache/totalrecall", home);
+	else
+		snprintf(buf, sizeof buf, "/tmp/totalrecall-%u", (unsigned)getuid());
+	return strdup(buf);
+}
+
+int tr_config_load(tr_config *cfg, char *err, size_t errlen)
+{
+	read_env(cfg);
+	if (read_file(cfg, err, errlen) != 0)
+		return -1;
+	for (int i = 0; i < TR_S_COUNT; i++) {
+		char label[128];
+		if (!cfg->raw[i] && defs[i].defval)
+			set_raw(cfg, i, defs[i].defval, TR_SRC_DEFAULT);
+		if (!cfg->raw[i])
+			continue;
+		free_secret(cfg->value[i]);
+		cfg->value[i] = NULL;
+		if (tr_config_resolve(tr_setting_label(i, label, sizeof label), cfg->raw[i],
+				      &cfg->value[i], err, errlen) != 0)
+			return -1;
+		if (validate(cfg, i, err, errlen) != 0)
+			return -1;
+	}
+	free(cfg->state_dir);
+	cfg->state_dir = cfg->value[TR_S_STATE_DIR] ? strdup(cfg->value[TR_S_STATE_DIR]) : default_state_dir();
+	if (!cfg->state_dir) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int tr_config_require_storage(const tr_config *cfg, char *err, size_t errlen)
+{
+	for (int i = 0; i < TR_S_COUNT; i++) {
+		char label[128];
+		if ((defs[i].flags & TR_SF_REQUIRED) && !cfg->value[i]) {
+			snprintf(err, errlen, "%s is not set", tr_setting_label(i, label, sizeof label));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *tr_config_get(const tr_config *cfg, int id)
+{
+	if (id == TR_S_STATE_DIR)
+		return cfg->state_dir;
+	return cfg->value[id];
+}
+
+int64_t tr_config_int(const tr_config *cfg, int id)
+{
+	const char *v = cfg->value[id];
+	return v ? strtoll(v, NULL, 10) : 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * config.h - TotalRecall's settings: one table, four sources.
+ *
+ * Every setting has a canonical name that is also its long option
+ * (--database-id) and its config-file key (database-id = ...), and an
+ * environment variable (TOTALRECALL_DATABASE_ID).  Precedence: command
+ * line, then environment, then config file, then default.  Any value may be
+ * "file:/path" (the file's contents, surrounding whitespace trimmed) or
+ * "env:NAME" (another variable's value), resolved up to two levels.
+ * Errors name the setting, never its value.
+ */
+#ifndef TR_SETTINGS_H
+#define TR_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TR_CONFIG_DEFAULT_FILE "/etc/totalrecall/totalrecall.conf"
+
+enum tr_setting_id {
+	TR_S_DRIVER,
+	TR_S_DRIVER_DIR,
+	TR_S_DATABASE_ID,
+	TR_S_ENCRYPTION_KEY,
+	TR_S_BUCKET,
+	TR_S_STORAGE_PREFIX,
+	TR_S_REGION,
+	TR_S_ACCESS_KEY_ID,
+	TR_S_SECRET_ACCESS_KEY,
+	TR_S_SESSION_TOKEN,
+	TR_S_ENDPOINT,
+	TR_S_S3_URI_STYLE,
+	TR_S_S3_CA_FILE,
+	TR_S_S3_INSECURE,
+	TR_S_S3_PART_SIZE,
+	TR_S_S3_CONDITIONAL_PUT,
+	TR_S_RETRIES,
+	TR_S_RETRY_MAX_TIME,
+	TR_S_TIMEOUT,
+	TR_S_STATE_DIR,
+	TR_S_LOG_LEVEL,
+	TR_S_KDF_ITERATIONS,
+	TR_S_COMPRESS_LEVEL,
+	TR_S_CIPHER,
+	TR_S_COUNT
+};
+
+enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM };
+
+#define TR_SF_SECRET   0x1u  /* never printed, not even its length */
+#define TR_SF_DRIVER   0x2u  /* handed to storage drivers by name */
+#define TR_SF_REQUIRED 0x4u  /* commands that touch storage need it */
+
+typedef struct tr_setting_def {
+	const char *name;     /* long option and config-file key */
+	const char *env;      /* environment variable */
+	const char *env_alt;  /* fallback variable, or NULL */
+	const char *defval;   /* default, or NULL */
+	int type;
+	const char *choices;  /* TR_T_ENUM: "a|b|c" */
+	int64_t min, max;     /* TR_T_INT / TR_T_SIZE bounds */
+	unsigned flags;
+	const char *help;
+} tr_setting_def;
+
+enum tr_source { TR_SRC_UNSET, TR_SRC_DEFAULT, TR_SRC_FILE, TR_SRC_ENV, TR_SRC_CMDLINE };
+
+typedef struct tr_config {
+	char *raw[TR_S_COUNT];     /* as given, before file:/env: resolution */
+	char *value[TR_S_COUNT];   /* resolved and validated; NULL if unset */
+	int source[TR_S_COUNT];
+	char *config_file;         /* -c FILE, or NULL for the default */
+	char *state_dir;           /* resolved state directory */
+} tr_config;
+
+const tr_setting_def *tr_setting_defs(void);
+/* Looks a setting up by canonical name or variable name; -1 if unknown. */
+int tr_setting_find(const char *name);
+
+void tr_config_init(tr_config *cfg);
+void tr_config_free(tr_config *cfg);
+
+/* Records a value from the command line (option name without "--"). */
+int tr_config_set_cmdline(tr_config *cfg, const char *name, const char *value,
+			  char *err, size_t errlen);
+/* Reads the environment, the config file, applies defaults, resolves
+ * indirections and validates every value that is set.  0 or -1 with one
+ * line in err naming the setting. */
+int tr_config_load(tr_config *cfg, char *err, size_t errlen);
+/* Checks that the settings needed to reach the repository are set. */
+int tr_config_require_storage(const tr_config *cfg, char *err, size_t errlen);
+
+const char *tr_config_get(const tr_config *cfg, int id);
+int64_t tr_config_int(const tr_config *cfg, int id);
+/* "TOTALRECALL_DATABASE_ID (--database-id)" for messages. */
+const char *tr_setting_label(int id, char *buf, size_t buflen);
+
+/* Exposed for tests: resolves file:/env: indirection of one value. */
+int tr_config_resolve(const char *label, const char *raw, char **out, char *err, size_t errlen);
+
+#endif
