@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what TotalRecall needs to build and to run its tests, from
+# Debian's packages and the npm registry.  Idempotent; quick when all is
+# there.  Usage: tests/install-deps.sh [build|test]
+set -euo pipefail
+what=${1:-test}
+here=$(cd "$(dirname "$0")" && pwd)
+
+build_pkgs=(build-essential autoconf automake libtool pkg-config
+	libbearssl-dev libzstd-dev libcurl4-openssl-dev libpq-dev check
+	postgresql-15 postgresql-server-dev-15)
+test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd)
+
+pkgs=("${build_pkgs[@]}")
+[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+# Node.js may come from another packaging that bundles npm: ask for the command.
+[ "$what" = test ] && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}"
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$what" = test ]; then
+	# s3rver: an S3 server that ignores If-None-Match, for the fallback path.
+	node_dir="$here/integration/s3/node"
+	if [ ! -x "$node_dir/node_modules/.bin/s3rver" ]; then
+		echo "install-deps: installing s3rver from npm into $node_dir"
+		mkdir -p "$node_dir"
+		npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" s3rver@3 >/dev/null
+	fi
+	python3 -c 'import moto.server' 2>/dev/null ||
+		{ echo "install-deps: python3 lacks moto (moto_server); the S3 tests need it" >&2; exit 1; }
+fi
+echo "install-deps: ok"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, builds with warnings
+# as errors, runs `make check` (unit tests with Check, integration tests
+# against real PostgreSQL 15 and real S3 servers), and prints every test
+# runner's summary line and a total.  This is what .ci/run calls.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+bash tests/install-deps.sh test || exit 1
+
+echo "== build"
+{ [ -x configure ] || autoreconf -fi; } >/dev/null 2>&1 || { echo "autoreconf failed"; exit 1; }
+[ -f Makefile ] || ./configure --enable-werror >/dev/null || { echo "configure failed"; exit 1; }
+make -j"$(nproc)" >/dev/null 2>build.log || { cat build.log; echo "build failed"; exit 1; }
+
+echo "== make check"
+make -j1 check >check.log 2>&1
+status=$?
+grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.log
+[ $status -eq 0 ] || { cat tests/test-suite.log 2>/dev/null | tail -200; }
+
+echo "== summaries"
+passed=0 failed=0
+while IFS= read -r log; do
+	while IFS= read -r line; do
+		echo "${log#tests/}: $line"
+		if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+			f=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
+			passed=$((passed + BASH_REMATCH[1] - f)); failed=$((failed + f))
+		elif [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+			passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+		fi
+	done < <(grep -hE 'Checks: [0-9]+, Failures|[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+done < <(find tests -name '*.log' ! -name test-suite.log | sort)
+# A test program that crashed before its summary counts as failed.
+crashed=$(grep -cE '^(FAIL|ERROR):' check.log)
+[ "$crashed" -gt "$failed" ] && failed=$crashed
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "total: $passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
