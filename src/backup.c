@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "datadir.h"
 #include "log.h"
+#include "metric.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
@@ -519,9 +520,11 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 		return -1;
 	}
 	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED) && !backup_due(b->repo->cfg, &set)) {
+		tr_metric_status("skipped");
 		tr_backupset_free(&set);
 		return 1;
 	}
+	tr_metric_subject(h.label);
 	open_previous(b, &set, info->system_id, h.prior);
 	tr_backupset_free(&set);
 	if (tr_lock_take(b->repo, h.label) != TR_OK) {
@@ -553,6 +556,7 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
 		rc = -1;
 	}
+	tr_metric_bytes(b->logical, b->new_bytes);
 	if (rc == 0)
 		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s", h->label,
 			(unsigned long long)b->files, (unsigned long long)b->logical, (unsigned long long)b->stored,
