@@ -11,16 +11,35 @@ struct tr_checksum {
 	br_hmac_context hc;
 };
 
-tr_checksum *tr_checksum_new(const tr_keys *keys)
+static tr_checksum *hmac_new(const uint8_t key[32])
 {
 	br_hmac_key_context kc;
 	tr_checksum *c = malloc(sizeof(*c));
 	if (!c)
 		return NULL;
-	br_hmac_key_init(&kc, &br_sha256_vtable, keys->mac, sizeof(keys->mac));
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, 32);
 	br_hmac_init(&c->hc, &kc, 0);
 	explicit_bzero(&kc, sizeof(kc));
 	return c;
+}
+
+tr_checksum *tr_checksum_new(const tr_keys *keys)
+{
+	return hmac_new(keys->mac);
+}
+
+tr_checksum *tr_chunk_hasher_new(const tr_keys *keys)
+{
+	return hmac_new(keys->chunk);
+}
+
+void tr_chunk_hasher_final(tr_checksum *c, char out[66])
+{
+	uint8_t mac[32];
+	br_hmac_out(&c->hc, mac);
+	out[0] = 'c';
+	tr_hex(mac, 32, out + 1);
+	tr_checksum_free(c);
 }
 
 void tr_checksum_update(tr_checksum *c, const void *data, size_t len)

@@ -22,4 +22,10 @@ void tr_checksum_free(tr_checksum *c);
 /* Keyed name of a chunk: "c" followed by 64 hex digits (HMAC with keys->chunk). */
 void tr_chunk_id(const tr_keys *keys, const void *data, size_t len, char out[66]);
 
+/* The same name computed over a stream (verify reads chunks that way):
+ * tr_chunk_hasher_new, tr_checksum_update, then tr_chunk_hasher_final,
+ * which also frees it. */
+tr_checksum *tr_chunk_hasher_new(const tr_keys *keys);
+void tr_chunk_hasher_final(tr_checksum *c, char out[66]);
+
 #endif

@@ -15,11 +15,12 @@
  *  3. chunks no kept backup references, older than an hour, unless a
  *     backup is in progress (a lock younger than a day in locks/).
  * The set of referenced chunks is built in passes over a slice of the id
- * space each, so memory stays under a fixed budget whatever the size of
- * the repository.
+ * space each (chunkref.h), so memory stays under a fixed budget whatever
+ * the size of the repository.
  */
 #include "config.h"
 #include "backupset.h"
+#include "chunkref.h"
 #include "commands.h"
 #include "log.h"
 #include "metric.h"
@@ -32,7 +33,6 @@
 #include <time.h>
 
 #define CHUNK_GRACE 3600
-#define REF_BUDGET (64u * 1024 * 1024)   /* bytes for chunk ids per pass */
 
 struct expire {
 	tr_repo *repo;
@@ -170,67 +170,35 @@ static int open_manifests(struct expire *e, const tr_backupset *set, const int *
 		}
 		tr_manifest_hdr_free(&h);
 		e->manifests[e->nmanifests++] = f;
-		/* At most one chunk per file plus one per chunk-size bytes. */
-		*refs += set->b[i].file_count + set->b[i].logical_bytes / (set->b[i].chunk_size ? set->b[i].chunk_size : 1);
+		*refs += tr_chunkref_estimate(&set->b[i]);
 	}
 	return 0;
 }
 
-static unsigned id_slice(const char *id, unsigned passes)
+static int add_ref(void *ctx, const tr_mf_rec *file, const tr_mf_rec *chunk)
 {
-	uint8_t b;
-	char two[3] = { id[1], id[1] ? id[2] : 0, 0 };
-	return tr_unhex(two, &b, 1) == 0 ? b % passes : 0;
+	(void)file;
+	return tr_idset_add(ctx, chunk->chunk) != 0;
 }
 
-static int cmp_ids(const void *a, const void *b) { return strcmp(a, b); }
-
-struct idset {
-	char (*v)[66];
-	size_t n, cap;
-};
-
 /* Collects the referenced ids of one slice from every kept manifest. */
-static int collect_refs(struct expire *e, unsigned pass, unsigned passes, struct idset *s)
+static int collect_refs(struct expire *e, unsigned pass, unsigned passes, tr_idset *s)
 {
-	tr_mf_rec *rec = malloc(sizeof *rec);
-	int rc = 0;
 	s->n = 0;
-	for (int m = 0; rec && m < e->nmanifests && rc == 0; m++) {
-		FILE *f = e->manifests[m];
-		tr_manifest_hdr h;
-		fseek(f, 0, SEEK_SET);
-		if (tr_manifest_read_hdr(f, &h, e->err, sizeof e->err) != 0) {
-			rc = -1;
-			break;
-		}
-		tr_manifest_hdr_free(&h);
-		int r;
-		while ((r = tr_manifest_read_rec(f, rec, e->err, sizeof e->err)) == 1) {
-			if (rec->type != 'c' || id_slice(rec->chunk, passes) != pass)
-				continue;
-			if (s->n == s->cap) {
-				size_t cap = s->cap ? 2 * s->cap : 1024;
-				void *grown = realloc(s->v, cap * sizeof *s->v);
-				if (!grown) {
-					r = -1;
-					break;
-				}
-				s->v = grown;
-				s->cap = cap;
-			}
-			memcpy(s->v[s->n++], rec->chunk, sizeof s->v[0]);
-		}
-		rc = r < 0 ? -1 : 0;
+	for (int m = 0; m < e->nmanifests; m++) {
+		int r = tr_chunkref_scan(e->manifests[m], pass, passes, add_ref, s, e->err, sizeof e->err);
+		if (r == 1)
+			snprintf(e->err, sizeof e->err, "out of memory");
+		if (r != 0)
+			return -1;
 	}
-	free(rec);
-	qsort(s->v, s->n, sizeof *s->v, cmp_ids);
-	return rec ? rc : -1;
+	tr_idset_sort(s);
+	return 0;
 }
 
 struct chunk_scan {
 	struct expire *e;
-	struct idset *refs;
+	tr_idset *refs;
 	unsigned pass, passes;
 	int failed;
 };
@@ -239,9 +207,9 @@ static int chunk_candidate(void *ctx, const tr_object_info *info)
 {
 	struct chunk_scan *c = ctx;
 	const char *id = tr_basename(info->key);
-	if (id[0] != 'c' || strlen(id) != 65 || id_slice(id, c->passes) != c->pass)
+	if (id[0] != 'c' || strlen(id) != 65 || tr_chunkref_slice(id, c->passes) != c->pass)
 		return 0;
-	if (bsearch(id, c->refs->v, c->refs->n, sizeof *c->refs->v, cmp_ids))
+	if (tr_idset_has(c->refs, id))
 		return 0;
 	if (info->mtime > c->e->now - CHUNK_GRACE)
 		return 0;  /* may belong to a backup that has not written its manifest */
@@ -266,10 +234,8 @@ static int expire_chunks(struct expire *e, const tr_backupset *set, const int *k
 	}
 	if (open_manifests(e, set, keep, &refs) != 0)
 		return -1;
-	unsigned passes = (unsigned)(refs * sizeof(char[66]) / REF_BUDGET + 1);
-	if (passes > 256)
-		passes = 256;
-	struct idset s = { NULL, 0, 0 };
+	unsigned passes = tr_chunkref_passes(refs, sizeof(char[66]));
+	tr_idset s = { NULL, 0, 0 };
 	int rc = 0;
 	for (unsigned p = 0; p < passes && rc == 0; p++) {
 		rc = collect_refs(e, p, passes, &s);
@@ -281,7 +247,7 @@ static int expire_chunks(struct expire *e, const tr_backupset *set, const int *k
 		if (c.failed)
 			rc = -1;
 	}
-	free(s.v);
+	tr_idset_free(&s);
 	return rc;
 }
 

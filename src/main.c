@@ -66,6 +66,18 @@ static const command commands[] = {
 	  "--retention-days days (either rule keeps a backup; with neither, all are kept;\n"
 	  "the newest always is).  Removes the others, the WAL no kept backup needs and\n"
 	  "the chunks no kept backup references.  --dry-run lists what would go.\n" },
+	{ "verify", tr_cmd_verify, 1, "verify [--backup LABEL] [--full]",
+	  "check that every stored object is intact and every backup restorable",
+	  "Decodes and authenticates stored objects (keyring, WAL, backup info and\n"
+	  "manifests, chunks, each chunk against its keyed content id), checks that\n"
+	  "every chunk a manifest references exists and is intact, and that the WAL\n"
+	  "from each backup's start to the newest archived file is continuous along\n"
+	  "its timelines.  Prints each problem on its own line.  Exits 1 if a backup\n"
+	  "is not restorable (damaged or missing manifest, info or chunk, or WAL\n"
+	  "missing between its start and stop); WAL gaps after a backup's stop and\n"
+	  "unreferenced chunks are reported only.  Objects verified by an earlier run\n"
+	  "(state in <state-dir>/verify/) are not decoded again unless --full.\n"
+	  "--backup LABEL: only that backup, its chunks and the WAL from its start.\n" },
 	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
 	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
 };

@@ -1,0 +1,295 @@
+/*
+ * verify_wal.c - is the WAL from each backup's start to the end of the
+ * archive continuous?
+ *
+ * Timelines are followed as PostgreSQL's recovery_target_timeline =
+ * 'latest' does: for a backup on timeline t, the target is the newest
+ * timeline whose history has t ending after the backup's start; segment s
+ * is then expected on the newest timeline of that path that begins at or
+ * before s.  The archive is summarised as runs of consecutive segments per
+ * timeline, so memory grows with the number of gaps, not of segments.
+ */
+#include "config.h"
+#include "verify.h"
+#include "log.h"
+#include "util.h"
+#include "walname.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_MAX (1024 * 1024)
+
+struct run {
+	uint64_t lo, hi;
+};
+
+struct timeline {
+	uint32_t tli;
+	struct run *runs;
+	size_t n, cap;
+	/* From its .history file: the ancestors and where each ended. */
+	struct ancestor {
+		uint32_t tli;
+		uint64_t end;
+	} *anc;
+	size_t nanc;
+};
+
+struct wal_map {
+	struct timeline *t;
+	size_t n, cap;
+	uint64_t seg_size, per_log;
+};
+
+static struct timeline *timeline(struct wal_map *m, uint32_t tli)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->t[i].tli == tli)
+			return &m->t[i];
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 8;
+		void *grown = realloc(m->t, cap * sizeof *m->t);
+		if (!grown)
+			return NULL;
+		m->t = grown;
+		m->cap = cap;
+	}
+	memset(&m->t[m->n], 0, sizeof m->t[0]);
+	m->t[m->n].tli = tli;
+	return &m->t[m->n++];
+}
+
+static int add_segment(struct timeline *t, uint64_t seg)
+{
+	if (t->n && seg <= t->runs[t->n - 1].hi + 1) {
+		if (seg > t->runs[t->n - 1].hi)
+			t->runs[t->n - 1].hi = seg;
+		return 0;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 8;
+		void *grown = realloc(t->runs, cap * sizeof *t->runs);
+		if (!grown)
+			return -1;
+		t->runs = grown;
+		t->cap = cap;
+	}
+	t->runs[t->n++] = (struct run){ seg, seg };
+	return 0;
+}
+
+struct membuf {
+	char *p;
+	size_t len;
+};
+
+static int mem_write(void *ctx, const void *buf, size_t len)
+{
+	struct membuf *b = ctx;
+	if (b->len + len > HISTORY_MAX)
+		return -1;
+	memcpy(b->p + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+/* Parses "<parent tli> <switchpoint> <reason>" lines of a history file. */
+static int parse_history(struct timeline *t, char *text)
+{
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		unsigned tli, hi, lo;
+		if (line[0] == '#' || sscanf(line, "%u %X/%X", &tli, &hi, &lo) != 3)
+			continue;
+		void *grown = realloc(t->anc, (t->nanc + 1) * sizeof *t->anc);
+		if (!grown)
+			return -1;
+		t->anc = grown;
+		t->anc[t->nanc++] = (struct ancestor){ tli, (uint64_t)hi << 32 | lo };
+	}
+	return 0;
+}
+
+static int load_history(tr_verify *v, struct wal_map *m, const char *key)
+{
+	unsigned tli;
+	if (sscanf(tr_basename(key), "%8X", &tli) != 1 || tr_verify_damage(v, key))
+		return 0;  /* damaged: reported already, and cannot be followed */
+	struct membuf b = { malloc(HISTORY_MAX + 1), 0 };
+	struct timeline *t = timeline(m, tli);
+	int rc = b.p && t ? 0 : -1;
+	if (rc == 0 && tr_repo_get(v->repo, key, mem_write, &b, NULL) == TR_OK) {
+		b.p[b.len] = '\0';
+		rc = parse_history(t, b.p);
+	}
+	free(b.p);
+	if (rc != 0)
+		snprintf(v->err, sizeof v->err, "out of memory");
+	return rc;
+}
+
+/* Reads the segments and histories of the listing into m. */
+static int build_map(tr_verify *v, struct wal_map *m)
+{
+	char line[TR_VERIFY_LINE], *key, kind;
+	int64_t mtime, size;
+	rewind(v->listing);
+	while (fgets(line, sizeof line, v->listing)) {
+		unsigned tli, log, seg;
+		if (tr_verify_parse_line(line, &kind, &mtime, &size, &key) != 0)
+			continue;
+		if (kind == 'h' && load_history(v, m, key) != 0)
+			return -1;
+		const char *name = tr_basename(key);
+		if (kind != 'w' || tr_wal_kind(name) != TR_WAL_SEGMENT || tr_verify_damage(v, key) ||
+		    sscanf(name, "%8X%8X%8X", &tli, &log, &seg) != 3)
+			continue;
+		struct timeline *t = timeline(m, tli);
+		if (!t || add_segment(t, (uint64_t)log * m->per_log + seg) != 0) {
+			snprintf(v->err, sizeof v->err, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One step of a backup's timeline path: timeline tli from segment begin. */
+struct step {
+	uint32_t tli;
+	uint64_t begin;
+};
+
+/* The path from timeline t (at LSN start) to the newest timeline that
+ * descends from it after start.  Returns the number of steps (>= 1). */
+static size_t timeline_path(struct wal_map *m, uint32_t t, uint64_t start, struct step **out)
+{
+	const struct timeline *target = NULL;
+	size_t from = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct timeline *c = &m->t[i];
+		for (size_t a = 0; a < c->nanc; a++)
+			if (c->anc[a].tli == t && c->anc[a].end > start && (!target || c->tli > target->tli)) {
+				target = c;
+				from = a;
+			}
+	}
+	size_t n = target ? target->nanc - from + 1 : 1;
+	struct step *p = calloc(n, sizeof *p);
+	if (!p)
+		return 0;
+	p[0] = (struct step){ t, 0 };
+	for (size_t k = 1; k < n; k++) {
+		size_t a = from + k - 1;  /* the ancestor that ended where step k begins */
+		p[k].tli = a + 1 < target->nanc ? target->anc[a + 1].tli : target->tli;
+		p[k].begin = target->anc[a].end / m->seg_size;
+	}
+	*out = p;
+	return n;
+}
+
+static void seg_name(const struct wal_map *m, uint32_t tli, uint64_t seg, char out[25])
+{
+	snprintf(out, 25, "%08X%08X%08X", tli, (unsigned)(seg / m->per_log), (unsigned)(seg % m->per_log));
+}
+
+/* Highest segment of timeline t archived within [lo, hi], or 0. */
+static uint64_t highest_in(const struct timeline *t, uint64_t lo, uint64_t hi)
+{
+	uint64_t best = 0;
+	for (size_t i = 0; t && i < t->n; i++)
+		if (t->runs[i].lo <= hi && t->runs[i].hi >= lo)
+			best = t->runs[i].hi < hi ? t->runs[i].hi : hi;
+	return best;
+}
+
+static void report_gap(tr_verify *v, struct tr_vbackup *b, const struct wal_map *m, uint32_t tli, uint64_t g0,
+		       uint64_t g1, uint64_t stop)
+{
+	char a[25], z[25];
+	seg_name(m, tli, g0, a);
+	seg_name(m, tli, g1, z);
+	if (g0 <= stop) {
+		b->broken = 1;
+		tr_verify_report(v, "missing WAL %s..%s: backup %s is not restorable (needed between its start and stop)",
+				 a, z, b->label);
+	} else {
+		tr_verify_report(v, "missing WAL %s..%s: after the stop of backup %s, which can be recovered only to "
+				 "before %s", a, z, b->label, a);
+	}
+}
+
+/* Gaps of timeline t within [lo, hi]. */
+static void check_range(tr_verify *v, struct tr_vbackup *b, struct wal_map *m, uint32_t tli, uint64_t lo,
+			uint64_t hi, uint64_t stop)
+{
+	struct timeline *t = timeline(m, tli);
+	uint64_t next = lo;   /* first segment not yet seen present */
+	for (size_t i = 0; t && i < t->n && next <= hi; i++) {
+		if (t->runs[i].hi < next)
+			continue;
+		if (t->runs[i].lo > hi)
+			break;
+		if (t->runs[i].lo > next)
+			report_gap(v, b, m, tli, next, t->runs[i].lo - 1, stop);
+		next = t->runs[i].hi + 1;
+	}
+	if (next <= hi)
+		report_gap(v, b, m, tli, next, hi, stop);
+}
+
+static int check_backup(tr_verify *v, struct tr_vbackup *b, struct wal_map *m)
+{
+	const tr_manifest_hdr *h = &b->h;
+	struct step *p = NULL;
+	uint64_t start = h->start_lsn / m->seg_size, stop = (h->stop_lsn - 1) / m->seg_size, end = stop;
+	size_t n = timeline_path(m, h->timeline, h->start_lsn, &p);
+	if (n == 0) {
+		snprintf(v->err, sizeof v->err, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t lo = p[i].begin > start ? p[i].begin : start;
+		uint64_t hi = i + 1 < n ? p[i + 1].begin - 1 : UINT64_MAX;
+		uint64_t top = lo <= hi ? highest_in(timeline(m, p[i].tli), lo, hi) : 0;
+		if (top > end)
+			end = top;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t lo = p[i].begin > start ? p[i].begin : start;
+		uint64_t hi = i + 1 < n && p[i + 1].begin - 1 < end ? p[i + 1].begin - 1 : end;
+		if (lo <= hi)
+			check_range(v, b, m, p[i].tli, lo, hi, stop);
+	}
+	free(p);
+	return 0;
+}
+
+static void free_map(struct wal_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->t[i].runs);
+		free(m->t[i].anc);
+	}
+	free(m->t);
+}
+
+int tr_verify_wal(tr_verify *v)
+{
+	struct wal_map m;
+	int rc = 0;
+	memset(&m, 0, sizeof m);
+	for (int i = 0; i < v->nb && !m.seg_size; i++)
+		if (v->b[i].mf && v->b[i].h.wal_segment_size)
+			m.seg_size = v->b[i].h.wal_segment_size;
+	if (!m.seg_size)
+		return 0;  /* no readable backup: nothing to measure WAL against */
+	m.per_log = 0x100000000ULL / m.seg_size;
+	rc = build_map(v, &m);
+	for (int i = 0; rc == 0 && i < v->nb; i++) {
+		struct tr_vbackup *b = &v->b[i];
+		if (b->mf && b->h.wal_segment_size == m.seg_size && b->h.stop_lsn > b->h.start_lsn)
+			rc = check_backup(v, b, &m);
+	}
+	free_map(&m);
+	return rc;
+}
