@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# test_verify.sh - `totalrecall verify` against a real PostgreSQL 15
+# archiving to the fs driver: a clean repository passes; a flipped byte in a
+# chunk, a deleted chunk and a WAL gap inside a backup fail naming what is
+# broken; a WAL gap after the backup is reported with exit 0; incremental
+# runs decode only new objects, --full decodes all.
+set -euo pipefail
+. "$(dirname "$0")/lib_verify.sh"
+lv_init verify
+lv_start_pg
+
+# Objects verify decodes (not the keyring, manifests or fs temporaries).
+count_objects() {
+	find "$LV_REPO/db1/wal" "$LV_REPO/db1/chunks" "$LV_REPO/db1/backups" -type f \
+		\( -path '*/wal/*' -o -path '*/chunks/*' -o -name info \) ! -name '.tr-tmp-*' | wc -l
+}
+decoded() { sed -n 's/.*verify: decoded \([0-9]*\) objects.*/\1/p' <<<"$OUT"; }
+
+pg_new_segment >/dev/null
+tr_run backup
+assert_rc 0 "backup"
+tr_run list --json
+read -r LABEL START STOP < <(python3 -c '
+import json,sys
+b=json.loads(sys.stdin.read())["backups"][0]
+def seg(lsn, tli):
+    hi, lo = (int(x, 16) for x in lsn.split("/"))
+    n = (hi << 32 | lo)
+    return n
+s = seg(b["start_lsn"], 1) // (16 << 20); e = (seg(b["stop_lsn"], 1) - 1) // (16 << 20)
+name = lambda n: "%08X%08X%08X" % (b["timeline"], n // 256, n % 256)
+print(b["label"], name(s), name(e))' <<<"$OUT")
+note "backup $LABEL, WAL $START..$STOP"
+
+# 1. a clean repository
+tr_run verify
+assert_rc 0 "verify of a clean repository"
+assert_contains "$OUT" "0 not restorable" "summary says every backup is restorable"
+assert_eq_num() { if [ "$1" = "$2" ]; then pass "$3 ($1)"; else fail "$3: expected $1, got $2"; fi; }
+assert_eq_num "$(count_objects)" "$(decoded)" "first run decodes every object"
+
+# 2. incremental: only the objects archived since
+before=$(count_objects)
+pg_new_segment >/dev/null
+pg_new_segment >/dev/null
+after=$(count_objects)
+tr_run verify
+assert_rc 0 "incremental verify"
+assert_eq_num $((after - before)) "$(decoded)" "incremental run decodes only the new objects"
+tr_run verify
+assert_eq_num 0 "$(decoded)" "a run with nothing new decodes nothing"
+tr_run verify --full
+assert_rc 0 "verify --full"
+assert_eq_num "$after" "$(decoded)" "--full decodes every object"
+tr_run verify --backup "$LABEL"
+assert_rc 0 "verify --backup $LABEL"
+tr_run verify --backup nosuchbackup
+assert_rc 1 "verify --backup of an unknown label"
+assert_contains "$ERR" "no backup labelled nosuchbackup" "unknown label is named"
+
+# 3. one flipped byte in a chunk
+chunk=$(find "$LV_REPO/db1/chunks" -type f -name 'c*' -size +100c -print -quit)
+cid=$(basename "$chunk")
+flip_byte "$chunk"
+tr_run verify
+assert_rc 1 "verify with a damaged chunk"
+assert_contains "$OUT" "damaged chunk $cid of backup $LABEL file" "the damaged chunk, its backup and file are named"
+assert_contains "$OUT" "authentication failed" "the decoder's reason is given"
+flip_byte "$chunk"
+tr_run verify
+assert_rc 0 "verify after the chunk is repaired (damaged keys are decoded again)"
+
+# 4. a missing chunk
+mv "$chunk" "$LV_TMP/chunk.saved"
+tr_run verify
+assert_rc 1 "verify with a missing chunk"
+assert_contains "$OUT" "missing chunk $cid of backup $LABEL file" "the missing chunk, its backup and file are named"
+mv "$LV_TMP/chunk.saved" "$chunk"
+
+# 5. WAL missing between start and stop
+mv "$(seg_path "$START")" "$LV_TMP/wal.saved"
+tr_run verify
+assert_rc 1 "verify with WAL missing inside the backup"
+assert_contains "$OUT" "missing WAL $START..$START: backup $LABEL is not restorable" "the missing range is named"
+mv "$LV_TMP/wal.saved" "$(seg_path "$START")"
+
+# 6. WAL missing after the stop: reported, exit 0
+s1=$(pg_new_segment)
+s2=$(pg_new_segment)
+pg_new_segment >/dev/null
+mv "$(seg_path "$s2")" "$LV_TMP/wal2.saved"
+tr_run verify
+assert_rc 0 "verify with WAL missing after the backup's stop"
+assert_contains "$OUT" "missing WAL $s2..$s2: after the stop of backup $LABEL" "the gap after the stop is reported"
+mv "$LV_TMP/wal2.saved" "$(seg_path "$s2")"
+note "segments $s1 $s2"
+
+# 7. a damaged WAL file after the stop, a damaged unreferenced chunk, and
+# the chunks of a backup whose manifest is gone (never listed: unreferenced)
+flip_byte "$(seg_path "$s2")" 100
+orphan=$LV_REPO/db1/chunks/${cid:1:2}/c${cid:1:2}$(printf '%062d' 0)
+as_user cp "$chunk" "$orphan"
+psql_q "create table big as select g, md5(g::text) from generate_series(1,20000) g" >/dev/null
+tr_run backup
+assert_rc 0 "second backup"
+tr_run list
+label2=$(awk 'NR > 2 && $1 != "'"$LABEL"'" && $1 ~ /^[0-9]/ { print $1 }' <<<"$OUT" | tail -1)
+rm -f "$LV_REPO/db1/backups/$label2/manifest"
+tr_run verify
+assert_rc 0 "damaged WAL after the stop and unreferenced chunks do not fail verify"
+assert_contains "$OUT" "damaged WAL file $s2" "damaged WAL is named"
+assert_contains "$OUT" "damaged chunk $(basename "$orphan"), referenced by no backup" "a damaged orphan chunk is named"
+assert_contains "$OUT" "unreferenced chunk" "chunks of the unlisted backup are reported as unreferenced"
+flip_byte "$(seg_path "$s2")" 100
+
+finish
