@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tests/sanitize.sh - the test suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and archive-put/archive-get/verify under
+# valgrind.
+#
+#   tests/sanitize.sh              both parts
+#   tests/sanitize.sh asan         only `make check` with sanitizers
+#   tests/sanitize.sh valgrind     only the valgrind runs
+#
+# Builds out of tree in $SANITIZE_BUILD (default build-sanitize/ at the
+# top): a source tree configured in place cannot host a VPATH build, so
+# the sources (as git sees them: tracked and untracked, not ignored) are
+# copied to $SANITIZE_BUILD/src first.  Any sanitizer report fails the run
+# (halt_on_error, no recovery, leaks included); LeakSanitizer suppressions
+# in tests/lsan.supp are for third-party code only.
+# The PostgreSQL background worker (postgres/) is not built here
+# (--with-pg-config=no): the server must not load ASan code.
+# Last line: "sanitize: N passed, M failed".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${SANITIZE_BUILD:-$top/build-sanitize}
+parts=${1:-all}
+passed=0 failed=0
+result() { # STATUS DESC
+	if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "FAIL - $2"; fi
+}
+finish() { echo "sanitize: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+
+# Copies the sources to $1 (rsync-like, without build products).
+copy_sources() {
+	local dst=$1
+	rm -rf "$dst" && mkdir -p "$dst"
+	if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$top" && git ls-files -co --exclude-standard -z | grep -zv '^build-' |
+			xargs -0 cp --parents -t "$dst" 2>/dev/null) || true
+	else
+		(cd "$top" && tar --exclude='./build-*' --exclude='*.o' --exclude='*.lo' -cf - .) | (cd "$dst" && tar -xf -)
+		(cd "$dst" && { [ ! -f Makefile ] || make distclean >/dev/null 2>&1 || true; })
+	fi
+	(cd "$dst" && autoreconf -fi >/dev/null 2>&1)
+}
+
+# configure_build DIR CC CFLAGS LDFLAGS: a VPATH build of $build/src in DIR.
+configure_build() {
+	local dir=$1
+	rm -rf "$dir" && mkdir -p "$dir"
+	(cd "$dir" && "$build/src/configure" --enable-werror --with-pg-config=no CC="$2" CFLAGS="$3" LDFLAGS="$4" \
+		>configure.log 2>&1) || { tail -20 "$dir/configure.log"; return 1; }
+	make -C "$dir" -j"$(nproc)" >"$dir/make.log" 2>&1 || { grep -E 'error|warning' "$dir/make.log" | head -30; return 1; }
+}
+
+run_asan() {
+	local dir=$build/asan t0=$SECONDS rc=0
+	local flags='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1'
+	configure_build "$dir" clang "$flags" "-fsanitize=address,undefined" || { result 1 "sanitized build"; return; }
+	result 0 "sanitized build (clang, $flags)"
+	export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1"
+	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
+	make -C "$dir" -j1 check >"$dir/check.log" 2>&1 || rc=$?
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.log" || true
+	local log
+	while IFS= read -r log; do
+		grep -hE 'Checks: [0-9]+, Failures|[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed "s|^|${log#"$dir"/tests/}: |"
+	done < <(find "$dir/tests" -name '*.log' ! -name test-suite.log | sort)
+	local reports
+	reports=$(grep -rlE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir/tests" --include='*.log' 2>/dev/null || true)
+	if [ -n "$reports" ]; then
+		rc=1
+		echo "sanitizer reports in: $reports"
+		grep -rhE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' $reports | head -60
+	fi
+	[ $rc = 0 ] || tail -60 "$dir/tests/test-suite.log" 2>/dev/null || true
+	result $rc "make check under ASan+UBSan ($((SECONDS - t0)) s)"
+}
+
+# vg DESC EXPECTED-STATUS ARGS...: totalrecall under valgrind.
+vg() {
+	local desc=$1 want=$2 rc=0
+	shift 2
+	env "${VG_ENV[@]}" valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+		--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 --track-fds=no \
+		--log-file="$VG_DIR/vg.%p.log" "$VG_BIN" "$@" >"$VG_DIR/out" 2>"$VG_DIR/err" || rc=$?
+	if [ "$rc" = "$want" ]; then
+		result 0 "valgrind: $desc (exit $rc, no errors or leaks)"
+	else
+		result 1 "valgrind: $desc (expected exit $want, got $rc)"
+		cat "$VG_DIR"/vg.*.log "$VG_DIR/err" | head -60
+	fi
+	rm -f "$VG_DIR"/vg.*.log
+}
+
+run_valgrind() {
+	local dir=$build/plain t0=$SECONDS
+	command -v valgrind >/dev/null || { result 1 "valgrind is not installed (apt-get install valgrind)"; return; }
+	configure_build "$dir" gcc "-g -O1" "" || { result 1 "plain build for valgrind"; return; }
+	VG_BIN=$dir/src/totalrecall
+	VG_DIR=$(mktemp -d /tmp/tr-valgrind.XXXXXX)
+	mkdir -p "$VG_DIR/repo" "$VG_DIR/pgdata/pg_wal" "$VG_DIR/state" "$VG_DIR/restore"
+	VG_ENV=(TOTALRECALL_DRIVER=fs "TOTALRECALL_DRIVER_DIR=$dir/drivers/fs/.libs" "TOTALRECALL_BUCKET=$VG_DIR/repo"
+		TOTALRECALL_DATABASE_ID=vg TOTALRECALL_ENCRYPTION_KEY=valgrind-passphrase "TOTALRECALL_STATE_DIR=$VG_DIR/state"
+		TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_PARALLEL=2 "TOTALRECALL_SPOOL_DIR=$VG_DIR/spool")
+	head -c $((16 * 1024 * 1024)) /dev/urandom >"$VG_DIR/pgdata/pg_wal/000000010000000000000001"
+	head -c $((4 * 1024 * 1024)) /dev/zero >"$VG_DIR/pgdata/pg_wal/000000010000000000000002"
+	printf '1\t0/3000000\tno recovery target specified\n' >"$VG_DIR/pgdata/pg_wal/00000002.history"
+	cd "$VG_DIR/pgdata"
+	vg "archive-put (creates the repository)" 0 archive-put pg_wal/000000010000000000000001
+	vg "archive-put of a compressible segment" 0 archive-put pg_wal/000000010000000000000002
+	vg "archive-put of a history file" 0 archive-put pg_wal/00000002.history
+	vg "archive-put of the same content again" 0 archive-put pg_wal/000000010000000000000001
+	vg "archive-get" 0 archive-get "$VG_DIR/restore/a" 000000010000000000000001
+	if cmp -s "$VG_DIR/restore/a" pg_wal/000000010000000000000001; then
+		result 0 "archive-get is byte-identical"
+	else
+		result 1 "archive-get is byte-identical"
+	fi
+	vg "archive-get of an absent file" 1 archive-get "$VG_DIR/restore/b" 000000010000000000000009
+	vg "archive-get with a wrong key" 128 --encryption-key=wrong --state-dir="$VG_DIR/state2" \
+		archive-get "$VG_DIR/restore/c" 000000010000000000000001
+	vg "list" 0 list
+	vg "verify (no backup yet)" 0 verify --full
+	cd "$top"
+	rm -rf "$VG_DIR"
+	result 0 "valgrind part took $((SECONDS - t0)) s"
+}
+
+t0=$SECONDS
+copy_sources "$build/src"
+case $parts in
+asan) run_asan ;;
+valgrind) run_valgrind ;;
+*) run_asan; run_valgrind ;;
+esac
+echo "# sanitize.sh took $((SECONDS - t0)) s"
+finish
