@@ -180,7 +180,10 @@ int tr_manifest_read_hdr(FILE *f, tr_manifest_hdr *h, char *err, size_t errlen)
 	while (read_line(f, line, LINE_MAX_LEN) == 0) {
 		lineno++;
 		if (strcmp(line, "entries") == 0) {
-			rc = h->backup_label && h->label[0] && h->stop_lsn ? 0 : -1;
+			/* tablespace-map may be absent: readers expect a string. */
+			if (!h->tablespace_map)
+				h->tablespace_map = strdup("");
+			rc = h->backup_label && h->tablespace_map && h->label[0] && h->stop_lsn ? 0 : -1;
 			if (rc)
 				snprintf(err, errlen, "manifest header lacks label, stop-lsn or backup-label");
 			goto out;

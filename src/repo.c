@@ -3,6 +3,7 @@
 #include "repo.h"
 #include "keycache.h"
 #include "log.h"
+#include "testhook.h"
 #include "util.h"
 
 #include <errno.h>
@@ -132,6 +133,7 @@ static int fetch_keyring(tr_repo *r, tr_keyring *ring)
 	char key[TR_KEY_MAX + 1], buf[TR_KEYRING_MAX + 1], perr[256];
 	struct membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
 	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
+	tr_testhook_op();
 	int rc = r->ld.drv->get(r->conn, key, mem_write, &m);
 	if (rc == TR_ENOTFOUND)
 		return 1;
@@ -162,6 +164,7 @@ static int create_keyring(tr_repo *r, const char *pass, tr_keyring *ring, uint8_
 	struct membuf m = { buf, (size_t)n, sizeof buf, 0 };
 	tr_put_args a = { mem_read, &m, n, TR_PUT_IF_ABSENT, NULL };
 	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
+	tr_testhook_op();
 	int rc = r->ld.drv->put(r->conn, key, &a);
 	if (rc == TR_EEXIST)
 		return 1;
@@ -237,6 +240,24 @@ static void logical_name(const tr_repo *r, const char *rel, char *out, size_t ou
 	snprintf(out, outlen, "%s/%s", r->dbid, rel);
 }
 
+/* The crash tests also stop a put with its body half sent, and with the
+ * body complete but not yet committed by the driver. */
+struct hooked_src {
+	tr_enc *enc;
+	int started, ended;
+};
+
+static ssize_t hooked_read(void *ctx, void *buf, size_t len)
+{
+	struct hooked_src *h = ctx;
+	if (!h->started++)
+		tr_testhook_op();
+	ssize_t n = tr_enc_read(h->enc, buf, len);
+	if (n == 0 && !h->ended++)
+		tr_testhook_op();
+	return n;
+}
+
 int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		const char *checksum, tr_xfer *x)
 {
@@ -251,7 +272,9 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
 		set_err(r, "out of memory");
 		return TR_ENOMEM;
 	}
-	tr_put_args a = { tr_enc_read, enc, -1, flags, checksum };
+	struct hooked_src hs = { enc, 0, 0 };
+	tr_put_args a = { hooked_read, &hs, -1, flags, checksum };
+	tr_testhook_op();
 	int rc = r->ld.drv->put(r->conn, key, &a);
 	if (rc == TR_ECALLBACK)
 		set_err(r, "%s: %s", key, tr_enc_error(enc));
@@ -278,6 +301,7 @@ int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfe
 		set_err(r, "out of memory");
 		return TR_ENOMEM;
 	}
+	tr_testhook_op();
 	int rc = r->ld.drv->get(r->conn, key, tr_dec_write, dec);
 	int st = rc == TR_OK ? tr_dec_finish(dec) : tr_dec_status(dec);
 	if (rc == TR_OK && st == TR_FMT_OK) {
@@ -303,6 +327,7 @@ int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info)
 {
 	char key[TR_KEY_MAX + 1];
 	tr_repo_key(r, rel, key, sizeof key);
+	tr_testhook_op();
 	int rc = r->ld.drv->head(r->conn, key, info);
 	return rc == TR_OK ? rc : driver_fail(r, rc);
 }
@@ -311,6 +336,7 @@ int tr_repo_remove(tr_repo *r, const char *rel)
 {
 	char key[TR_KEY_MAX + 1];
 	tr_repo_key(r, rel, key, sizeof key);
+	tr_testhook_op();
 	int rc = r->ld.drv->remove(r->conn, key);
 	return rc == TR_OK ? rc : driver_fail(r, rc);
 }
@@ -340,6 +366,7 @@ int tr_repo_list(tr_repo *r, const char *rel_prefix, tr_list_fn fn, void *ctx)
 	l->skip = strlen(r->base);
 	l->fn = fn;
 	l->ctx = ctx;
+	tr_testhook_op();
 	int rc = r->ld.drv->list(r->conn, key, strip_base, l);
 	free(l);
 	return rc == TR_OK ? rc : driver_fail(r, rc);

@@ -127,6 +127,13 @@ int tr_verify_check_keyring(tr_verify *v)
 	tr_repo *r = v->repo;
 	tr_repo_key(r, "keyring", key, sizeof key);
 	int rc = r->ld.drv->get(r->conn, key, small_write, &b);
+	if (rc == TR_ENOTFOUND) {
+		/* The keys came from the local cache: without the keyring no
+		 * other host can read anything. */
+		tr_verify_report(v, "missing keyring %s: no backup or WAL file here can be decrypted without this host's "
+				 "key cache", key);
+		return 1;
+	}
 	if (rc != TR_OK && rc != TR_ECALLBACK) {
 		snprintf(v->err, sizeof v->err, "%s", r->ld.drv->errmsg(r->conn));
 		return -1;

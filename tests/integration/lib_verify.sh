@@ -90,11 +90,14 @@ lv_init() {
 		"TOTALRECALL_STATE_DIR=$LV_TMP/state" TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_PARALLEL=2)
 }
 
-# tr_run ARGS...: totalrecall as the server user with LV_ENV (plus any
-# VAR=value given in LV_EXTRA); OUT, ERR and RC hold the result.
+# tr_run ARGS...: totalrecall as the server user with LV_ENV (plus the
+# space-separated VAR=value words of LV_EXTRA, which callers set as a
+# prefix: LV_EXTRA="A=1" tr_run ...); OUT, ERR and RC hold the result.
 tr_run() {
 	set +e
-	as_user env "${LV_ENV[@]}" ${LV_EXTRA:+"${LV_EXTRA[@]}"} "$LV_BIN" "$@" >"$LV_TMP/out" 2>"$LV_TMP/err"
+	local -a extra=()
+	[ -z "${LV_EXTRA:-}" ] || read -r -a extra <<<"$LV_EXTRA"
+	as_user env "${LV_ENV[@]}" ${extra[@]+"${extra[@]}"} "$LV_BIN" "$@" >"$LV_TMP/out" 2>"$LV_TMP/err"
 	RC=$?
 	set -e
 	OUT=$(cat "$LV_TMP/out")
