@@ -134,12 +134,18 @@ lv_start_pg() {
 	as_user mkdir -p "$LV_TMP/sock"
 	as_user "$LV_PGBIN/initdb" -D "$LV_PGDATA" -A trust -U postgres --no-sync >"$LV_TMP/initdb.log" 2>&1 ||
 		die "initdb failed: $(tail -5 "$LV_TMP/initdb.log")"
+	# The settings go to a config file, not the command line: PostgreSQL
+	# logs a failed archive_command, and it must not log a secret.
+	local kv
+	for kv in "${LV_ENV[@]}"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done >"$LV_TMP/archive.conf"
+	chmod 0600 "$LV_TMP/archive.conf"
+	[ -z "$LV_USER" ] || chown "$LV_USER" "$LV_TMP/archive.conf"
 	cat >>"$LV_PGDATA/postgresql.conf" <<CONF
 port = $LV_PORT
 listen_addresses = ''
 unix_socket_directories = '$LV_TMP/sock'
 archive_mode = on
-archive_command = 'env ${LV_ENV[*]} $LV_BIN archive-put %p'
+archive_command = '$LV_BIN -c $LV_TMP/archive.conf archive-put %p'
 wal_level = replica
 fsync = off
 CONF
@@ -156,14 +162,14 @@ archived() { [ -f "$LV_REPO/db1/wal/${1:0:16}/$1" ]; }
 # pg_wait_archived NAME: bounded wait until NAME is in the repository.
 pg_wait_archived() { wait_until 60 archived "$1"; }
 
-# Switches WAL (with some writes before, so the switch happens) and waits
-# until the finished segment is archived; prints its name.
+# pg_new_segment: switches WAL (after some writes, so the switch happens)
+# and waits until the finished segment is archived; its name is left in
+# SEG (not printed: a failure inside $(...) would not reach the counters).
+SEG=""
 pg_new_segment() {
 	psql_q "create table if not exists t(x int); insert into t select generate_series(1,1000)" >/dev/null 2>&1
-	local seg
-	seg=$(pg_switch)
-	pg_wait_archived "$seg" || die "WAL $seg was not archived: $(tail -5 "$LV_TMP/server.log")"
-	echo "$seg"
+	SEG=$(pg_switch)
+	pg_wait_archived "$SEG" || die "WAL $SEG was not archived: $(tail -5 "$LV_TMP/server.log")"
 }
 
 # flip_byte FILE [OFFSET]: inverts one byte (default: the middle one).

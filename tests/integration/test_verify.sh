@@ -16,7 +16,7 @@ count_objects() {
 }
 decoded() { sed -n 's/.*verify: decoded \([0-9]*\) objects.*/\1/p' <<<"$OUT"; }
 
-pg_new_segment >/dev/null
+pg_new_segment
 tr_run backup
 assert_rc 0 "backup"
 tr_run list --json
@@ -41,8 +41,8 @@ assert_eq_num "$(count_objects)" "$(decoded)" "first run decodes every object"
 
 # 2. incremental: only the objects archived since
 before=$(count_objects)
-pg_new_segment >/dev/null
-pg_new_segment >/dev/null
+pg_new_segment
+pg_new_segment
 after=$(count_objects)
 tr_run verify
 assert_rc 0 "incremental verify"
@@ -85,9 +85,11 @@ assert_contains "$OUT" "missing WAL $START..$START: backup $LABEL is not restora
 mv "$LV_TMP/wal.saved" "$(seg_path "$START")"
 
 # 6. WAL missing after the stop: reported, exit 0
-s1=$(pg_new_segment)
-s2=$(pg_new_segment)
-pg_new_segment >/dev/null
+pg_new_segment
+s1=$SEG
+pg_new_segment
+s2=$SEG
+pg_new_segment
 mv "$(seg_path "$s2")" "$LV_TMP/wal2.saved"
 tr_run verify
 assert_rc 0 "verify with WAL missing after the backup's stop"
