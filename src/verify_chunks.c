@@ -78,7 +78,8 @@ static int load_slice(tr_verify *v, unsigned pass, unsigned passes, struct slice
 		if (!e->decode)
 			v->skipped++;
 	}
-	qsort(s->e, s->n, sizeof *s->e, cmp_entry);
+	if (s->n)  /* qsort(NULL, 0) is undefined */
+		qsort(s->e, s->n, sizeof *s->e, cmp_entry);
 	return 0;
 }
 

@@ -97,8 +97,10 @@ void tr_vstate_load(tr_vstate *s, const char *path)
 		tr_vstate_free(s);  /* an unusable state means a full run */
 		return;
 	}
-	qsort(s->recent, s->nrecent, sizeof *s->recent, cmp_recent);
-	qsort(s->damaged, s->ndamaged, sizeof *s->damaged, cmp_str);
+	if (s->nrecent)  /* qsort(NULL, 0) is undefined */
+		qsort(s->recent, s->nrecent, sizeof *s->recent, cmp_recent);
+	if (s->ndamaged)
+		qsort(s->damaged, s->ndamaged, sizeof *s->damaged, cmp_str);
 	s->valid = 1;
 }
 
