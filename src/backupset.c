@@ -155,7 +155,8 @@ int tr_backupset_load(tr_repo *r, tr_backupset *set)
 		tr_backupset_free(set);
 		return rc;
 	}
-	qsort(set->b, (size_t)set->n, sizeof *set->b, by_stop_time);
+	if (set->n)  /* qsort(NULL, 0) is undefined */
+		qsort(set->b, (size_t)set->n, sizeof *set->b, by_stop_time);
 	return TR_OK;
 }
 
