@@ -115,4 +115,32 @@ assert_contains "$OUT" "damaged chunk $(basename "$orphan"), referenced by no ba
 assert_contains "$OUT" "unreferenced chunk" "chunks of the unlisted backup are reported as unreferenced"
 flip_byte "$(seg_path "$s2")" 100
 
+# 8. timelines: restore the backup, let it recover to the end of the
+# archive and promote (timeline 2); verify follows the backup onto the new
+# timeline and reports a gap there, not on the abandoned timeline 1.
+as_user "$LV_PGBIN/pg_ctl" -D "$LV_PGDATA" -w stop >/dev/null
+tr_run restore "$LV_TMP/pg2"
+assert_rc 0 "restore for a new timeline"
+LV_PGDATA=$LV_TMP/pg2
+as_user "$LV_PGBIN/pg_ctl" -D "$LV_PGDATA" -l "$LV_TMP/server2.log" -w -t 120 start >/dev/null ||
+	die "restored server did not start: $(tail -5 "$LV_TMP/server2.log")"
+promoted() { [ "$(psql_q "select pg_is_in_recovery()" 2>/dev/null)" = f ]; }
+wait_until 120 promoted || die "restored server did not finish recovery: $(tail -5 "$LV_TMP/server2.log")"
+wait_until 60 test -f "$LV_REPO/db1/wal/00000002.history" || die "00000002.history was not archived"
+pg_new_segment
+t2a=$SEG
+pg_new_segment
+t2b=$SEG
+pg_new_segment
+note "timeline 2 segments $t2a $t2b $SEG"
+tr_run verify
+assert_rc 0 "verify after the switch to timeline 2"
+assert_not_contains "$OUT" "missing WAL" "the WAL is continuous along timeline 1 then 2"
+mv "$(seg_path "$t2b")" "$LV_TMP/wal3.saved"
+tr_run verify
+assert_rc 0 "verify with a gap on timeline 2 after the backup's stop"
+assert_contains "$OUT" "missing WAL $t2b..$t2b: after the stop of backup $LABEL" "the gap on timeline 2 is named"
+assert_not_contains "$OUT" "missing WAL 00000001" "nothing is expected on timeline 1 after the switch"
+mv "$LV_TMP/wal3.saved" "$(seg_path "$t2b")"
+
 finish
