@@ -503,8 +503,8 @@ int tr_dec_write(void *p, const void *buf, size_t len)
 			}
 			break;
 		default:
-			return dec_fail(d, TR_FMT_ETRAIL, "%llu unexpected bytes after the final frame: "
-					"the object was altered", (unsigned long long)len);
+			return dec_fail(d, TR_FMT_ETRAIL, "unexpected bytes after the final frame: "
+					"the object was altered or has something appended");
 		}
 		d->bytes_in += n;
 		in += n;

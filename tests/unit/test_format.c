@@ -329,8 +329,10 @@ START_TEST(test_trailing)
 			struct result r = decode(&K, "n", DATA_RANDOM, obj, len + extra, 0);
 			ck_assert_int_eq(r.status, TR_FMT_ETRAIL);
 			ck_assert_uint_eq(r.sunk, sizes[s]);
-			r = decode(&K, "n", DATA_RANDOM, obj, len + extra, 1);
-			ck_assert_int_eq(r.status, TR_FMT_ETRAIL);
+			struct result r1 = decode(&K, "n", DATA_RANDOM, obj, len + extra, 1);
+			ck_assert_int_eq(r1.status, TR_FMT_ETRAIL);
+			/* The message does not depend on how the bytes arrived. */
+			ck_assert_str_eq(r1.err, r.err);
 		}
 		/* A second complete object appended is trailing data too. */
 		obj = realloc(obj, 2 * len);
