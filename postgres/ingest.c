@@ -217,6 +217,10 @@ static void insert_file(const char *path, file_counts *c)
 	FILE *f;
 	long lineno = 0;
 
+	/* The file is unlinked once the commit returns, so the commit must be
+	 * flushed by then, whatever synchronous_commit says. */
+	if (SPI_execute("SET LOCAL synchronous_commit = local", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "totalrecall: could not set synchronous_commit");
 	plan = SPI_prepare(insert_sql, NARGS, (Oid *) types);
 	if (plan == NULL)
 		elog(ERROR, "totalrecall: could not prepare the insert: %s", SPI_result_code_string(SPI_result));
