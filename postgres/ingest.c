@@ -379,7 +379,7 @@ static void claim_spool(const char *dir)
 	int fd;
 
 	snprintf(spool, sizeof spool, "%s/%s", dir, TR_SPOOL_FILE);
-	fd = open(spool, O_RDWR | O_CLOEXEC);
+	fd = open(spool, O_RDONLY | O_CLOEXEC);  /* flock needs no write access */
 	if (fd < 0) {
 		if (errno != ENOENT)
 			ereport(WARNING, (errcode_for_file_access(), errmsg("totalrecall: could not open \"%s\": %m", spool)));
