@@ -11,5 +11,9 @@
 
 int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv);
 int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv);
+int tr_cmd_backup(tr_config *cfg, int argc, char **argv);
+int tr_cmd_restore(tr_config *cfg, int argc, char **argv);
+int tr_cmd_list(tr_config *cfg, int argc, char **argv);
+int tr_cmd_check(tr_config *cfg, int argc, char **argv);
 
 #endif

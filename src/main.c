@@ -37,6 +37,28 @@ static const command commands[] = {
 	  "file renamed once complete and authenticated.  Exits 0 when found, 1 only\n"
 	  "when the file is confirmed absent from the archive, and 128 on any other\n"
 	  "failure, which makes PostgreSQL stop recovery instead of ending it early.\n" },
+	{ "backup", tr_cmd_backup, 1, "backup",
+	  "take a base backup of the running cluster",
+	  "Takes a consistent online backup over libpq (pg_backup_start/pg_backup_stop),\n"
+	  "reading the data directory in parallel; stores deduplicated, compressed,\n"
+	  "encrypted chunks and a manifest.  Fails unless the WAL from its start to its\n"
+	  "stop is in the archive.  Connection: --pg-conninfo and the PG* variables.\n" },
+	{ "restore", tr_cmd_restore, 1, "restore [DATADIR]",
+	  "rebuild an empty data directory from a backup",
+	  "Restores the newest backup (or --backup LABEL, or the newest one before\n"
+	  "--target-time/--target-lsn/--target-xid) into an empty or new DATADIR, and\n"
+	  "writes recovery.signal and the recovery settings (restore_command calling\n"
+	  "totalrecall archive-get).  --target-name, --target immediate, --target-action\n"
+	  "pause|promote|shutdown and --target-timeline are passed to PostgreSQL.\n"
+	  "--try: exit 0 doing nothing when the repository has no backup.\n"
+	  "--copy-pg-conf FILE: install FILE as the restored postgresql.conf.\n" },
+	{ "list", tr_cmd_list, 1, "list [--json]", "list backups and the archived WAL range",
+	  "Lists backups: label, start and stop times and LSNs, timeline, PostgreSQL\n"
+	  "version, size, stored size, newly stored bytes, duration; and the WAL range.\n" },
+	{ "info", tr_cmd_list, 1, "info [--json]", "the same as list", "The same as list.\n" },
+	{ "check", tr_cmd_check, 1, "check", "check that a backup taken now would be restorable",
+	  "Checks configuration, storage access, the key, archive_mode and archive_command,\n"
+	  "then switches WAL and waits until that file is archived.  Exit 0 only if all hold.\n" },
 	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
 	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
 };
@@ -54,7 +76,7 @@ static void print_settings(FILE *out)
 	const tr_setting_def *d = tr_setting_defs();
 	fprintf(out, "\nSettings (option, variable, default):\n");
 	for (int i = 0; i < TR_S_COUNT; i++)
-		fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env,
+		fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env ? d[i].env : "-",
 			d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
 	fprintf(out, "\nAny value may be file:/path (the file's contents) or env:NAME (another\n"
 		     "variable).  Precedence: command line, environment, config file (-c FILE,\n"
@@ -108,7 +130,8 @@ static struct option *build_options(void)
 		return NULL;
 	const tr_setting_def *d = tr_setting_defs();
 	for (int i = 0; i < TR_S_COUNT; i++)
-		o[i] = (struct option){ d[i].name, required_argument, NULL, 1000 + i };
+		o[i] = (struct option){ d[i].name, d[i].type == TR_T_FLAG ? no_argument : required_argument, NULL,
+					1000 + i };
 	o[TR_S_COUNT] = (struct option){ "config", required_argument, NULL, 'c' };
 	o[TR_S_COUNT + 1] = (struct option){ "help", no_argument, NULL, 'h' };
 	return o;
@@ -131,7 +154,7 @@ static int parse_options(tr_config *cfg, int argc, char **argv)
 			free(cfg->config_file);
 			cfg->config_file = strdup(optarg);
 		} else if (ch >= 1000) {
-			if (tr_config_set_cmdline(cfg, opts[ch - 1000].name, optarg, err, sizeof err) != 0) {
+			if (tr_config_set_cmdline(cfg, opts[ch - 1000].name, optarg ? optarg : "1", err, sizeof err) != 0) {
 				tr_error("%s", err);
 				rc = -1;
 			}

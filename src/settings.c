@@ -64,6 +64,35 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_CIPHER] = { "cipher", "TOTALRECALL_CIPHER", NULL, "auto", TR_T_ENUM,
 		"auto|aes-256-gcm|chacha20-poly1305", 0, 0, 0,
 		"cipher for new objects (auto: AES-256-GCM with AES-NI, else ChaCha20-Poly1305)" },
+	[TR_S_PG_CONNINFO] = { "pg-conninfo", "TOTALRECALL_PG_CONNINFO", NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_SECRET,
+		"libpq connection string for backup and check (PG* variables apply too)" },
+	[TR_S_PGDATA] = { "pgdata", "TOTALRECALL_PGDATA", "PGDATA", NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"data directory: read by backup (default: the server's data_directory), written by restore" },
+	[TR_S_PARALLEL] = { "parallel", "TOTALRECALL_PARALLEL", NULL, NULL, TR_T_INT, NULL, 1, 64, 0,
+		"transfers in flight for backup and restore (default: the number of CPUs)" },
+	[TR_S_CHUNK_SIZE] = { "chunk-size", "TOTALRECALL_CHUNK_SIZE", NULL, "1MiB", TR_T_SIZE, NULL, 64 * 1024,
+		64 * MiB, 0, "size of the deduplicated pieces of data files" },
+	[TR_S_BACKUP_LABEL] = { "backup", "TOTALRECALL_RESTORE_BACKUP", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"restore: the backup to restore (default: the newest that suits the target)" },
+	[TR_S_TARGET_TIME] = { "target-time", "TOTALRECALL_TARGET_TIME", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"restore: recover to this time (recovery_target_time)" },
+	[TR_S_TARGET_LSN] = { "target-lsn", "TOTALRECALL_TARGET_LSN", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"restore: recover to this LSN (recovery_target_lsn)" },
+	[TR_S_TARGET_XID] = { "target-xid", "TOTALRECALL_TARGET_XID", NULL, NULL, TR_T_INT, NULL, 3, INT64_MAX, 0,
+		"restore: recover to this transaction (recovery_target_xid)" },
+	[TR_S_TARGET_NAME] = { "target-name", "TOTALRECALL_TARGET_NAME", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"restore: recover to this restore point (recovery_target_name)" },
+	[TR_S_TARGET] = { "target", "TOTALRECALL_TARGET", NULL, NULL, TR_T_ENUM, "immediate", 0, 0, 0,
+		"restore: 'immediate' ends recovery as soon as the backup is consistent" },
+	[TR_S_TARGET_ACTION] = { "target-action", "TOTALRECALL_TARGET_ACTION", NULL, "pause", TR_T_ENUM,
+		"pause|promote|shutdown", 0, 0, 0, "restore: what the server does at the target" },
+	[TR_S_TARGET_TIMELINE] = { "target-timeline", "TOTALRECALL_TARGET_TIMELINE", NULL, NULL, TR_T_STRING, NULL, 0,
+		0, 0, "restore: recovery_target_timeline (latest, current or a number)" },
+	[TR_S_COPY_PG_CONF] = { "copy-pg-conf", "TOTALRECALL_COPY_PG_CONF", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"restore: copy this file over the restored postgresql.conf" },
+	[TR_S_TRY] = { "try", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: succeed doing nothing when the repository has no backup" },
+	[TR_S_JSON] = { "json", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0, "list: print JSON" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }
@@ -71,7 +100,7 @@ const tr_setting_def *tr_setting_defs(void) { return defs; }
 int tr_setting_find(const char *name)
 {
 	for (int i = 0; i < TR_S_COUNT; i++)
-		if (strcmp(defs[i].name, name) == 0 || strcmp(defs[i].env, name) == 0 ||
+		if (strcmp(defs[i].name, name) == 0 || (defs[i].env && strcmp(defs[i].env, name) == 0) ||
 		    (defs[i].env_alt && strcmp(defs[i].env_alt, name) == 0))
 			return i;
 	return -1;
@@ -79,7 +108,10 @@ int tr_setting_find(const char *name)
 
 const char *tr_setting_label(int id, char *buf, size_t buflen)
 {
-	snprintf(buf, buflen, "%s (--%s)", defs[id].env, defs[id].name);
+	if (defs[id].env)
+		snprintf(buf, buflen, "%s (--%s)", defs[id].env, defs[id].name);
+	else
+		snprintf(buf, buflen, "--%s", defs[id].name);
 	return buf;
 }
 
@@ -198,7 +230,7 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 static void read_env(tr_config *cfg)
 {
 	for (int i = 0; i < TR_S_COUNT; i++) {
-		if (cfg->source[i] == TR_SRC_CMDLINE)
+		if (cfg->source[i] == TR_SRC_CMDLINE || !defs[i].env)
 			continue;
 		const char *v = getenv(defs[i].env);
 		if (!v && defs[i].env_alt)
@@ -432,6 +464,12 @@ int tr_config_load(tr_config *cfg, char *err, size_t errlen)
 			return -1;
 		if (validate(cfg, i, err, errlen) != 0)
 			return -1;
+	}
+	if (!cfg->value[TR_S_PARALLEL]) {
+		char n[16];
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(n, sizeof n, "%ld", cpus < 1 ? 1 : cpus > 64 ? 64 : cpus);
+		cfg->value[TR_S_PARALLEL] = strdup(n);
 	}
 	free(cfg->state_dir);
 	cfg->state_dir = cfg->value[TR_S_STATE_DIR] ? strdup(cfg->value[TR_S_STATE_DIR]) : default_state_dir();

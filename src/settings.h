@@ -42,10 +42,26 @@ enum tr_setting_id {
 	TR_S_KDF_ITERATIONS,
 	TR_S_COMPRESS_LEVEL,
 	TR_S_CIPHER,
+	TR_S_PG_CONNINFO,
+	TR_S_PGDATA,
+	TR_S_PARALLEL,
+	TR_S_CHUNK_SIZE,
+	TR_S_BACKUP_LABEL,
+	TR_S_TARGET_TIME,
+	TR_S_TARGET_LSN,
+	TR_S_TARGET_XID,
+	TR_S_TARGET_NAME,
+	TR_S_TARGET,
+	TR_S_TARGET_ACTION,
+	TR_S_TARGET_TIMELINE,
+	TR_S_COPY_PG_CONF,
+	TR_S_TRY,
+	TR_S_JSON,
 	TR_S_COUNT
 };
 
-enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM };
+/* TR_T_FLAG: a command-line switch without value (--json), "1" when given. */
+enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM, TR_T_FLAG };
 
 #define TR_SF_SECRET   0x1u  /* never printed, not even its length */
 #define TR_SF_DRIVER   0x2u  /* handed to storage drivers by name */
@@ -53,7 +69,7 @@ enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM };
 
 typedef struct tr_setting_def {
 	const char *name;     /* long option and config-file key */
-	const char *env;      /* environment variable */
+	const char *env;      /* environment variable, or NULL for switches */
 	const char *env_alt;  /* fallback variable, or NULL */
 	const char *defval;   /* default, or NULL */
 	int type;

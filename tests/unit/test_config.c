@@ -17,7 +17,8 @@ static void clear_env(void)
 {
 	const tr_setting_def *d = tr_setting_defs();
 	for (int i = 0; i < TR_S_COUNT; i++) {
-		unsetenv(d[i].env);
+		if (d[i].env)
+			unsetenv(d[i].env);
 		if (d[i].env_alt)
 			unsetenv(d[i].env_alt);
 	}

@@ -1,0 +1,125 @@
+/*
+ * list.c - `totalrecall list` (alias `info`): the backups in the
+ * repository and the archived WAL range, as a table or as JSON.
+ */
+#include "config.h"
+#include "backupset.h"
+#include "commands.h"
+#include "log.h"
+#include "pgconn.h"
+#include "util.h"
+#include "walname.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct wal_range {
+	char first[64], last[64];
+	uint64_t count, bytes;
+};
+
+static int wal_range_add(void *ctx, const tr_object_info *info)
+{
+	struct wal_range *w = ctx;
+	const char *name = tr_basename(info->key);
+	if (tr_wal_kind(name) != TR_WAL_SEGMENT)
+		return 0;
+	if (!w->first[0] || strcmp(name, w->first) < 0)
+		snprintf(w->first, sizeof w->first, "%s", name);
+	if (strcmp(name, w->last) > 0)
+		snprintf(w->last, sizeof w->last, "%s", name);
+	w->count++;
+	w->bytes += (uint64_t)info->size;
+	return 0;
+}
+
+static void iso_time(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_json(const tr_backupset *set, const struct wal_range *w)
+{
+	printf("{\"backups\":[");
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		char start[24], stop[24], t0[32], t1[32];
+		tr_lsn_format(b->start_lsn, start);
+		tr_lsn_format(b->stop_lsn, stop);
+		iso_time(b->start_time, t0);
+		iso_time(b->stop_time, t1);
+		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
+		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
+		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
+		       ",\"new_bytes\":%" PRIu64 ",\"file_count\":%" PRIu64 ",\"duration\":%.3f}",
+		       i ? "," : "", b->label, *b->prior ? "\"" : "", *b->prior ? b->prior : "null", *b->prior ? "\"" : "",
+		       t0, t1, start, stop, b->timeline, b->pg_version, b->system_id, b->logical_bytes, b->stored_bytes,
+		       b->new_bytes, b->file_count, b->duration);
+	}
+	printf("],\"wal\":{\"first\":%s%s%s,\"last\":%s%s%s,\"segments\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
+	       "}}\n", *w->first ? "\"" : "", *w->first ? w->first : "null", *w->first ? "\"" : "",
+	       *w->last ? "\"" : "", *w->last ? w->last : "null", *w->last ? "\"" : "", w->count, w->bytes);
+}
+
+static void print_table(const tr_repo *r, const tr_backupset *set, const struct wal_range *w)
+{
+	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
+	if (set->n)
+		printf("%-17s %-20s %-20s %-12s %-12s %3s %6s %10s %10s %10s %8s\n", "label", "start (UTC)", "stop (UTC)",
+		       "start lsn", "stop lsn", "tli", "pg", "size MiB", "stored MiB", "new MiB", "seconds");
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		char start[24], stop[24], t0[32], t1[32];
+		tr_lsn_format(b->start_lsn, start);
+		tr_lsn_format(b->stop_lsn, stop);
+		iso_time(b->start_time, t0);
+		iso_time(b->stop_time, t1);
+		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
+		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
+		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
+	}
+	if (w->count)
+		printf("WAL archive: %s to %s, %" PRIu64 " segments, %.1f MiB stored\n", w->first, w->last, w->count,
+		       (double)w->bytes / 1048576);
+	else
+		printf("WAL archive: empty\n");
+}
+
+int tr_cmd_list(tr_config *cfg, int argc, char **argv)
+{
+	char err[2048];
+	tr_repo r;
+	tr_backupset set = { NULL, 0 };
+	struct wal_range w;
+	(void)argv;
+	if (argc != 0) {
+		tr_error("list: takes no arguments");
+		return 1;
+	}
+	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+		tr_error("list: %s", err);
+		return 1;
+	}
+	memset(&w, 0, sizeof w);
+	int rc = tr_repo_connect(&r, cfg);
+	if (rc == TR_OK)
+		rc = tr_repo_unlock(&r, 0);
+	if (rc == TR_OK)
+		rc = tr_backupset_load(&r, &set);
+	if (rc == TR_OK)
+		rc = tr_repo_list(&r, "wal/", wal_range_add, &w);
+	if (rc != TR_OK)
+		tr_error("list: %s", r.err);
+	else if (tr_config_get(cfg, TR_S_JSON))
+		print_json(&set, &w);
+	else
+		print_table(&r, &set, &w);
+	tr_backupset_free(&set);
+	tr_repo_close(&r);
+	return rc == TR_OK ? 0 : 1;
+}

@@ -1,0 +1,192 @@
+/* restore_conf.c - recovery settings of a restored cluster (see restore_conf.h). */
+#include "config.h"
+#include "restore_conf.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The settings archive-get needs to reach and unlock the repository. */
+static const int repo_settings[] = {
+	TR_S_DRIVER, TR_S_DRIVER_DIR, TR_S_DATABASE_ID, TR_S_ENCRYPTION_KEY, TR_S_BUCKET, TR_S_STORAGE_PREFIX,
+	TR_S_REGION, TR_S_ACCESS_KEY_ID, TR_S_SECRET_ACCESS_KEY, TR_S_SESSION_TOKEN, TR_S_ENDPOINT,
+	TR_S_S3_URI_STYLE, TR_S_S3_CA_FILE, TR_S_S3_INSECURE, TR_S_S3_PART_SIZE, TR_S_S3_CONDITIONAL_PUT,
+	TR_S_RETRIES, TR_S_RETRY_MAX_TIME, TR_S_TIMEOUT, TR_S_STATE_DIR, TR_S_LOG_LEVEL,
+};
+
+static const int target_settings[] = { TR_S_TARGET_TIME, TR_S_TARGET_LSN, TR_S_TARGET_XID, TR_S_TARGET_NAME,
+				       TR_S_TARGET };
+
+int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen)
+{
+	int n = 0;
+	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++)
+		n += tr_config_get(cfg, target_settings[i]) != NULL;
+	if (n > 1) {
+		snprintf(err, errlen, "give at most one of --target-time, --target-lsn, --target-xid, --target-name "
+			 "and --target");
+		return -1;
+	}
+	const char *conf = tr_config_get(cfg, TR_S_COPY_PG_CONF);
+	if (conf && access(conf, R_OK) != 0) {
+		snprintf(err, errlen, "TOTALRECALL_COPY_PG_CONF (--copy-pg-conf): cannot read %s: %s", conf, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Quotes a value for postgresql.conf: '...' with ' doubled. */
+static void pg_quote(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[o++] = '\'';
+	for (; *in && o + 3 < outlen; in++) {
+		if (*in == '\'')
+			out[o++] = '\'';
+		out[o++] = *in;
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+}
+
+/* Quotes a word for sh: "..." with \ " $ ` escaped. */
+static void sh_quote(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[o++] = '"';
+	for (; *in && o + 3 < outlen; in++) {
+		if (strchr("\\\"$`", *in))
+			out[o++] = '\\';
+		out[o++] = *in;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+static int write_repo_conf(const tr_config *cfg, const char *path, char *err, size_t errlen)
+{
+	const tr_setting_def *d = tr_setting_defs();
+	FILE *f = NULL;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "# Written by totalrecall restore: the repository this cluster recovers from.\n");
+	for (size_t i = 0; i < TR_ARRAY_LEN(repo_settings); i++) {
+		int id = repo_settings[i];
+		const char *raw = cfg->raw[id], *v = tr_config_get(cfg, id);
+		if (!v || cfg->source[id] == TR_SRC_DEFAULT || cfg->source[id] == TR_SRC_UNSET)
+			continue;
+		/* Keep secrets in their files; write other values resolved, since the
+		 * server may not have the variables env: refers to. */
+		const char *out = raw && strncmp(raw, "file:", 5) == 0 ? raw : v;
+		if (strchr(out, '\n')) {
+			snprintf(err, errlen, "%s: a value with a newline cannot be written to %s", d[id].name, path);
+			fclose(f);
+			return -1;
+		}
+		fprintf(f, "%s = \"%s\"\n", d[id].name, out);
+	}
+	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
+	if (fclose(f) != 0 || rc != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void append_setting(FILE *f, const char *name, const char *value)
+{
+	char q[8192];
+	pg_quote(value, q, sizeof q);
+	fprintf(f, "%s = %s\n", name, q);
+}
+
+static int write_recovery_settings(const tr_config *cfg, const char *pgdata, const char *conf, char *err,
+				   size_t errlen)
+{
+	static const char *const pg_names[] = { "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
+						"recovery_target_name", "recovery_target" };
+	char path[PATH_MAX], exe[PATH_MAX], qexe[PATH_MAX * 2], qconf[PATH_MAX * 2], cmd[PATH_MAX * 5];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	sh_quote(n > 0 ? exe : "totalrecall", qexe, sizeof qexe);
+	sh_quote(conf, qconf, sizeof qconf);
+	snprintf(cmd, sizeof cmd, "%s --config=%s archive-get \"%%p\" \"%%f\"", qexe, qconf);
+	snprintf(path, sizeof path, "%s/postgresql.auto.conf", pgdata);
+	FILE *f = fopen(path, "a");
+	if (!f) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "\n# Added by totalrecall restore\n");
+	append_setting(f, "restore_command", cmd);
+	int has_target = 0;
+	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++) {
+		const char *v = tr_config_get(cfg, target_settings[i]);
+		if (v) {
+			append_setting(f, pg_names[i], v);
+			has_target = 1;
+		}
+	}
+	if (has_target)
+		append_setting(f, "recovery_target_action", tr_config_get(cfg, TR_S_TARGET_ACTION));
+	if (tr_config_get(cfg, TR_S_TARGET_TIMELINE))
+		append_setting(f, "recovery_target_timeline", tr_config_get(cfg, TR_S_TARGET_TIMELINE));
+	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
+	if (fclose(f) != 0 || rc != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int copy_file(const char *from, const char *to, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	if (tr_read_small_file(from, 16 * 1024 * 1024, &buf, &len) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", from, strerror(errno));
+		return -1;
+	}
+	int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = fd >= 0 && tr_write_full(fd, buf, len) == 0 && fsync(fd) == 0 ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot write %s: %s", to, strerror(errno));
+	return rc;
+}
+
+int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, char *err, size_t errlen)
+{
+	char conf[PATH_MAX], abs[PATH_MAX], path[PATH_MAX];
+	if (!realpath(pgdata, abs)) {
+		snprintf(err, errlen, "cannot resolve %s: %s", pgdata, strerror(errno));
+		return -1;
+	}
+	snprintf(conf, sizeof conf, "%s/%s", abs, TR_RESTORE_CONF_NAME);
+	const char *pgconf = tr_config_get(cfg, TR_S_COPY_PG_CONF);
+	snprintf(path, sizeof path, "%s/postgresql.conf", abs);
+	if (pgconf && copy_file(pgconf, path, err, errlen) != 0)
+		return -1;
+	if (write_repo_conf(cfg, conf, err, errlen) != 0 ||
+	    write_recovery_settings(cfg, abs, conf, err, errlen) != 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/recovery.signal", abs);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || fsync(fd) != 0 || close(fd) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
