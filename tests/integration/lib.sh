@@ -370,13 +370,13 @@ free_port() {
 pg_register() {
 	local name=$1 dir
 	dir=$TR_TMP/pg-$name
-	as_pg mkdir -p "$dir/sock"
+	as_pg mkdir -p "$dir/sock" || return 1
 	PG_DIR[$name]=$dir
 	PG_DATA[$name]=$2
 	PG_SOCK[$name]=${PG_DIR[$name]}/sock
 	PG_LOG[$name]=${PG_DIR[$name]}/server.log
-	PG_PORT[$name]=$(free_port)
 	TR_CLUSTERS+=("$name")
+	PG_PORT[$name]=$(free_port) || return 1
 }
 
 # pg_conf NAME LINE...: appends lines to postgresql.conf (later lines win).
@@ -391,7 +391,7 @@ pg_conf() {
 pg_init_cluster() {
 	local name=$1
 	shift
-	pg_register "$name" "$TR_TMP/pg-$name/data"
+	pg_register "$name" "$TR_TMP/pg-$name/data" || return 1
 	as_pg "$(pg_bin)/initdb" -D "${PG_DATA[$name]}" -A trust -E UTF8 --no-locale \
 		--no-sync "$@" >"$TR_TMP/root/initdb-$name.log" 2>&1 ||
 		{ cat "$TR_TMP/root/initdb-$name.log"; return 1; }
@@ -416,9 +416,12 @@ pg_start() {
 			"unix_socket_directories = '${PG_SOCK[$name]}'"
 		if as_pg env -i "${TR_ENV_BUILT[@]}" "$(pg_bin)/pg_ctl" -D "${PG_DATA[$name]}" \
 			-l "${PG_LOG[$name]}" -w -t 120 start >/dev/null 2>&1; then
-			return 0
+			# pg_ctl -w returned once the server accepts connections;
+			# pg_isready confirms it on the socket the tests use.
+			wait_until 30 pg_is_ready "$name" && return 0
+			break
 		fi
-		if [ "$attempt" -lt 3 ] && grep -q 'could not bind\|could not create listen socket' "${PG_LOG[$name]}" 2>/dev/null; then
+		if [ "$attempt" -lt 3 ] && [ ! -f "${PG_DATA[$name]}/postmaster.pid" ] && grep -q 'could not bind\|could not create listen socket' "${PG_LOG[$name]}" 2>/dev/null; then
 			PG_PORT[$name]=$(free_port)
 			continue
 		fi
@@ -433,8 +436,8 @@ pg_start() {
 pg_start_cluster() {
 	local name=$1
 	shift
-	pg_init_cluster "$name"
-	[ $# -eq 0 ] || pg_conf "$name" "$@"
+	pg_init_cluster "$name" || return 1
+	if [ $# -gt 0 ]; then pg_conf "$name" "$@" || return 1; fi
 	pg_start "$name"
 }
 

@@ -10,6 +10,7 @@
 #   f. .history, .backup and .partial files
 #   g. a cluster with 64 MiB segments
 #   h. bad input: missing settings, unreadable secrets, missing file
+#   i. the same settings from a config file (-c) and long options
 # Last line: "archive: N passed, M failed".  TR_KEEP=1 keeps the temp dir.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +55,10 @@ done_files() {
 		printf '%s\n' "${f%.done}"
 	done
 }
+
+# not_grep_r STRING DIR: true when no file below DIR contains STRING.
+# shellcheck disable=SC2317  # called through check
+not_grep_r() { ! grep -rqF -- "$1" "$2"; }
 
 # A fresh empty directory owned by the server user.
 newdir() {
@@ -135,6 +140,7 @@ for f in "${DONE[@]}"; do
 done
 assert_eq 0 "$plain" "no stored segment starts with the plain WAL bytes"
 assert_not_contains "$(cat "${PG_LOG[p1]}")" "$KEY" "the server log of p1 does not contain the key"
+check "the passphrase appears nowhere in the repository" not_grep_r "$KEY" "$BUCKET"
 
 # ------------------------------------------------------------------ b
 section "b. recovery of a base backup through restore_command"
@@ -391,6 +397,38 @@ assert_file_absent "$REPO/$(wal_object_key 0000000100000000000000E3)" "nothing s
 
 TR_DESC="archive-put with the bucket being a regular file" \
 	assert_rc 1 in_dir "$wh" tr_run "TOTALRECALL_BUCKET=$TR_TMP/bucket-is-a-file" archive-put 0000000100000000000000E2
+assert_not_contains "$(cat "$TR_LAST_ERR")" "$KEY" "the error does not contain the key"
+
+# ------------------------------------------------------------------ i
+section "i. config file and long options"
+wi=$(newdir work-i)
+# bare_run ARGS...: totalrecall with no TOTALRECALL_* variable at all.
+# shellcheck disable=SC2317  # called through assert_rc
+bare_run() {
+	as_pg env -i PATH=/usr/bin:/bin "HOME=$TR_TMP/home" LC_ALL=C "$TR_BIN" "$@"
+}
+cfg=$TR_TMP/secret/totalrecall.conf
+printf '%s\n' "# a comment" "driver = fs" "driver-dir = $TR_DRIVER_DIR" "bucket = $BUCKET" \
+	"storage-prefix = $PREFIX" "database-id = $DBID" "encryption-key = file:$KEYFILE" "" \
+	"TOTALRECALL_STATE_DIR = $TR_TMP/state" | as_pg tee "$cfg" >/dev/null
+TR_DESC="archive-get with every setting from -c FILE" assert_rc 0 bare_run -c "$cfg" archive-get "$wi/a" "$SEG"
+assert_same_file "$wi/a" "${PG_DATA[p1]}/pg_wal/$SEG" "-c FILE: identical bytes"
+TR_DESC="archive-get with every setting as a long option" assert_rc 0 bare_run --driver fs \
+	"--driver-dir=$TR_DRIVER_DIR" --bucket "$BUCKET" --storage-prefix "$PREFIX" --database-id "$DBID" \
+	--encryption-key "file:$KEYFILE" --state-dir "$TR_TMP/state" archive-get "$wi/b" "$SEG"
+assert_same_file "$wi/b" "${PG_DATA[p1]}/pg_wal/$SEG" "long options: identical bytes"
+TR_DESC="a long option overrides the environment" assert_rc 0 tr_run TOTALRECALL_DATABASE_ID=other-db \
+	-- --database-id "$DBID" archive-get "$wi/c" "$SEG"
+assert_same_file "$wi/c" "${PG_DATA[p1]}/pg_wal/$SEG" "option over environment: identical bytes"
+TR_DESC="the environment overrides the config file (other-db: no repository)" assert_rc 128 tr_run \
+	TOTALRECALL_DATABASE_ID=other-db -- -c "$cfg" archive-get "$wi/d" "$SEG"
+assert_contains "$(cat "$TR_LAST_ERR")" other-db "the error names the repository of the environment's database id"
+assert_file_absent "$wi/d"
+cfg2=$TR_TMP/secret/inline.conf
+sed "s|^encryption-key = .*|encryption-key = $KEY|; s|^bucket = .*|bucket = $TR_TMP/bucket-is-a-file|" "$cfg" |
+	as_pg tee "$cfg2" >/dev/null
+TR_DESC="archive-put with the passphrase inline in a config file and an unusable bucket" \
+	assert_rc 1 in_dir "$wh" bare_run -c "$cfg2" archive-put 0000000100000000000000E2
 assert_not_contains "$(cat "$TR_LAST_ERR")" "$KEY" "the error does not contain the key"
 
 tr_note "total ${SECONDS}s (started at ${t_start}s)"
