@@ -295,11 +295,12 @@ tr_build_env() {
 
 # tr_run [-u VAR]... [VAR=VALUE]... [--] ARGS...: runs totalrecall as the
 # server user in a clean environment: the base one ($TR_ENV) without the
-# -u variables and with the VAR=VALUE overrides.
+# -u variables and with the VAR=VALUE overrides; killed after
+# TR_CMD_TIMEOUT seconds (300), which shows as exit status 124.
 tr_run() {
 	tr_build_env "$@"
 	shift "$TR_ENV_SHIFT"
-	as_pg env -i "${TR_ENV_BUILT[@]}" "$TR_BIN" "$@"
+	as_pg timeout -k 5 "${TR_CMD_TIMEOUT:-300}" env -i "${TR_ENV_BUILT[@]}" "$TR_BIN" "$@"
 }
 
 # in_dir DIR CMD...: runs CMD with DIR as the working directory.
@@ -451,12 +452,14 @@ pg_is_ready() { # NAME
 }
 
 # pg_cmd NAME PROGRAM ARGS...: runs a client program of the server's
-# bindir as the server user, connected to cluster NAME.
+# bindir as the server user, connected to cluster NAME.  Like tr_run, it is
+# killed after TR_CMD_TIMEOUT seconds (300): a hung archiver must fail the
+# test, not hang it (pg_basebackup -X none waits for archiving forever).
 pg_cmd() {
 	local name=$1 prog=$2
 	shift 2
-	as_pg env PGHOST="${PG_SOCK[$name]}" PGPORT="${PG_PORT[$name]}" PGUSER="$TR_SRV_USER" \
-		PGDATABASE=postgres "$(pg_bin)/$prog" "$@"
+	as_pg timeout -k 5 "${TR_CMD_TIMEOUT:-300}" env PGHOST="${PG_SOCK[$name]}" \
+		PGPORT="${PG_PORT[$name]}" PGUSER="$TR_SRV_USER" PGDATABASE=postgres "$(pg_bin)/$prog" "$@"
 }
 
 # psql_q NAME SQL: one query, unaligned tuples only, errors are fatal.

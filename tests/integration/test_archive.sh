@@ -90,6 +90,9 @@ if pg_cmd p1 pg_basebackup -D "${PG_DATA[r1]}" -X none -c fast --no-sync \
 else
 	fail "pg_basebackup -X none of p1: $(tr '\n' '|' <"$TR_TMP/root/basebackup.log")"
 fi
+# A second copy of the base backup, for recovery with a wrong key (b2).
+pg_register r2 "$TR_TMP/pg-r2/data"
+as_pg cp -a "${PG_DATA[r1]}" "${PG_DATA[r2]}"
 
 psql_q p1 "CREATE TABLE after_backup AS SELECT g AS x, md5(g::text) AS y FROM generate_series(1, 5000) g"
 pg_cmd p1 pgbench -n -c 2 -j 2 -t 300 >"$TR_TMP/root/pgbench-2.log" 2>&1 || tr_die "pgbench failed"
@@ -167,6 +170,30 @@ if pg_start r1; then
 	pg_stop_cluster r1 || fail "stopping r1"
 else
 	fail "r1 did not start; log: $(tail -n 5 "${PG_LOG[r1]}" | tr '\n' '|')"
+fi
+
+# ------------------------------------------------------------------ b2
+section "b2. recovery with a wrong key stops instead of promoting"
+as_pg touch "${PG_DATA[r2]}/recovery.signal"
+pg_conf r2 "# --- restore" "archive_mode = off" "hot_standby = on" \
+	"restore_command = '$TR_BIN archive-get %p %f'"
+if pg_start r2 TOTALRECALL_ENCRYPTION_KEY=not-the-key 2>/dev/null; then
+	fail "r2 started although every archive-get fails"
+	pg_stop_cluster r2 immediate || true
+else
+	pass "r2 (wrong key) did not start"
+fi
+check "r2's log: restore_command exited with code 128, recovery aborted" \
+	grep -q 'exit code 128' "${PG_LOG[r2]}"
+check "r2 did not end recovery" not_grep_r 'archive recovery complete' "${PG_LOG[r2]}"
+check "r2 is not running" test ! -f "${PG_DATA[r2]}/postmaster.pid"
+if pg_start r2 && wait_until 240 pg_not_in_recovery r2; then
+	pass "r2 restarted with the right key: recovered and promoted"
+	assert_eq "$exp_after" "$(psql_q r2 "SELECT count(*), sum(x), md5(string_agg(y, ',' ORDER BY x, y)) FROM after_backup" || true)" \
+		"r2: table created after the base backup = p1's"
+	pg_stop_cluster r2 || fail "stopping r2"
+else
+	fail "r2 with the right key did not recover"
 fi
 
 # The segment used by c, d and e: archived and still in pg_wal.
@@ -313,6 +340,64 @@ assert_file_absent "$de/x"
 TR_DESC="archive-get with TOTALRECALL_DATABASE_ID missing (a configuration error is not 'absent')" \
 	assert_rc 128 tr_run -u TOTALRECALL_DATABASE_ID archive-get "$de/x" "$SEG"
 assert_file_absent "$de/x"
+# Authenticated names: a segment moved to another name, or to another
+# database's repository, fails; so does a tampered keyring.
+SEG2=""
+for f in "${DONE[@]}"; do
+	if [[ $f =~ ^[0-9A-F]{24}$ ]] && [ "$f" != "$SEG" ] && [ -f "$REPO/$(wal_object_key "$f")" ]; then
+		SEG2=$f
+		break
+	fi
+done
+SEG2OBJ=$REPO/$(wal_object_key "$SEG2")
+cp -p "$SEG2OBJ" "$TR_TMP/root/seg2obj.orig"
+cp "$SEGOBJ" "$SEG2OBJ"
+TR_DESC="archive-get $SEG2 whose object was replaced by $SEG's" assert_rc 128 tr_run archive-get "$de/x" "$SEG2"
+assert_file_absent "$de/x" "no file after a swapped object"
+cp "$TR_TMP/root/seg2obj.orig" "$SEG2OBJ"
+other=$BUCKET/$PREFIX/db-other
+TR_DESC="archive-put into a second database id" assert_rc 0 in_dir "$wrongdir" tr_run TOTALRECALL_DATABASE_ID=db-other archive-put 0000000100000000000000E1
+as_pg mkdir -p "$other/$(dirname "$(wal_object_key "$SEG")")"
+as_pg cp "$SEGOBJ" "$other/$(wal_object_key "$SEG")"
+TR_DESC="archive-get of an object copied from another database's repository" \
+	assert_rc 128 tr_run TOTALRECALL_DATABASE_ID=db-other archive-get "$de/x" "$SEG"
+assert_file_absent "$de/x"
+TR_DESC="archive-get of an absent segment from the second database id" \
+	assert_rc 1 tr_run TOTALRECALL_DATABASE_ID=db-other archive-get "$de/x" 0000000100000000000000E3
+cp -p "$REPO/keyring" "$TR_TMP/root/keyring.orig"
+sed -i 's/[0-9a-f]\([^0-9a-f]*\)$/0\1/' "$REPO/keyring"
+if cmp -s "$REPO/keyring" "$TR_TMP/root/keyring.orig"; then
+	flip_byte "$REPO/keyring" $(($(stat -c %s "$REPO/keyring") / 2))
+fi
+fresh=$(newdir state-fresh)
+TR_DESC="archive-get with a tampered keyring (no cached key)" \
+	assert_rc 128 tr_run "TOTALRECALL_STATE_DIR=$fresh" archive-get "$de/x" "$SEG"
+assert_file_absent "$de/x"
+cp "$TR_TMP/root/keyring.orig" "$REPO/keyring"
+fresh=$(newdir state-fresh)
+TR_DESC="archive-get with a wrong key and no cached key" \
+	assert_rc 128 tr_run "TOTALRECALL_STATE_DIR=$fresh" TOTALRECALL_ENCRYPTION_KEY=wrong-key archive-get "$de/x" "$SEG"
+assert_contains "$(cat "$TR_LAST_ERR")" "does not match" "the error says the key does not match the repository"
+TR_DESC="archive-get with the keyring and a fresh state dir" \
+	assert_rc 0 tr_run "TOTALRECALL_STATE_DIR=$fresh" archive-get "$de/x" "$SEG"
+assert_same_file "$de/x" "${PG_DATA[p1]}/pg_wal/$SEG" "fresh state dir: identical bytes"
+rm -f "$de/x"
+
+# Names and destinations.
+TR_DESC="archive-get of a name that is not a WAL file name" assert_rc 128 tr_run archive-get "$de/x" ../../keyring
+assert_file_absent "$de/x"
+TR_DESC="archive-get into a missing directory" assert_rc 128 tr_run archive-get "$de/no/such/dir/x" "$SEG"
+as_pg mkdir -p "$de/ro"
+chmod 0555 "$de/ro"
+if ! as_pg test -w "$de/ro"; then
+	TR_DESC="archive-get into a read-only directory" assert_rc 128 tr_run archive-get "$de/ro/x" "$SEG"
+	assert_file_absent "$de/ro/x"
+fi
+rmdir "$de/ro"
+as_pg touch "$wrongdir/notawalfile.txt"
+TR_DESC="archive-put of a file whose name is not a WAL file name" \
+	assert_rc 1 in_dir "$wrongdir" tr_run archive-put notawalfile.txt
+
 left=$(find "$de" -mindepth 1 | head -n 3 | tr '\n' ' ')
 assert_eq "" "$left" "no temporary file left in the destination directory"
 
