@@ -12,6 +12,7 @@
 #include "config.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -95,6 +96,7 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 	if (rc != TR_OK)
 		unlink(tmp);
 	if (rc == TR_ENOTFOUND) {
+		tr_metric_status("absent");
 		tr_info("archive-get %s: not in the archive", name);
 		return 1;
 	}
@@ -102,6 +104,7 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 		tr_error("archive-get %s: %s", name, r->err);
 		return TR_EXIT_FATAL;
 	}
+	tr_metric_bytes(x.plain, x.stored);
 	tr_info("archive-get %s: %llu bytes stored, %llu out, %.0f ms", name, (unsigned long long)x.stored,
 		(unsigned long long)x.plain, (tr_now() - t0) * 1000);
 	return 0;
@@ -115,6 +118,7 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		return TR_EXIT_FATAL;
 	}
 	const char *dst = argv[0], *name = argv[1];
+	tr_metric_subject(name);
 	if (tr_wal_kind(name) == TR_WAL_NONE) {
 		tr_error("archive-get: %s is not a WAL file name", name);
 		return TR_EXIT_FATAL;

@@ -13,6 +13,7 @@
 #include "checksum.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -140,6 +141,7 @@ static int put_file(tr_repo *r, const char *path, const char *name, int fd)
 			tr_error("archive-put %s: %s", name, r->err);
 		return 1;
 	}
+	tr_metric_bytes(x.plain, x.stored);
 	tr_info("archive-put %s: %llu bytes in, %llu stored, %.0f ms", name, (unsigned long long)x.plain,
 		(unsigned long long)x.stored, (tr_now() - t0) * 1000);
 	return 0;
@@ -153,6 +155,7 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	const char *path = argv[0], *name = tr_basename(path);
+	tr_metric_subject(name);
 	if (tr_wal_kind(name) == TR_WAL_NONE) {
 		tr_error("archive-put: %s is not a WAL file name", path);
 		return 1;

@@ -25,9 +25,11 @@
 #include "commands.h"
 #include "datadir.h"
 #include "log.h"
+#include "metric.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
+#include "schedule.h"
 #include "util.h"
 #include "walname.h"
 
@@ -85,6 +87,7 @@ struct backup {
 	uint64_t entries, files, logical, stored, new_bytes;
 	struct prev_cursor prev;
 	tr_progress progress;
+	double t0;
 	char err[2048];
 };
 
@@ -480,11 +483,26 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	return rc == 0 && pool_rc == 0 ? 0 : -1;
 }
 
+/* --scheduled: is a backup due, judging from the repository? */
+static int backup_due(const tr_config *cfg, const tr_backupset *set)
+{
+	tr_schedule s;
+	char why[256];
+	tr_schedule_parse(tr_config_get(cfg, TR_S_SCHEDULE), &s, why, sizeof why);
+	int64_t last = set->n ? set->b[set->n - 1].stop_time : 0;
+	int due = tr_schedule_due(&s, last, (int64_t)time(NULL), why, sizeof why);
+	tr_info("backup: %s: %s", due ? "due" : "not due", why);
+	return due;
+}
+
+static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg);
+
+/* Returns 0 done, 1 not due (--scheduled), -1 failed. */
 static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 {
 	tr_manifest_hdr h;
 	tr_backupset set;
-	double t0 = tr_now();
+	b->t0 = tr_now();
 	memset(&h, 0, sizeof h);
 	make_label(time(NULL), h.label);
 	h.pg_version = info->version;
@@ -501,30 +519,49 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 		tr_backupset_free(&set);
 		return -1;
 	}
+	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED) && !backup_due(b->repo->cfg, &set)) {
+		tr_metric_status("skipped");
+		tr_backupset_free(&set);
+		return 1;
+	}
+	tr_metric_subject(h.label);
 	open_previous(b, &set, info->system_id, h.prior);
 	tr_backupset_free(&set);
-	if (copy_data(b, &h, pg, info) != 0)
+	if (tr_lock_take(b->repo, h.label) != TR_OK) {
+		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
 		return -1;
-	if (tr_pg_backup_stop(pg, &h.stop_lsn, &h.backup_label, &h.tablespace_map, &h.next_xid, b->err,
+	}
+	rc = copy_data(b, &h, pg, info);
+	rc = rc == 0 ? finish_backup(b, &h, pg) : rc;
+	tr_lock_release(b->repo, h.label);
+	tr_manifest_hdr_free(&h);
+	return rc;
+}
+
+/* After the data: stop the backup, check the WAL, write the manifest. */
+static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
+{
+	int rc;
+	if (tr_pg_backup_stop(pg, &h->stop_lsn, &h->backup_label, &h->tablespace_map, &h->next_xid, b->err,
 			      sizeof b->err) != 0)
 		return -1;
-	h.stop_time = time(NULL);
-	rc = check_wal_archived(b->repo, &h, b->err, sizeof b->err);
-	h.logical_bytes = b->logical;
-	h.stored_bytes = b->stored;
-	h.new_bytes = b->new_bytes;
-	h.file_count = b->files;
-	h.duration = tr_now() - t0;
-	if (rc == 0 && write_manifest(b, &h) != TR_OK) {
+	h->stop_time = time(NULL);
+	rc = check_wal_archived(b->repo, h, b->err, sizeof b->err);
+	h->logical_bytes = b->logical;
+	h->stored_bytes = b->stored;
+	h->new_bytes = b->new_bytes;
+	h->file_count = b->files;
+	h->duration = tr_now() - b->t0;
+	if (rc == 0 && write_manifest(b, h) != TR_OK) {
 		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
 		rc = -1;
 	}
+	tr_metric_bytes(b->logical, b->new_bytes);
 	if (rc == 0)
-		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s", h.label,
+		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s", h->label,
 			(unsigned long long)b->files, (unsigned long long)b->logical, (unsigned long long)b->stored,
-			(unsigned long long)b->new_bytes, h.duration, *h.prior ? ", deduplicated against " : "",
-			h.prior);
-	tr_manifest_hdr_free(&h);
+			(unsigned long long)b->new_bytes, h->duration, *h->prior ? ", deduplicated against " : "",
+			h->prior);
 	return rc;
 }
 
@@ -586,7 +623,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = run_backup(&b, pg, &info);
-	if (rc != 0)
+	if (rc < 0)
 		tr_error("backup: %s", b.err);
 	tr_pool_stop(b.pool);
 	if (b.prev.f)
@@ -599,5 +636,5 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	tr_pg_close(pg);  /* ends a running backup: the server aborts it */
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.done);
-	return rc == 0 ? 0 : 1;
+	return rc >= 0 ? 0 : 1;
 }

@@ -1,7 +1,10 @@
 /* backupset.c - the list of backups and manifest transfers. */
 #include "config.h"
 #include "backupset.h"
+#include "log.h"
 #include "util.h"
+
+#include <time.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -170,4 +173,28 @@ int tr_backupset_find(const tr_backupset *set, const char *label)
 		if (strcmp(set->b[i].label, label) == 0)
 			return i;
 	return -1;
+}
+
+int tr_lock_take(tr_repo *r, const char *label)
+{
+	char rel[128], body[128];
+	int n = snprintf(body, sizeof body, "backup %s in progress since %lld\n", label, (long long)time(NULL));
+	FILE *f = tr_tmpfile(r->cfg);
+	if (!f) {
+		snprintf(r->err, sizeof r->err, "cannot create a temporary file: %s", strerror(errno));
+		return TR_EIO;
+	}
+	fwrite(body, 1, (size_t)n, f);
+	snprintf(rel, sizeof rel, "locks/%s", label);
+	int rc = tr_repo_put_file(r, rel, f, 0, NULL);
+	fclose(f);
+	return rc;
+}
+
+void tr_lock_release(tr_repo *r, const char *label)
+{
+	char rel[128];
+	snprintf(rel, sizeof rel, "locks/%s", label);
+	if (tr_repo_remove(r, rel) != TR_OK)
+		tr_warn("cannot remove the lock %s: %s (expire ignores it after a day)", rel, r->err);
 }

@@ -35,4 +35,10 @@ FILE *tr_tmpfile(const tr_config *cfg);
 
 void tr_chunk_rel(const char *id, char *out, size_t outlen);
 
+/* locks/<label>: a backup in progress.  Expire removes no chunk while a
+ * lock younger than TR_LOCK_STALE seconds exists. */
+#define TR_LOCK_STALE (24 * 3600)
+int tr_lock_take(tr_repo *r, const char *label);
+void tr_lock_release(tr_repo *r, const char *label);
+
 #endif

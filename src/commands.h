@@ -15,5 +15,6 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv);
 int tr_cmd_restore(tr_config *cfg, int argc, char **argv);
 int tr_cmd_list(tr_config *cfg, int argc, char **argv);
 int tr_cmd_check(tr_config *cfg, int argc, char **argv);
+int tr_cmd_expire(tr_config *cfg, int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "settings.h"
 #include "totalrecall/driver.h"
 
@@ -37,12 +38,13 @@ static const command commands[] = {
 	  "file renamed once complete and authenticated.  Exits 0 when found, 1 only\n"
 	  "when the file is confirmed absent from the archive, and 128 on any other\n"
 	  "failure, which makes PostgreSQL stop recovery instead of ending it early.\n" },
-	{ "backup", tr_cmd_backup, 1, "backup",
+	{ "backup", tr_cmd_backup, 1, "backup [--scheduled]",
 	  "take a base backup of the running cluster",
 	  "Takes a consistent online backup over libpq (pg_backup_start/pg_backup_stop),\n"
 	  "reading the data directory in parallel; stores deduplicated, compressed,\n"
 	  "encrypted chunks and a manifest.  Fails unless the WAL from its start to its\n"
-	  "stop is in the archive.  Connection: --pg-conninfo and the PG* variables.\n" },
+	  "stop is in the archive.  Connection: --pg-conninfo and the PG* variables.\n"
+	  "--scheduled: only when the schedule (--schedule) says a backup is due.\n" },
 	{ "restore", tr_cmd_restore, 1, "restore [DATADIR]",
 	  "rebuild an empty data directory from a backup",
 	  "Restores the newest backup (or --backup LABEL, or the newest one before\n"
@@ -59,6 +61,11 @@ static const command commands[] = {
 	{ "check", tr_cmd_check, 1, "check", "check that a backup taken now would be restorable",
 	  "Checks configuration, storage access, the key, archive_mode and archive_command,\n"
 	  "then switches WAL and waits until that file is archived.  Exit 0 only if all hold.\n" },
+	{ "expire", tr_cmd_expire, 1, "expire [--dry-run]", "remove backups, WAL and chunks retention no longer needs",
+	  "Keeps the --retention-count newest backups and every backup newer than\n"
+	  "--retention-days days (either rule keeps a backup; with neither, all are kept;\n"
+	  "the newest always is).  Removes the others, the WAL no kept backup needs and\n"
+	  "the chunks no kept backup references.  --dry-run lists what would go.\n" },
 	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
 	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
 };
@@ -199,7 +206,12 @@ int main(int argc, char **argv)
 		const char *lvl = tr_config_get(&cfg, TR_S_LOG_LEVEL);
 		if (lvl)
 			tr_log_set_level(tr_log_parse_level(lvl));
+		int records = c->run != cmd_help && c->run != cmd_version;
+		if (records)
+			tr_metric_begin(c->name);
 		status = c->run(&cfg, argc - optind - 1, argv + optind + 1);
+		if (records)
+			tr_metric_end(&cfg, status);
 	}
 	tr_config_free(&cfg);
 	return status;

@@ -15,6 +15,7 @@
 #include "checksum.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
@@ -433,6 +434,7 @@ static int run_restore(struct restore *rs, const tr_manifest_hdr *chosen)
 	else
 		free(control);
 	tr_progress_add(&rs->progress, rs->bytes);
+	tr_metric_bytes(rs->bytes, h.stored_bytes);
 	tr_progress_end(&rs->progress);
 	tr_pool_stop(rs->pool);
 	rs->pool = NULL;
@@ -509,6 +511,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 		rc = prepare(&rs, &r, &set, &chosen);
 	}
 	if (rc == 1) {
+		tr_metric_status("skipped");
 		tr_info("restore: no backup in the repository, nothing to do (--try)");
 		rc = 0;
 	} else if (rc == 0) {
@@ -518,6 +521,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 		} else {
 			chmod(dir, 0700);
 			tr_info("restore: backup %s into %s", set.b[chosen].label, dir);
+			tr_metric_subject(set.b[chosen].label);
 			rc = run_restore(&rs, &set.b[chosen]);
 			if (rc != 0)
 				undo(&rs);

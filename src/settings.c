@@ -1,6 +1,7 @@
 /* settings.c - the settings table, its four sources and its validation. */
 #include "config.h"
 #include "settings.h"
+#include "schedule.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -93,6 +94,20 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_TRY] = { "try", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"restore: succeed doing nothing when the repository has no backup" },
 	[TR_S_JSON] = { "json", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0, "list: print JSON" },
+	[TR_S_SCHEDULE] = { "schedule", "TOTALRECALL_SCHEDULE", NULL, TR_SCHEDULE_DEFAULT, TR_T_STRING, NULL, 0, 0, 0,
+		"when backup --scheduled takes a backup: a cron expression (UTC) or an interval (7d, 12h)" },
+	[TR_S_SCHEDULED] = { "scheduled", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"backup: only if the schedule says one is due" },
+	[TR_S_RETENTION_COUNT] = { "retention-count", "TOTALRECALL_RETENTION_COUNT", NULL, NULL, TR_T_INT, NULL, 1,
+		1000000, 0, "expire: keep at least the N newest backups" },
+	[TR_S_RETENTION_DAYS] = { "retention-days", "TOTALRECALL_RETENTION_DAYS", NULL, NULL, TR_T_INT, NULL, 1,
+		100000, 0, "expire: keep every backup newer than D days" },
+	[TR_S_DRY_RUN] = { "dry-run", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"expire: list what would be removed, remove nothing" },
+	[TR_S_SPOOL_DIR] = { "spool-dir", "TOTALRECALL_SPOOL_DIR", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
+		"metrics spool (default: totalrecall_spool in the data directory)" },
+	[TR_S_FULL] = { "full", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"verify: check every object, not only those new since the last run" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }
@@ -423,6 +438,14 @@ static int validate(tr_config *cfg, int id, char *err, size_t errlen)
 	if (id == TR_S_STORAGE_PREFIX && !prefix_ok(v)) {
 		snprintf(err, errlen, "%s: must not contain \".\" or \"..\" segments", label);
 		return -1;
+	}
+	if (id == TR_S_SCHEDULE) {
+		tr_schedule sched;
+		char why[200];
+		if (tr_schedule_parse(v, &sched, why, sizeof why) != 0) {
+			snprintf(err, errlen, "%s: %s", label, why);
+			return -1;
+		}
 	}
 	if (id == TR_S_ENCRYPTION_KEY && !*v) {
 		snprintf(err, errlen, "%s: is empty", label);
