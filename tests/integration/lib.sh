@@ -226,6 +226,8 @@ tr_init() {
 	TR_LAST_ERR=$TR_TMP/root/last.err
 	as_pg mkdir -p "$TR_TMP/home" "$TR_TMP/state"
 	tr_find_binary
+	# The server user's programs start in a directory they can enter.
+	cd "$TR_TMP" || tr_die "cannot cd to $TR_TMP"
 }
 
 # The binary and the fs driver must be reachable by the server user; when
