@@ -60,6 +60,10 @@ done_files() {
 # shellcheck disable=SC2317  # called through check
 not_grep_r() { ! grep -rqF -- "$1" "$2"; }
 
+# not_ok CMD...: true when CMD fails (its output discarded).
+# shellcheck disable=SC2317  # called through check
+not_ok() { ! "$@" >/dev/null 2>&1; }
+
 # A fresh empty directory owned by the server user.
 newdir() {
 	local d=$TR_TMP/$1
@@ -323,7 +327,8 @@ cp "$TR_TMP/root/segobj.orig" "$SEGOBJ"
 TR_DESC="archive-get of an empty object" assert_rc 128 tr_run archive-get "$de/x" "$SEG"
 assert_file_absent "$de/x"
 cp "$TR_TMP/root/segobj.orig" "$SEGOBJ"
-TR_DESC="archive-get after restoring the object" assert_rc 0 tr_run archive-get "$de/x" "$SEG"
+echo "stale RECOVERYXLOG" | as_pg tee "$de/x" >/dev/null
+TR_DESC="archive-get after restoring the object, over a stale destination file" assert_rc 0 tr_run archive-get "$de/x" "$SEG"
 assert_same_file "$de/x" "${PG_DATA[p1]}/pg_wal/$SEG" "restored object reads back identical"
 rm -f "$de/x"
 
@@ -474,6 +479,27 @@ assert_not_contains "$(cat "$TR_LAST_ERR")" "$KEY" "the info line does not conta
 TR_DESC="archive-get with the key given inline" \
 	assert_rc 0 tr_run "TOTALRECALL_ENCRYPTION_KEY=$KEY" archive-get "$wh/E2" 0000000100000000000000E2
 assert_same_file "$wh/E2" "$wh/0000000100000000000000E2" "env:, file: and inline key are the same key"
+
+TR_DESC="archive-get with the key through two levels (env:A, A=file:...)" \
+	assert_rc 0 tr_run TOTALRECALL_ENCRYPTION_KEY=env:TR_TEST_A "TR_TEST_A=file:$KEYFILE" archive-get "$wh/E2b" 0000000100000000000000E2
+assert_same_file "$wh/E2b" "$wh/0000000100000000000000E2" "two-level indirection reads the key file"
+
+# Malformed settings: archive-put exits 1, archive-get 128 (never "absent").
+bad_settings=("TOTALRECALL_ENCRYPTION_KEY=" "TOTALRECALL_DATABASE_ID=a/b" "TOTALRECALL_KDF_ITERATIONS=abc"
+	"TOTALRECALL_DRIVER=nosuch" "TOTALRECALL_BUCKET=relative/dir")
+for kv in "${bad_settings[@]}"; do
+	TR_DESC="archive-put with $kv" assert_rc 1 in_dir "$wh" tr_run "$kv" archive-put 0000000100000000000000E2
+	# the option name (e.g. kdf-iterations), part of "VAR (--option)" too
+	opt=${kv%%=*}
+	opt=${opt#TOTALRECALL_}
+	opt=${opt//_/-}
+	assert_contains "$(cat "$TR_LAST_ERR")" "${opt,,}" "the error names the setting (${opt,,})"
+	TR_DESC="archive-get with $kv" assert_rc 128 tr_run "$kv" archive-get "$wh/x" 0000000100000000000000E2
+	assert_file_absent "$wh/x"
+done
+TR_DESC="archive-put without its argument" assert_rc 1 tr_run archive-put
+TR_DESC="archive-get with one argument" assert_rc 128 tr_run archive-get 0000000100000000000000E2
+check "an unknown command fails" not_ok tr_run frobnicate
 
 TR_DESC="archive-put of a missing file" \
 	assert_rc 1 in_dir "$wh" tr_run archive-put pg_wal/0000000100000000000000E3
