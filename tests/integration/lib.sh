@@ -389,13 +389,14 @@ pg_conf() {
 	printf '%s\n' "$@" | as_pg tee -a "${PG_DATA[$name]}/postgresql.conf" >/dev/null
 }
 
-# pg_init_cluster NAME [initdb options...]: a new cluster, not started,
-# trust auth, listening on 127.0.0.1:<free port> and a socket in its dir.
+# pg_init_cluster NAME [initdb options...]: a new cluster, not started, with
+# data checksums and trust auth, listening on 127.0.0.1:<free port> and on a
+# socket in its own dir.
 pg_init_cluster() {
 	local name=$1
 	shift
 	pg_register "$name" "$TR_TMP/pg-$name/data" || return 1
-	as_pg "$(pg_bin)/initdb" -D "${PG_DATA[$name]}" -A trust -E UTF8 --no-locale \
+	as_pg "$(pg_bin)/initdb" -D "${PG_DATA[$name]}" -A trust -E UTF8 --no-locale --data-checksums \
 		--no-sync "$@" >"$TR_TMP/root/initdb-$name.log" 2>&1 ||
 		{ cat "$TR_TMP/root/initdb-$name.log"; return 1; }
 	pg_conf "$name" "# --- totalrecall test harness" \
