@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "log.h"
 #include "metric.h"
+#include "prefetch.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -127,6 +128,13 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		tr_error("archive-get: %s", err);
 		return TR_EXIT_FATAL;
 	}
+	tr_xfer x = { 0, 0 };
+	if (tr_prefetch_take(cfg, name, dst, &x)) {
+		tr_metric_bytes(x.plain, x.stored);
+		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
+		tr_prefetch_spawn(cfg, name);
+		return 0;
+	}
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
@@ -137,5 +145,7 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 	else
 		status = get_file(&r, dst, name);
 	tr_repo_close(&r);
+	if (status == 0)
+		tr_prefetch_spawn(cfg, name);
 	return status;
 }
