@@ -24,6 +24,7 @@ TR_NAME=${TR_NAME:-test}
 TR_TMP=""
 TR_PASS=0
 TR_FAIL=0
+TR_KNOWN=0
 TR_SRV_USER=""
 TR_BIN=""
 TR_LAST_RC=0
@@ -53,7 +54,15 @@ pass() {
 	printf 'ok - %s\n' "$*"
 }
 
+# A check run with TR_KNOWN_ISSUE="text" set (e.g. as a prefix of the
+# assertion) that fails is a known bug of the code under test: reported as
+# "KNOWN - ..." and counted apart, not as a failure, unless TR_STRICT=1.
 fail() {
+	if [ -n "${TR_KNOWN_ISSUE:-}" ] && [ "${TR_STRICT:-0}" != 1 ]; then
+		TR_KNOWN=$((TR_KNOWN + 1))
+		printf 'KNOWN - %s [known issue: %s]\n' "$*" "$TR_KNOWN_ISSUE"
+		return 0
+	fi
 	TR_FAIL=$((TR_FAIL + 1))
 	printf 'FAIL - %s\n' "$*"
 }
@@ -151,6 +160,9 @@ finish() {
 			fi
 		done
 	fi
+	if [ "$TR_KNOWN" -ne 0 ]; then
+		printf '# %d check(s) failed on known issues (KNOWN lines; TR_STRICT=1 counts them)\n' "$TR_KNOWN"
+	fi
 	printf '%s: %d passed, %d failed\n' "$TR_NAME" "$TR_PASS" "$TR_FAIL"
 	[ "$TR_FAIL" -eq 0 ] && exit 0
 	exit 1
@@ -192,6 +204,13 @@ tr_cleanup() {
 			as_pg "$(pg_bin)/pg_ctl" -D "${PG_DATA[$name]}" -m immediate -w -t 30 stop >/dev/null 2>&1
 		fi
 	done
+	# Detached children (archive-get's prefetcher) get a few seconds to
+	# finish, then are ended by pid.
+	if [ -n "$TR_TMP" ] && ! wait_until 10 tr_no_strays; then
+		for pid in $(tr_strays); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	fi
 	if [ -n "$TR_TMP" ] && [ -d "$TR_TMP" ]; then
 		if [ "${TR_KEEP:-0}" = 1 ]; then
 			printf '# kept %s\n' "$TR_TMP" >&2
@@ -200,6 +219,22 @@ tr_cleanup() {
 		fi
 	fi
 }
+
+# tr_strays: pids of the processes started by this test that are still
+# running: every program it starts has HOME=$TR_TMP/home.
+tr_strays() {
+	local f pid
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		[ "$pid" = "$$" ] && continue
+		if tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF "HOME=$TR_TMP/home"; then
+			printf '%s\n' "$pid"
+		fi
+	done
+}
+
+tr_no_strays() { [ -z "$(tr_strays)" ]; }
 
 # tr_init NAME: the summary name, the temp dir, the server user, the trap,
 # the totalrecall binary ($TR_BIN) and its base environment ($TR_ENV).

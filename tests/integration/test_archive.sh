@@ -41,6 +41,9 @@ tr_env_set TOTALRECALL_DRIVER=fs "TOTALRECALL_BUCKET=$BUCKET" \
 	"TOTALRECALL_DATABASE_ID=$DBID" "TOTALRECALL_ENCRYPTION_KEY=file:$KEYFILE" \
 	"TOTALRECALL_STORAGE_PREFIX=$PREFIX" TOTALRECALL_KDF_ITERATIONS=1000 \
 	"TOTALRECALL_STATE_DIR=$TR_TMP/state" TOTALRECALL_LOG_LEVEL=info
+# Direct calls read from the repository (the read-ahead has its own checks,
+# e2); the recovering servers use the default read-ahead.
+tr_env_set TOTALRECALL_PREFETCH=0
 
 ARCHIVE_CONF=("wal_level = replica" "archive_mode = on"
 	"archive_command = '$TR_BIN archive-put %p'" "wal_keep_size = '4GB'"
@@ -156,7 +159,7 @@ exp_after=$(psql_q p1 "SELECT count(*), sum(x), md5(string_agg(y, ',' ORDER BY x
 as_pg touch "${PG_DATA[r1]}/recovery.signal"
 pg_conf r1 "# --- restore" "archive_mode = off" "hot_standby = on" \
 	"restore_command = '$TR_BIN archive-get %p %f'"
-if pg_start r1; then
+if pg_start r1 -u TOTALRECALL_PREFETCH; then
 	pass "r1 (base backup + recovery.signal) started"
 	if wait_until 240 pg_not_in_recovery r1; then
 		pass "r1 replayed the archive and promoted at its end"
@@ -181,7 +184,7 @@ section "b2. recovery with a wrong key stops instead of promoting"
 as_pg touch "${PG_DATA[r2]}/recovery.signal"
 pg_conf r2 "# --- restore" "archive_mode = off" "hot_standby = on" \
 	"restore_command = '$TR_BIN archive-get %p %f'"
-if pg_start r2 TOTALRECALL_ENCRYPTION_KEY=not-the-key 2>/dev/null; then
+if pg_start r2 -u TOTALRECALL_PREFETCH TOTALRECALL_ENCRYPTION_KEY=not-the-key 2>/dev/null; then
 	fail "r2 started although every archive-get fails"
 	pg_stop_cluster r2 immediate || true
 else
@@ -191,7 +194,7 @@ check "r2's log: restore_command exited with code 128, recovery aborted" \
 	grep -q 'exit code 128' "${PG_LOG[r2]}"
 check "r2 did not end recovery" not_grep_r 'archive recovery complete' "${PG_LOG[r2]}"
 check "r2 is not running" test ! -f "${PG_DATA[r2]}/postmaster.pid"
-if pg_start r2 && wait_until 240 pg_not_in_recovery r2; then
+if pg_start r2 -u TOTALRECALL_PREFETCH && wait_until 240 pg_not_in_recovery r2; then
 	pass "r2 restarted with the right key: recovered and promoted"
 	assert_eq "$exp_after" "$(psql_q r2 "SELECT count(*), sum(x), md5(string_agg(y, ',' ORDER BY x, y)) FROM after_backup" || true)" \
 		"r2: table created after the base backup = p1's"
@@ -406,6 +409,64 @@ TR_DESC="archive-put of a file whose name is not a WAL file name" \
 left=$(find "$de" -mindepth 1 | head -n 3 | tr '\n' ' ')
 assert_eq "" "$left" "no temporary file left in the destination directory"
 
+# ------------------------------------------------------------------ e2
+section "e2. archive-get read-ahead (prefetch)"
+# The segments after SEG, in archive order.
+NEXT=()
+for f in "${DONE[@]}"; do
+	if [[ $f =~ ^[0-9A-F]{24}$ ]] && [[ $f > $SEG ]] && [ -f "$REPO/$(wal_object_key "$f")" ]; then
+		NEXT+=("$f")
+	fi
+done
+# prefetch_idle STATE: a prefetcher has spooled something and let go.
+# shellcheck disable=SC2317  # called through check and wait_until
+prefetch_idle() {
+	local lock
+	for lock in "$1"/prefetch/*/.lock; do
+		[ -f "$lock" ] || return 1
+		flock -n "$lock" true || return 1
+		compgen -G "${lock%/.lock}/[0-9A-F]*" >/dev/null || return 1
+	done
+	compgen -G "$1/prefetch/*/.lock" >/dev/null
+}
+if [ "${#NEXT[@]}" -ge 3 ]; then
+	pst=$(newdir state-prefetch)
+	pf=(TOTALRECALL_PREFETCH=4 "TOTALRECALL_STATE_DIR=$pst")
+	TR_DESC="archive-get $SEG with prefetch = 4" assert_rc 0 tr_run "${pf[@]}" archive-get "$de/p0" "$SEG"
+	check "the prefetcher spooled ${NEXT[0]} and finished" wait_until 60 prefetch_idle "$pst"
+	TR_DESC="archive-get ${NEXT[0]} (prefetched)" assert_rc 0 tr_run "${pf[@]}" archive-get "$de/p1" "${NEXT[0]}"
+	assert_contains "$(cat "$TR_LAST_ERR")" prefetched "served from the prefetch spool"
+	assert_same_file "$de/p1" "${PG_DATA[p1]}/pg_wal/${NEXT[0]}" "the prefetched segment is identical"
+	wait_until 60 prefetch_idle "$pst" || true
+	TR_KNOWN_ISSUE="archive-get serves the prefetch spool before unlocking the repository" \
+		TR_DESC="archive-get of a prefetched segment with a wrong key" \
+		assert_rc 128 tr_run "${pf[@]}" TOTALRECALL_ENCRYPTION_KEY=wrong-key archive-get "$de/p2" "${NEXT[1]}"
+	TR_KNOWN_ISSUE="archive-get serves the prefetch spool before unlocking the repository" \
+		assert_file_absent "$de/p2" "no file for a wrong key, prefetched or not"
+	rm -f "$de/p2"
+	wait_until 60 prefetch_idle "$pst" || true
+
+	# An object tampered with before the read-ahead is never spooled.
+	pst=$(newdir state-prefetch2)
+	pf=(TOTALRECALL_PREFETCH=4 "TOTALRECALL_STATE_DIR=$pst")
+	victim=${NEXT[1]}
+	vobj=$REPO/$(wal_object_key "$victim")
+	cp -p "$vobj" "$TR_TMP/root/victim.orig"
+	flip_byte "$vobj" $(($(stat -c %s "$vobj") / 2))
+	TR_DESC="archive-get ${NEXT[0]} with prefetch = 4, the next object tampered" \
+		assert_rc 0 tr_run "${pf[@]}" archive-get "$de/p3" "${NEXT[0]}"
+	check "the prefetcher finished" wait_until 60 prefetch_idle "$pst"
+	check "the tampered $victim was not spooled" not_ok compgen -G "$pst/prefetch/*/$victim"
+	TR_DESC="archive-get of the tampered $victim after the read-ahead" \
+		assert_rc 128 tr_run "${pf[@]}" archive-get "$de/p4" "$victim"
+	assert_file_absent "$de/p4"
+	cp "$TR_TMP/root/victim.orig" "$vobj"
+	wait_until 60 prefetch_idle "$pst" || true
+	rm -f "$de"/p[0-9]
+else
+	fail "fewer than 3 archived segments after $SEG for the prefetch checks"
+fi
+
 # ------------------------------------------------------------------ f
 section "f. .history, .backup and .partial files"
 wf=$(newdir work-f)
@@ -542,5 +603,6 @@ TR_DESC="archive-put with the passphrase inline in a config file and an unusable
 	assert_rc 1 in_dir "$wh" bare_run -c "$cfg2" archive-put 0000000100000000000000E2
 assert_not_contains "$(cat "$TR_LAST_ERR")" "$KEY" "the error does not contain the key"
 
+check "no process started by the test outlives it (read-ahead finished)" wait_until 60 tr_no_strays
 tr_note "total ${SECONDS}s (started at ${t_start}s)"
 finish
