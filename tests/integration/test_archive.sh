@@ -4,13 +4,16 @@
 #   a. archive_command on a busy cluster: every .done file is in the
 #      repository, at its documented key, and reads back byte-identical
 #   b. a second cluster recovers from the archive through restore_command
+#  b2. with a wrong key, that recovery stops (exit 128) instead of promoting
 #   c. archive-put idempotency; a different content is refused untouched
 #   d. concurrent archive-puts (same content, different contents)
 #   e. archive-get exit codes (absent, wrong key, tampered, unreachable)
+#  e2. archive-get read-ahead (prefetch spool)
 #   f. .history, .backup and .partial files
 #   g. a cluster with 64 MiB segments
 #   h. bad input: missing settings, unreadable secrets, missing file
 #   i. the same settings from a config file (-c) and long options
+#   j. archive-put look-ahead (files marked .ready stored in parallel)
 # Last line: "archive: N passed, M failed".  TR_KEEP=1 keeps the temp dir.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -602,6 +605,43 @@ sed "s|^encryption-key = .*|encryption-key = $KEY|; s|^bucket = .*|bucket = $TR_
 TR_DESC="archive-put with the passphrase inline in a config file and an unusable bucket" \
 	assert_rc 1 in_dir "$wh" bare_run -c "$cfg2" archive-put 0000000100000000000000E2
 assert_not_contains "$(cat "$TR_LAST_ERR")" "$KEY" "the error does not contain the key"
+
+# ------------------------------------------------------------------ j
+section "j. archive-put look-ahead"
+# A data directory as PostgreSQL leaves it: segments marked .ready.
+wj=$(newdir work-j)
+as_pg mkdir -p "$wj/pg_wal/archive_status"
+AHEAD=(0000000100000000000000B0 0000000100000000000000B1 0000000100000000000000B2 0000000100000000000000B3)
+for f in "${AHEAD[@]}"; do
+	head -c 2097152 /dev/urandom | as_pg tee "$wj/pg_wal/$f" >/dev/null
+	as_pg touch "$wj/pg_wal/archive_status/$f.ready"
+done
+jst=$(newdir state-ahead)
+ja=(TOTALRECALL_ARCHIVE_AHEAD=4 "TOTALRECALL_STATE_DIR=$jst")
+TR_DESC="archive-put ${AHEAD[0]} with three more files marked .ready" \
+	assert_rc 0 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[0]}"
+for f in "${AHEAD[@]:1}"; do
+	check "$f was stored ahead by the time archive-put returned" test -f "$REPO/$(wal_object_key "$f")"
+done
+TR_DESC="archive-put ${AHEAD[1]} (stored ahead)" \
+	assert_rc 0 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[1]}"
+# A file that changed after its look-ahead upload is not reported archived.
+b2obj=$REPO/$(wal_object_key "${AHEAD[2]}")
+b2sum=$(sha256_of "$b2obj")
+flip_byte "$wj/pg_wal/${AHEAD[2]}" 4096
+TR_DESC="archive-put ${AHEAD[2]}, changed since its look-ahead upload" \
+	assert_rc 1 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[2]}"
+assert_eq "$b2sum" "$(sha256_of "$b2obj")" "the object stored ahead is unchanged"
+TR_KNOWN_ISSUE="archive-put trusts its look-ahead marker before unlocking the repository" \
+	TR_DESC="archive-put ${AHEAD[3]} (stored ahead) with a wrong key" \
+	assert_rc 1 in_dir "$wj" tr_run "${ja[@]}" TOTALRECALL_ENCRYPTION_KEY=wrong-key archive-put "pg_wal/${AHEAD[3]}"
+TR_DESC="archive-put ${AHEAD[3]} with the right key" \
+	assert_rc 0 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[3]}"
+gj=$(newdir get-j)
+for f in "${AHEAD[1]}" "${AHEAD[3]}"; do
+	tr_run archive-get "$gj/$f" "$f" 2>/dev/null || true
+	assert_same_file "$gj/$f" "$wj/pg_wal/$f" "$f stored ahead reads back identical"
+done
 
 check "no process started by the test outlives it (read-ahead finished)" wait_until 60 tr_no_strays
 tr_note "total ${SECONDS}s (started at ${t_start}s)"
