@@ -277,6 +277,17 @@ q "ALTER SYSTEM SET totalrecall.enabled = on"
 q "SELECT pg_reload_conf()" >/dev/null
 slow_running() { [ -s "$tmp/slow.pid" ] && kill -0 "$(cat "$tmp/slow.pid")"; }
 check "the worker runs the (slow) child" wait_for slow_running
+# SIGTERM to the worker alone (not its process group): it must stop the
+# child itself.
+first=$(cat "$tmp/slow.pid")
+first_gone() { ! kill -0 "$first" 2>/dev/null; }
+start=$SECONDS
+kill -TERM "$(worker_pid)"
+check "SIGTERM to the worker stops its child" wait_for first_gone
+check "... within 10 s" test $((SECONDS - start)) -lt 10
+check "... and says so" log_has "stopping child process $first"
+rm -f "$tmp/slow.pid"
+check "the worker comes back and runs the child again" wait_for slow_running
 start=$SECONDS
 run "$PGBIN/pg_ctl" -D "$DATA" -m fast -t 60 -w stop >/dev/null
 check "fast shutdown with a running child takes under 10 s" test $((SECONDS - start)) -lt 10
