@@ -441,11 +441,9 @@ if [ "${#NEXT[@]}" -ge 3 ]; then
 	assert_contains "$(cat "$TR_LAST_ERR")" prefetched "served from the prefetch spool"
 	assert_same_file "$de/p1" "${PG_DATA[p1]}/pg_wal/${NEXT[0]}" "the prefetched segment is identical"
 	wait_until 60 prefetch_idle "$pst" || true
-	TR_KNOWN_ISSUE="archive-get serves the prefetch spool before unlocking the repository" \
-		TR_DESC="archive-get of a prefetched segment with a wrong key" \
+	TR_DESC="archive-get of a prefetched segment with a wrong key" \
 		assert_rc 128 tr_run "${pf[@]}" TOTALRECALL_ENCRYPTION_KEY=wrong-key archive-get "$de/p2" "${NEXT[1]}"
-	TR_KNOWN_ISSUE="archive-get serves the prefetch spool before unlocking the repository" \
-		assert_file_absent "$de/p2" "no file for a wrong key, prefetched or not"
+	assert_file_absent "$de/p2" "no file for a wrong key, prefetched or not"
 	rm -f "$de/p2"
 	wait_until 60 prefetch_idle "$pst" || true
 
@@ -632,8 +630,7 @@ flip_byte "$wj/pg_wal/${AHEAD[2]}" 4096
 TR_DESC="archive-put ${AHEAD[2]}, changed since its look-ahead upload" \
 	assert_rc 1 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[2]}"
 assert_eq "$b2sum" "$(sha256_of "$b2obj")" "the object stored ahead is unchanged"
-TR_KNOWN_ISSUE="archive-put trusts its look-ahead marker before unlocking the repository" \
-	TR_DESC="archive-put ${AHEAD[3]} (stored ahead) with a wrong key" \
+TR_DESC="archive-put ${AHEAD[3]} (stored ahead) with a wrong key" \
 	assert_rc 1 in_dir "$wj" tr_run "${ja[@]}" TOTALRECALL_ENCRYPTION_KEY=wrong-key archive-put "pg_wal/${AHEAD[3]}"
 TR_DESC="archive-put ${AHEAD[3]} with the right key" \
 	assert_rc 0 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[3]}"
