@@ -611,8 +611,13 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 	else
 		memcpy(hash, EMPTY_SHA256, sizeof hash);
 
+	/* Backoff grows only while attempts make no progress: a download that
+	 * resumes after each break is not a struggling server. */
+	int stuck = 0;
 	for (int n = 0;; n++) {
+		int64_t before = x.delivered;
 		enum outcome o = attempt(c, req, &x, hash, &cc, what);
+		stuck = x.delivered > before ? 0 : stuck + 1;
 		if (o == OUT_OK)
 			return TR_OK;
 		if (o == OUT_REDIRECT && !c->region_redirected) {
@@ -623,7 +628,7 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 			n--;
 			continue;
 		}
-		long delay = backoff_ms(c, n);
+		long delay = backoff_ms(c, stuck > 0 ? stuck - 1 : 0);
 		double spent = now_ms() - start;
 		if (o != OUT_RETRY || n >= c->conf.retries ||
 		    spent + (double)delay > (double)c->conf.retry_max_time * 1000.0)

@@ -29,10 +29,11 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Waits until something answers HTTP on the port (any status).
+# Waits until the port accepts connections (no request: a fault proxy
+# would count it in its schedule).
 wait_port() {
 	for _ in $(seq 1 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "server on port $1 did not come up" >&2
