@@ -581,8 +581,13 @@ static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int
 			       "(resumed at byte %lld)", what, (long long)x->delivered);
 	if (cc == CURLE_OUT_OF_MEMORY)
 		return s3_fail(c, TR_ENOMEM, "%s: out of memory", what);
-	if (cc != CURLE_OK)
-		return fail_curl(c, what, cc, "", attempts);
+	if (cc != CURLE_OK) {
+		char detail[96] = "";
+		if (x->req->sink && x->total >= 0)
+			snprintf(detail, sizeof detail, "body ended at byte %lld of %lld",
+				 (long long)x->delivered, (long long)x->total);
+		return fail_curl(c, what, cc, detail, attempts);
+	}
 	if (x->resp->status / 100 == 2 && x->resp->err.code[0])
 		return s3_fail(c, TR_EIO, "%s: %ld with error %s: %s (after %d attempts)", what,
 			       x->resp->status, x->resp->err.code, x->resp->err.message, attempts);

@@ -30,8 +30,8 @@ FAST=(-o timeout=1 -o retries=10 -o retry-max-time=60 -o s3-part-size=$((5 * MiB
 
 survives() {
 	local d=$1 seed=$2 b="bkt-$1" err="$S3_TMP/err"
-	local m=(drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" "${FAST[@]}")
 	start_proxy "$seed" 0.3 500,503,reset,stall,truncate
+	local m=(drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" "${FAST[@]}")
 	echo "small $seed" | "${m[@]}" put "f/$seed/small" --checksum sha256:s 2>"$err"
 	ok $? "$d seed $seed: small put through faults"
 	check "$d seed $seed: small get" test "$("${m[@]}" get "f/$seed/small" 2>"$err")" = "small $seed"
