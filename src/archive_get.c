@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "log.h"
 #include "metric.h"
+#include "prefetch.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -127,15 +128,23 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		tr_error("archive-get: %s", err);
 		return TR_EXIT_FATAL;
 	}
+	tr_xfer x = { 0, 0 };
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	int status = TR_EXIT_FATAL;
-	if (rc != TR_OK)
+	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, r.err);
-	else
+	} else if (tr_prefetch_take(&r, name, dst, &x)) {
+		tr_metric_bytes(x.plain, x.stored);
+		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
+		status = 0;
+	} else {
 		status = get_file(&r, dst, name);
+	}
 	tr_repo_close(&r);
+	if (status == 0)
+		tr_prefetch_spawn(cfg, name);
 	return status;
 }

@@ -6,6 +6,7 @@
 #include "testhook.h"
 #include "util.h"
 
+#include <bearssl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,19 +49,54 @@ static int cipher_id(const char *name)
 	return TR_CIPHER_AUTO;
 }
 
-int tr_repo_connect(tr_repo *r, const tr_config *cfg)
+/* "[prefix/]dbid/": the key prefix of everything in the repository. */
+static void repo_base(const tr_config *cfg, char *out, size_t outlen)
 {
-	char ident[4096];
-	memset(r, 0, sizeof *r);
-	r->cfg = cfg;
-	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
 	const char *prefix = tr_config_get(cfg, TR_S_STORAGE_PREFIX);
 	while (prefix && *prefix == '/')
 		prefix++;
 	size_t pl = prefix ? strlen(prefix) : 0;
 	while (pl && prefix[pl - 1] == '/')
 		pl--;
-	snprintf(r->base, sizeof r->base, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "", r->dbid);
+	snprintf(out, outlen, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "",
+		 tr_config_get(cfg, TR_S_DATABASE_ID));
+}
+
+void tr_repo_id_hash(const tr_config *cfg, char out[33])
+{
+	char base[1200], ident[4096];
+	br_sha256_context h;
+	uint8_t digest[32];
+	const char *endpoint = tr_config_get(cfg, TR_S_ENDPOINT);
+	repo_base(cfg, base, sizeof base);
+	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", tr_config_get(cfg, TR_S_DRIVER), tr_config_get(cfg, TR_S_BUCKET),
+		 endpoint ? endpoint : "", base);
+	br_sha256_init(&h);
+	br_sha256_update(&h, ident, strlen(ident));
+	br_sha256_out(&h, digest);
+	tr_hex(digest, 16, out);
+}
+
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
+{
+	char hash[33], id[17];
+	tr_repo_id_hash(r->cfg, hash);
+	tr_hex(r->keys.id, sizeof r->keys.id, id);
+	if ((size_t)snprintf(out, outlen, "%s/%s/%s-%s", tr_config_get(r->cfg, TR_S_STATE_DIR), what, hash, id) >=
+	    outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return tr_mkdirs(out, 0700);
+}
+
+int tr_repo_connect(tr_repo *r, const tr_config *cfg)
+{
+	char hash[33];
+	memset(r, 0, sizeof *r);
+	r->cfg = cfg;
+	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
+	repo_base(cfg, r->base, sizeof r->base);
 	r->enc.cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
 	r->enc.compress = TR_COMPRESS_ZSTD;
 	r->enc.level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
@@ -74,10 +110,8 @@ int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 		set_err(r, "%s", r->conn ? r->ld.drv->errmsg(r->conn) : "out of memory");
 		return rc;
 	}
-	/* The cache is per repository: driver, bucket, endpoint and base. */
-	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", driver, tr_config_get(cfg, TR_S_BUCKET),
-		 tr_config_get(cfg, TR_S_ENDPOINT) ? tr_config_get(cfg, TR_S_ENDPOINT) : "", r->base);
-	tr_keycache_path(tr_config_get(cfg, TR_S_STATE_DIR), ident, r->cache_path, sizeof r->cache_path);
+	tr_repo_id_hash(cfg, hash);
+	tr_keycache_path(tr_config_get(cfg, TR_S_STATE_DIR), hash, r->cache_path, sizeof r->cache_path);
 	return TR_OK;
 }
 

@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "progress.h"
 #include "restore_conf.h"
+#include "timeline.h"
 #include "util.h"
 #include "walname.h"
 
@@ -51,6 +52,7 @@ struct restore {
 	uint64_t bytes;
 	tr_progress progress;
 	char err[2048];
+	char timeline[16];               /* recovery_target_timeline to write, or "" */
 	char created_links[16][PATH_MAX]; /* tablespace directories we created */
 	int nlinks;
 };
@@ -397,7 +399,8 @@ static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get
 	if (*h->tablespace_map &&
 	    write_text(rs->pgdata, "tablespace_map", h->tablespace_map, 0600, rs->err, sizeof rs->err) != 0)
 		return -1;
-	if (tr_restore_conf_write(rs->repo->cfg, rs->pgdata, rs->err, sizeof rs->err) != 0)
+	if (tr_restore_conf_write(rs->repo->cfg, rs->pgdata, *rs->timeline ? rs->timeline : NULL, rs->err,
+				  sizeof rs->err) != 0)
 		return -1;
 	if (control) {  /* pg_control last of the data: before it, nothing starts */
 		if (tr_pool_submit(rs->pool, control) != 0 || tr_pool_wait(rs->pool) != 0) {
@@ -448,6 +451,29 @@ static const char *target_dir(const tr_config *cfg, int argc, char **argv)
 	return argc == 1 ? argv[0] : tr_config_get(cfg, TR_S_PGDATA);
 }
 
+/* 'latest' follows the newest timeline in the archive, which fails if that
+ * one forked off before this backup (another cluster restored from an
+ * older backup and promoted).  Then name the newest timeline that does
+ * continue the backup. */
+static int choose_timeline(struct restore *rs, tr_repo *r, const tr_manifest_hdr *b)
+{
+	tr_timelines tl;
+	if (tr_config_get(r->cfg, TR_S_TARGET_TIMELINE))
+		return 0;
+	if (tr_timelines_load(r, &tl) != TR_OK) {
+		snprintf(rs->err, sizeof rs->err, "%s", r->err);
+		return -1;
+	}
+	uint32_t newest = tr_timeline_newest(&tl), mine = tr_timeline_latest_from(&tl, b->timeline, b->stop_lsn);
+	if (newest > mine) {
+		snprintf(rs->timeline, sizeof rs->timeline, "%u", mine);
+		tr_info("restore: timeline %u forked off before backup %s; recovering along timeline %u", newest,
+			b->label, mine);
+	}
+	tr_timelines_free(&tl);
+	return 0;
+}
+
 /* Unlocks the repository and picks the backup; 1 means "--try and
  * nothing to restore". */
 static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, int *chosen)
@@ -472,7 +498,7 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, int *chose
 	*chosen = choose_backup(cfg, set, rs->err, sizeof rs->err);
 	if (*chosen < 0 || check_archive_end(r, cfg, &set->b[*chosen], rs->err, sizeof rs->err) != 0)
 		return -1;
-	return 0;
+	return choose_timeline(rs, r, &set->b[*chosen]);
 }
 
 int tr_cmd_restore(tr_config *cfg, int argc, char **argv)

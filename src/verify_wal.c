@@ -3,7 +3,7 @@
  * archive continuous?
  *
  * Timelines are followed as PostgreSQL's recovery_target_timeline =
- * 'latest' does: for a backup on timeline t, the target is the newest
+ * 'latest' does (timeline.h, shared with restore): for a backup on timeline t, the target is the newest
  * timeline whose history has t ending after the backup's start; segment s
  * is then expected on the newest timeline of that path that begins at or
  * before s.  The archive is summarised as runs of consecutive segments per
@@ -12,6 +12,7 @@
 #include "config.h"
 #include "verify.h"
 #include "log.h"
+#include "timeline.h"
 #include "util.h"
 #include "walname.h"
 
@@ -28,17 +29,12 @@ struct timeline {
 	uint32_t tli;
 	struct run *runs;
 	size_t n, cap;
-	/* From its .history file: the ancestors and where each ended. */
-	struct ancestor {
-		uint32_t tli;
-		uint64_t end;
-	} *anc;
-	size_t nanc;
 };
 
 struct wal_map {
-	struct timeline *t;
+	struct timeline *t;     /* the archived segments, per timeline */
 	size_t n, cap;
+	tr_timelines hist;      /* the readable .history files (timeline.h) */
 	uint64_t seg_size, per_log;
 };
 
@@ -94,33 +90,25 @@ static int mem_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-/* Parses "<parent tli> <switchpoint> <reason>" lines of a history file. */
-static int parse_history(struct timeline *t, char *text)
-{
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		unsigned tli, hi, lo;
-		if (line[0] == '#' || sscanf(line, "%u %X/%X", &tli, &hi, &lo) != 3)
-			continue;
-		void *grown = realloc(t->anc, (t->nanc + 1) * sizeof *t->anc);
-		if (!grown)
-			return -1;
-		t->anc = grown;
-		t->anc[t->nanc++] = (struct ancestor){ tli, (uint64_t)hi << 32 | lo };
-	}
-	return 0;
-}
-
 static int load_history(tr_verify *v, struct wal_map *m, const char *key)
 {
 	unsigned tli;
 	if (sscanf(tr_basename(key), "%8X", &tli) != 1 || tr_verify_damage(v, key))
 		return 0;  /* damaged: reported already, and cannot be followed */
 	struct membuf b = { malloc(HISTORY_MAX + 1), 0 };
-	struct timeline *t = timeline(m, tli);
-	int rc = b.p && t ? 0 : -1;
+	void *grown = realloc(m->hist.v, (size_t)(m->hist.n + 1) * sizeof *m->hist.v);
+	int rc = b.p && grown ? 0 : -1;
+	if (grown)
+		m->hist.v = grown;
 	if (rc == 0 && tr_repo_get(v->repo, key, mem_write, &b, NULL) == TR_OK) {
+		tr_timeline *t = &m->hist.v[m->hist.n];
 		b.p[b.len] = '\0';
-		rc = parse_history(t, b.p);
+		if (tr_timeline_parse(tli, b.p, t) == 0) {
+			m->hist.n++;
+		} else {
+			free(t->anc);
+			tr_verify_report(v, "damaged WAL file %s: not a timeline history file", tr_basename(key));
+		}
 	}
 	free(b.p);
 	if (rc != 0)
@@ -160,30 +148,33 @@ struct step {
 };
 
 /* The path from timeline t (at LSN start) to the newest timeline that
- * descends from it after start.  Returns the number of steps (>= 1). */
+ * descends from it after start (timeline.h).  Returns the number of steps
+ * (>= 1), 0 if out of memory. */
 static size_t timeline_path(struct wal_map *m, uint32_t t, uint64_t start, struct step **out)
 {
-	const struct timeline *target = NULL;
-	size_t from = 0;
-	for (size_t i = 0; i < m->n; i++) {
-		const struct timeline *c = &m->t[i];
-		for (size_t a = 0; a < c->nanc; a++)
-			if (c->anc[a].tli == t && c->anc[a].end > start && (!target || c->tli > target->tli)) {
-				target = c;
-				from = a;
-			}
+	uint32_t target = tr_timeline_latest_from(&m->hist, t, start);
+	int max = 2;
+	for (int i = 0; i < m->hist.n; i++)
+		if (m->hist.v[i].nanc + 2 > max)
+			max = m->hist.v[i].nanc + 2;
+	tr_tl_anc *anc = calloc((size_t)max, sizeof *anc);
+	struct step *p = calloc((size_t)max, sizeof *p);
+	size_t n = 0;
+	if (anc && p) {
+		int len = tr_timeline_path(&m->hist, target, anc, max), from = len - 1;
+		while (from > 0 && anc[from].tli != t)
+			from--;
+		if (anc[from].tli != t)  /* t is not on the path: stay on t */
+			len = from + 1, anc[from].tli = t;
+		/* Timeline anc[k] begins where anc[k - 1] ended; t from the start. */
+		for (int k = from; k < len; k++, n++)
+			p[n] = (struct step){ anc[k].tli, k == from ? 0 : anc[k - 1].end / m->seg_size };
 	}
-	size_t n = target ? target->nanc - from + 1 : 1;
-	struct step *p = calloc(n, sizeof *p);
-	if (!p)
-		return 0;
-	p[0] = (struct step){ t, 0 };
-	for (size_t k = 1; k < n; k++) {
-		size_t a = from + k - 1;  /* the ancestor that ended where step k begins */
-		p[k].tli = a + 1 < target->nanc ? target->anc[a + 1].tli : target->tli;
-		p[k].begin = target->anc[a].end / m->seg_size;
-	}
-	*out = p;
+	free(anc);
+	if (!n)
+		free(p);
+	else
+		*out = p;
 	return n;
 }
 
@@ -249,14 +240,14 @@ static int check_backup(tr_verify *v, struct tr_vbackup *b, struct wal_map *m)
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t lo = p[i].begin > start ? p[i].begin : start;
-		uint64_t hi = i + 1 < n ? p[i + 1].begin - 1 : UINT64_MAX;
+		uint64_t hi = i + 1 < n && p[i + 1].begin ? p[i + 1].begin - 1 : UINT64_MAX;
 		uint64_t top = lo <= hi ? highest_in(timeline(m, p[i].tli), lo, hi) : 0;
 		if (top > end)
 			end = top;
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t lo = p[i].begin > start ? p[i].begin : start;
-		uint64_t hi = i + 1 < n && p[i + 1].begin - 1 < end ? p[i + 1].begin - 1 : end;
+		uint64_t hi = i + 1 < n && p[i + 1].begin && p[i + 1].begin - 1 < end ? p[i + 1].begin - 1 : end;
 		if (lo <= hi)
 			check_range(v, b, m, p[i].tli, lo, hi, stop);
 	}
@@ -266,11 +257,10 @@ static int check_backup(tr_verify *v, struct tr_vbackup *b, struct wal_map *m)
 
 static void free_map(struct wal_map *m)
 {
-	for (size_t i = 0; i < m->n; i++) {
+	for (size_t i = 0; i < m->n; i++)
 		free(m->t[i].runs);
-		free(m->t[i].anc);
-	}
 	free(m->t);
+	tr_timelines_free(&m->hist);
 }
 
 int tr_verify_wal(tr_verify *v)

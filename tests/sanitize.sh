@@ -13,8 +13,9 @@
 # copied to $SANITIZE_BUILD/src first.  Any sanitizer report fails the run
 # (halt_on_error, no recovery, leaks included); LeakSanitizer suppressions
 # in tests/lsan.supp are for third-party code only.
-# The PostgreSQL background worker (postgres/) is not built here
-# (--with-pg-config=no): the server must not load ASan code.
+# The PostgreSQL background worker (postgres/) is built by PGXS with
+# PostgreSQL's own compiler and flags, so the server never loads ASan code;
+# the script checks that the worker has no sanitizer symbols.
 # Last line: "sanitize: N passed, M failed".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +45,7 @@ copy_sources() {
 configure_build() {
 	local dir=$1
 	rm -rf "$dir" && mkdir -p "$dir"
-	(cd "$dir" && "$build/src/configure" --enable-werror --with-pg-config=no CC="$2" CFLAGS="$3" LDFLAGS="$4" \
+	(cd "$dir" && "$build/src/configure" --enable-werror CC="$2" CFLAGS="$3" LDFLAGS="$4" \
 		>configure.log 2>&1) || { tail -20 "$dir/configure.log"; return 1; }
 	make -C "$dir" -j"$(nproc)" >"$dir/make.log" 2>&1 || { grep -E 'error|warning' "$dir/make.log" | head -30; return 1; }
 }
@@ -54,6 +55,10 @@ run_asan() {
 	local flags='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1'
 	configure_build "$dir" clang "$flags" "-fsanitize=address,undefined" || { result 1 "sanitized build"; return; }
 	result 0 "sanitized build (clang, $flags)"
+	if [ -f "$dir/postgres/totalrecall.so" ] && nm -D "$dir/postgres/totalrecall.so" | grep -q '__asan\|__ubsan'; then
+		result 1 "the PostgreSQL worker must not contain sanitizer code"
+		return
+	fi
 	export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1"
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
