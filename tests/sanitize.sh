@@ -38,6 +38,10 @@ copy_sources() {
 		(cd "$top" && tar --exclude='./build-*' --exclude='*.o' --exclude='*.lo' -cf - .) | (cd "$dst" && tar -xf -)
 		(cd "$dst" && { [ ! -f Makefile ] || make distclean >/dev/null 2>&1 || true; })
 	fi
+	# Test dependencies install-deps.sh put into the source tree (ignored by git).
+	if [ -d "$top/tests/integration/s3/node" ]; then
+		ln -sfn "$top/tests/integration/s3/node" "$dst/tests/integration/s3/node"
+	fi
 	(cd "$dst" && autoreconf -fi >/dev/null 2>&1)
 }
 
