@@ -102,31 +102,16 @@ int tr_verify_parse_line(char *line, char *kind, int64_t *mtime, int64_t *size, 
 
 /* --- the keyring --- */
 
-struct small_buf {
-	char data[TR_KEYRING_MAX + 1];
-	size_t len;
-};
-
-static int small_write(void *ctx, const void *buf, size_t len)
-{
-	struct small_buf *b = ctx;
-	if (b->len + len > TR_KEYRING_MAX)
-		return -1;
-	memcpy(b->data + b->len, buf, len);
-	b->len += len;
-	return 0;
-}
-
 /* The keys may come from the local cache: read the keyring object itself
  * and check that it parses and names the key in use. */
 int tr_verify_check_keyring(tr_verify *v)
 {
-	char key[TR_KEY_MAX + 1], perr[256];
-	struct small_buf b = { "", 0 };
+	char key[TR_KEY_MAX + 1], perr[256] = "", text[TR_KEYRING_MAX + 1];
+	tr_membuf b = { text, 0, TR_KEYRING_MAX, 0 };
 	tr_keyring ring;
 	tr_repo *r = v->repo;
 	tr_repo_key(r, "keyring", key, sizeof key);
-	int rc = r->ld.drv->get(r->conn, key, small_write, &b);
+	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &b);
 	if (rc == TR_ENOTFOUND) {
 		/* The keys came from the local cache: without the keyring no
 		 * other host can read anything. */
@@ -138,10 +123,10 @@ int tr_verify_check_keyring(tr_verify *v)
 		snprintf(v->err, sizeof v->err, "%s", r->ld.drv->errmsg(r->conn));
 		return -1;
 	}
-	b.data[b.len] = '\0';
+	text[b.len] = '\0';
 	if (rc == TR_ECALLBACK)
 		snprintf(perr, sizeof perr, "larger than %d bytes", TR_KEYRING_MAX);
-	else if (tr_keyring_parse(b.data, b.len, &ring, perr, sizeof perr) == 0 &&
+	else if (tr_keyring_parse(text, b.len, &ring, perr, sizeof perr) == 0 &&
 		 memcmp(ring.key_id, r->keys.id, sizeof ring.key_id) != 0)
 		snprintf(perr, sizeof perr, "names another key than the one in use (stale key cache?)");
 	else if (rc == TR_OK && !perr[0])

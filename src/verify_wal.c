@@ -75,42 +75,27 @@ static int add_segment(struct timeline *t, uint64_t seg)
 	return 0;
 }
 
-struct membuf {
-	char *p;
-	size_t len;
-};
-
-static int mem_write(void *ctx, const void *buf, size_t len)
-{
-	struct membuf *b = ctx;
-	if (b->len + len > HISTORY_MAX)
-		return -1;
-	memcpy(b->p + b->len, buf, len);
-	b->len += len;
-	return 0;
-}
-
 static int load_history(tr_verify *v, struct wal_map *m, const char *key)
 {
 	unsigned tli;
 	if (sscanf(tr_basename(key), "%8X", &tli) != 1 || tr_verify_damage(v, key))
 		return 0;  /* damaged: reported already, and cannot be followed */
-	struct membuf b = { malloc(HISTORY_MAX + 1), 0 };
+	tr_membuf b = { malloc(HISTORY_MAX + 1), 0, HISTORY_MAX, 0 };
 	void *grown = realloc(m->hist.v, (size_t)(m->hist.n + 1) * sizeof *m->hist.v);
-	int rc = b.p && grown ? 0 : -1;
+	int rc = b.data && grown ? 0 : -1;
 	if (grown)
 		m->hist.v = grown;
-	if (rc == 0 && tr_repo_get(v->repo, key, mem_write, &b, NULL) == TR_OK) {
+	if (rc == 0 && tr_repo_get(v->repo, key, tr_mem_write, &b, NULL) == TR_OK) {
 		tr_timeline *t = &m->hist.v[m->hist.n];
-		b.p[b.len] = '\0';
-		if (tr_timeline_parse(tli, b.p, t) == 0) {
+		((char *)b.data)[b.len] = '\0';
+		if (tr_timeline_parse(tli, b.data, t) == 0) {
 			m->hist.n++;
 		} else {
 			free(t->anc);
 			tr_verify_report(v, "damaged WAL file %s: not a timeline history file", tr_basename(key));
 		}
 	}
-	free(b.p);
+	free(b.data);
 	if (rc != 0)
 		snprintf(v->err, sizeof v->err, "out of memory");
 	return rc;
