@@ -129,20 +129,20 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 	}
 	fprintf(f, "\n# Added by totalrecall restore\n");
 	append_setting(f, "restore_command", cmd);
+	/* Every recovery setting is written, the unused ones empty or at their
+	 * default: postgresql.auto.conf comes from the backup, and when the
+	 * backed-up cluster was itself restored it still holds that restore's
+	 * target, which the later lines must override. */
 	int has_target = 0;
 	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++) {
 		const char *v = tr_config_get(cfg, target_settings[i]);
-		if (v) {
-			append_setting(f, pg_names[i], v);
-			has_target = 1;
-		}
+		append_setting(f, pg_names[i], v ? v : "");
+		has_target |= v != NULL;
 	}
-	if (has_target)
-		append_setting(f, "recovery_target_action", tr_config_get(cfg, TR_S_TARGET_ACTION));
+	append_setting(f, "recovery_target_action", has_target ? tr_config_get(cfg, TR_S_TARGET_ACTION) : "pause");
 	if (tr_config_get(cfg, TR_S_TARGET_TIMELINE))
 		timeline = tr_config_get(cfg, TR_S_TARGET_TIMELINE);
-	if (timeline)
-		append_setting(f, "recovery_target_timeline", timeline);
+	append_setting(f, "recovery_target_timeline", timeline ? timeline : "latest");
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0 || rc != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
