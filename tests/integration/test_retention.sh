@@ -119,6 +119,11 @@ Q2=$LAST_LABEL
 traffic p1
 do_backup p1
 A4=$LAST_LABEL
+# Changes after the newest backup of each timeline: "latest" must reach them.
+traffic p1
+traffic q1
+FINAL_P=$(psql_state p1)
+FINAL_Q=$(psql_state q1)
 seg=$(pg_switch p1)
 pg_wait_archived p1 "$seg" 60 || fail "p1: $seg not archived"
 seg=$(pg_switch q1)
@@ -225,6 +230,7 @@ as_pg rm -f "$REPO/locks/20990101-000000F"
 # ------------------------------------------------------------------ f
 section "f. every retained backup restores to its latest point"
 PGCOUNT=$(psql_q p1 "SELECT count(*) FROM pgbench_accounts")
+assert_ne "$FINAL_P" "$FINAL_Q" "set-up: the two timelines differ"
 for l in $Q1 $Q2 $A4; do
 	n=r$l
 	n=${n//-/_}
@@ -232,6 +238,11 @@ for l in $Q1 $Q2 $A4; do
 	if start_restored "$n"; then
 		check "$l: out of recovery" wait_until 180 pg_not_in_recovery "$n"
 		assert_eq "$PGCOUNT" "$(psql_q "$n" 'SELECT count(*) FROM pgbench_accounts' || true)" "$l: pgbench_accounts has $PGCOUNT rows"
+		want=$FINAL_Q
+		[ "$l" = "$A4" ] && want=$FINAL_P
+		# Q1 and Q2 are backups of q1, itself restored with --target immediate:
+		# their postgresql.auto.conf still holds that target.
+		assert_eq "$want" "$(psql_state "$n" || true)" "$l: pgbench_accounts = its timeline's latest state (the changes after the backup replayed)"
 		assert_eq "$KEEPER" "$(psql_q "$n" "SELECT count(*), md5(string_agg(t, ',' ORDER BY g)) FROM keeper" || true)" "$l: the keeper table is intact"
 		# Timeline 2 exists in the archive: the promoted cluster takes 3.
 		assert_eq 3 "$(psql_q "$n" 'SELECT timeline_id FROM pg_control_checkpoint()' || true)" "$l: promoted to timeline 3"
