@@ -68,9 +68,9 @@ do_backup() {
 
 # list_json: list --json into $TR_TMP/root/list.json (fatal when it fails).
 list_json() {
-	tr_run list --json >"$TR_TMP/root/list.json" 2>"$TR_TMP/root/list.err" ||
+	tr_run list --json >"$TR_TMP/root/list-cmd.json" 2>"$TR_TMP/root/list.err" ||
 		tr_die "list --json failed: $(cat "$TR_TMP/root/list.err")"
-	cat "$TR_TMP/root/list.json"
+	cat "$TR_TMP/root/list-cmd.json"
 }
 
 # jq_py EXPR: evaluates a python expression over j = the list --json output
