@@ -133,11 +133,18 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 	 * default: postgresql.auto.conf comes from the backup, and when the
 	 * backed-up cluster was itself restored it still holds that restore's
 	 * target, which the later lines must override. */
+	/* PostgreSQL refuses to assign any of them, even an empty one, after
+	 * another one was set: the empty ones come first, the target last. */
 	int has_target = 0;
+	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++)
+		if (!tr_config_get(cfg, target_settings[i]))
+			append_setting(f, pg_names[i], "");
 	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++) {
 		const char *v = tr_config_get(cfg, target_settings[i]);
-		append_setting(f, pg_names[i], v ? v : "");
-		has_target |= v != NULL;
+		if (v) {
+			append_setting(f, pg_names[i], v);
+			has_target = 1;
+		}
 	}
 	append_setting(f, "recovery_target_action", has_target ? tr_config_get(cfg, TR_S_TARGET_ACTION) : "pause");
 	if (tr_config_get(cfg, TR_S_TARGET_TIMELINE))
