@@ -26,6 +26,7 @@ repo_setup() {
 		"TOTALRECALL_DATABASE_ID=$dbid" "TOTALRECALL_ENCRYPTION_KEY=file:$KEYFILE" \
 		TOTALRECALL_KDF_ITERATIONS=1000 "TOTALRECALL_STATE_DIR=$TR_TMP/state" \
 		TOTALRECALL_LOG_LEVEL=info TOTALRECALL_PARALLEL=2
+	# shellcheck disable=SC2034  # used by the test scripts
 	ARCHIVE_CONF=("wal_level = replica" "archive_mode = on"
 		"archive_command = '$TR_BIN archive-put %p'" "checkpoint_timeout = '1h'"
 		"max_wal_size = '4GB'" "autovacuum = off")

@@ -52,7 +52,6 @@ tr_note "pgbench -i -s 5 and traffic: $((SECONDS - t)) s"
 do_backup p1
 B1=$LAST_LABEL
 check "backup B1 ($B1) is listed" test -n "$B1"
-B1_STATE=$(psql_state p1)
 
 # ------------------------------------------------------------------ b
 # Right after the first backup every chunk in the repository belongs to it.
@@ -79,6 +78,15 @@ if [ -d "${PG_DATA[t1]}" ]; then
 fi
 flip_byte "$victim" "$voff"
 pass "byte flipped back"
+# A missing chunk, the same way.
+victim=${CHUNKS[$((RANDOM % ${#CHUNKS[@]}))]}
+mv "$victim" "$TR_TMP/root/moved-chunk"
+pg_register t2 "$TR_TMP/pg-t2/data"
+TR_DESC="restore with a missing chunk fails" assert_rc 1 tr_run restore "${PG_DATA[t2]}"
+named=$(sed -n 's/.*(chunk of \([^)]*\)).*/\1/p' "$TR_LAST_ERR" | head -n 1)
+check "missing chunk: the message names the data-directory file ('$named')" test -n "$named" -a -f "${PG_DATA[p1]}/$named"
+assert_eq "" "$(find "${PG_DATA[t2]}" -mindepth 1 2>/dev/null | head -n 5 | tr '\n' ' ' || true)" "missing chunk: the target directory is left empty"
+mv "$TR_TMP/root/moved-chunk" "$victim"
 
 # ------------------------------------------------------------------ phases
 section "a. traffic in recorded phases"
@@ -148,6 +156,7 @@ while [ "$kills" -lt 6 ] && [ "$attempts" -lt ${#KINDS[@]} ]; do
 	for pid in $(tagged_pids "$tag"); do kill -KILL "$pid" 2>/dev/null && killed=1; done
 	rc=0
 	wait "$wrapper" || rc=$?
+	# shellcheck disable=SC2034  # read by next_second (bt_common.sh)
 	LAST_BACKUP_END=$(date +%s)
 	if [ "$killed" = 1 ] && [ "$rc" != 0 ]; then
 		kills=$((kills + 1))
@@ -266,6 +275,25 @@ assert_eq "$before" "$(dir_fingerprint "$nd")" "the directory's listing and chec
 ed=$(pg_scratch onlyhidden)
 as_pg touch "$ed/.keep"
 TR_DESC="a directory holding only a dot file is not empty either" assert_rc 1 tr_run restore "$ed"
+
+# Targets restore refuses before writing anything.
+section "d. impossible targets"
+bad_target() { # DESC EXPECTED-MESSAGE ARGS...
+	local desc=$1 msg=$2 d=$TR_TMP/pg-bad/data
+	shift 2
+	rm -rf "$TR_TMP/pg-bad"
+	as_pg mkdir -p "$TR_TMP/pg-bad"
+	TR_DESC="restore $desc is refused" assert_rc 1 tr_run "$@" restore "$d"
+	assert_contains "$(cat "$TR_LAST_ERR")" "$msg" "restore $desc: says '$msg'"
+	assert_file_absent "$d" "restore $desc: the directory was not created"
+}
+bad_target "--target-lsn after the archive" "after the end of the archive" --target-lsn FFFF/FFFFFFFF
+bad_target "--target-time after the archive" "after the end of the archive" --target-time "2099-01-01 00:00:00+00"
+bad_target "--target-time before the oldest backup" "before the oldest backup" --target-time "2000-01-01 00:00:00+00"
+bad_target "--target-xid before the oldest backup" "before the oldest backup" --target-xid 3
+bad_target "with two targets" "at most one" --target-lsn "${LSN[1]}" --target-name phase1
+bad_target "--backup of an unknown label" "no backup labelled" --backup 19990101-000000F
+bad_target "--backup B2 with a target before it" "ends after the recovery target" --backup "$B2" --target-time "${TIME[1]}"
 
 # ------------------------------------------------------------------ e
 section "e. list --json against the repository"

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/bt_common.sh"
 
 tr_init backup_s3
-PGBIN=$(pg_bin) || tr_die "PostgreSQL 15 not found"
+pg_bin >/dev/null || tr_die "PostgreSQL 15 not found"
 command -v python3 >/dev/null || tr_die "python3 is needed to read list --json"
 command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 'moto[server]')"
 AWS=/usr/bin/aws
