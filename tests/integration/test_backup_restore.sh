@@ -345,6 +345,10 @@ TR_DESC="restore --try, a repository without backups" assert_rc 0 tr_run TOTALRE
 assert_eq "" "$(find "$td" -mindepth 1 | head -n 3)" "restore --try (no backup): the directory is untouched"
 TR_DESC="restore without --try on a repository without backups fails" assert_rc 1 tr_run TOTALRECALL_DATABASE_ID=db-nobackup restore "$td"
 assert_eq "" "$(find "$td" -mindepth 1 | head -n 3)" "restore (no backup): the directory is untouched"
+# --try only forgives an empty repository, not a wrong key.
+TR_DESC="restore --try with a wrong key fails" assert_rc 1 tr_run TOTALRECALL_ENCRYPTION_KEY=not-the-key --try restore "$td"
+assert_contains "$(cat "$TR_LAST_ERR")" "encryption key does not match" "restore --try with a wrong key: says the key does not match"
+assert_eq "" "$(find "$td" -mindepth 1 | head -n 3)" "restore --try (wrong key): the directory is untouched"
 
 # ------------------------------------------------------------------ g
 section "g. check"
