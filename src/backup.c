@@ -93,20 +93,6 @@ struct backup {
 
 /* --- worker side --- */
 
-struct mem_src {
-	const uint8_t *p;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_src *m = ctx;
-	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-	memcpy(buf, m->p + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 /* Reads the chunk; a file dropped meanwhile reads as empty (WAL replay
  * recreates or removes it). */
 static int read_chunk(struct chunk_slot *c, uint8_t *buf, tr_repo *repo)
@@ -132,10 +118,10 @@ static int read_chunk(struct chunk_slot *c, uint8_t *buf, tr_repo *repo)
 static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf)
 {
 	char rel[128];
-	struct mem_src src = { buf, c->len, 0 };
+	tr_membuf src = { (void *)buf, c->len, c->len, 0 };
 	tr_xfer x = { 0, 0 };
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	int rc = tr_repo_put(repo, rel, mem_read, &src, TR_PUT_IF_ABSENT, NULL, &x);
+	int rc = tr_repo_put(repo, rel, tr_mem_read, &src, TR_PUT_IF_ABSENT, NULL, &x);
 	if (rc == TR_OK) {
 		c->stored = x.stored;
 		c->is_new = 1;

@@ -136,37 +136,13 @@ static int driver_fail(tr_repo *r, int rc)
 
 /* --- raw (unencoded) transfers, for the keyring only --- */
 
-struct membuf {
-	char *data;
-	size_t len, cap, pos;
-};
-
-static int mem_write(void *ctx, const void *buf, size_t len)
-{
-	struct membuf *m = ctx;
-	if (m->len + len > m->cap)
-		return -1;
-	memcpy(m->data + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct membuf *m = ctx;
-	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-	memcpy(buf, m->data + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 /* Reads the keyring object: 0, 1 if absent, or a negative status. */
 static int fetch_keyring(tr_repo *r, tr_keyring *ring)
 {
 	char key[TR_KEY_MAX + 1], buf[TR_KEYRING_MAX + 1], perr[256];
-	struct membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
+	tr_membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
 	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
-	int rc = r->ld.drv->get(r->conn, key, mem_write, &m);
+	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &m);
 	if (rc == TR_ENOTFOUND)
 		return 1;
 	if (rc == TR_ECALLBACK) {
@@ -193,8 +169,8 @@ static int create_keyring(tr_repo *r, const char *pass, tr_keyring *ring, uint8_
 		return TR_EIO;
 	}
 	int n = tr_keyring_format(ring, buf, sizeof buf);
-	struct membuf m = { buf, (size_t)n, sizeof buf, 0 };
-	tr_put_args a = { mem_read, &m, n, TR_PUT_IF_ABSENT, NULL };
+	tr_membuf m = { buf, (size_t)n, sizeof buf, 0 };
+	tr_put_args a = { tr_mem_read, &m, n, TR_PUT_IF_ABSENT, NULL };
 	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
 	int rc = r->ld.drv->put(r->conn, key, &a);
 	if (rc == TR_EEXIST)

@@ -59,21 +59,6 @@ struct restore {
 
 /* --- worker: one chunk --- */
 
-struct buf_sink {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int buf_write(void *ctx, const void *data, size_t len)
-{
-	struct buf_sink *s = ctx;
-	if (s->len + len > s->cap)
-		return -1;  /* longer than the manifest says: not our chunk */
-	memcpy(s->p + s->len, data, len);
-	s->len += len;
-	return 0;
-}
-
 static int write_at(const char *path, const void *buf, size_t len, uint64_t off, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -96,30 +81,30 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	struct chunk_get *c = job;
 	struct restore *rs = arg;
 	char rel[128], id[66];
-	struct buf_sink s = { malloc(c->length ? c->length : 1), 0, c->length };
+	tr_membuf s = { malloc(c->length ? c->length : 1), 0, c->length, 0 };
 	int rc = -1;
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	if (!s.p) {
+	if (!s.data) {
 		snprintf(repo->err, sizeof repo->err, "out of memory");
-	} else if (tr_repo_get(repo, rel, buf_write, &s, NULL) != TR_OK) {
+	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
 		/* repo->err names the object; add the file it belongs to. */
 		char e[2048];
 		snprintf(e, sizeof e, "%s (chunk of %s)", repo->err, c->path + strlen(rs->pgdata) + 1);
 		snprintf(repo->err, sizeof repo->err, "%s", e);
 	} else {
-		tr_chunk_id(&repo->keys, s.p, s.len, id);
+		tr_chunk_id(&repo->keys, s.data, s.len, id);
 		if (s.len != c->length || strcmp(id, c->id) != 0)
 			snprintf(repo->err, sizeof repo->err, "chunk %s of %s does not match its content", c->id,
 				 c->path + strlen(rs->pgdata) + 1);
 		else
-			rc = write_at(c->path, s.p, s.len, c->offset, repo->err, sizeof repo->err);
+			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
 	}
 	if (rc == 0) {
 		pthread_mutex_lock(&rs->mu);
 		rs->bytes += s.len;
 		pthread_mutex_unlock(&rs->mu);
 	}
-	free(s.p);
+	free(s.data);
 	free(c);
 	return rc;
 }

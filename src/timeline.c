@@ -55,41 +55,27 @@ static int collect_history(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
-struct text {
-	char buf[65536];
-	size_t len;
-};
-
-static int text_write(void *ctx, const void *data, size_t len)
-{
-	struct text *t = ctx;
-	if (t->len + len >= sizeof t->buf)
-		return -1;
-	memcpy(t->buf + t->len, data, len);
-	t->len += len;
-	return 0;
-}
-
 int tr_timelines_load(tr_repo *r, tr_timelines *tl)
 {
 	struct history_names h = { NULL, 0 };
-	struct text *text = malloc(sizeof *text);
+	enum { HISTORY_MAX = 65536 };
+	tr_membuf text = { malloc(HISTORY_MAX + 1), 0, HISTORY_MAX, 0 };
 	memset(tl, 0, sizeof *tl);
-	int rc = text ? tr_repo_list(r, "wal/", collect_history, &h) : TR_ENOMEM;
+	int rc = text.data ? tr_repo_list(r, "wal/", collect_history, &h) : TR_ENOMEM;
 	if (rc == TR_OK && h.n && !(tl->v = calloc((size_t)h.n, sizeof *tl->v)))
 		rc = TR_ENOMEM;
 	for (int i = 0; rc == TR_OK && i < h.n; i++) {
 		char rel[64];
 		snprintf(rel, sizeof rel, "wal/%08X.history", h.tli[i]);
-		text->len = 0;
-		rc = tr_repo_get(r, rel, text_write, text, NULL);
-		text->buf[text->len] = '\0';
-		if (rc == TR_OK && tr_timeline_parse(h.tli[i], text->buf, &tl->v[tl->n++]) != 0) {
+		text.len = 0;
+		rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
+		((char *)text.data)[text.len] = '\0';
+		if (rc == TR_OK && tr_timeline_parse(h.tli[i], text.data, &tl->v[tl->n++]) != 0) {
 			snprintf(r->err, sizeof r->err, "%s: not a timeline history file", rel);
 			rc = TR_REPO_ECORRUPT;
 		}
 	}
-	free(text);
+	free(text.data);
 	free(h.tli);
 	if (rc != TR_OK)
 		tr_timelines_free(tl);

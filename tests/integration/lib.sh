@@ -268,27 +268,31 @@ tr_init() {
 # The binary and the fs driver must be reachable by the server user; when
 # the build tree is not (e.g. below /root), they are copied below $TR_TMP.
 tr_find_binary() {
-	local bin=$top_builddir/src/totalrecall
-	local drvdir=$top_builddir/drivers/fs/.libs
+	local bin=$top_builddir/src/totalrecall d
 	[ -x "$bin" ] || tr_die "$bin not built (run make first)"
-	[ -f "$drvdir/fs.so" ] || tr_die "$drvdir/fs.so not built (run make first)"
-	if as_pg test -x "$bin" && as_pg test -r "$drvdir/fs.so"; then
+	for d in fs s3 minio; do
+		[ -f "$top_builddir/drivers/$d/.libs/$d.so" ] || tr_die "drivers/$d not built (run make first)"
+	done
+	TR_ENV=("PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$TR_TMP/home" "LC_ALL=C")
+	if as_pg test -x "$bin" && as_pg test -r "$top_builddir/drivers/fs/.libs/fs.so"; then
+		# In place: the binary finds the build tree's drivers by itself.
 		TR_BIN=$bin
-		TR_DRIVER_DIR=$drvdir
-	else
-		mkdir -p "$TR_TMP/bin" "$TR_TMP/drivers"
-		if [ -x "$top_builddir/src/.libs/totalrecall" ]; then
-			cp "$top_builddir/src/.libs/totalrecall" "$TR_TMP/bin/"
-		else
-			cp "$bin" "$TR_TMP/bin/"
-		fi
-		cp "$drvdir/fs.so" "$TR_TMP/drivers/"
-		chmod -R a+rX "$TR_TMP/bin" "$TR_TMP/drivers"
-		TR_BIN=$TR_TMP/bin/totalrecall
-		TR_DRIVER_DIR=$TR_TMP/drivers
+		TR_DRIVER_DIR=
+		return 0
 	fi
-	TR_ENV=("PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$TR_TMP/home" "LC_ALL=C"
-		"TOTALRECALL_DRIVER_DIR=$TR_DRIVER_DIR")
+	mkdir -p "$TR_TMP/bin" "$TR_TMP/drivers"
+	if [ -x "$top_builddir/src/.libs/totalrecall" ]; then
+		cp "$top_builddir/src/.libs/totalrecall" "$TR_TMP/bin/"
+	else
+		cp "$bin" "$TR_TMP/bin/"
+	fi
+	for d in fs s3 minio; do
+		cp "$top_builddir/drivers/$d/.libs/$d.so" "$TR_TMP/drivers/"
+	done
+	chmod -R a+rX "$TR_TMP/bin" "$TR_TMP/drivers"
+	TR_BIN=$TR_TMP/bin/totalrecall
+	TR_DRIVER_DIR=$TR_TMP/drivers
+	TR_ENV+=("TOTALRECALL_DRIVER_DIR=$TR_DRIVER_DIR")
 }
 
 # tr_env_set VAR=VALUE...: adds to (or replaces in) the base environment.
