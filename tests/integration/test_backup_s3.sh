@@ -22,14 +22,6 @@ command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=$(command -v aws) || tr_die "the aws CLI is not installed"
 : "${TR_CMD_TIMEOUT:=180}"
-S3DRV=$top_builddir/drivers/s3/.libs
-[ -f "$S3DRV/s3.so" ] || tr_die "$S3DRV/s3.so not built"
-as_pg test -r "$S3DRV/s3.so" || {
-	mkdir -p "$TR_TMP/s3drv"
-	cp "$S3DRV/s3.so" "$TR_TMP/s3drv/"
-	chmod -R a+rX "$TR_TMP/s3drv"
-	S3DRV=$TR_TMP/s3drv
-}
 
 # ------------------------------------------------------------------ moto
 section "moto_server"
@@ -65,7 +57,9 @@ KEYFILE=$TR_TMP/secret/key
 as_pg mkdir -p "$TR_TMP/secret"
 printf 'the s3 passphrase %s\n' "$RANDOM" | as_pg tee "$KEYFILE" >/dev/null
 chmod 0600 "$KEYFILE"
-tr_env_set TOTALRECALL_DRIVER=s3 "TOTALRECALL_DRIVER_DIR=$S3DRV" "TOTALRECALL_BUCKET=$BUCKET" \
+# The s3 driver: next to the binary in the build tree, or in
+# $TR_DRIVER_DIR (lib.sh copies every driver there when it copies the binary).
+tr_env_set TOTALRECALL_DRIVER=s3 "TOTALRECALL_BUCKET=$BUCKET" \
 	"TOTALRECALL_STORAGE_PREFIX=$PREFIX" "TOTALRECALL_DATABASE_ID=$DBID" \
 	"TOTALRECALL_ENCRYPTION_KEY=file:$KEYFILE" TOTALRECALL_KDF_ITERATIONS=1000 \
 	"TOTALRECALL_S3_ENDPOINT=$MOTO_URL" TOTALRECALL_S3_URI_STYLE=path AWS_REGION=us-east-1 \
