@@ -259,6 +259,21 @@ if start_restored r_latest; then
 	assert_eq 5 "$(psql_q r_latest 'SELECT count(*) FROM marker' || true)" "latest: every phase marker"
 fi
 drop_cluster r_latest
+
+# The other way to keep a restored cluster out of the repository: archive
+# into another database id, set in the server's environment.  Its recovery
+# must still read the repository restore wrote into totalrecall_restore.conf.
+section "a. a restored cluster archiving into another database id"
+restore_to r_other
+if pg_start r_other TOTALRECALL_DATABASE_ID=db-other 2>/dev/null && wait_until 180 pg_not_in_recovery r_other; then
+	pass "r_other (environment: database id db-other) recovered from db-br and promoted"
+	assert_eq "${STATE[final]}" "$(psql_state r_other || true)" "r_other: pgbench_accounts = p1's final state"
+	check "r_other archives into db-other (its 00000002.history)" wait_until 60 test -f "$BUCKET/db-other/wal/00000002.history"
+else
+	TR_KNOWN_ISSUE="restore_command's --config loses to TOTALRECALL_* in the server's environment: archive-get reads the wrong repository" \
+		fail "r_other (environment: database id db-other) recovers from db-br: $(grep -m1 FATAL "${PG_LOG[r_other]}" || true)"
+fi
+drop_cluster r_other
 histories=$(find "$REPO/wal" -name '*.history' | wc -l)
 assert_eq 0 "$histories" "no restored cluster archived into the repository (no .history object)"
 
