@@ -129,7 +129,16 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 	}
 	fprintf(f, "\n# Added by totalrecall restore\n");
 	append_setting(f, "restore_command", cmd);
+	/* Every recovery setting is written, the unused ones empty or at their
+	 * default: postgresql.auto.conf comes from the backup, and when the
+	 * backed-up cluster was itself restored it still holds that restore's
+	 * target, which the later lines must override. */
+	/* PostgreSQL refuses to assign any of them, even an empty one, after
+	 * another one was set: the empty ones come first, the target last. */
 	int has_target = 0;
+	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++)
+		if (!tr_config_get(cfg, target_settings[i]))
+			append_setting(f, pg_names[i], "");
 	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++) {
 		const char *v = tr_config_get(cfg, target_settings[i]);
 		if (v) {
@@ -137,12 +146,10 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 			has_target = 1;
 		}
 	}
-	if (has_target)
-		append_setting(f, "recovery_target_action", tr_config_get(cfg, TR_S_TARGET_ACTION));
+	append_setting(f, "recovery_target_action", has_target ? tr_config_get(cfg, TR_S_TARGET_ACTION) : "pause");
 	if (tr_config_get(cfg, TR_S_TARGET_TIMELINE))
 		timeline = tr_config_get(cfg, TR_S_TARGET_TIMELINE);
-	if (timeline)
-		append_setting(f, "recovery_target_timeline", timeline);
+	append_setting(f, "recovery_target_timeline", timeline ? timeline : "latest");
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0 || rc != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
