@@ -52,13 +52,33 @@ if [ "${1:-}" != "--inner" ]; then
 	mkdir -p "$BENCH_DIR"
 	# The S3 server runs as the invoking user (moto may live in a private
 	# Python environment); the benchmark talks to it over https only.
-	MOTO_PID=""
+	# pgBackRest 2.45 speaks only https to S3, and (OpenSSL 3) fails with
+	# "unexpected eof while reading" on moto's own TLS (no close_notify): so
+	# moto serves plain http behind stunnel (Debian's stunnel4) with a
+	# self-signed certificate; without stunnel, moto's --ssl is tried.
+	MOTO_PID="" TLS_PID=""
+	free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 	if [ "${BENCH_S3:-1}" = 1 ]; then
-		BENCH_S3PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		BENCH_S3PORT=$(free_port)
 		export BENCH_S3PORT
-		moto_server -H 127.0.0.1 -p "$BENCH_S3PORT" -s >"$BENCH_DIR/moto.log" 2>&1 &
-		MOTO_PID=$!
-		trap '[ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null' EXIT
+		if command -v stunnel4 >/dev/null; then
+			moto_port=$(free_port)
+			moto_server -H 127.0.0.1 -p "$moto_port" >"$BENCH_DIR/moto.log" 2>&1 &
+			MOTO_PID=$!
+			mkdir -p "$BENCH_DIR/tls"
+			openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=127.0.0.1 \
+				-keyout "$BENCH_DIR/tls/key.pem" -out "$BENCH_DIR/tls/cert.pem" >/dev/null 2>&1
+			printf 'foreground = yes\npid =\n[s3]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
+				"$BENCH_S3PORT" "$moto_port" "$BENCH_DIR/tls/cert.pem" "$BENCH_DIR/tls/key.pem" >"$BENCH_DIR/tls/stunnel.conf"
+			stunnel4 "$BENCH_DIR/tls/stunnel.conf" >"$BENCH_DIR/stunnel.log" 2>&1 &
+			TLS_PID=$!
+			export BENCH_S3_TLS="stunnel4 in front of moto_server (http)"
+		else
+			moto_server -H 127.0.0.1 -p "$BENCH_S3PORT" -s >"$BENCH_DIR/moto.log" 2>&1 &
+			MOTO_PID=$!
+			export BENCH_S3_TLS="moto_server --ssl"
+		fi
+		trap 'for p in $MOTO_PID $TLS_PID; do kill "$p" 2>/dev/null; done' EXIT
 	fi
 	rc=0
 	if [ "$(id -u)" = 0 ]; then
@@ -66,13 +86,16 @@ if [ "${1:-}" != "--inner" ]; then
 		chown trbench: "$BENCH_DIR"
 		# PostgreSQL refuses root: everything else runs as trbench.
 		envs=(PATH="$PATH" HOME="$BENCH_DIR" LANG=C.UTF-8)
-		while IFS= read -r -d '' kv; do envs+=("$kv"); done < <(env -0 | grep -zE '^(BENCH_|PYENV)')
+		while IFS= read -r -d '' kv; do envs+=("$kv"); done < <(env -0 | grep -zE '^BENCH_')
 		runuser -u trbench -- env -i "${envs[@]}" bash "$SELF" --inner || rc=$?
 	else
 		bash "$SELF" --inner || rc=$?
 	fi
-	if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
-	MOTO_PID=""
+	for p in $MOTO_PID $TLS_PID; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	MOTO_PID="" TLS_PID=""
 	if [ -f "$BENCH_DIR/out/results.md" ]; then
 		cp "$BENCH_DIR/out/results.md" "$BENCH_DIR/out/results.csv" "$BENCH_DIR/out/results-summary.csv" "$OUT_DIR/"
 		echo "wrote $OUT_DIR/results.md and $OUT_DIR/results.csv"
@@ -128,6 +151,7 @@ tr_env() { # STORAGE TAG [ahead]
 	export PGHOST=\$B/pg/sock PGPORT=$PGPORT PGUSER=\$(id -un) PGDATABASE=postgres
 	if [ "\$1" = local ]; then
 		export TOTALRECALL_DRIVER=fs TOTALRECALL_BUCKET=\$B/repo-tr
+		unset TOTALRECALL_STORAGE_PREFIX TOTALRECALL_S3_ENDPOINT TOTALRECALL_S3_URI_STYLE TOTALRECALL_S3_INSECURE
 	else
 		export TOTALRECALL_DRIVER=s3 TOTALRECALL_BUCKET=bench TOTALRECALL_STORAGE_PREFIX=tr
 		export TOTALRECALL_S3_ENDPOINT=https://127.0.0.1:\$S3PORT TOTALRECALL_S3_URI_STYLE=path
@@ -143,9 +167,9 @@ pgbr_cmd() { # STORAGE TAG: sets PGBR=(pgbackrest ...)
 	fi
 }
 EOF
-# (Its name contains "archive-put", which `totalrecall check` looks for in
-# archive_command: in tr mode it execs totalrecall archive-put.)
-cat >"$B/archive-put.sh" <<'EOF'
+# (Its name contains "archive-put" and "pgbackrest", which `totalrecall check`
+# and `pgbackrest backup` look for in archive_command: it execs one of them.)
+cat >"$B/archive-put-pgbackrest.sh" <<'EOF'
 #!/bin/bash
 # archive_command of the benchmark cluster; the mode is in current.sh.
 . "$(dirname "$0")/common.sh"
@@ -163,7 +187,7 @@ pgbr) pgbr_cmd "$STORAGE" "$TAG"; exec "${PGBR[@]}" archive-push "$PWD/$p" ;;
 esac
 exit 1
 EOF
-chmod +x "$B/archive-put.sh"
+chmod +x "$B/archive-put-pgbackrest.sh"
 . "$B/common.sh"
 set_mode() { # MODE [STORAGE TAG]
 	printf 'MODE=%s\nSTORAGE=%s\nTAG=%s\nSEGS=%s\n' "$1" "${2:-}" "${3:-}" "$SEGS" >"$B/current.sh.tmp"
@@ -315,11 +339,14 @@ wait_archived() {
 db_bytes() { du -sb --exclude=pg_wal "$PGDATA" | cut -f1; }
 
 # prep_tr STORAGE TAG: an empty repository with its keyring (totalrecall check,
-# which also archives one segment).  prep_pgbr: stanza-create + check.
+# which also archives one segment).  prep_pgbr: stanza-create + one segment.
 prep_tr() {
 	tr_env "$1" "$2"
 	set_mode tr "$1" "$2"
 	wait_archived
+	# Some WAL first: on an idle server right after a switch, check waits for
+	# the previous segment, which here went to another repository.
+	psql_q "SELECT pg_create_restore_point('bench')" >/dev/null
 	"$TRBIN" check >>"$B/log/cmd.out" 2>>"$B/log/cmd.err" || { note "totalrecall check failed"; tail -3 "$B/log/cmd.err"; return 1; }
 }
 prep_pgbr() {
@@ -328,7 +355,11 @@ prep_pgbr() {
 	wait_archived
 	"${PGBR[@]}" stanza-create >>"$B/log/cmd.out" 2>>"$B/log/cmd.err"
 	set_mode pgbr "$1" "$2"
-	"${PGBR[@]}" check >>"$B/log/cmd.out" 2>>"$B/log/cmd.err" || { note "pgbackrest check failed"; tail -3 "$B/log/cmd.err"; return 1; }
+	# As totalrecall check does: one segment through archive-push.  (pgbackrest
+	# check itself refuses an archive_command without "pgbackrest" in it.)
+	psql_q "SELECT pg_create_restore_point('bench')" >/dev/null
+	psql_q "SELECT pg_switch_wal()" >/dev/null
+	wait_archived
 }
 drop_repo() { # STORAGE TAG: frees the disk (or moto's memory) a measure used
 	if [ "$1" = local ]; then
@@ -350,7 +381,7 @@ listen_addresses = ''
 unix_socket_directories = '$B/pg/sock'
 wal_level = replica
 archive_mode = on
-archive_command = '$B/archive-put.sh %p'
+archive_command = '$B/archive-put-pgbackrest.sh %p'
 archive_timeout = 0
 max_wal_size = 4GB
 checkpoint_timeout = 30min
@@ -363,13 +394,25 @@ EOF
 note "generating WAL and the scale-$SCALE database"
 set_mode collect
 "$PGBIN/pgbench" -h "$B/pg/sock" -p "$PGPORT" -i -s "$SCALE" -q postgres >"$B/log/pgbench-init.log" 2>&1
+# pgbench's TPC-B-like run, with a checkpoint every few seconds so that
+# updates write full-page images, as they do after every checkpoint.
 while [ "$(ls "$B/walsrc" | wc -l)" -lt "$SEGS" ]; do
-	"$PGBIN/pgbench" -h "$B/pg/sock" -p "$PGPORT" -c 8 -j 2 -T 15 postgres >>"$B/log/pgbench-run.log" 2>&1
+	"$PGBIN/pgbench" -h "$B/pg/sock" -p "$PGPORT" -c 8 -j 2 -T 10 postgres >>"$B/log/pgbench-run.log" 2>&1 &
+	pgbench_pid=$!
+	while kill -0 "$pgbench_pid" 2>/dev/null; do
+		psql_q CHECKPOINT >/dev/null 2>&1 || true
+		sleep 2
+	done
+	wait "$pgbench_pid" || true
 	psql_q "SELECT pg_switch_wal()" >/dev/null
 	sleep 1
 done
 set_mode none
 wait_archived
+# pgBackRest's archive-push wants the WAL directory inside pg1-path, with the
+# cluster's pg_control there: the copy is a data-directory-like tree.
+mkdir -p "$B/walset/global"
+cp "$PGDATA/global/pg_control" "$B/walset/global/pg_control"
 mapfile -t SEGLIST < <(ls "$B/walsrc" | sort | head -n "$SEGS")
 for seg in "${SEGLIST[@]}"; do ln -f "$B/walsrc/$seg" "$B/walset/pg_wal/$seg"; done
 note "WAL: ${#SEGLIST[@]} segments, ${SEGLIST[0]} .. ${SEGLIST[-1]}; database $(db_bytes) bytes"
@@ -386,7 +429,7 @@ one_at_a_time() {
 		if [ "$t" = tr ]; then
 			timed seg tr "$s" "$r" "$seg" "$TRBIN" archive-put "pg_wal/$seg"
 		else
-			timed seg pgbr "$s" "$r" "$seg" "${PGBR[@]}" archive-push "$B/walset/pg_wal/$seg"
+			timed seg pgbr "$s" "$r" "$seg" "${PGBR[@]}" --pg1-path="$B/walset" archive-push "$B/walset/pg_wal/$seg"
 		fi
 		mv "$STATUS/$seg.ready" "$STATUS/$seg.done"
 	done
@@ -403,7 +446,7 @@ burst() {
 		if [ "$t" = tr ]; then
 			timed "$m-call" tr "$s" "$r" "$seg" "$TRBIN" archive-put "pg_wal/$seg"
 		else
-			timed "$m-call" pgbr "$s" "$r" "$seg" "${PGBR[@]}" --archive-async --spool-path="$B/pgbr-spool/$s-$r" \
+			timed "$m-call" pgbr "$s" "$r" "$seg" "${PGBR[@]}" --pg1-path="$B/walset" --archive-async --spool-path="$B/pgbr-spool/$s-$r" \
 				archive-push "$B/walset/pg_wal/$seg"
 		fi
 		[ "$LAST_RC" = 0 ] || fails=$((fails + 1))

@@ -182,8 +182,8 @@ lines = [
     "",
     "Settings: TotalRecall defaults (parallel = number of CPUs, zstd level 3, AES-256-GCM, archive-ahead=4). "
     f"pgBackRest: compress-type=zst (default level), repo1-cipher-type=aes-256-cbc, process-max={os.cpu_count()}, "
-    "start-fast=y; burst: archive-async=y with spool-path. S3: moto_server over https (self-signed, "
-    "verification off for both), path-style.",
+    "start-fast=y; burst: archive-async=y with spool-path. S3: moto_server over https "
+    f"({os.environ.get('BENCH_S3_TLS', '?')}, self-signed, verification off for both), path-style.",
     "",
     "| measure | repository | TotalRecall | pgBackRest | ratio | stored TotalRecall | stored pgBackRest | "
     "ratio | peak RSS TotalRecall | peak RSS pgBackRest |",
