@@ -22,7 +22,7 @@ int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, t
  * the identical object).
  */
 /* 1 if path was archived ahead (marker removed, *x filled), 0 if not. */
-int tr_ahead_claim(const tr_config *cfg, const char *path, const char *name, tr_xfer *x);
+int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x);
 /* Starts uploading other ready files; returns a handle to wait on, or NULL
  * when there is nothing to do. */
 struct tr_ahead;

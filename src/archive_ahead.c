@@ -30,10 +30,10 @@ struct tr_ahead {
 	int n;
 };
 
-static int marker_path(const tr_config *cfg, const char *name, char *out, size_t outlen)
+static int marker_path(const tr_repo *r, const char *name, char *out, size_t outlen)
 {
 	char dir[PATH_MAX];
-	if (tr_repo_local_dir(cfg, "ahead", dir, sizeof dir) != 0)
+	if (tr_repo_local_dir(r, "ahead", dir, sizeof dir) != 0)
 		return -1;
 	return (size_t)snprintf(out, outlen, "%s/%s", dir, name) < outlen ? 0 : -1;
 }
@@ -49,10 +49,10 @@ static int file_identity(const char *path, char *out, size_t outlen)
 	return 0;
 }
 
-static void write_marker(const tr_config *cfg, const char *path, const char *name, const tr_xfer *x)
+static void write_marker(const tr_repo *r, const char *path, const char *name, const tr_xfer *x)
 {
 	char marker[PATH_MAX], tmp[PATH_MAX + 16], id[256], line[400];
-	if (marker_path(cfg, name, marker, sizeof marker) != 0 || file_identity(path, id, sizeof id) != 0)
+	if (marker_path(r, name, marker, sizeof marker) != 0 || file_identity(path, id, sizeof id) != 0)
 		return;
 	int n = snprintf(line, sizeof line, "%s %" PRIu64 " %" PRIu64 "\n", id, x->plain, x->stored);
 	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
@@ -65,11 +65,11 @@ static void write_marker(const tr_config *cfg, const char *path, const char *nam
 		unlink(tmp);
 }
 
-int tr_ahead_claim(const tr_config *cfg, const char *path, const char *name, tr_xfer *x)
+int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x)
 {
 	char marker[PATH_MAX], id[256], *buf;
 	size_t len;
-	if (tr_config_int(cfg, TR_S_ARCHIVE_AHEAD) == 0 || marker_path(cfg, name, marker, sizeof marker) != 0 ||
+	if (tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD) == 0 || marker_path(r, name, marker, sizeof marker) != 0 ||
 	    tr_read_small_file(marker, 1024, &buf, &len) != 0)
 		return 0;
 	int ok = file_identity(path, id, sizeof id) == 0 && strncmp(buf, id, strlen(id)) == 0 && buf[strlen(id)] == ' ';
@@ -89,18 +89,18 @@ static int ahead_job(tr_repo *r, void *job, void *arg)
 	tr_xfer x = { 0, 0 };
 	(void)arg;
 	if (tr_archive_file(r, j->path, j->name, 1, &x) == 0)
-		write_marker(r->cfg, j->path, j->name, &x);
+		write_marker(r, j->path, j->name, &x);
 	return 0;  /* a failed look-ahead is retried when PostgreSQL asks */
 }
 
-static int has_marker(const tr_config *cfg, const char *name)
+static int has_marker(const tr_repo *r, const char *name)
 {
 	char marker[PATH_MAX];
-	return marker_path(cfg, name, marker, sizeof marker) == 0 && access(marker, F_OK) == 0;
+	return marker_path(r, name, marker, sizeof marker) == 0 && access(marker, F_OK) == 0;
 }
 
 /* The names of up to max .ready files other than skip, oldest first. */
-static int pick_ready(const tr_config *cfg, const char *waldir, const char *skip, struct ahead_job *jobs, int max)
+static int pick_ready(const tr_repo *r, const char *waldir, const char *skip, struct ahead_job *jobs, int max)
 {
 	char status[PATH_MAX];
 	struct dirent **e;
@@ -112,7 +112,7 @@ static int pick_ready(const tr_config *cfg, const char *waldir, const char *skip
 		if (picked < max && len > sl && len - sl < sizeof name &&
 		    strcmp(e[i]->d_name + len - sl, READY_SUFFIX) == 0) {
 			snprintf(name, sizeof name, "%.*s", (int)(len - sl), e[i]->d_name);
-			if (strcmp(name, skip) != 0 && tr_wal_kind(name) != TR_WAL_NONE && !has_marker(cfg, name)) {
+			if (strcmp(name, skip) != 0 && tr_wal_kind(name) != TR_WAL_NONE && !has_marker(r, name)) {
 				snprintf(jobs[picked].name, sizeof jobs[picked].name, "%s", name);
 				snprintf(jobs[picked].path, sizeof jobs[picked].path, "%s/%s", waldir, name);
 				picked++;
@@ -137,7 +137,7 @@ struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
 		return NULL;
 	}
 	tr_dirname(path, waldir, sizeof waldir);
-	a->n = pick_ready(r->cfg, waldir, name, a->jobs, max);
+	a->n = pick_ready(r, waldir, name, a->jobs, max);
 	if (a->n > 0)
 		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, NULL, err, sizeof err);
 	for (int i = 0; a->pool && i < a->n; i++)

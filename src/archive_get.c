@@ -129,21 +129,20 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		return TR_EXIT_FATAL;
 	}
 	tr_xfer x = { 0, 0 };
-	if (tr_prefetch_take(cfg, name, dst, &x)) {
-		tr_metric_bytes(x.plain, x.stored);
-		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
-		tr_prefetch_spawn(cfg, name);
-		return 0;
-	}
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	int status = TR_EXIT_FATAL;
-	if (rc != TR_OK)
+	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, r.err);
-	else
+	} else if (tr_prefetch_take(&r, name, dst, &x)) {
+		tr_metric_bytes(x.plain, x.stored);
+		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
+		status = 0;
+	} else {
 		status = get_file(&r, dst, name);
+	}
 	tr_repo_close(&r);
 	if (status == 0)
 		tr_prefetch_spawn(cfg, name);

@@ -182,12 +182,6 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	tr_xfer x = { 0, 0 };
-	if (tr_ahead_claim(cfg, path, name, &x)) {
-		tr_metric_bytes(x.plain, x.stored);
-		tr_info("archive-put %s: archived ahead, %llu bytes in, %llu stored", name, (unsigned long long)x.plain,
-			(unsigned long long)x.stored);
-		return 0;
-	}
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
@@ -195,6 +189,10 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 	int status = 1;
 	if (rc != TR_OK) {
 		tr_error("archive-put %s: %s", name, r.err);
+	} else if (tr_ahead_claim(&r, path, name, &x)) {
+		tr_info("archive-put %s: archived ahead, %llu bytes in, %llu stored", name, (unsigned long long)x.plain,
+			(unsigned long long)x.stored);
+		status = 0;
 	} else {
 		struct tr_ahead *ahead = tr_ahead_start(&r, path, name);
 		status = tr_archive_file(&r, path, name, 0, &x);

@@ -45,12 +45,12 @@ static int copy_then_unlink(const char *from, const char *dst)
 	return -1;
 }
 
-int tr_prefetch_take(const tr_config *cfg, const char *name, const char *dst, tr_xfer *x)
+int tr_prefetch_take(const tr_repo *r, const char *name, const char *dst, tr_xfer *x)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
 	struct stat st;
-	if (tr_config_int(cfg, TR_S_PREFETCH) == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT ||
-	    tr_repo_local_dir(cfg, "prefetch", dir, sizeof dir) != 0)
+	if (tr_config_int(r->cfg, TR_S_PREFETCH) == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT ||
+	    tr_repo_local_dir(r, "prefetch", dir, sizeof dir) != 0)
 		return 0;
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	if (stat(path, &st) != 0)
@@ -151,18 +151,18 @@ static int pick_next(tr_repo *r, const char *name, const char *dir, struct pf_jo
 static void run_prefetch(const tr_config *cfg, const char *name)
 {
 	char dir[PATH_MAX], lock[PATH_MAX + 16], err[512];
-	int max = (int)tr_config_int(cfg, TR_S_PREFETCH);
-	if (tr_repo_local_dir(cfg, "prefetch", dir, sizeof dir) != 0)
-		return;
-	snprintf(lock, sizeof lock, "%s/.lock", dir);
-	int lfd = open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0)
-		return;  /* another prefetcher is at work */
-	clean_spool(dir, name);
+	int max = (int)tr_config_int(cfg, TR_S_PREFETCH), lfd = -1;
 	tr_repo r;
 	struct pf_job *jobs = calloc((size_t)max, sizeof *jobs);
 	memset(&r, 0, sizeof r);
-	if (jobs && tr_repo_connect(&r, cfg) == TR_OK && tr_repo_unlock(&r, 0) == TR_OK) {
+	if (jobs && tr_repo_connect(&r, cfg) == TR_OK && tr_repo_unlock(&r, 0) == TR_OK &&
+	    tr_repo_local_dir(&r, "prefetch", dir, sizeof dir) == 0) {
+		snprintf(lock, sizeof lock, "%s/.lock", dir);
+		lfd = open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	}
+	/* Only one prefetcher at a time: the lock is held until exit. */
+	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
+		clean_spool(dir, name);
 		int n = pick_next(&r, name, dir, jobs, max);
 		tr_pool *p = n ? tr_pool_start(&r, n, n, fetch_job, NULL, err, sizeof err) : NULL;
 		for (int i = 0; p && i < n; i++)
@@ -174,7 +174,8 @@ static void run_prefetch(const tr_config *cfg, const char *name)
 	}
 	tr_repo_close(&r);
 	free(jobs);
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 }
 
 void tr_prefetch_spawn(const tr_config *cfg, const char *name)

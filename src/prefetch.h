@@ -15,7 +15,7 @@
 #include "settings.h"
 
 /* 1 if name was prefetched and is now at dst (x filled), 0 if not. */
-int tr_prefetch_take(const tr_config *cfg, const char *name, const char *dst, tr_xfer *x);
+int tr_prefetch_take(const tr_repo *r, const char *name, const char *dst, tr_xfer *x);
 /* Starts the background prefetcher for the segments after name. */
 void tr_prefetch_spawn(const tr_config *cfg, const char *name);
 

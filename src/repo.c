@@ -76,11 +76,13 @@ void tr_repo_id_hash(const tr_config *cfg, char out[33])
 	tr_hex(digest, 16, out);
 }
 
-int tr_repo_local_dir(const tr_config *cfg, const char *what, char *out, size_t outlen)
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
 {
-	char hash[33];
-	tr_repo_id_hash(cfg, hash);
-	if ((size_t)snprintf(out, outlen, "%s/%s/%s", tr_config_get(cfg, TR_S_STATE_DIR), what, hash) >= outlen) {
+	char hash[33], id[17];
+	tr_repo_id_hash(r->cfg, hash);
+	tr_hex(r->keys.id, sizeof r->keys.id, id);
+	if ((size_t)snprintf(out, outlen, "%s/%s/%s-%s", tr_config_get(r->cfg, TR_S_STATE_DIR), what, hash, id) >=
+	    outlen) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

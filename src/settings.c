@@ -231,7 +231,8 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 	char *cur = strdup(raw);
 	if (!cur)
 		return -1;
-	/* Two levels, as the original: env:A where A=file:/x is followed. */
+	/* Two levels, as the original: env:A where A=file:/x is followed.  A
+	 * third would be taken literally, so it is refused instead. */
 	for (int level = 0; level < 2; level++) {
 		char *next;
 		int rc = resolve_once(label, cur, &next, err, errlen);
@@ -241,6 +242,11 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 		cur = next;
 		if (rc == 0)
 			break;
+	}
+	if (strncmp(cur, "env:", 4) == 0 || strncmp(cur, "file:", 5) == 0) {
+		snprintf(err, errlen, "%s: more than two levels of file:/env: indirection", label);
+		free_secret(cur);
+		return -1;
 	}
 	*out = cur;
 	return 0;
