@@ -103,7 +103,7 @@ def row(label, storage, trv, pgv, unit, m_tr, m_pg, extra_tr="", extra_pg=""):
 
 storages = [s for s in ("local", "s3") if any(k[2] == s for k in calls)]
 for s in storages:
-    nseg = len(calls.get(("seg", "tr", s, "1"), []))
+    nseg = len(calls.get(("seg", "tr", s, "1"), [])) or len(calls.get(("seg", "pgbr", s, "1"), []))
     med_tr = med(per_run("seg", "tr", s, med))
     med_pg = med(per_run("seg", "pgbr", s, med))
     row(f"archive-put, one at a time ({nseg} segments): median", s, med_tr, med_pg, "ms", "seg", "seg")
@@ -112,7 +112,7 @@ for s in storages:
     if s == "local" and med_tr and med_pg:
         checks.append(("archive-put per segment <= 0.5 x archive-push (median)", f"{med_tr / med_pg:.2f} x",
                        med_tr <= 0.5 * med_pg))
-    nb = len(calls.get(("burst-call", "tr", s, "1"), []))
+    nb = len(calls.get(("burst-call", "tr", s, "1"), [])) or len(calls.get(("burst-call", "pgbr", s, "1"), []))
     bt = med(per_run("burst-total", "tr", s, lambda x: x[0] / 1000))
     bp = med(per_run("burst-total", "pgbr", s, lambda x: x[0] / 1000))
     b0 = med(per_run("burst0-total", "tr", s, lambda x: x[0] / 1000))
@@ -169,12 +169,14 @@ dev = sh(f"df --output=source {workdir} | tail -1")
 disk = sh(f"lsblk -dno NAME,SIZE,ROTA,MODEL {dev} 2>/dev/null") or dev
 fs = sh(f"df -T {workdir} | awk 'NR==2{{print $2}}'")
 mem = sh("free -g | awk '/Mem:/{print $2}'")
-runs = max([int(k[3]) for k in calls] or [0])
+runs = max([int(k[3]) for k in calls if k[2] == "local"] or [0])
+s3runs = max([int(k[3]) for k in calls if k[2] == "s3"] or [0])
 lines = [
     "### TotalRecall / pgBackRest",
     "",
     f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{cmdline.strip()}` "
-    f"(medians of {runs} run(s); per-call times include process start).",
+    f"(medians of {runs} run(s) on local disk, {s3runs} on S3; per-call times include process start). "
+    f"Load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])} (the host is shared).",
     "",
     f"Machine: {os.cpu_count()} CPUs ({cpu}), {mem} GiB RAM, Linux {platform.release()}, "
     f"disk {disk} ({fs}); PostgreSQL 15, {sh('pgbackrest version')}, "
