@@ -414,8 +414,11 @@ set_mode none
 wait_archived
 # pgBackRest's archive-push wants the WAL directory inside pg1-path, with the
 # cluster's pg_control there: the copy is a data-directory-like tree.
+# PG_VERSION too: archive-put then takes it for a data directory and appends
+# its metrics record to totalrecall_spool there, as it does under PostgreSQL.
 mkdir -p "$B/walset/global"
 cp "$PGDATA/global/pg_control" "$B/walset/global/pg_control"
+cp "$PGDATA/PG_VERSION" "$B/walset/PG_VERSION"
 mapfile -t SEGLIST < <(ls "$B/walsrc" | sort | head -n "$SEGS")
 for seg in "${SEGLIST[@]}"; do ln -f "$B/walsrc/$seg" "$B/walset/pg_wal/$seg"; done
 note "WAL: ${#SEGLIST[@]} segments, ${SEGLIST[0]} .. ${SEGLIST[-1]}; database $(db_bytes) bytes"
