@@ -47,7 +47,8 @@ for r in rows:
         dbsize[(s, r["item"])].append(int(r["bytes"]))
         continue
     if r["item"] == "bytes":
-        nbytes[(m, t, s)].append(int(r["bytes"]))
+        if r["bytes"].lstrip("-").isdigit():
+            nbytes[(m, t, s)].append(int(r["bytes"]))
         continue
     if r["item"] == "total":
         calls[(m + "-total", t, s, r["run"])].append(float(r["ms"]))
