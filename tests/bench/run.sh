@@ -6,13 +6,15 @@
 #   BENCH_QUICK=1 tests/bench/run.sh           # development: 20 segments, scale 10, 1 run
 #
 # Not part of `make check`.  Needs PostgreSQL 15, pgBackRest, /usr/bin/time,
-# python3 with moto (moto_server) and boto3.  Run as root (a server user
+# /usr/bin/python3, moto_server, and stunnel4 + openssl for the S3 rows (a
+# TLS front-end: see below).  Run as root (a server user
 # `trbench` is created and everything else runs as that user) or as an
 # ordinary user.  Writes tests/bench/results.md and tests/bench/results.csv
 # (raw: one row per command call) next to this script.
 #
 # What is measured, for a local-disk repository and then for the same moto S3
-# server (https, self-signed: pgBackRest 2.45 speaks only TLS to S3):
+# server (https through stunnel, self-signed: pgBackRest 2.45 speaks only TLS
+# to S3, and fails on moto's own --ssl server):
 #   * archive-put / archive-push of the same real WAL segments (generated once
 #     with pgbench, hard-linked into a pg_wal-like directory), one call at a
 #     time with a single .ready file, as PostgreSQL's archiver does when it
