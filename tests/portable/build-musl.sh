@@ -31,7 +31,7 @@
 #   -j N            parallel jobs (default: nproc)
 # Prints each dependency's build time, the installed files with their
 # stripped sizes and dynamic dependencies, and the total.
-set -euo pipefail
+set -Eeuo pipefail
 
 variant=${1:-}
 case "$variant" in
@@ -59,9 +59,12 @@ mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 out=${out:-$cache/out-$variant}
 srcdir=$cache/src dep=$cache/prefix logs=$cache/logs
-mkdir -p "$srcdir" "$dep/lib" "$dep/include" "$logs"
+mkdir -p "$srcdir" "$dep/lib" "$dep/include" "$logs" "$cache/build"
 
 die() { echo "build-musl: $*" >&2; exit 1; }
+# A failing build step (set -e) names its log.
+step=
+trap '[ -n "$step" ] && [ "$BASHPID" = $$ ] && echo "build-musl: $step failed (see $logs/$step.log)" >&2' ERR
 now() { date +%s; }
 
 # --- toolchain -------------------------------------------------------------
@@ -72,6 +75,12 @@ else
 	command -v musl-gcc >/dev/null || die "musl-gcc not found: run tests/install-deps.sh musl (Debian package musl-tools)"
 	CC=musl-gcc
 	musl_native=no
+	# musl-gcc sees no kernel headers; OpenSSL needs a few (linux/mman.h).
+	kinc=$cache/kernel-include
+	mkdir -p "$kinc"
+	for h in linux asm-generic; do ln -sfn "/usr/include/$h" "$kinc/$h"; done
+	ln -sfn "/usr/include/$(uname -m)-linux-gnu/asm" "$kinc/asm"
+	CC="musl-gcc -idirafter $kinc"
 fi
 [ "$system_libs" = yes ] && [ "$musl_native" = no ] && die "--system-libs needs a musl system (Alpine)"
 export CC
@@ -146,7 +155,7 @@ stamp_key() { echo "$(basename "$2") ${*:3} $CC $DEP_CFLAGS" | sha256sum | cut -
 up_to_date() { [ -f "$(stamp_file "$1")" ] && [ "$(cat "$(stamp_file "$1")")" = "$(stamp_key "$@")" ]; }
 declare -A dep_time
 
-OPENSSL_OPTS="no-tests no-docs no-engine no-afalgeng no-async no-comp no-dso no-legacy no-module no-ssl3 no-dtls
+OPENSSL_OPTS="no-tests no-engine no-afalgeng no-async no-comp no-dso no-legacy no-module no-ssl3 no-dtls
 no-srp no-idea no-camellia no-seed no-bf no-cast no-rc2 no-rc4 no-rc5 no-md4 no-mdc2 no-whirlpool no-gost no-sm2 no-sm3
 no-sm4 no-aria no-siv no-ts no-srtp no-cmp no-rfc3779 no-ec2m no-ui-console no-psk no-nextprotoneg no-cms no-ct
 no-dgram no-sctp no-uplink no-ssl-trace no-weak-ssl-ciphers no-scrypt no-blake2 no-ocb no-des no-dsa no-ocsp"
@@ -157,12 +166,13 @@ build_openssl() {
 	local t=$(now) b=$cache/build/openssl
 	rm -rf "$b"; cp -a "$s" "$b"
 	echo "build-musl: building OpenSSL ($(basename "$s"))"
+	step=openssl
 	( cd "$b"
 	  # shellcheck disable=SC2086
 	  ./Configure linux-x86_64 --prefix="$dep" --libdir=lib --openssldir=/etc/ssl $OPENSSL_OPTS \
 		$DEP_CFLAGS -Wl,--gc-sections
 	  make -j"$jobs" build_libs
-	  make install_dev ) >"$logs/openssl.log" 2>&1 || die "OpenSSL build failed (see $logs/openssl.log)"
+	  make install_dev ) >"$logs/openssl.log" 2>&1
 	stamp_key openssl "$s" "$OPENSSL_OPTS" >"$(stamp_file openssl)"
 	dep_time[openssl]=$(($(now) - t))
 }
@@ -172,13 +182,13 @@ build_zstd() {
 	up_to_date zstd "$s" && return
 	local t=$(now)
 	echo "build-musl: building zstd ($(basename "$s"))"
+	step=zstd
 	( cd "$s/lib"
 	  make clean
 	  make -j"$jobs" CC="$CC" CFLAGS="$DEP_CFLAGS" ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LIB_DICTBUILDER=0 \
 		PREFIX="$dep" LIBDIR="$dep/lib" libzstd.a libzstd
 	  make CC="$CC" PREFIX="$dep" LIBDIR="$dep/lib" ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DEPRECATED=0 ZSTD_LIB_DICTBUILDER=0 \
-		install-static install-shared install-includes install-pc ) >"$logs/zstd.log" 2>&1 ||
-		die "zstd build failed (see $logs/zstd.log)"
+		install-static install-shared install-includes install-pc ) >"$logs/zstd.log" 2>&1
 	stamp_key zstd "$s" >"$(stamp_file zstd)"
 	dep_time[zstd]=$(($(now) - t))
 }
@@ -188,11 +198,12 @@ build_bearssl() {
 	up_to_date bearssl "$s" && return
 	local t=$(now)
 	echo "build-musl: building BearSSL ($(basename "$s"))"
+	step=bearssl
 	( cd "$s"
 	  rm -rf build
 	  make -j"$jobs" CONF=Unix CC="$CC" CFLAGS="-W -Wall $DEP_CFLAGS" lib
 	  cp build/libbearssl.a "$dep/lib/"
-	  cp inc/*.h "$dep/include/" ) >"$logs/bearssl.log" 2>&1 || die "BearSSL build failed (see $logs/bearssl.log)"
+	  cp inc/*.h "$dep/include/" ) >"$logs/bearssl.log" 2>&1
 	stamp_key bearssl "$s" >"$(stamp_file bearssl)"
 	dep_time[bearssl]=$(($(now) - t))
 }
@@ -213,6 +224,7 @@ build_curl() {
 	local t=$(now) b=$cache/build/curl
 	rm -rf "$b"; cp -a "$s" "$b"
 	echo "build-musl: building libcurl ($(basename "$s"), TLS: OpenSSL)"
+	step=curl
 	( cd "$b"
 	  # Debian's last two patches rename the library for its GnuTLS and NSS
 	  # flavours: take them back out and regenerate the build files.
@@ -227,7 +239,7 @@ build_curl() {
 	  make -j"$jobs" -C lib
 	  make -C lib install
 	  make -C include install
-	  make install-pkgconfigDATA install-binSCRIPTS ) >"$logs/curl.log" 2>&1 || die "libcurl build failed (see $logs/curl.log)"
+	  make install-pkgconfigDATA install-binSCRIPTS ) >"$logs/curl.log" 2>&1
 	grep -q '^#define USE_OPENSSL 1' "$b/lib/curl_config.h" || die "libcurl was configured without OpenSSL"
 	stamp_key curl "$s" "$opts" >"$(stamp_file curl)"
 	dep_time[curl]=$(($(now) - t))
@@ -239,6 +251,7 @@ build_libpq() {
 	local t=$(now) b=$cache/build/libpq
 	rm -rf "$b"; mkdir -p "$b"
 	echo "build-musl: building libpq ($(basename "$s"), with OpenSSL)"
+	step=libpq
 	( cd "$b"
 	  "$s/configure" CC="$CC" CFLAGS="$DEP_CFLAGS" CPPFLAGS="-I$dep/include" LDFLAGS="-L$dep/lib" \
 		--prefix="$dep" --libdir="$dep/lib" --includedir="$dep/include" --with-ssl=openssl \
@@ -249,7 +262,7 @@ build_libpq() {
 	  make -C src/include install
 	  make -C src/common install
 	  make -C src/port install
-	  make -C src/bin/pg_config install ) >"$logs/libpq.log" 2>&1 || die "libpq build failed (see $logs/libpq.log)"
+	  make -C src/bin/pg_config install ) >"$logs/libpq.log" 2>&1
 	grep -q '^#define USE_OPENSSL 1' "$b/src/include/pg_config.h" || die "libpq was configured without OpenSSL"
 	stamp_key libpq "$s" >"$(stamp_file libpq)"
 	dep_time[libpq]=$(($(now) - t))
@@ -301,6 +314,7 @@ incs="-I$dep/include"
 worker_opt=--without-pg-config
 [ -n "$pg_config" ] && worker_opt=--with-pg-config=$pg_config
 t=$(now)
+step=totalrecall-$variant
 ( cd "$b"
   autoreconf -fi
   ./configure CC="$CC" --prefix="$prefix" --without-check "$worker_opt" \
@@ -309,8 +323,7 @@ t=$(now)
 	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="$dep/lib/libbearssl.a"
   make -j"$jobs"
   rm -rf "$out"
-  make install DESTDIR="$out" ) >"$logs/totalrecall-$variant.log" 2>&1 ||
-	die "TotalRecall build failed (see $logs/totalrecall-$variant.log)"
+  make install DESTDIR="$out" ) >"$logs/totalrecall-$variant.log" 2>&1
 echo "build-musl: TotalRecall ($variant) built in $(($(now) - t)) s"
 
 # --- strip, list, check ------------------------------------------------------
