@@ -284,9 +284,10 @@ if [ "$system_libs" = no ]; then
 	nm "$dep/lib/libpq.a" 2>/dev/null | grep -q ' T pgtls_init$' || die "libpq.a has no OpenSSL support: refusing to ship it"
 	L=$dep/lib
 else
-	L=/usr/lib
-	pq=$(find /usr/lib /lib -name 'libpq.so.5*' | head -1)
-	[ -n "$pq" ] && nm -D "$pq" | grep -q ' PQsslInUse$' || die "system libpq not found or without SSL"
+	# The postgres:alpine image has libpq in pg_config's libdir (/usr/local/lib).
+	pqlib=$(pg_config --libdir) pqinc=$(pg_config --includedir)
+	pq=$(find "$pqlib" -name 'libpq.so.5*' | head -1)
+	[ -n "$pq" ] && nm -D "$pq" | grep -q 'SSL_connect' || die "system libpq not found in $pqlib, or built without OpenSSL"
 fi
 
 # --- TotalRecall -----------------------------------------------------------
@@ -300,7 +301,12 @@ else
 	[ -f "$b/Makefile" ] && make -C "$b" distclean >/dev/null 2>&1 || true
 fi
 
-if [ "$variant" = image ]; then
+if [ "$system_libs" = yes ]; then
+	[ "$variant" = image ] || die "--system-libs builds the image variant only"
+	ZSTD_LIBS="-lzstd"
+	LIBPQ_LIBS="-L$pqlib -lpq"
+	CURL_LIBS="$dep/lib/libcurl.a -lssl -lcrypto"
+elif [ "$variant" = image ]; then
 	ZSTD_LIBS="-L$L -lzstd"
 	LIBPQ_LIBS="-L$L -lpq"
 	CURL_LIBS="$dep/lib/libcurl.a -L$L -lssl -lcrypto"
@@ -310,7 +316,7 @@ else
 	CURL_LIBS="$dep/lib/libcurl.a $L/libssl.a $L/libcrypto.a"
 fi
 incs="-I$dep/include"
-[ "$system_libs" = yes ] && incs="-I$dep/include -I/usr/include/postgresql"
+[ "$system_libs" = yes ] && incs="-I$dep/include -I$pqinc"
 worker_opt=--without-pg-config
 [ -n "$pg_config" ] && worker_opt=--with-pg-config=$pg_config
 t=$(now)
@@ -321,9 +327,10 @@ step=totalrecall-$variant
 	CFLAGS="-Os -ffunction-sections -fdata-sections" LDFLAGS="-Wl,--gc-sections -Wl,-O1 -Wl,--as-needed" \
 	ZSTD_CFLAGS="$incs" ZSTD_LIBS="$ZSTD_LIBS" LIBPQ_CFLAGS="$incs" LIBPQ_LIBS="$LIBPQ_LIBS" \
 	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="$dep/lib/libbearssl.a"
-  make -j"$jobs"
+  # with_llvm=no reaches PGXS (the worker): no clang bitcode needed.
+  make -j"$jobs" with_llvm=no
   rm -rf "$out"
-  make install DESTDIR="$out" ) >"$logs/totalrecall-$variant.log" 2>&1
+  make install DESTDIR="$out" with_llvm=no ) >"$logs/totalrecall-$variant.log" 2>&1
 echo "build-musl: TotalRecall ($variant) built in $(($(now) - t)) s"
 
 # --- strip, list, check ------------------------------------------------------
