@@ -218,7 +218,7 @@ CURL_OPTS="--disable-shared --enable-static --with-openssl=SSLPREFIX --without-l
 
 build_curl() {
 	local s; s=$(source_dir curl)
-	local sslp=$dep; [ "$system_libs" = yes ] && sslp=/usr
+	local sslp=$sslrun; [ "$system_libs" = yes ] && sslp=/usr
 	local opts=${CURL_OPTS/SSLPREFIX/$sslp}
 	up_to_date curl "$s" "$opts" && return
 	local t=$(now) b=$cache/build/curl
@@ -234,7 +234,7 @@ build_curl() {
 	  done
 	  autoreconf -fi
 	  # shellcheck disable=SC2086
-	  ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" CPPFLAGS="-I$dep/include" LDFLAGS="-L$dep/lib" \
+	  LD_LIBRARY_PATH=$sslrun/lib ./configure CC="$CC" CFLAGS="$DEP_CFLAGS" \
 		--prefix="$dep" --libdir="$dep/lib" $opts
 	  make -j"$jobs" -C lib
 	  make -C lib install
@@ -253,27 +253,37 @@ build_libpq() {
 	echo "build-musl: building libpq ($(basename "$s"), with OpenSSL)"
 	step=libpq
 	( cd "$b"
-	  "$s/configure" CC="$CC" CFLAGS="$DEP_CFLAGS" CPPFLAGS="-I$dep/include" LDFLAGS="-L$dep/lib" \
+	  # configure runs test programs linked with the prefix's libssl.so.3.
+	  LD_LIBRARY_PATH=$sslrun/lib "$s/configure" CC="$CC" CFLAGS="$DEP_CFLAGS" CPPFLAGS="-I$dep/include" LDFLAGS="-L$dep/lib" \
 		--prefix="$dep" --libdir="$dep/lib" --includedir="$dep/include" --with-ssl=openssl \
 		--without-readline --without-zlib --without-icu --without-gssapi --without-ldap --without-llvm \
 		--without-lz4 --without-zstd --without-libxml --without-pam
 	  make -j"$jobs" -C src/interfaces/libpq
 	  make -C src/interfaces/libpq install
 	  make -C src/include install
-	  make -C src/common install
-	  make -C src/port install
-	  make -C src/bin/pg_config install ) >"$logs/libpq.log" 2>&1
+	  # libpq.a needs these two for a static link (they are not installed).
+	  cp src/common/libpgcommon_shlib.a src/port/libpgport_shlib.a "$dep/lib/" ) >"$logs/libpq.log" 2>&1
 	grep -q '^#define USE_OPENSSL 1' "$b/src/include/pg_config.h" || die "libpq was configured without OpenSSL"
 	stamp_key libpq "$s" >"$(stamp_file libpq)"
 	dep_time[libpq]=$(($(now) - t))
 }
 
+# configure scripts run test programs linked with the prefix's libssl.so.3:
+# a directory with only OpenSSL in it (cc1 itself would load the prefix's
+# musl libzstd from LD_LIBRARY_PATH=$dep/lib and fail).
+sslrun=$cache/ssl-prefix
 t0=$(now)
 if [ "$system_libs" = no ]; then
 	build_openssl
+	# OpenSSL alone, as a prefix for curl's --with-openssl (its configure
+	# puts that lib directory in LD_LIBRARY_PATH while it runs the compiler).
+	mkdir -p "$sslrun/lib"
+	ln -sfn "$dep/include" "$sslrun/include"
+	ln -sf "$dep"/lib/libssl.* "$dep"/lib/libcrypto.* "$sslrun/lib/"
 	build_zstd
 	build_libpq
 fi
+[ "$system_libs" = no ] || sslrun=
 build_bearssl
 build_curl
 for d in "${!dep_time[@]}"; do echo "build-musl: $d built in ${dep_time[$d]} s"; done
@@ -305,15 +315,20 @@ if [ "$system_libs" = yes ]; then
 	[ "$variant" = image ] || die "--system-libs builds the image variant only"
 	ZSTD_LIBS="-lzstd"
 	LIBPQ_LIBS="-L$pqlib -lpq"
-	CURL_LIBS="$dep/lib/libcurl.a -lssl -lcrypto"
+	CURL_LIBS="-L$dep/lib -lcurl -lssl -lcrypto"
 elif [ "$variant" = image ]; then
 	ZSTD_LIBS="-L$L -lzstd"
 	LIBPQ_LIBS="-L$L -lpq"
-	CURL_LIBS="$dep/lib/libcurl.a -L$L -lssl -lcrypto"
+	CURL_LIBS="-L$L -lcurl -lssl -lcrypto"    # libcurl exists only as libcurl.a
 else
-	ZSTD_LIBS="$L/libzstd.a"
-	LIBPQ_LIBS="$L/libpq.a $L/libpgcommon_shlib.a $L/libpgport_shlib.a $L/libssl.a $L/libcrypto.a"
-	CURL_LIBS="$dep/lib/libcurl.a $L/libssl.a $L/libcrypto.a"
+	# A directory of static archives only, so that -lNAME cannot pick a .so
+	# (libtool drops archive paths given to a convenience library).
+	st=$cache/static-lib
+	rm -rf "$st"; mkdir -p "$st"
+	ln -s "$L"/*.a "$st/"
+	ZSTD_LIBS="-L$st -lzstd"
+	LIBPQ_LIBS="-L$st -lpq -lpgcommon_shlib -lpgport_shlib -lssl -lcrypto"
+	CURL_LIBS="-L$st -lcurl -lssl -lcrypto"
 fi
 incs="-I$dep/include"
 [ "$system_libs" = yes ] && incs="-I$dep/include -I$pqinc"
@@ -326,7 +341,7 @@ step=totalrecall-$variant
   ./configure CC="$CC" --prefix="$prefix" --without-check "$worker_opt" \
 	CFLAGS="-Os -ffunction-sections -fdata-sections" LDFLAGS="-Wl,--gc-sections -Wl,-O1 -Wl,--as-needed" \
 	ZSTD_CFLAGS="$incs" ZSTD_LIBS="$ZSTD_LIBS" LIBPQ_CFLAGS="$incs" LIBPQ_LIBS="$LIBPQ_LIBS" \
-	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="$dep/lib/libbearssl.a"
+	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="-L$dep/lib -lbearssl"
   # with_llvm=no reaches PGXS (the worker): no clang bitcode needed.
   make -j"$jobs" with_llvm=no
   rm -rf "$out"
