@@ -32,7 +32,7 @@ chmod 755 "$work"
 pg_pid=
 cleanup() {
 	[ -n "$pg_pid" ] && setpriv --reuid="$user" --regid="$user" --clear-groups \
-		"$pgbin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1
+		"$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,7 +52,7 @@ for variant in "${variants[@]}"; do
 
 	# Relocatable: copy the tree where the server's user can run it, the
 	# drivers found next to the binary (../lib/totalrecall/drivers).
-	rm -rf "$work/inst" "$work/data" "$work/repo" "$work/state"
+	rm -rf "$work/inst" "$work/pg" "$work/repo" "$work/state"
 	cp -a "$root" "$work/inst"
 	bin=$work/inst/bin/totalrecall
 	libpath=
@@ -67,26 +67,29 @@ for variant in "${variants[@]}"; do
 	if [ "$interp" = /lib/ld-musl-x86_64.so.1 ]; then ok "$variant: musl-linked ($needs)"; else not_ok "$variant: interpreter $interp"; fi
 	if [ "$variant" = standalone ] && [ "$needs" != "libc.so " ]; then not_ok "standalone needs $needs"; fi
 
-	mkdir -p "$work/repo" "$work/state"
-	chown -R "$user:" "$work/repo" "$work/state"
-	envs=(LD_LIBRARY_PATH="$libpath" HOME="$work/state" TOTALRECALL_DRIVER=fs TOTALRECALL_BUCKET="$work/repo"
+	mkdir -p "$work/repo" "$work/state" "$work/pg"
+	chown -R "$user:" "$work/repo" "$work/state" "$work/pg"
+	# The image's libraries reach the musl binary only (a glibc program
+	# given musl libraries through LD_LIBRARY_PATH would not start).
+	ldp=(); [ -n "$libpath" ] && ldp=(LD_LIBRARY_PATH="$libpath")
+	envs=(HOME="$work/state" TOTALRECALL_DRIVER=fs TOTALRECALL_BUCKET="$work/repo"
 		TOTALRECALL_DATABASE_ID=musl-"$variant" TOTALRECALL_ENCRYPTION_KEY=musl-test-passphrase
 		TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_STATE_DIR="$work/state/cache")
-	if v=$(as_user env "${envs[@]}" "$bin" version 2>&1); then ok "$variant: $v"; else not_ok "$variant: version: $v"; continue; fi
+	if v=$(as_user env "${envs[@]}" "${ldp[@]}" "$bin" version 2>&1); then ok "$variant: $v"; else not_ok "$variant: version: $v"; continue; fi
 
-	as_user "$pgbin/initdb" -D "$work/data" -A trust -U postgres >"$work/initdb.log" 2>&1 || { not_ok "initdb"; continue; }
+	as_user "$pgbin/initdb" -D "$work/pg/data" -A trust -U postgres >"$work/initdb.log" 2>&1 || { not_ok "initdb"; cat "$work/initdb.log"; continue; }
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat >>"$work/data/postgresql.conf" <<-EOF
+	cat >>"$work/pg/data/postgresql.conf" <<-EOF
 	port = $port
 	listen_addresses = ''
-	unix_socket_directories = '$work/data'
+	unix_socket_directories = '$work/pg/data'
 	archive_mode = on
-	archive_command = '$bin archive-put %p'
+	archive_command = '${ldp[*]} $bin archive-put %p'
 	wal_level = replica
 	EOF
-	as_user env "${envs[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null && pg_pid=1 ||
-		{ not_ok "$variant: server start"; cat "$work/pg.log"; continue; }
-	psql_() { as_user "$pgbin/psql" -X -qAt -h "$work/data" -p "$port" -U postgres -d postgres "$@"; }
+	as_user env "${envs[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/pg.log" -w start >/dev/null && pg_pid=1 ||
+		{ not_ok "$variant: server start"; cat "$work/pg/pg.log"; continue; }
+	psql_() { as_user "$pgbin/psql" -X -qAt -h "$work/pg/data" -p "$port" -U postgres -d postgres "$@"; }
 	psql_ -c "create table t as select g, md5(g::text) from generate_series(1, 20000) g" >/dev/null
 	seg=$(psql_ -c "select pg_walfile_name(pg_current_wal_lsn())")
 	psql_ -c "select pg_switch_wal()" >/dev/null
@@ -98,18 +101,18 @@ for variant in "${variants[@]}"; do
 	if [ "$(psql_ -c "select coalesce(last_archived_wal >= '$seg', false) from pg_stat_archiver")" = t ]; then
 		ok "$variant: PostgreSQL archived $seg through the musl binary ($archived)"
 	else
-		not_ok "$variant: $seg not archived ($archived)"; tail -20 "$work/pg.log"
+		not_ok "$variant: $seg not archived ($archived)"; tail -20 "$work/pg/pg.log"
 	fi
-	if as_user env "${envs[@]}" "$bin" archive-get "$work/state/$seg.back" "$seg" 2>"$work/get.log" &&
-		cmp -s "$work/state/$seg.back" "$work/data/pg_wal/$seg"; then
+	if as_user env "${envs[@]}" "${ldp[@]}" "$bin" archive-get "$work/state/$seg.back" "$seg" 2>"$work/get.log" &&
+		cmp -s "$work/state/$seg.back" "$work/pg/data/pg_wal/$seg"; then
 		ok "$variant: archive-get $seg gives back the same 16 MiB"
 	else
 		not_ok "$variant: archive-get $seg"; cat "$work/get.log"
 	fi
-	as_user env "${envs[@]}" "$bin" archive-get "$work/state/none" 0000000100000099000000FF 2>/dev/null
+	as_user env "${envs[@]}" "${ldp[@]}" "$bin" archive-get "$work/state/none" 0000000100000099000000FF 2>/dev/null
 	rc=$?
 	if [ $rc -eq 1 ]; then ok "$variant: archive-get of an absent segment exits 1"; else not_ok "$variant: absent segment exit $rc"; fi
-	as_user "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null; pg_pid=
+	as_user "$pgbin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null; pg_pid=
 done
 
 echo "test_musl: $passed passed, $failed failed"
