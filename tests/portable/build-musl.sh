@@ -214,7 +214,8 @@ CURL_OPTS="--disable-shared --enable-static --with-openssl=SSLPREFIX --without-l
 --disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt --disable-ftp
 --disable-file --disable-manual --disable-ntlm --disable-ntlm-wb --disable-cookies --disable-alt-svc --disable-doh
 --disable-mime --disable-netrc --disable-progress-meter --disable-dateparse --disable-websockets --disable-unix-sockets
---with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --with-ca-path=/etc/ssl/certs --enable-ipv6 --enable-threaded-resolver"
+--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --with-ca-path=/etc/ssl/certs --enable-ipv6 --enable-threaded-resolver
+--disable-symbol-hiding"
 
 build_curl() {
 	local s; s=$(source_dir curl)
@@ -311,6 +312,7 @@ else
 	[ -f "$b/Makefile" ] && make -C "$b" distclean >/dev/null 2>&1 || true
 fi
 
+make_vars=()
 if [ "$system_libs" = yes ]; then
 	[ "$variant" = image ] || die "--system-libs builds the image variant only"
 	ZSTD_LIBS="-lzstd"
@@ -328,7 +330,19 @@ else
 	ln -s "$L"/*.a "$st/"
 	ZSTD_LIBS="-L$st -lzstd"
 	LIBPQ_LIBS="-L$st -lpq -lpgcommon_shlib -lpgport_shlib -lssl -lcrypto"
-	CURL_LIBS="-L$st -lcurl -lssl -lcrypto"
+	# One copy of libcurl and OpenSSL, in the binary: statically linked into
+	# each of s3.so and minio.so they would weigh 3.7 MB apiece.  The binary
+	# keeps every libcurl function (-u) and exports its symbols (it is linked
+	# with -export-dynamic already); the drivers, linked without libcurl,
+	# resolve curl_* from it when dlopen'ed (libcurl is built with
+	# --disable-symbol-hiding: a static libcurl hides its API otherwise).
+	# CURL_LIBS must not be empty
+	# (configure would ask pkg-config), hence a harmless flag.
+	CURL_LIBS="-Wl,--as-needed"
+	keep=$(nm "$st/libcurl.a" 2>/dev/null | awk '$2 == "T" && $3 ~ /^curl_/ { printf " -Wl,-u,%s", $3 }')
+	[ -n "$keep" ] || die "no curl_* functions in $st/libcurl.a"
+	make_vars=("totalrecall_LDADD=libtotalrecall.la -L$st -lcurl -lssl -lcrypto"
+		"totalrecall_LDFLAGS=-export-dynamic$keep -Wl,--export-dynamic-symbol=curl_*")
 fi
 incs="-I$dep/include"
 [ "$system_libs" = yes ] && incs="-I$dep/include -I$pqinc"
@@ -343,9 +357,9 @@ step=totalrecall-$variant
 	ZSTD_CFLAGS="$incs" ZSTD_LIBS="$ZSTD_LIBS" LIBPQ_CFLAGS="$incs" LIBPQ_LIBS="$LIBPQ_LIBS" \
 	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="-L$dep/lib -lbearssl"
   # with_llvm=no reaches PGXS (the worker): no clang bitcode needed.
-  make -j"$jobs" with_llvm=no
+  make -j"$jobs" with_llvm=no "${make_vars[@]}"
   rm -rf "$out"
-  make install DESTDIR="$out" with_llvm=no ) >"$logs/totalrecall-$variant.log" 2>&1
+  make install DESTDIR="$out" with_llvm=no "${make_vars[@]}" ) >"$logs/totalrecall-$variant.log" 2>&1
 echo "build-musl: TotalRecall ($variant) built in $(($(now) - t)) s"
 
 # --- strip, list, check ------------------------------------------------------
