@@ -18,7 +18,7 @@ musl_pkgs=(musl-tools dpkg-dev patch xz-utils)
 
 if [ "$what" = musl ]; then
 	src_list=/etc/apt/sources.list.d/totalrecall-deb-src.sources
-	if ! apt-cache showsrc bearssl 2>/dev/null | grep -q '^Version'; then
+	if ! apt-cache showsrc bearssl 2>/dev/null | grep '^Version' >/dev/null; then
 		echo "install-deps: adding Debian source entries ($src_list)"
 		codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 		cat >"$src_list" <<-EOF

@@ -118,10 +118,10 @@ source_dir() {
 # The security archive's index sometimes names a version its pool no longer
 # has: try each version apt knows, newest first.
 fetch_with_apt() {
-	local p=$1 v
-	apt-cache showsrc "$p" 2>/dev/null | grep -q '^Version' ||
-		die "apt has no source for $p: run tests/install-deps.sh musl (it adds a deb-src entry)"
-	for v in $(apt-cache showsrc "$p" | sed -n 's/^Version: //p' | sort -Vru); do
+	local p=$1 v versions
+	versions=$(apt-cache showsrc "$p" 2>/dev/null | sed -n 's/^Version: //p' | sort -Vru)
+	[ -n "$versions" ] || die "apt has no source for $p: run tests/install-deps.sh musl (it adds a deb-src entry)"
+	for v in $versions; do
 		(cd "$srcdir" && apt-get source -qq "$p=$v" >"$logs/fetch-$p.log" 2>&1) && return 0
 		rm -rf "$srcdir/${debpkg[$p]:-$p}"-[0-9]*/
 	done
