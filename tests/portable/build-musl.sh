@@ -317,11 +317,12 @@ if [ "$system_libs" = yes ]; then
 	[ "$variant" = image ] || die "--system-libs builds the image variant only"
 	ZSTD_LIBS="-lzstd"
 	LIBPQ_LIBS="-L$pqlib -lpq"
-	CURL_LIBS="-L$dep/lib -lcurl -lssl -lcrypto"
+	CURL_LIBS="-Wl,--exclude-libs,libcurl.a -L$dep/lib -lcurl -lssl -lcrypto"
 elif [ "$variant" = image ]; then
 	ZSTD_LIBS="-L$L -lzstd"
 	LIBPQ_LIBS="-L$L -lpq"
-	CURL_LIBS="-L$L -lcurl -lssl -lcrypto"    # libcurl exists only as libcurl.a
+	# libcurl exists only as libcurl.a; its symbols stay local to each driver.
+	CURL_LIBS="-Wl,--exclude-libs,libcurl.a -L$L -lcurl -lssl -lcrypto"
 else
 	# A directory of static archives only, so that -lNAME cannot pick a .so
 	# (libtool drops archive paths given to a convenience library).
