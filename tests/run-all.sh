@@ -20,6 +20,15 @@ status=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.log
 [ $status -eq 0 ] || { cat tests/test-suite.log 2>/dev/null | tail -200; }
 
+echo "== make distcheck"
+# The distribution builds, passes make check and installcheck out of tree,
+# installs and uninstalls cleanly (DESTDIR too).
+if make distcheck >distcheck.log 2>&1; then
+	grep -E '^(ok|not ok) |archives ready' distcheck.log
+else
+	tail -60 distcheck.log; echo "make distcheck failed"; status=1
+fi
+
 echo "== summaries"
 passed=0 failed=0
 while IFS= read -r log; do
