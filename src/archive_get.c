@@ -12,6 +12,8 @@
 #include "config.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
+#include "prefetch.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -95,6 +97,7 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 	if (rc != TR_OK)
 		unlink(tmp);
 	if (rc == TR_ENOTFOUND) {
+		tr_metric_status("absent");
 		tr_info("archive-get %s: not in the archive", name);
 		return 1;
 	}
@@ -102,6 +105,7 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 		tr_error("archive-get %s: %s", name, r->err);
 		return TR_EXIT_FATAL;
 	}
+	tr_metric_bytes(x.plain, x.stored);
 	tr_info("archive-get %s: %llu bytes stored, %llu out, %.0f ms", name, (unsigned long long)x.stored,
 		(unsigned long long)x.plain, (tr_now() - t0) * 1000);
 	return 0;
@@ -115,6 +119,7 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		return TR_EXIT_FATAL;
 	}
 	const char *dst = argv[0], *name = argv[1];
+	tr_metric_subject(name);
 	if (tr_wal_kind(name) == TR_WAL_NONE) {
 		tr_error("archive-get: %s is not a WAL file name", name);
 		return TR_EXIT_FATAL;
@@ -123,15 +128,23 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		tr_error("archive-get: %s", err);
 		return TR_EXIT_FATAL;
 	}
+	tr_xfer x = { 0, 0 };
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	int status = TR_EXIT_FATAL;
-	if (rc != TR_OK)
+	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, r.err);
-	else
+	} else if (tr_prefetch_take(&r, name, dst, &x)) {
+		tr_metric_bytes(x.plain, x.stored);
+		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
+		status = 0;
+	} else {
 		status = get_file(&r, dst, name);
+	}
 	tr_repo_close(&r);
+	if (status == 0)
+		tr_prefetch_spawn(cfg, name);
 	return status;
 }

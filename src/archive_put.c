@@ -10,9 +10,11 @@
  * its keyed checksum (or, for drivers without metadata, by decoding it).
  */
 #include "config.h"
+#include "archive.h"
 #include "checksum.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -107,19 +109,18 @@ static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *
 	return same;
 }
 
-static int put_file(tr_repo *r, const char *path, const char *name, int fd)
+static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int level, tr_xfer *x)
 {
 	char rel[256], sum[TR_CHECKSUM_STR_LEN];
 	struct file_src src = { fd, 0 };
-	tr_xfer x = { 0, 0 };
 	double t0 = tr_now();
 
 	tr_wal_rel(name, rel, sizeof rel);
 	if (file_checksum(&r->keys, fd, sum) != 0) {
-		tr_error("archive-put: cannot read %s: %s", path, strerror(errno));
+		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
-	int rc = tr_repo_put(r, rel, file_read, &src, TR_PUT_IF_ABSENT, sum, &x);
+	int rc = tr_repo_put(r, rel, file_read, &src, TR_PUT_IF_ABSENT, sum, x);
 	if (rc == TR_EEXIST) {
 		int same = stored_is_identical(r, rel, fd, sum);
 		if (same == 1) {
@@ -127,22 +128,36 @@ static int put_file(tr_repo *r, const char *path, const char *name, int fd)
 			return 0;
 		}
 		if (same == 0)
-			tr_error("archive-put %s: already archived with DIFFERENT content; the stored object was left "
-				 "untouched", name);
+			tr_log(level, "archive-put %s: already archived with DIFFERENT content; the stored object was "
+			       "left untouched", name);
 		else
-			tr_error("archive-put %s: already archived, and comparing with it failed: %s", name, r->err);
+			tr_log(level, "archive-put %s: already archived, and comparing with it failed: %s", name, r->err);
 		return 1;
 	}
 	if (rc != TR_OK) {
 		if (src.failed)
-			tr_error("archive-put: cannot read %s: %s", path, strerror(src.failed));
+			tr_log(level, "archive-put: cannot read %s: %s", path, strerror(src.failed));
 		else
-			tr_error("archive-put %s: %s", name, r->err);
+			tr_log(level, "archive-put %s: %s", name, r->err);
 		return 1;
 	}
-	tr_info("archive-put %s: %llu bytes in, %llu stored, %.0f ms", name, (unsigned long long)x.plain,
-		(unsigned long long)x.stored, (tr_now() - t0) * 1000);
+	tr_info("archive-put %s: %llu bytes in, %llu stored, %.0f ms%s", name, (unsigned long long)x->plain,
+		(unsigned long long)x->stored, (tr_now() - t0) * 1000, level == TR_LOG_WARNING ? " (ahead)" : "");
 	return 0;
+}
+
+int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, tr_xfer *x)
+{
+	int level = quiet ? TR_LOG_WARNING : TR_LOG_ERROR;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		tr_log(level, "archive-put: cannot open %s: %s", path, strerror(errno));
+		return 1;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	int status = put_fd(r, path, name, fd, level, x);
+	close(fd);
+	return status;
 }
 
 int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
@@ -153,6 +168,7 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	const char *path = argv[0], *name = tr_basename(path);
+	tr_metric_subject(name);
 	if (tr_wal_kind(name) == TR_WAL_NONE) {
 		tr_error("archive-put: %s is not a WAL file name", path);
 		return 1;
@@ -161,22 +177,28 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		tr_error("archive-put: %s", err);
 		return 1;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (access(path, R_OK) != 0) {
 		tr_error("archive-put: cannot open %s: %s", path, strerror(errno));
 		return 1;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	tr_xfer x = { 0, 0 };
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 1);
 	int status = 1;
-	if (rc != TR_OK)
+	if (rc != TR_OK) {
 		tr_error("archive-put %s: %s", name, r.err);
-	else
-		status = put_file(&r, path, name, fd);
+	} else if (tr_ahead_claim(&r, path, name, &x)) {
+		tr_info("archive-put %s: archived ahead, %llu bytes in, %llu stored", name, (unsigned long long)x.plain,
+			(unsigned long long)x.stored);
+		status = 0;
+	} else {
+		struct tr_ahead *ahead = tr_ahead_start(&r, path, name);
+		status = tr_archive_file(&r, path, name, 0, &x);
+		tr_ahead_finish(ahead);
+	}
+	tr_metric_bytes(x.plain, x.stored);
 	tr_repo_close(&r);
-	close(fd);
 	return status;
 }

@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "datadir.h"
 #include "log.h"
+#include "metric.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
@@ -92,20 +93,6 @@ struct backup {
 
 /* --- worker side --- */
 
-struct mem_src {
-	const uint8_t *p;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_src *m = ctx;
-	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-	memcpy(buf, m->p + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 /* Reads the chunk; a file dropped meanwhile reads as empty (WAL replay
  * recreates or removes it). */
 static int read_chunk(struct chunk_slot *c, uint8_t *buf, tr_repo *repo)
@@ -131,10 +118,10 @@ static int read_chunk(struct chunk_slot *c, uint8_t *buf, tr_repo *repo)
 static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf)
 {
 	char rel[128];
-	struct mem_src src = { buf, c->len, 0 };
+	tr_membuf src = { (void *)buf, c->len, c->len, 0 };
 	tr_xfer x = { 0, 0 };
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	int rc = tr_repo_put(repo, rel, mem_read, &src, TR_PUT_IF_ABSENT, NULL, &x);
+	int rc = tr_repo_put(repo, rel, tr_mem_read, &src, TR_PUT_IF_ABSENT, NULL, &x);
 	if (rc == TR_OK) {
 		c->stored = x.stored;
 		c->is_new = 1;
@@ -519,9 +506,11 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 		return -1;
 	}
 	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED) && !backup_due(b->repo->cfg, &set)) {
+		tr_metric_status("skipped");
 		tr_backupset_free(&set);
 		return 1;
 	}
+	tr_metric_subject(h.label);
 	open_previous(b, &set, info->system_id, h.prior);
 	tr_backupset_free(&set);
 	if (tr_lock_take(b->repo, h.label) != TR_OK) {
@@ -553,6 +542,7 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
 		rc = -1;
 	}
+	tr_metric_bytes(b->logical, b->new_bytes);
 	if (rc == 0)
 		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s", h->label,
 			(unsigned long long)b->files, (unsigned long long)b->logical, (unsigned long long)b->stored,

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "pgconn.h"
 #include "repo.h"
 #include "util.h"
@@ -87,8 +88,10 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 		rc = check_server(pg, err, sizeof err);
 	if (rc == 0)
 		rc = tr_pg_switch_wal(pg, walfile, sizeof walfile, err, sizeof err);
-	if (rc == 0)
+	if (rc == 0) {
+		tr_metric_subject(walfile);
 		rc = wait_archived(&r, walfile, err, sizeof err);
+	}
 	if (rc == 0)
 		tr_info("check: ok, WAL file %s was archived", walfile);
 	else

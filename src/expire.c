@@ -22,6 +22,7 @@
 #include "backupset.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "util.h"
 #include "walname.h"
 
@@ -341,6 +342,8 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	} else {
 		rc = run_expire(&e, &set);
 	}
+	if (rc == 0 && !e.dry_run)
+		tr_metric_bytes(0, e.bytes);
 	if (rc == 0)
 		tr_info("expire: %s %" PRIu64 " objects, %" PRIu64 " bytes", e.dry_run ? "would remove" : "removed",
 			e.objects, e.bytes);

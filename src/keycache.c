@@ -14,16 +14,9 @@
 
 #define CACHE_MAGIC "totalrecall-keycache 1\n"
 
-int tr_keycache_path(const char *state_dir, const char *identity, char *out, size_t outlen)
+int tr_keycache_path(const char *state_dir, const char *repo_hash, char *out, size_t outlen)
 {
-	br_sha256_context h;
-	uint8_t digest[32];
-	char hex[65];
-	br_sha256_init(&h);
-	br_sha256_update(&h, identity, strlen(identity));
-	br_sha256_out(&h, digest);
-	tr_hex(digest, 16, hex);
-	return snprintf(out, outlen, "%s/keys/%s.key", state_dir, hex) < (int)outlen ? 0 : -1;
+	return snprintf(out, outlen, "%s/keys/%s.key", state_dir, repo_hash) < (int)outlen ? 0 : -1;
 }
 
 /* HMAC-SHA256(salt, label | passphrase): ties an entry to the passphrase

@@ -19,8 +19,8 @@
 
 #define TR_KEYCACHE_MAX_AGE 3600
 
-/* Path of the cache file for a repository identity string. */
-int tr_keycache_path(const char *state_dir, const char *identity, char *out, size_t outlen);
+/* Path of the cache file for a repository (see tr_repo_id_hash). */
+int tr_keycache_path(const char *state_dir, const char *repo_hash, char *out, size_t outlen);
 /* 0 and fills ring/kek/age when a valid entry for passphrase exists; -1 otherwise. */
 int tr_keycache_load(const char *path, const char *passphrase, tr_keyring *ring,
 		     uint8_t kek[32], time_t *age);

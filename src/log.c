@@ -11,6 +11,7 @@
 #include <strings.h>
 
 static int log_level = TR_LOG_INFO;
+static char last_error[512];
 
 void tr_log_set_level(int level) { log_level = level; }
 int tr_log_get_level(void) { return log_level; }
@@ -30,11 +31,15 @@ void tr_log(int level, const char *fmt, ...)
 	char line[2048];
 	va_list ap;
 
-	if (level > log_level)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	if (level == TR_LOG_ERROR)
+		snprintf(last_error, sizeof last_error, "%s", line);
+	if (level > log_level)
+		return;
 	/* One write per line so concurrent processes do not interleave. */
 	fprintf(stderr, "totalrecall: %s: %s\n", prefix[level], line);
 }
+
+const char *tr_log_last_error(void) { return last_error; }

@@ -11,6 +11,8 @@ int tr_log_get_level(void);
 int tr_log_parse_level(const char *s);
 
 void tr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text of the last error logged ("" if none), for the metrics record. */
+const char *tr_log_last_error(void);
 #define tr_error(...) tr_log(TR_LOG_ERROR, __VA_ARGS__)
 #define tr_warn(...) tr_log(TR_LOG_WARNING, __VA_ARGS__)
 #define tr_info(...) tr_log(TR_LOG_INFO, __VA_ARGS__)

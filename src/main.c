@@ -2,6 +2,7 @@
 #include "config.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "settings.h"
 #include "totalrecall/driver.h"
 
@@ -205,7 +206,12 @@ int main(int argc, char **argv)
 		const char *lvl = tr_config_get(&cfg, TR_S_LOG_LEVEL);
 		if (lvl)
 			tr_log_set_level(tr_log_parse_level(lvl));
+		int records = c->run != cmd_help && c->run != cmd_version;
+		if (records)
+			tr_metric_begin(c->name);
 		status = c->run(&cfg, argc - optind - 1, argv + optind + 1);
+		if (records)
+			tr_metric_end(&cfg, status);
 	}
 	tr_config_free(&cfg);
 	return status;

@@ -1,6 +1,7 @@
 /* pgconn.c - libpq session for backups (see pgconn.h). */
 #include "config.h"
 #include "pgconn.h"
+#include "log.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -12,6 +13,14 @@
 struct tr_pg {
 	PGconn *conn;
 };
+
+/* Server notices ("all required WAL segments have been archived") go to
+ * the debug log instead of libpq's default of stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	tr_debug("server: %.*s", (int)strcspn(message, "\n"), message);
+}
 
 tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen)
 {
@@ -30,6 +39,7 @@ tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen)
 		tr_pg_close(pg);
 		return NULL;
 	}
+	PQsetNoticeProcessor(pg->conn, notice_to_log, NULL);
 	PQclear(PQexec(pg->conn, "SET application_name = 'totalrecall'"));
 	return pg;
 }

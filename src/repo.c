@@ -5,6 +5,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <bearssl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,19 +48,54 @@ static int cipher_id(const char *name)
 	return TR_CIPHER_AUTO;
 }
 
-int tr_repo_connect(tr_repo *r, const tr_config *cfg)
+/* "[prefix/]dbid/": the key prefix of everything in the repository. */
+static void repo_base(const tr_config *cfg, char *out, size_t outlen)
 {
-	char ident[4096];
-	memset(r, 0, sizeof *r);
-	r->cfg = cfg;
-	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
 	const char *prefix = tr_config_get(cfg, TR_S_STORAGE_PREFIX);
 	while (prefix && *prefix == '/')
 		prefix++;
 	size_t pl = prefix ? strlen(prefix) : 0;
 	while (pl && prefix[pl - 1] == '/')
 		pl--;
-	snprintf(r->base, sizeof r->base, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "", r->dbid);
+	snprintf(out, outlen, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "",
+		 tr_config_get(cfg, TR_S_DATABASE_ID));
+}
+
+void tr_repo_id_hash(const tr_config *cfg, char out[33])
+{
+	char base[1200], ident[4096];
+	br_sha256_context h;
+	uint8_t digest[32];
+	const char *endpoint = tr_config_get(cfg, TR_S_ENDPOINT);
+	repo_base(cfg, base, sizeof base);
+	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", tr_config_get(cfg, TR_S_DRIVER), tr_config_get(cfg, TR_S_BUCKET),
+		 endpoint ? endpoint : "", base);
+	br_sha256_init(&h);
+	br_sha256_update(&h, ident, strlen(ident));
+	br_sha256_out(&h, digest);
+	tr_hex(digest, 16, out);
+}
+
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
+{
+	char hash[33], id[17];
+	tr_repo_id_hash(r->cfg, hash);
+	tr_hex(r->keys.id, sizeof r->keys.id, id);
+	if ((size_t)snprintf(out, outlen, "%s/%s/%s-%s", tr_config_get(r->cfg, TR_S_STATE_DIR), what, hash, id) >=
+	    outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return tr_mkdirs(out, 0700);
+}
+
+int tr_repo_connect(tr_repo *r, const tr_config *cfg)
+{
+	char hash[33];
+	memset(r, 0, sizeof *r);
+	r->cfg = cfg;
+	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
+	repo_base(cfg, r->base, sizeof r->base);
 	r->enc.cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
 	r->enc.compress = TR_COMPRESS_ZSTD;
 	r->enc.level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
@@ -73,10 +109,8 @@ int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 		set_err(r, "%s", r->conn ? r->ld.drv->errmsg(r->conn) : "out of memory");
 		return rc;
 	}
-	/* The cache is per repository: driver, bucket, endpoint and base. */
-	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", driver, tr_config_get(cfg, TR_S_BUCKET),
-		 tr_config_get(cfg, TR_S_ENDPOINT) ? tr_config_get(cfg, TR_S_ENDPOINT) : "", r->base);
-	tr_keycache_path(tr_config_get(cfg, TR_S_STATE_DIR), ident, r->cache_path, sizeof r->cache_path);
+	tr_repo_id_hash(cfg, hash);
+	tr_keycache_path(tr_config_get(cfg, TR_S_STATE_DIR), hash, r->cache_path, sizeof r->cache_path);
 	return TR_OK;
 }
 
@@ -102,37 +136,13 @@ static int driver_fail(tr_repo *r, int rc)
 
 /* --- raw (unencoded) transfers, for the keyring only --- */
 
-struct membuf {
-	char *data;
-	size_t len, cap, pos;
-};
-
-static int mem_write(void *ctx, const void *buf, size_t len)
-{
-	struct membuf *m = ctx;
-	if (m->len + len > m->cap)
-		return -1;
-	memcpy(m->data + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct membuf *m = ctx;
-	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-	memcpy(buf, m->data + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 /* Reads the keyring object: 0, 1 if absent, or a negative status. */
 static int fetch_keyring(tr_repo *r, tr_keyring *ring)
 {
 	char key[TR_KEY_MAX + 1], buf[TR_KEYRING_MAX + 1], perr[256];
-	struct membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
+	tr_membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
 	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
-	int rc = r->ld.drv->get(r->conn, key, mem_write, &m);
+	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &m);
 	if (rc == TR_ENOTFOUND)
 		return 1;
 	if (rc == TR_ECALLBACK) {
@@ -159,8 +169,8 @@ static int create_keyring(tr_repo *r, const char *pass, tr_keyring *ring, uint8_
 		return TR_EIO;
 	}
 	int n = tr_keyring_format(ring, buf, sizeof buf);
-	struct membuf m = { buf, (size_t)n, sizeof buf, 0 };
-	tr_put_args a = { mem_read, &m, n, TR_PUT_IF_ABSENT, NULL };
+	tr_membuf m = { buf, (size_t)n, sizeof buf, 0 };
+	tr_put_args a = { tr_mem_read, &m, n, TR_PUT_IF_ABSENT, NULL };
 	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
 	int rc = r->ld.drv->put(r->conn, key, &a);
 	if (rc == TR_EEXIST)

@@ -54,6 +54,14 @@ int tr_repo_unlock(tr_repo *r, int create);
 int tr_repo_relock(tr_repo *r);
 void tr_repo_close(tr_repo *r);
 
+/* 32 hex digits naming the repository (driver, bucket, endpoint, prefix,
+ * database id) for local state: key cache, look-ahead and prefetch. */
+void tr_repo_id_hash(const tr_config *cfg, char out[33]);
+/* "<state-dir>/<what>/<repository hash>-<key id>", created (0700) if
+ * missing.  Needs unlocked keys: local state is only ever trusted for the
+ * repository and key it was made with. */
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen);
+
 /* Full storage key of a relative name. */
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
 

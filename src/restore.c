@@ -15,10 +15,12 @@
 #include "checksum.h"
 #include "commands.h"
 #include "log.h"
+#include "metric.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
 #include "restore_conf.h"
+#include "timeline.h"
 #include "util.h"
 #include "walname.h"
 
@@ -50,26 +52,12 @@ struct restore {
 	uint64_t bytes;
 	tr_progress progress;
 	char err[2048];
+	char timeline[16];               /* recovery_target_timeline to write, or "" */
 	char created_links[16][PATH_MAX]; /* tablespace directories we created */
 	int nlinks;
 };
 
 /* --- worker: one chunk --- */
-
-struct buf_sink {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int buf_write(void *ctx, const void *data, size_t len)
-{
-	struct buf_sink *s = ctx;
-	if (s->len + len > s->cap)
-		return -1;  /* longer than the manifest says: not our chunk */
-	memcpy(s->p + s->len, data, len);
-	s->len += len;
-	return 0;
-}
 
 static int write_at(const char *path, const void *buf, size_t len, uint64_t off, char *err, size_t errlen)
 {
@@ -93,30 +81,30 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	struct chunk_get *c = job;
 	struct restore *rs = arg;
 	char rel[128], id[66];
-	struct buf_sink s = { malloc(c->length ? c->length : 1), 0, c->length };
+	tr_membuf s = { malloc(c->length ? c->length : 1), 0, c->length, 0 };
 	int rc = -1;
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	if (!s.p) {
+	if (!s.data) {
 		snprintf(repo->err, sizeof repo->err, "out of memory");
-	} else if (tr_repo_get(repo, rel, buf_write, &s, NULL) != TR_OK) {
+	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
 		/* repo->err names the object; add the file it belongs to. */
 		char e[2048];
 		snprintf(e, sizeof e, "%s (chunk of %s)", repo->err, c->path + strlen(rs->pgdata) + 1);
 		snprintf(repo->err, sizeof repo->err, "%s", e);
 	} else {
-		tr_chunk_id(&repo->keys, s.p, s.len, id);
+		tr_chunk_id(&repo->keys, s.data, s.len, id);
 		if (s.len != c->length || strcmp(id, c->id) != 0)
 			snprintf(repo->err, sizeof repo->err, "chunk %s of %s does not match its content", c->id,
 				 c->path + strlen(rs->pgdata) + 1);
 		else
-			rc = write_at(c->path, s.p, s.len, c->offset, repo->err, sizeof repo->err);
+			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
 	}
 	if (rc == 0) {
 		pthread_mutex_lock(&rs->mu);
 		rs->bytes += s.len;
 		pthread_mutex_unlock(&rs->mu);
 	}
-	free(s.p);
+	free(s.data);
 	free(c);
 	return rc;
 }
@@ -396,7 +384,8 @@ static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get
 	if (*h->tablespace_map &&
 	    write_text(rs->pgdata, "tablespace_map", h->tablespace_map, 0600, rs->err, sizeof rs->err) != 0)
 		return -1;
-	if (tr_restore_conf_write(rs->repo->cfg, rs->pgdata, rs->err, sizeof rs->err) != 0)
+	if (tr_restore_conf_write(rs->repo->cfg, rs->pgdata, *rs->timeline ? rs->timeline : NULL, rs->err,
+				  sizeof rs->err) != 0)
 		return -1;
 	if (control) {  /* pg_control last of the data: before it, nothing starts */
 		if (tr_pool_submit(rs->pool, control) != 0 || tr_pool_wait(rs->pool) != 0) {
@@ -433,6 +422,7 @@ static int run_restore(struct restore *rs, const tr_manifest_hdr *chosen)
 	else
 		free(control);
 	tr_progress_add(&rs->progress, rs->bytes);
+	tr_metric_bytes(rs->bytes, h.stored_bytes);
 	tr_progress_end(&rs->progress);
 	tr_pool_stop(rs->pool);
 	rs->pool = NULL;
@@ -444,6 +434,29 @@ static int run_restore(struct restore *rs, const tr_manifest_hdr *chosen)
 static const char *target_dir(const tr_config *cfg, int argc, char **argv)
 {
 	return argc == 1 ? argv[0] : tr_config_get(cfg, TR_S_PGDATA);
+}
+
+/* 'latest' follows the newest timeline in the archive, which fails if that
+ * one forked off before this backup (another cluster restored from an
+ * older backup and promoted).  Then name the newest timeline that does
+ * continue the backup. */
+static int choose_timeline(struct restore *rs, tr_repo *r, const tr_manifest_hdr *b)
+{
+	tr_timelines tl;
+	if (tr_config_get(r->cfg, TR_S_TARGET_TIMELINE))
+		return 0;
+	if (tr_timelines_load(r, &tl) != TR_OK) {
+		snprintf(rs->err, sizeof rs->err, "%s", r->err);
+		return -1;
+	}
+	uint32_t newest = tr_timeline_newest(&tl), mine = tr_timeline_latest_from(&tl, b->timeline, b->stop_lsn);
+	if (newest > mine) {
+		snprintf(rs->timeline, sizeof rs->timeline, "%u", mine);
+		tr_info("restore: timeline %u forked off before backup %s; recovering along timeline %u", newest,
+			b->label, mine);
+	}
+	tr_timelines_free(&tl);
+	return 0;
 }
 
 /* Unlocks the repository and picks the backup; 1 means "--try and
@@ -470,7 +483,7 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, int *chose
 	*chosen = choose_backup(cfg, set, rs->err, sizeof rs->err);
 	if (*chosen < 0 || check_archive_end(r, cfg, &set->b[*chosen], rs->err, sizeof rs->err) != 0)
 		return -1;
-	return 0;
+	return choose_timeline(rs, r, &set->b[*chosen]);
 }
 
 int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
@@ -509,6 +522,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 		rc = prepare(&rs, &r, &set, &chosen);
 	}
 	if (rc == 1) {
+		tr_metric_status("skipped");
 		tr_info("restore: no backup in the repository, nothing to do (--try)");
 		rc = 0;
 	} else if (rc == 0) {
@@ -518,6 +532,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 		} else {
 			chmod(dir, 0700);
 			tr_info("restore: backup %s into %s", set.b[chosen].label, dir);
+			tr_metric_subject(set.b[chosen].label);
 			rc = run_restore(&rs, &set.b[chosen]);
 			if (rc != 0)
 				undo(&rs);

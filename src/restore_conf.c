@@ -110,8 +110,8 @@ static void append_setting(FILE *f, const char *name, const char *value)
 	fprintf(f, "%s = %s\n", name, q);
 }
 
-static int write_recovery_settings(const tr_config *cfg, const char *pgdata, const char *conf, char *err,
-				   size_t errlen)
+static int write_recovery_settings(const tr_config *cfg, const char *pgdata, const char *conf, const char *timeline,
+				   char *err, size_t errlen)
 {
 	static const char *const pg_names[] = { "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
 						"recovery_target_name", "recovery_target" };
@@ -140,7 +140,9 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 	if (has_target)
 		append_setting(f, "recovery_target_action", tr_config_get(cfg, TR_S_TARGET_ACTION));
 	if (tr_config_get(cfg, TR_S_TARGET_TIMELINE))
-		append_setting(f, "recovery_target_timeline", tr_config_get(cfg, TR_S_TARGET_TIMELINE));
+		timeline = tr_config_get(cfg, TR_S_TARGET_TIMELINE);
+	if (timeline)
+		append_setting(f, "recovery_target_timeline", timeline);
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0 || rc != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -167,7 +169,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 	return rc;
 }
 
-int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, char *err, size_t errlen)
+int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const char *timeline, char *err, size_t errlen)
 {
 	char conf[PATH_MAX], abs[PATH_MAX], path[PATH_MAX];
 	if (!realpath(pgdata, abs)) {
@@ -180,7 +182,7 @@ int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, char *err, s
 	if (pgconf && copy_file(pgconf, path, err, errlen) != 0)
 		return -1;
 	if (write_repo_conf(cfg, conf, err, errlen) != 0 ||
-	    write_recovery_settings(cfg, abs, conf, err, errlen) != 0)
+	    write_recovery_settings(cfg, abs, conf, timeline, err, errlen) != 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/recovery.signal", abs);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -16,6 +16,8 @@
 
 /* Checks the target options before anything is done. */
 int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen);
-int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, char *err, size_t errlen);
+/* timeline: recovery_target_timeline when --target-timeline is not given
+ * (NULL: PostgreSQL's default, 'latest'). */
+int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const char *timeline, char *err, size_t errlen);
 
 #endif

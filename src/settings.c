@@ -108,6 +108,10 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"metrics spool (default: totalrecall_spool in the data directory)" },
 	[TR_S_FULL] = { "full", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"verify: check every object, not only those new since the last run" },
+	[TR_S_ARCHIVE_AHEAD] = { "archive-ahead", "TOTALRECALL_ARCHIVE_AHEAD", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
+		"archive-put: also upload up to N other ready WAL files in parallel (0: off)" },
+	[TR_S_PREFETCH] = { "prefetch", "TOTALRECALL_PREFETCH", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
+		"archive-get: fetch up to N following segments ahead in the background (0: off)" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }
@@ -227,7 +231,8 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 	char *cur = strdup(raw);
 	if (!cur)
 		return -1;
-	/* Two levels, as the original: env:A where A=file:/x is followed. */
+	/* Two levels, as the original: env:A where A=file:/x is followed.  A
+	 * third would be taken literally, so it is refused instead. */
 	for (int level = 0; level < 2; level++) {
 		char *next;
 		int rc = resolve_once(label, cur, &next, err, errlen);
@@ -237,6 +242,11 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 		cur = next;
 		if (rc == 0)
 			break;
+	}
+	if (strncmp(cur, "env:", 4) == 0 || strncmp(cur, "file:", 5) == 0) {
+		snprintf(err, errlen, "%s: more than two levels of file:/env: indirection", label);
+		free_secret(cur);
+		return -1;
 	}
 	*out = cur;
 	return 0;

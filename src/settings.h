@@ -64,6 +64,8 @@ enum tr_setting_id {
 	TR_S_DRY_RUN,
 	TR_S_SPOOL_DIR,
 	TR_S_FULL,
+	TR_S_ARCHIVE_AHEAD,
+	TR_S_PREFETCH,
 	TR_S_COUNT
 };
 

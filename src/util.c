@@ -182,3 +182,22 @@ int tr_random(void *buf, size_t len)
 	}
 	return 0;
 }
+
+ssize_t tr_mem_read(void *ctx, void *buf, size_t len)
+{
+	tr_membuf *m = ctx;
+	size_t n = m->len - m->pos < len ? m->len - m->pos : len;
+	memcpy(buf, (const char *)m->data + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+int tr_mem_write(void *ctx, const void *buf, size_t len)
+{
+	tr_membuf *m = ctx;
+	if (m->len + len > m->cap)
+		return -1;
+	memcpy((char *)m->data + m->len, buf, len);
+	m->len += len;
+	return 0;
+}

@@ -29,6 +29,16 @@ int tr_strlcpy(char *out, const char *in, size_t outlen);
 /* Reads a whole small file (at most max bytes) into a malloc'ed, NUL-
  * terminated buffer.  -1 with errno set on failure, E2BIG if too large. */
 int tr_read_small_file(const char *path, size_t max, char **out, size_t *len);
+/* A fixed memory buffer used as a body: tr_mem_read is a tr_read_fn
+ * (from pos to len), tr_mem_write a tr_write_fn (appends up to cap,
+ * refusing more: a body longer than expected is an error). */
+typedef struct tr_membuf {
+	void *data;
+	size_t len, cap, pos;
+} tr_membuf;
+ssize_t tr_mem_read(void *ctx, void *buf, size_t len);
+int tr_mem_write(void *ctx, const void *buf, size_t len);
+
 /* Fills buf with cryptographically random bytes (getrandom). 0 or -1. */
 int tr_random(void *buf, size_t len);
 

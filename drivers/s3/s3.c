@@ -1,1 +1,313 @@
-/* placeholder */
+/* s3.c - the s3 and minio storage drivers: the tr_driver vtable and the
+ * object operations, over s3_http (requests), s3_multipart (uploads),
+ * s3_condput (put-if-absent) and s3_xml (listings). */
+#include "config.h"
+#include "s3_internal.h"
+#include "s3_http.h"
+#include "s3_upload.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S3_VERSION "0.1.0"
+
+/* --- connection helpers used by every file --- */
+
+void s3_log(tr_conn *c, int level, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	if (!c->env.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	c->env.log(c->env.ctx, level, msg);
+}
+
+int s3_fail(tr_conn *c, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof c->err, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/* xorshift64*: jitter and probe names need spread, not secrecy. */
+uint64_t s3_random(tr_conn *c)
+{
+	uint64_t x = c->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static void seed_random(tr_conn *c)
+{
+	uint64_t s = 0;
+	int fd = open("/dev/urandom", O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
+			s = 0;
+		close(fd);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s ^= (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+	c->rng = s ? s : 0x9E3779B97F4A7C15ULL;
+}
+
+static int check_key(tr_conn *c, const char *op, const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+	if (n == 0 || n > TR_KEY_MAX || key[0] == '/')
+		return s3_fail(c, TR_EINVAL, "%s: %s: invalid key \"%.80s\"", S3_DRIVER_NAME, op,
+			       key ? key : "");
+	return TR_OK;
+}
+
+/* --- open / close --- */
+
+static void s3_close(tr_conn *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	s3_conf_free(&c->conf);
+	free(c);
+}
+
+static int s3_open(const tr_driver_env *env, tr_conn **out)
+{
+	tr_conn *c = calloc(1, sizeof *c);
+	*out = c;
+	if (!c)
+		return TR_ENOMEM;
+	c->env = *env;
+	seed_random(c);
+	int rc = s3_conf_load(c);
+	if (rc != TR_OK)
+		return rc;
+	c->curl = s3_http_handle();
+	if (!c->curl)
+		return s3_fail(c, TR_ENOMEM, "%s: cannot create a curl handle", S3_DRIVER_NAME);
+	s3_log(c, 3, "%s: bucket %s at %s://%s, region %s, %s-style", S3_DRIVER_NAME, c->conf.bucket,
+	       c->conf.scheme, c->conf.endpoint_host, c->conf.region,
+	       c->conf.path_style ? "path" : "virtual-hosted");
+	return TR_OK;
+}
+
+static const char *s3_errmsg(tr_conn *c)
+{
+	return c && c->err[0] ? c->err : "no error";
+}
+
+/* --- put --- */
+
+/* With a size hint beyond 10,000 parts, parts grow so the upload fits. */
+static size_t part_size_for(tr_conn *c, int64_t hint)
+{
+	size_t part = c->conf.part_size;
+	if (hint > 0 && (uint64_t)hint / S3_MAX_PARTS >= part)
+		part = (size_t)((uint64_t)hint / S3_MAX_PARTS + 1);
+	return part;
+}
+
+static int put_body(tr_conn *c, const char *key, const tr_put_args *a, s3_put_opts *o,
+		    s3_part *part)
+{
+	s3_body body = { .read = a->read, .ctx = a->read_ctx };
+	int rc = s3_body_fill(c, &body, part);
+	if (rc != TR_OK)
+		return rc;
+	int end = part->len < part->cap ? 1 : s3_body_at_end(&body);
+	if (end < 0)
+		return s3_fail(c, TR_ECALLBACK, "%s: the read callback failed", S3_DRIVER_NAME);
+	if (!end)
+		return s3_put_multipart(c, key, &body, part, o);
+	int not_impl;
+	rc = s3_put_single(c, key, part, o, &not_impl);
+	if (not_impl) {
+		/* The server refuses If-None-Match: remember, then HEAD-then-PUT. */
+		s3_condput_mark_ignored(c);
+		o->if_none_match = 0;
+		rc = s3_condput_check_absent(c, key);
+		if (rc == TR_OK)
+			rc = s3_put_single(c, key, part, o, &not_impl);
+	}
+	return rc;
+}
+
+static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
+{
+	int rc = check_key(c, "PUT", key);
+	if (rc != TR_OK)
+		return rc;
+	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
+		return s3_fail(c, TR_EINVAL, "%s: PUT s3://%s/%s: checksum longer than %d bytes",
+			       S3_DRIVER_NAME, c->conf.bucket, key, TR_CHECKSUM_MAX);
+	s3_put_opts o = { .checksum = a->checksum && *a->checksum ? a->checksum : NULL };
+	if (a->flags & TR_PUT_IF_ABSENT) {
+		if ((rc = s3_condput_decide(c, &o.if_none_match)) != TR_OK)
+			return rc;
+		if (!o.if_none_match && (rc = s3_condput_check_absent(c, key)) != TR_OK)
+			return rc;
+	}
+	s3_part part = { .cap = part_size_for(c, a->size_hint) };
+	rc = put_body(c, key, a, &o, &part);
+	free(part.p);
+	return rc;
+}
+
+/* --- get / head / remove --- */
+
+static int s3_get(tr_conn *c, const char *key, tr_write_fn write, void *ctx)
+{
+	int rc = check_key(c, "GET", key);
+	if (rc != TR_OK)
+		return rc;
+	s3_request req = { .method = "GET", .key = key, .sink = write, .sink_ctx = ctx };
+	s3_response resp;
+	rc = s3_http_do(c, &req, &resp);
+	s3_response_free(&resp);
+	return rc;
+}
+
+static int64_t http_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!s[0] || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* A HEAD 404 has no body: ask the bucket, so a missing bucket is an
+ * error and not "the object is absent". */
+static int bucket_exists(tr_conn *c, const char *key)
+{
+	s3_request req = { .method = "HEAD" };
+	s3_response resp;
+	int rc = s3_http_do(c, &req, &resp);
+	long st = resp.status;
+	s3_response_free(&resp);
+	if (rc == TR_OK)
+		return s3_fail(c, TR_ENOTFOUND, "%s: HEAD s3://%s/%s: not found", S3_DRIVER_NAME,
+			       c->conf.bucket, key);
+	if (st == 404)
+		return s3_fail(c, TR_EIO, "%s: HEAD s3://%s/%s: bucket not found (404 NoSuchBucket)",
+			       S3_DRIVER_NAME, c->conf.bucket, key);
+	return rc;
+}
+
+static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
+{
+	int rc = check_key(c, "HEAD", key);
+	if (rc != TR_OK)
+		return rc;
+	s3_request req = { .method = "HEAD", .key = key };
+	s3_response resp;
+	rc = s3_http_do(c, &req, &resp);
+	memset(info, 0, sizeof *info);
+	if (rc == TR_OK) {
+		snprintf(info->key, sizeof info->key, "%s", key);
+		info->size = resp.content_length < 0 ? 0 : resp.content_length;
+		info->mtime = http_time(resp.last_modified);
+		snprintf(info->checksum, sizeof info->checksum, "%s", resp.checksum);
+	} else if (rc == TR_ENOTFOUND) {
+		rc = bucket_exists(c, key);
+	}
+	s3_response_free(&resp);
+	return rc;
+}
+
+static int s3_remove(tr_conn *c, const char *key)
+{
+	int rc = check_key(c, "DELETE", key);
+	if (rc != TR_OK)
+		return rc;
+	s3_request req = { .method = "DELETE", .key = key };
+	s3_response resp;
+	rc = s3_http_do(c, &req, &resp);
+	s3_response_free(&resp);
+	return rc == TR_ENOTFOUND ? TR_OK : rc;
+}
+
+/* --- list --- */
+
+static int list_page(tr_conn *c, const char *prefix, const char *token, tr_list_fn fn, void *ctx,
+		     s3_list_page *page)
+{
+	s3_request req = { .method = "GET" };
+	s3_response resp;
+	s3_request_query(&req, "list-type", "2");
+	s3_request_query(&req, "prefix", prefix ? prefix : "");
+	if (token)
+		s3_request_query(&req, "continuation-token", token);
+	int rc = s3_http_do(c, &req, &resp);
+	if (rc == TR_OK) {
+		int prc = s3_xml_parse_list(resp.body.p ? resp.body.p : "", resp.body.len, fn, ctx, page);
+		if (prc == -2)
+			rc = s3_fail(c, TR_ENOMEM, "%s: out of memory", S3_DRIVER_NAME);
+		else if (prc < 0)
+			rc = s3_fail(c, TR_ECORRUPT, "%s: LIST s3://%s/%s: malformed ListObjectsV2 answer",
+				     S3_DRIVER_NAME, c->conf.bucket, prefix ? prefix : "");
+		else if (prc == 1)
+			page->truncated = 0; /* the callback asked to stop */
+	} else if (rc == TR_ENOTFOUND) {
+		rc = s3_fail(c, TR_EIO, "%s: LIST s3://%s: bucket not found", S3_DRIVER_NAME, c->conf.bucket);
+	}
+	s3_response_free(&resp);
+	return rc;
+}
+
+static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
+{
+	char *token = NULL;
+	int rc;
+	for (;;) {
+		s3_list_page page;
+		memset(&page, 0, sizeof page);
+		rc = list_page(c, prefix, token, fn, ctx, &page);
+		free(token);
+		token = page.next_token;
+		if (rc != TR_OK || !page.truncated)
+			break;
+	}
+	free(token);
+	return rc;
+}
+
+/* --- the vtable --- */
+
+static const tr_driver s3_driver = {
+	.abi_version = TR_DRIVER_ABI_VERSION,
+	.struct_size = sizeof(tr_driver),
+	.name = S3_DRIVER_NAME,
+	.version = S3_VERSION,
+	.caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME,
+	.open = s3_open,
+	.put = s3_put,
+	.get = s3_get,
+	.head = s3_head,
+	.list = s3_list,
+	.remove = s3_remove,
+	.errmsg = s3_errmsg,
+	.close = s3_close,
+};
+
+__attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);
+
+__attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void)
+{
+	return &s3_driver;
+}

@@ -146,8 +146,12 @@ START_TEST(indirection_stops_after_two_levels)
 	setenv("L1", "env:L2", 1);
 	setenv("L2", "env:L3", 1);
 	setenv("L3", "deep", 1);
+	/* A third level would be used literally as the value: refused. */
+	ck_assert_int_eq(tr_config_resolve("X", "env:L1", &out, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "more than two levels"));
+	setenv("L1", "env:L3", 1);
 	ck_assert_int_eq(tr_config_resolve("X", "env:L1", &out, err, sizeof err), 0);
-	ck_assert_str_eq(out, "env:L3");
+	ck_assert_str_eq(out, "deep");
 	free(out);
 }
 END_TEST

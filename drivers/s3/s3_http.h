@@ -1,0 +1,56 @@
+/* s3_http.h - one signed S3 request with libcurl, with retries, region
+ * redirects and resumable streaming downloads. */
+#ifndef TR_S3_HTTP_H
+#define TR_S3_HTTP_H
+
+#include "s3_internal.h"
+#include "s3_str.h"
+#include "s3_xml.h"
+#include "sigv4.h"
+
+#define S3_MAX_QUERY 6
+#define S3_MAX_HEADERS 6
+
+typedef struct s3_request {
+	const char *method;          /* GET PUT POST HEAD DELETE */
+	const char *key;             /* NULL: the bucket itself */
+	s3_kv query[S3_MAX_QUERY];   /* raw values; encoded by the signer */
+	size_t nquery;
+	s3_kv headers[S3_MAX_HEADERS]; /* extra headers, all signed */
+	size_t nheaders;
+	const void *body;            /* request body, NULL for none */
+	size_t body_len;
+	tr_write_fn sink;            /* a 2xx GET body streams here (resumable) */
+	void *sink_ctx;
+	int error_in_200;            /* CompleteMultipartUpload: 200 may carry <Error> */
+} s3_request;
+
+typedef struct s3_response {
+	long status;
+	s3_str body;                 /* bodies not streamed to a sink (capped) */
+	char etag[130];
+	int64_t content_length;      /* -1 when absent */
+	char checksum[TR_CHECKSUM_MAX + 1]; /* x-amz-meta-tr-checksum */
+	char last_modified[64];
+	char bucket_region[64];      /* x-amz-bucket-region */
+	s3_xml_error err;            /* parsed from an error body */
+} s3_response;
+
+void s3_request_query(s3_request *r, const char *name, const char *value);
+void s3_request_header(s3_request *r, const char *name, const char *value);
+
+/*
+ * Performs req, retrying transient failures with backoff and following a
+ * region redirect once.  Returns TR_OK for a 2xx answer; otherwise a TR_*
+ * status with c->err set ("s3: PUT s3://bucket/key: 403 Code: message"),
+ * and resp->status/err still describe the last answer so callers can
+ * tell 404 from 412 from 501.  The caller frees resp with
+ * s3_response_free().
+ */
+int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp);
+void s3_response_free(s3_response *resp);
+
+/* curl_global_init once per process, and a fresh easy handle. */
+CURL *s3_http_handle(void);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * worker.h - the TotalRecall background worker: schedules backups and
+ * expiry by running the totalrecall binary, and moves the metrics spool
+ * into totalrecall.metrics.  Shared between the worker's source files.
+ */
+#ifndef TR_WORKER_H
+#define TR_WORKER_H
+
+#include "postgres.h"
+
+#include <signal.h>
+
+/* Settings (GUCs totalrecall.*), defined in totalrecall_worker.c. */
+extern char *tr_database;
+extern char *tr_binary;
+extern int tr_naptime;
+extern bool tr_enabled;
+extern bool tr_test_crash_after_commit;
+
+/* Set by the SIGTERM handler; the worker finishes what it must and exits. */
+extern volatile sig_atomic_t tr_got_sigterm;
+
+/* Reloads the configuration if a SIGHUP arrived since the last call. */
+void tr_reload_if_requested(void);
+
+/* Creates or migrates the totalrecall schema in one transaction.  Returns
+ * false (after a WARNING) if that failed. */
+bool tr_schema_ensure(void);
+
+/* Moves the spool in dir into totalrecall.metrics, exactly once. */
+void tr_ingest_spool(const char *dir);
+
+/* Runs the totalrecall binary with args (NULL-terminated, without argv[0])
+ * as a child process and waits for it; returns its wait status, or -1 if
+ * it could not be started.  On SIGTERM or postmaster death it terminates
+ * the child and exits the worker. */
+int tr_run_child(const char *const *args, const char *spool_dir);
+
+/* The role children connect as (the bootstrap superuser); set at start. */
+extern char *tr_child_user;
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * metric.h - the one metrics record every command leaves in the spool.
+ *
+ * Process state on purpose, like the log level: main() opens the record
+ * for the command it runs and closes it with the exit status; commands
+ * only add what they know (subject, bytes, a status such as "absent").
+ * bytes_read counts plaintext bytes (the file archived, the WAL restored,
+ * the data backed up or restored); bytes_stored counts bytes in storage
+ * (written by archive-put and backup, read by archive-get and restore,
+ * removed by expire).
+ */
+#ifndef TR_METRIC_H
+#define TR_METRIC_H
+
+#include <stdint.h>
+#include "settings.h"
+
+void tr_metric_begin(const char *operation);
+void tr_metric_subject(const char *subject);
+void tr_metric_bytes(uint64_t plain, uint64_t stored);
+/* Overrides the status derived from the exit code ("absent", "skipped"). */
+void tr_metric_status(const char *status);
+/* Appends the record to the spool, if there is one; warns on failure. */
+void tr_metric_end(const tr_config *cfg, int exit_status);
+
+#endif

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""faultproxy.py - an HTTP proxy between a storage driver and an S3 server
+that injects faults on a seeded schedule, so the driver's retries, resumes
+and error handling can be tested reproducibly.
+
+    faultproxy.py --port P --upstream 127.0.0.1:U --seed N --rate 0.3 \
+                  --faults 500,503,reset,stall,truncate [--stall 3]
+
+Per request, with probability --rate, one of the faults is picked:
+  500, 503   answer with an S3 <Error> body, without forwarding
+  reset      close the connection without answering (RST)
+  stall      forward, then send the headers and half the body, and stall
+             for --stall seconds (longer than the driver's timeout) before
+             closing
+  truncate   forward, then send the headers (full Content-Length) and only
+             half the body, and close
+The schedule depends only on the seed and the order of requests.
+"""
+import argparse
+import http.client
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
+
+
+class Schedule:
+    def __init__(self, seed, rate, faults):
+        self.rng = random.Random(seed)
+        self.rate = rate
+        self.faults = faults
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def next(self):
+        with self.lock:
+            self.count += 1
+            roll = self.rng.random()
+            pick = self.rng.choice(self.faults) if self.faults else None
+            return pick if roll < self.rate else None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("faultproxy: " + (fmt % args) + "\n")
+
+    def _body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _forward(self, body):
+        conn = http.client.HTTPConnection(*self.server.upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read() if self.command != "HEAD" else b""
+        hdrs = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP]
+        conn.close()
+        return resp.status, resp.reason, hdrs, data
+
+    def _send(self, status, reason, hdrs, data, cut=None, stall=0):
+        self.send_response_only(status, reason)
+        for k, v in hdrs:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if cut is None:
+            self.wfile.write(data)
+            return
+        self.wfile.write(data[:cut])
+        self.wfile.flush()
+        if stall:
+            time.sleep(stall)
+        self.close_connection = True
+        self._reset()
+
+    def _reset(self):
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _error(self, status, code):
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+                "<Message>injected by faultproxy</Message></Error>" % code).encode()
+        self._send(status, code, [("Content-Type", "application/xml"),
+                                  ("Content-Length", str(len(body)))], body)
+
+    def _handle(self):
+        body = self._body()
+        fault = self.server.schedule.next()
+        if fault:
+            self.log_message("inject %s on %s %s", fault, self.command, self.path)
+        if fault == "500":
+            return self._error(500, "InternalError")
+        if fault == "503":
+            return self._error(503, "SlowDown")
+        if fault == "reset":
+            self.close_connection = True
+            return self._reset()
+        status, reason, hdrs, data = self._forward(body)
+        if fault in ("truncate", "stall") and len(data) >= 2:
+            return self._send(status, reason, hdrs, data, cut=len(data) // 2,
+                              stall=self.server.stall if fault == "stall" else 0)
+        self._send(status, reason, hdrs, data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rate", type=float, default=0.3)
+    ap.add_argument("--faults", default="500,503,reset,stall,truncate")
+    ap.add_argument("--stall", type=float, default=3.0)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+    host, port = a.upstream.rsplit(":", 1)
+    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    srv.daemon_threads = True
+    srv.upstream = (host, int(port))
+    srv.schedule = Schedule(a.seed, a.rate, [f for f in a.faults.split(",") if f])
+    srv.stall = a.stall
+    srv.verbose = a.verbose
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

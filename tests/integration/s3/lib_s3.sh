@@ -1,0 +1,105 @@
+# lib_s3.sh - helpers for the s3/minio driver integration tests: free
+# ports, real S3 servers on 127.0.0.1 (moto_server, s3rver), buckets, and
+# pass/fail counting.  Sourced by test_*.sh; needs top_srcdir/top_builddir
+# (make check exports them; by hand they default to this checkout).
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+S3DIR="$top_srcdir/tests/integration/s3"
+DRVTOOL="$top_builddir/tests/tools/drvtool"
+NODE_DIR="$S3DIR/node"
+AWS=/usr/bin/aws
+[ -x "$AWS" ] || AWS=aws
+
+PASS=0
+FAIL=0
+S3_PIDS=()
+S3_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tr-s3.XXXXXX")
+
+# Counts one check: ok NAME (after a command that set $?).
+ok() { if [ "$1" -eq 0 ]; then PASS=$((PASS + 1)); echo "ok   $2"; else FAIL=$((FAIL + 1)); echo "FAIL $2"; fi; }
+check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
+
+finish() {
+	echo "s3-driver: $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until the port accepts connections (no request: a fault proxy
+# would count it in its schedule).
+wait_port() {
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "server on port $1 did not come up" >&2
+	return 1
+}
+
+stop_servers() {
+	local pid
+	for pid in "${S3_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${S3_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	S3_PIDS=()
+	rm -rf "$S3_TMP"
+}
+trap stop_servers EXIT
+
+# start_moto -> MOTO_PORT, MOTO_URL
+start_moto() {
+	command -v moto_server >/dev/null || { echo "moto_server not found (pip install 'moto[server]')" >&2; return 1; }
+	MOTO_PORT=$(free_port)
+	moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$S3_TMP/moto.log" 2>&1 &
+	S3_PIDS+=($!)
+	MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+	wait_port "$MOTO_PORT"
+}
+
+# start_s3rver -> S3RVER_PORT, S3RVER_URL (credentials S3RVER/S3RVER)
+start_s3rver() {
+	local bin="$NODE_DIR/node_modules/.bin/s3rver"
+	if [ ! -x "$bin" ]; then
+		echo "s3rver not installed: npm install --no-save --prefix tests/integration/s3/node s3rver" >&2
+		return 1
+	fi
+	S3RVER_PORT=$(free_port)
+	mkdir -p "$S3_TMP/s3rver"
+	"$bin" --directory "$S3_TMP/s3rver" --address 127.0.0.1 --port "$S3RVER_PORT" --silent \
+		>"$S3_TMP/s3rver.log" 2>&1 &
+	S3_PIDS+=($!)
+	S3RVER_URL="http://127.0.0.1:$S3RVER_PORT"
+	wait_port "$S3RVER_PORT"
+}
+
+# aws_s3 ENDPOINT KEY_ID SECRET args...
+aws_s3() {
+	local ep=$1 id=$2 secret=$3
+	shift 3
+	AWS_ACCESS_KEY_ID=$id AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1 \
+		AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+		"$AWS" --endpoint-url "$ep" "$@"
+}
+
+make_bucket() { aws_s3 "$1" "$2" "$3" s3api create-bucket --bucket "$4" >/dev/null; }
+
+# drv DRIVER ENDPOINT KEY_ID SECRET BUCKET [drvtool options and command...]
+# The s3 driver gets endpoint + path style; minio needs only the endpoint.
+drv() {
+	local driver=$1 ep=$2 id=$3 secret=$4 bucket=$5
+	shift 5
+	local style=()
+	[ "$driver" = s3 ] && style=(-o s3-uri-style=path)
+	"$DRVTOOL" -D "$driver" -d "$top_builddir/drivers/$driver/.libs" \
+		-o "bucket=$bucket" -o "access-key-id=$id" -o "secret-access-key=$secret" \
+		-o "endpoint=$ep" "${style[@]}" "$@"
+}
+
+sha() { sha256sum | cut -c1-64; }
