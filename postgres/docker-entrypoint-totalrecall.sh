@@ -189,13 +189,27 @@ if [ "$1" = postgres ] && ! tr_want_help "$@"; then
 	fi
 	if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		tr_log "empty data directory: restoring database $TOTALRECALL_DATABASE_ID if the repository has a backup"
-		as_pg "$tr_bin" restore --try "$PGDATA" ||
+		# Every command appends a metrics record to the spool, by default in
+		# the data directory: keep it outside while the directory may have to
+		# stay empty for initdb (and for a retry after a failed restore), and
+		# hand the record over only once there is a restored cluster.
+		spool=
+		if [ -z "${TOTALRECALL_SPOOL_DIR:-}" ]; then
+			spool=$TOTALRECALL_STATE_DIR/restore-spool
+			as_pg rm -rf "$spool"
+		fi
+		as_pg env ${spool:+TOTALRECALL_SPOOL_DIR="$spool"} "$tr_bin" restore --try "$PGDATA" ||
 			tr_die "totalrecall restore failed (see above); PostgreSQL was not started"
 		if [ -s "$PGDATA/PG_VERSION" ]; then
 			tr_log "restored: PostgreSQL will recover from the archive, then start"
+			if [ -n "$spool" ] && [ -s "$spool/metrics.spool" ]; then
+				as_pg sh -c 'mkdir -p -m 700 "$1" && cat "$2" >>"$1/metrics.spool"' - \
+					"$PGDATA/totalrecall_spool" "$spool/metrics.spool"
+			fi
 		else
 			tr_log "no backup in the repository: a new cluster will be initialised"
 		fi
+		[ -z "$spool" ] || as_pg rm -rf "$spool"
 	fi
 	tr_server_args args "${@:2}"
 	set -- postgres "${args[@]}"

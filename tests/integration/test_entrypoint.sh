@@ -48,17 +48,18 @@ chown -R "$user:" "$work/repo" "$work/sock" "$work/home" "$work/secrets" "$work/
 # shared_preload_libraries=...,totalrecall loads.
 libdir=$work/lib
 mkdir -p "$libdir"
+printf '#include "postgres.h"\n#include "fmgr.h"\nPG_MODULE_MAGIC;\n' >"$work/stub.c"
+cc -shared -fPIC -I"$("$pgbin/pg_config" --includedir-server)" -o "$work/stub.so" "$work/stub.c" ||
+	{ echo "cannot build the stub module"; exit 1; }
 if [ -f "$top_builddir/postgres/totalrecall.so" ]; then
 	cp "$top_builddir/postgres/totalrecall.so" "$libdir/"
 	echo "# worker: $top_builddir/postgres/totalrecall.so"
 else
-	printf '#include "postgres.h"\n#include "fmgr.h"\nPG_MODULE_MAGIC;\n' >"$work/stub.c"
-	cc -shared -fPIC -I"$("$pgbin/pg_config" --includedir-server)" -o "$libdir/totalrecall.so" "$work/stub.c" ||
-		{ echo "cannot build the stub worker"; exit 1; }
+	cp "$work/stub.so" "$libdir/totalrecall.so"
 	echo "# worker: not built in this tree, using a stub module"
 fi
 # A second library the user preloads, to see the lists merged.
-cp "$libdir/totalrecall.so" "$libdir/userlib.so"
+cp "$work/stub.so" "$libdir/userlib.so"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
