@@ -348,13 +348,17 @@ fi
 incs="-I$dep/include"
 [ "$system_libs" = yes ] && incs="-I$dep/include -I$pqinc"
 worker_opt=--without-pg-config
-[ -n "$pg_config" ] && worker_opt=--with-pg-config=$pg_config
+# PGXS would compile the worker with the compiler PostgreSQL was built with:
+# CC on the make command line reaches it too.
+# So do LDFLAGS (Debian's carry -L/usr/lib/x86_64-linux-gnu, where glibc is).
+tr_ldflags="-Wl,--gc-sections -Wl,-O1 -Wl,--as-needed"
+[ -n "$pg_config" ] && { worker_opt=--with-pg-config=$pg_config; make_vars+=("CC=$CC" "LDFLAGS=$tr_ldflags"); }
 t=$(now)
 step=totalrecall-$variant
 ( cd "$b"
   autoreconf -fi
   ./configure CC="$CC" --prefix="$prefix" --without-check "$worker_opt" \
-	CFLAGS="-Os -ffunction-sections -fdata-sections" LDFLAGS="-Wl,--gc-sections -Wl,-O1 -Wl,--as-needed" \
+	CFLAGS="-Os -ffunction-sections -fdata-sections" LDFLAGS="$tr_ldflags" \
 	ZSTD_CFLAGS="$incs" ZSTD_LIBS="$ZSTD_LIBS" LIBPQ_CFLAGS="$incs" LIBPQ_LIBS="$LIBPQ_LIBS" \
 	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="-L$dep/lib -lbearssl"
   # with_llvm=no reaches PGXS (the worker): no clang bitcode needed.
@@ -365,7 +369,8 @@ echo "build-musl: TotalRecall ($variant) built in $(($(now) - t)) s"
 
 # --- strip, list, check ------------------------------------------------------
 root=$out$prefix
-files=$(find "$root/bin" "$root/lib" -type f \( -name totalrecall -o -name '*.so' \) 2>/dev/null | sort)
+# The binary, the drivers, and the worker (in PostgreSQL's pkglibdir).
+files=$(find "$out" -type f \( -path '*/bin/totalrecall' -o -name '*.so' \) 2>/dev/null | sort)
 for f in $files; do
 	case "$f" in */bin/*) "$stripcmd" "$f" ;; *) "$stripcmd" --strip-unneeded "$f" ;; esac
 done
@@ -390,7 +395,8 @@ for f in $files; do
 done
 limit=$((2 * 1024 * 1024)); [ "$variant" = standalone ] && limit=$((9 * 1024 * 1024))
 printf '  %9d  total (%s MiB; target < %d MiB)\n' "$total" "$(awk "BEGIN{printf \"%.2f\", $total/1048576}")" $((limit / 1048576))
-[ -z "$(find "$root/lib" -name 'totalrecall.so' 2>/dev/null)" ] && echo "build-musl: note: no worker (postgres/totalrecall.so) in this tree"
+[ -n "$(find "$out" -name 'totalrecall.so' 2>/dev/null)" ] ||
+	echo "build-musl: note: no worker (totalrecall.so): give --pg-config to build it"
 if [ "$variant" = standalone ]; then
 	tarball=$cache/totalrecall-$(sed -n 's/^PACKAGE_VERSION=.\(.*\).$/\1/p' "$b/configure")-musl-$(uname -m).tar.gz
 	tar -C "$out" -czf "$tarball" .
