@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what TotalRecall needs to build and to run its tests, from
 # Debian's packages and the npm registry.  Idempotent; quick when all is
-# there.  Usage: tests/install-deps.sh [build|test]
+# there.  Usage: tests/install-deps.sh [build|test|musl]
+#   musl: what tests/portable/build-musl.sh needs: musl-tools, dpkg-dev and
+#   a deb-src entry so that it can `apt-get source` openssl, curl, zstd,
+#   bearssl and postgresql-15.
 set -euo pipefail
 what=${1:-test}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +14,32 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 	postgresql-15 postgresql-server-dev-15)
 test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd)
 
+musl_pkgs=(musl-tools dpkg-dev patch xz-utils)
+
+if [ "$what" = musl ]; then
+	src_list=/etc/apt/sources.list.d/totalrecall-deb-src.sources
+	if ! apt-cache showsrc bearssl 2>/dev/null | grep '^Version' >/dev/null; then
+		echo "install-deps: adding Debian source entries ($src_list)"
+		codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+		cat >"$src_list" <<-EOF
+		Types: deb-src
+		URIs: http://deb.debian.org/debian
+		Suites: $codename $codename-updates
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+		Types: deb-src
+		URIs: http://deb.debian.org/debian-security
+		Suites: $codename-security
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		EOF
+		apt-get update -qq
+	fi
+fi
+
 pkgs=("${build_pkgs[@]}")
+[ "$what" = musl ] && pkgs+=("${musl_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 # Node.js may come from another packaging that bundles npm: ask for the command.
 [ "$what" = test ] && ! command -v npm >/dev/null && pkgs+=(nodejs npm)

@@ -20,6 +20,17 @@ status=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' check.log
 [ $status -eq 0 ] || { cat tests/test-suite.log 2>/dev/null | tail -200; }
 
+echo "== make distcheck"
+# The distribution builds, passes make check and installcheck out of tree,
+# installs and uninstalls cleanly (DESTDIR too).
+# The tarball leaves out the npm packages of the S3 tests: use this tree's.
+export TR_S3RVER_NODE_DIR=$top/tests/integration/s3/node
+if make distcheck >distcheck.log 2>&1; then
+	grep -E '^(ok|not ok) |archives ready' distcheck.log
+else
+	tail -60 distcheck.log; echo "make distcheck failed"; status=1
+fi
+
 echo "== summaries"
 passed=0 failed=0
 while IFS= read -r log; do

@@ -7,7 +7,8 @@
 : "${top_builddir:=$top_srcdir}"
 S3DIR="$top_srcdir/tests/integration/s3"
 DRVTOOL="$top_builddir/tests/tools/drvtool"
-NODE_DIR="$S3DIR/node"
+# distcheck builds from a tarball without the npm packages: run-all.sh points here.
+NODE_DIR="${TR_S3RVER_NODE_DIR:-$S3DIR/node}"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=aws
 

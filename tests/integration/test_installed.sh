@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# installcheck: the installed binary works from the installed paths alone
+# (drivers from $(pkglibdir)/drivers, no TOTALRECALL_DRIVER_DIR), and the
+# man page and example configuration are installed.
+# usage: test_installed.sh BINDIR MANDIR SYSCONFDIR
+set -uo pipefail
+bin=$1/totalrecall mandir=$2 sysconfdir=$3
+passed=0 failed=0
+check() { local what=$1; shift; if "$@"; then echo "ok - $what"; passed=$((passed + 1)); else echo "not ok - $what"; failed=$((failed + 1)); fi; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+unset TOTALRECALL_DRIVER_DIR
+export TOTALRECALL_DRIVER=fs TOTALRECALL_BUCKET=$work/repo TOTALRECALL_DATABASE_ID=installcheck \
+	TOTALRECALL_ENCRYPTION_KEY=installcheck TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_STATE_DIR=$work/state
+mkdir -p "$work/repo" "$work/data/pg_wal"
+check "version" "$bin" version
+check "man page totalrecall(1)" test -s "$mandir/man1/totalrecall.1"
+check "example configuration" test -s "$sysconfdir/totalrecall/totalrecall.conf.example"
+head -c 16777216 /dev/urandom >"$work/data/pg_wal/000000010000000000000001"
+check "archive-put with the installed fs driver" \
+	bash -c "cd '$work/data' && '$bin' archive-put pg_wal/000000010000000000000001 2>/dev/null"
+check "archive-get gives the same bytes" \
+	bash -c "'$bin' archive-get '$work/back' 000000010000000000000001 2>/dev/null && cmp -s '$work/back' '$work/data/pg_wal/000000010000000000000001'"
+echo "test_installed: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
