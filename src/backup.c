@@ -365,27 +365,49 @@ static void make_label(time_t t, char out[64])
 	strftime(out, 64, "%Y%m%d-%H%M%SF", &tm);
 }
 
-/* Every WAL segment from start to stop must be in the archive. */
-static int check_wal_archived(tr_repo *r, const tr_manifest_hdr *h, char *err, size_t errlen)
+/* Checks the segments from *lsn on; advances *lsn past those found.
+ * Returns 0 when all are there, 1 when one is missing, -1 on error. */
+static int find_archived(tr_repo *r, const tr_manifest_hdr *h, uint64_t *lsn, char name[25], char *err,
+			 size_t errlen)
 {
 	uint64_t seg = h->wal_segment_size, last = h->stop_lsn - 1;  /* stop_lsn itself is not needed */
-	for (uint64_t lsn = h->start_lsn - h->start_lsn % seg; lsn <= last; lsn += seg) {
-		char name[25], rel[64];
+	for (; *lsn <= last; *lsn += seg) {
+		char rel[64];
 		tr_object_info info;
-		tr_wal_file_name(h->timeline, lsn, seg, name);
+		tr_wal_file_name(h->timeline, *lsn, seg, name);
 		tr_wal_rel(name, rel, sizeof rel);
 		int rc = tr_repo_head(r, rel, &info);
-		if (rc == TR_ENOTFOUND) {
-			snprintf(err, errlen, "WAL segment %s, needed to restore this backup, is not in the archive: "
-				 "check archive_mode and archive_command", name);
-			return -1;
-		}
+		if (rc == TR_ENOTFOUND)
+			return 1;
 		if (rc != TR_OK) {
 			snprintf(err, errlen, "%s", r->err);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* Every WAL segment from start to stop must be in the archive.  The server
+ * archives the last one after pg_backup_stop, which does not wait for it
+ * (a broken archive_command would block it forever): wait here, bounded by
+ * archive-timeout, polling less often as time passes. */
+static int check_wal_archived(tr_repo *r, const tr_manifest_hdr *h, char *err, size_t errlen)
+{
+	uint64_t lsn = h->start_lsn - h->start_lsn % h->wal_segment_size;
+	double deadline = tr_now() + (double)tr_config_int(r->cfg, TR_S_ARCHIVE_TIMEOUT);
+	unsigned wait_ms = 50;
+	char name[25];
+	int rc;
+	while ((rc = find_archived(r, h, &lsn, name, err, errlen)) == 1 && tr_now() < deadline) {
+		struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		wait_ms = wait_ms < 1000 ? wait_ms * 2 : 1000;
+	}
+	if (rc == 1)
+		snprintf(err, errlen, "WAL segment %s, needed to restore this backup, did not reach the archive within "
+			 "archive-timeout (%lld s): check archive_mode, archive_command and pg_stat_archiver", name,
+			 (long long)tr_config_int(r->cfg, TR_S_ARCHIVE_TIMEOUT));
+	return rc == 0 ? 0 : -1;
 }
 
 /* Opens the newest backup of the same system as the dedup reference. */
@@ -483,6 +505,17 @@ static int backup_due(const tr_config *cfg, const tr_backupset *set)
 
 static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg);
 
+/* The label is the start time to the second; a backup started within the
+ * second of an existing one takes the next free second: labels name
+ * backups, their times are recorded in the manifest. */
+static void unique_label(const tr_backupset *set, char label[64])
+{
+	time_t t = time(NULL);
+	make_label(t, label);
+	while (tr_backupset_find(set, label) >= 0)
+		make_label(++t, label);
+}
+
 /* Returns 0 done, 1 not due (--scheduled), -1 failed. */
 static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 {
@@ -490,7 +523,6 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 	tr_backupset set;
 	b->t0 = tr_now();
 	memset(&h, 0, sizeof h);
-	make_label(time(NULL), h.label);
 	h.pg_version = info->version;
 	snprintf(h.system_id, sizeof h.system_id, "%s", info->system_id);
 	h.wal_segment_size = info->wal_segment_size;
@@ -500,11 +532,7 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
 		return -1;
 	}
-	if (tr_backupset_find(&set, h.label) >= 0) {
-		snprintf(b->err, sizeof b->err, "a backup labelled %s exists already", h.label);
-		tr_backupset_free(&set);
-		return -1;
-	}
+	unique_label(&set, h.label);
 	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED) && !backup_due(b->repo->cfg, &set)) {
 		tr_metric_status("skipped");
 		tr_backupset_free(&set);

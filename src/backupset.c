@@ -197,5 +197,5 @@ void tr_lock_release(tr_repo *r, const char *label)
 	char rel[128];
 	snprintf(rel, sizeof rel, "locks/%s", label);
 	if (tr_repo_remove(r, rel) != TR_OK)
-		tr_warn("cannot remove the lock %s: %s (expire ignores it after a day)", rel, r->err);
+		tr_warn("cannot remove the lock %s: %s (expire removes it after a day)", rel, r->err);
 }

@@ -7,10 +7,13 @@
  * by their recorded stop times, never by name or timeline.
  *
  * Then, in this order (each step safe to interrupt and repeat):
+ *  0. locks older than a day (left by a backup that was killed) and the
+ *     info of a backup that never wrote its manifest, older than a day and
+ *     with no lock: neither can belong to a running backup;
  *  1. expired backups: manifest first (the backup stops being listed),
  *     then info;
  *  2. WAL no kept backup needs: files of any timeline whose segment number
- *     is below the start segment of the oldest kept backup (.history
+ *     is below the lowest start segment of the kept backups (.history
  *     files always stay);
  *  3. chunks no kept backup references, older than an hour, unless a
  *     backup is in progress (a lock younger than a day in locks/).
@@ -34,6 +37,13 @@
 
 #define CHUNK_GRACE 3600
 
+/* One object under backups/<label>/. */
+struct bobj {
+	char label[64];
+	char kind[16];             /* "info", "manifest" */
+	int64_t size, mtime;
+};
+
 struct expire {
 	tr_repo *repo;
 	int dry_run;
@@ -41,6 +51,10 @@ struct expire {
 	uint64_t objects, bytes;   /* removed (or would be) */
 	FILE **manifests;          /* decoded manifests of kept backups */
 	int nmanifests;
+	struct bobj *objs;         /* every object under backups/ */
+	int nobjs, cap_objs;
+	int lock_active;           /* a lock younger than TR_LOCK_STALE */
+	char lock_active_name[128];
 	char err[2048];
 };
 
@@ -74,19 +88,80 @@ static int apply_rules(const tr_config *cfg, const tr_backupset *set, int *keep,
 	return kept;
 }
 
+static const struct bobj *find_obj(const struct expire *e, const char *label, const char *kind)
+{
+	for (int i = 0; i < e->nobjs; i++)
+		if (strcmp(e->objs[i].label, label) == 0 && strcmp(e->objs[i].kind, kind) == 0)
+			return &e->objs[i];
+	return NULL;
+}
+
+static int remove_backup_object(struct expire *e, const char *label, const char *kind)
+{
+	char rel[128], what[32];
+	const struct bobj *o = find_obj(e, label, kind);
+	if (!o)
+		return 0;
+	snprintf(rel, sizeof rel, "backups/%s/%s", label, kind);
+	snprintf(what, sizeof what, "backup %s", kind);
+	return remove_object(e, what, rel, o->size);
+}
+
 static int expire_backups(struct expire *e, const tr_backupset *set, const int *keep)
 {
-	char rel[128];
 	for (int i = 0; i < set->n; i++) {
 		if (keep[i])
 			continue;
 		tr_info("expire: backup %s (stopped %" PRId64 ", %" PRIu64 " bytes stored)", set->b[i].label,
 			set->b[i].stop_time, set->b[i].stored_bytes);
-		snprintf(rel, sizeof rel, "backups/%s/manifest", set->b[i].label);
-		if (remove_object(e, "backup manifest", rel, 0) != 0)
+		if (remove_backup_object(e, set->b[i].label, "manifest") != 0 ||
+		    remove_backup_object(e, set->b[i].label, "info") != 0)
 			return -1;
-		snprintf(rel, sizeof rel, "backups/%s/info", set->b[i].label);
-		if (remove_object(e, "backup info", rel, 0) != 0)
+	}
+	return 0;
+}
+
+static int collect_bobj(void *ctx, const tr_object_info *info)
+{
+	struct expire *e = ctx;
+	const char *k = info->key + strlen("backups/");
+	const char *slash = strchr(k, '/');
+	if (!slash || slash - k >= 64 || strlen(slash + 1) >= sizeof e->objs->kind)
+		return 0;
+	if (e->nobjs == e->cap_objs) {
+		int cap = e->cap_objs ? 2 * e->cap_objs : 32;
+		void *grown = realloc(e->objs, (size_t)cap * sizeof *e->objs);
+		if (!grown)
+			return 1;
+		e->objs = grown;
+		e->cap_objs = cap;
+	}
+	struct bobj *o = &e->objs[e->nobjs++];
+	snprintf(o->label, sizeof o->label, "%.*s", (int)(slash - k), k);
+	snprintf(o->kind, sizeof o->kind, "%s", slash + 1);
+	o->size = info->size;
+	o->mtime = info->mtime;
+	return 0;
+}
+
+static int has_lock(struct expire *e, const char *label)
+{
+	char rel[128];
+	tr_object_info info;
+	snprintf(rel, sizeof rel, "locks/%s", label);
+	return tr_repo_head(e->repo, rel, &info) == TR_OK;
+}
+
+/* The info of a backup killed before its manifest: a day old and unlocked. */
+static int expire_orphans(struct expire *e)
+{
+	for (int i = 0; i < e->nobjs; i++) {
+		const struct bobj *o = &e->objs[i];
+		if (strcmp(o->kind, "info") != 0 || find_obj(e, o->label, "manifest") ||
+		    o->mtime > e->now - TR_LOCK_STALE || has_lock(e, o->label))
+			continue;
+		tr_info("expire: backup %s never completed (no manifest)", o->label);
+		if (remove_backup_object(e, o->label, "info") != 0)
 			return -1;
 	}
 	return 0;
@@ -118,14 +193,23 @@ static int wal_candidate(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
+/* The lowest start segment of the kept backups: backups are ordered by
+ * stop time, and one on another timeline may have started earlier. */
+static uint64_t first_needed_segment(const tr_backupset *set, const int *keep)
+{
+	uint64_t first = UINT64_MAX;
+	for (int i = 0; i < set->n; i++) {
+		uint64_t seg = set->b[i].start_lsn / set->b[i].wal_segment_size;
+		if (keep[i] && seg < first)
+			first = seg;
+	}
+	return first;
+}
+
 static int expire_wal(struct expire *e, const tr_backupset *set, const int *keep)
 {
-	const tr_manifest_hdr *oldest = NULL;
-	for (int i = 0; i < set->n && !oldest; i++)
-		if (keep[i])
-			oldest = &set->b[i];
-	struct wal_scan w = { e, 0, 0x100000000ULL / oldest->wal_segment_size, 0 };
-	w.keep_from = oldest->start_lsn / oldest->wal_segment_size;
+	const tr_manifest_hdr *newest = &set->b[set->n - 1];
+	struct wal_scan w = { e, first_needed_segment(set, keep), 0x100000000ULL / newest->wal_segment_size, 0 };
 	if (tr_repo_list(e->repo, "wal/", wal_candidate, &w) != TR_OK && !w.failed) {
 		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
 		return -1;
@@ -135,20 +219,46 @@ static int expire_wal(struct expire *e, const tr_backupset *set, const int *keep
 
 /* --- chunks --- */
 
+#define MAX_STALE_LOCKS 64
+
 struct lock_scan {
-	int64_t now;
-	int active;
-	char active_name[128];
+	struct expire *e;
+	char stale[MAX_STALE_LOCKS][128];
+	int64_t stale_size[MAX_STALE_LOCKS];
+	int nstale;
 };
 
 static int lock_seen(void *ctx, const tr_object_info *info)
 {
 	struct lock_scan *l = ctx;
-	if (info->mtime >= l->now - TR_LOCK_STALE) {
-		l->active = 1;
-		snprintf(l->active_name, sizeof l->active_name, "%s", info->key);
+	if (info->mtime >= l->e->now - TR_LOCK_STALE) {
+		l->e->lock_active = 1;
+		snprintf(l->e->lock_active_name, sizeof l->e->lock_active_name, "%s", info->key);
+	} else if (l->nstale < MAX_STALE_LOCKS) {  /* the rest next time */
+		l->stale_size[l->nstale] = info->size;
+		snprintf(l->stale[l->nstale++], sizeof l->stale[0], "%s", info->key);
 	}
 	return 0;
+}
+
+/* Notes a running backup; removes the locks of backups killed a day ago. */
+static int scan_locks(struct expire *e)
+{
+	struct lock_scan *l = calloc(1, sizeof *l);
+	int rc = 0;
+	if (!l) {
+		snprintf(e->err, sizeof e->err, "out of memory");
+		return -1;
+	}
+	l->e = e;
+	if (tr_repo_list(e->repo, "locks/", lock_seen, l) != TR_OK) {
+		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
+		rc = -1;
+	}
+	for (int i = 0; rc == 0 && i < l->nstale; i++)
+		rc = remove_object(e, "stale lock", l->stale[i], l->stale_size[i]);
+	free(l);
+	return rc;
 }
 
 /* Decoded manifests of the kept backups, read again by each pass. */
@@ -222,14 +332,9 @@ static int chunk_candidate(void *ctx, const tr_object_info *info)
 
 static int expire_chunks(struct expire *e, const tr_backupset *set, const int *keep)
 {
-	struct lock_scan l = { e->now, 0, "" };
 	uint64_t refs;
-	if (tr_repo_list(e->repo, "locks/", lock_seen, &l) != TR_OK) {
-		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
-		return -1;
-	}
-	if (l.active) {
-		tr_info("expire: a backup is in progress (%s): no chunk is removed this time", l.active_name);
+	if (e->lock_active) {
+		tr_info("expire: a backup is in progress (%s): no chunk is removed this time", e->lock_active_name);
 		return 0;
 	}
 	if (open_manifests(e, set, keep, &refs) != 0)
@@ -256,6 +361,7 @@ static void close_manifests(struct expire *e)
 	for (int i = 0; i < e->nmanifests; i++)
 		fclose(e->manifests[i]);
 	free(e->manifests);
+	free(e->objs);
 }
 
 static int run_expire(struct expire *e, const tr_backupset *set)
@@ -267,10 +373,20 @@ static int run_expire(struct expire *e, const tr_backupset *set)
 	}
 	int kept = apply_rules(e->repo->cfg, set, keep, e->now);
 	tr_info("expire: %d backup%s, %d kept", set->n, set->n == 1 ? "" : "s", kept);
-	int rc = expire_backups(e, set, keep);
+	int rc = scan_locks(e);
+	if (rc == 0 && tr_repo_list(e->repo, "backups/", collect_bobj, e) != TR_OK) {
+		snprintf(e->err, sizeof e->err, "listing backups/: %s", e->repo->err);
+		rc = -1;
+	}
 	if (rc == 0)
+		rc = expire_orphans(e);
+	if (rc == 0 && set->n == 0)
+		tr_info("expire: no backup in the repository, nothing else to do");
+	if (rc == 0 && set->n > 0)
+		rc = expire_backups(e, set, keep);
+	if (rc == 0 && set->n > 0)
 		rc = expire_wal(e, set, keep);
-	if (rc == 0)
+	if (rc == 0 && set->n > 0)
 		rc = expire_chunks(e, set, keep);
 	free(keep);
 	return rc;
@@ -303,8 +419,6 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	if (rc != TR_OK) {
 		snprintf(e.err, sizeof e.err, "%s", r.err);
 		rc = -1;
-	} else if (set.n == 0) {
-		tr_info("expire: no backup in the repository, nothing to do");
 	} else {
 		rc = run_expire(&e, &set);
 	}

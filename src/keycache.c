@@ -102,4 +102,39 @@ int tr_keycache_store(const char *path, const char *passphrase, const tr_keyring
 	return rc;
 }
 
-void tr_keycache_forget(const char *path) { unlink(path); }
+
+/* The time of the last check is the mtime of "<path>.checked". */
+static int checked_path(const char *path, char *out, size_t outlen)
+{
+	return snprintf(out, outlen, "%s.checked", path) < (int)outlen ? 0 : -1;
+}
+
+int tr_keycache_checked_recently(const char *path)
+{
+	char p[4096];
+	struct stat st;
+	if (checked_path(path, p, sizeof p) != 0 || stat(p, &st) != 0)
+		return 0;
+	time_t now = time(NULL);
+	return st.st_mtime <= now && now - st.st_mtime < TR_KEYCACHE_CHECK_AGE;
+}
+
+void tr_keycache_forget(const char *path)
+{
+	char p[4096];
+	unlink(path);
+	if (checked_path(path, p, sizeof p) == 0)
+		unlink(p);
+}
+
+void tr_keycache_mark_checked(const char *path)
+{
+	char p[4096];
+	if (checked_path(path, p, sizeof p) != 0)
+		return;
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;  /* the next command checks again: only slower */
+	futimens(fd, NULL);
+	close(fd);
+}

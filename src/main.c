@@ -144,7 +144,7 @@ static int cmd_version(tr_config *cfg, int argc, char **argv)
 /* getopt_long table: every setting, plus -c/--config and -h/--help. */
 static struct option *build_options(void)
 {
-	struct option *o = calloc(TR_S_COUNT + 3, sizeof *o);
+	struct option *o = calloc(TR_S_COUNT + 4, sizeof *o);
 	if (!o)
 		return NULL;
 	const tr_setting_def *d = tr_setting_defs();
@@ -153,6 +153,7 @@ static struct option *build_options(void)
 					1000 + i };
 	o[TR_S_COUNT] = (struct option){ "config", required_argument, NULL, 'c' };
 	o[TR_S_COUNT + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	o[TR_S_COUNT + 2] = (struct option){ "config-over-env", no_argument, NULL, 'E' };
 	return o;
 }
 
@@ -169,6 +170,8 @@ static int parse_options(tr_config *cfg, int argc, char **argv)
 	while (rc == 0 && (ch = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		if (ch == 'h') {
 			rc = 1;
+		} else if (ch == 'E') {
+			cfg->config_over_env = 1;
 		} else if (ch == 'c') {
 			free(cfg->config_file);
 			cfg->config_file = strdup(optarg);

@@ -10,6 +10,8 @@
 
 static tr_metric current;
 static int active;
+static int pgdata_overridden;
+static const char *pgdata_override;
 
 void tr_metric_begin(const char *operation)
 {
@@ -32,14 +34,31 @@ void tr_metric_bytes(uint64_t plain, uint64_t stored)
 
 void tr_metric_status(const char *status) { current.status = status; }
 
+void tr_metric_pgdata(const char *pgdata)
+{
+	pgdata_overridden = 1;
+	pgdata_override = pgdata;
+}
+
+static const char *spool_dir(const tr_config *cfg, char *buf, size_t len)
+{
+	const char *setting = tr_config_get(cfg, TR_S_SPOOL_DIR);
+	if (!pgdata_overridden)
+		return tr_spool_dir(setting, tr_config_get(cfg, TR_S_PGDATA), buf, len);
+	if (pgdata_override)
+		return tr_spool_dir(setting, pgdata_override, buf, len);
+	if (!setting || !*setting || (size_t)snprintf(buf, len, "%s", setting) >= len)
+		return NULL;
+	return buf;
+}
+
 void tr_metric_end(const tr_config *cfg, int exit_status)
 {
 	char buf[4096];
 	if (!active)
 		return;
 	active = 0;
-	const char *dir = tr_spool_dir(tr_config_get(cfg, TR_S_SPOOL_DIR), tr_config_get(cfg, TR_S_PGDATA), buf,
-				       sizeof buf);
+	const char *dir = spool_dir(cfg, buf, sizeof buf);
 	if (!dir)
 		return;
 	current.finish_us = tr_now_us();

@@ -20,6 +20,11 @@ void tr_metric_subject(const char *subject);
 void tr_metric_bytes(uint64_t plain, uint64_t stored);
 /* Overrides the status derived from the exit code ("absent", "skipped"). */
 void tr_metric_status(const char *status);
+/* Names the data directory whose spool gets the record, instead of
+ * PGDATA; NULL for none (only an explicit spool-dir is used then).
+ * restore calls it: the directory it fills is a data directory only once
+ * the restore succeeded, and a file left in an empty one blocks initdb. */
+void tr_metric_pgdata(const char *pgdata);
 /* Appends the record to the spool, if there is one; warns on failure. */
 void tr_metric_end(const tr_config *cfg, int exit_status);
 

@@ -133,8 +133,8 @@ int tr_pg_backup_stop(tr_pg *pg, uint64_t *stop_lsn, char **label_file, char **m
 {
 	int v = PQserverVersion(pg->conn);
 	const char *sql = v >= 150000
-		? "SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)"
-		: "SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, true)";
+		? "SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)"
+		: "SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, false)";
 	PGresult *res = query(pg, sql, 0, NULL, err, errlen);
 	if (!res)
 		return -1;

@@ -214,8 +214,28 @@ cache:
 	if (tr_keycache_store(r->cache_path, pass, &ring, kek) != 0)
 		tr_warn("cannot write the key cache %s: %s (every command will derive the key again)",
 			r->cache_path, strerror(errno));
+	else
+		tr_keycache_mark_checked(r->cache_path);
 	explicit_bzero(kek, sizeof kek);
 	return TR_OK;
+}
+
+/* The cached keyring is still the stored one (checked once a minute). */
+static int cached_ring_current(tr_repo *r, const tr_keyring *cached)
+{
+	tr_keyring stored;
+	if (tr_keycache_checked_recently(r->cache_path))
+		return 1;
+	if (fetch_keyring(r, &stored) != 0)
+		return 0;  /* gone or unreadable: unlock from storage says which */
+	if (memcmp(stored.salt, cached->salt, sizeof stored.salt) != 0 ||
+	    memcmp(stored.wrapped, cached->wrapped, sizeof stored.wrapped) != 0 ||
+	    memcmp(stored.key_id, cached->key_id, sizeof stored.key_id) != 0) {
+		tr_info("the keyring of %s changed since it was cached: unlocking it again", r->base);
+		return 0;
+	}
+	tr_keycache_mark_checked(r->cache_path);
+	return 1;
 }
 
 int tr_repo_unlock(tr_repo *r, int create)
@@ -226,7 +246,7 @@ int tr_repo_unlock(tr_repo *r, int create)
 	time_t age;
 
 	if (tr_keycache_load(r->cache_path, pass, &ring, kek, &age) == 0 && age < TR_KEYCACHE_MAX_AGE &&
-	    tr_keyring_unwrap(&ring, kek, &r->keys) == 0) {
+	    cached_ring_current(r, &ring) && tr_keyring_unwrap(&ring, kek, &r->keys) == 0) {
 		explicit_bzero(kek, sizeof kek);
 		r->keys_from_cache = 1;
 		return TR_OK;

@@ -83,8 +83,12 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 	for (size_t i = 0; i < TR_ARRAY_LEN(repo_settings); i++) {
 		int id = repo_settings[i];
 		const char *raw = cfg->raw[id], *v = tr_config_get(cfg, id);
-		if (!v || cfg->source[id] == TR_SRC_DEFAULT || cfg->source[id] == TR_SRC_UNSET)
+		if (!v) {
+			/* Unset here: unset for archive-get too, whatever the server's
+			 * environment says (restore_command passes --config-over-env). */
+			fprintf(f, "%s =\n", d[id].name);
 			continue;
+		}
 		/* Keep secrets in their files; write other values resolved, since the
 		 * server may not have the variables env: refers to. */
 		const char *out = raw && strncmp(raw, "file:", 5) == 0 ? raw : v;
@@ -120,7 +124,7 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 	exe[n > 0 ? n : 0] = '\0';
 	sh_quote(n > 0 ? exe : "totalrecall", qexe, sizeof qexe);
 	sh_quote(conf, qconf, sizeof qconf);
-	snprintf(cmd, sizeof cmd, "%s --config=%s archive-get \"%%p\" \"%%f\"", qexe, qconf);
+	snprintf(cmd, sizeof cmd, "%s --config=%s --config-over-env archive-get \"%%p\" \"%%f\"", qexe, qconf);
 	snprintf(path, sizeof path, "%s/postgresql.auto.conf", pgdata);
 	FILE *f = fopen(path, "a");
 	if (!f) {

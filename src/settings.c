@@ -73,6 +73,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"transfers in flight for backup and restore (default: the number of CPUs)" },
 	[TR_S_CHUNK_SIZE] = { "chunk-size", "TOTALRECALL_CHUNK_SIZE", NULL, "1MiB", TR_T_SIZE, NULL, 64 * 1024,
 		64 * MiB, 0, "size of the deduplicated pieces of data files" },
+	[TR_S_ARCHIVE_TIMEOUT] = { "archive-timeout", "TOTALRECALL_ARCHIVE_TIMEOUT", NULL, "300", TR_T_INT, NULL, 1,
+		86400, 0, "seconds a backup waits for its last WAL segment to reach the archive" },
 	[TR_S_BACKUP_LABEL] = { "backup", "TOTALRECALL_RESTORE_BACKUP", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
 		"restore: the backup to restore (default: the newest that suits the target)" },
 	[TR_S_TARGET_TIME] = { "target-time", "TOTALRECALL_TARGET_TIME", NULL, NULL, TR_T_STRING, NULL, 0, 0, 0,
@@ -299,8 +301,16 @@ static int parse_file_line(tr_config *cfg, char *line, const char *path, int lin
 		snprintf(err, errlen, "%s:%d: unknown setting \"%s\"", path, lineno, key);
 		return -1;
 	}
-	if (cfg->source[id] == TR_SRC_CMDLINE || cfg->source[id] == TR_SRC_ENV)
+	if (cfg->source[id] == TR_SRC_CMDLINE || (cfg->source[id] == TR_SRC_ENV && !cfg->config_over_env))
 		return 0;
+	if (!*value) {
+		/* "name =" unsets (back to the default): a file that wins over
+		 * the environment (restore's) can say a setting is not used. */
+		free_secret(cfg->raw[id]);
+		cfg->raw[id] = NULL;
+		cfg->source[id] = TR_SRC_FILE;
+		return 0;
+	}
 	return set_raw(cfg, id, value, TR_SRC_FILE);
 }
 

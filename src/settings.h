@@ -46,6 +46,7 @@ enum tr_setting_id {
 	TR_S_PGDATA,
 	TR_S_PARALLEL,
 	TR_S_CHUNK_SIZE,
+	TR_S_ARCHIVE_TIMEOUT,
 	TR_S_BACKUP_LABEL,
 	TR_S_TARGET_TIME,
 	TR_S_TARGET_LSN,
@@ -95,6 +96,7 @@ typedef struct tr_config {
 	char *value[TR_S_COUNT];   /* resolved and validated; NULL if unset */
 	int source[TR_S_COUNT];
 	char *config_file;         /* -c FILE, or NULL for the default */
+	int config_over_env;       /* --config-over-env: the file wins over the environment */
 	char *state_dir;           /* resolved state directory */
 } tr_config;
 

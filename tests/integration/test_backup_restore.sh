@@ -270,8 +270,7 @@ if pg_start r_other TOTALRECALL_DATABASE_ID=db-other 2>/dev/null && wait_until 1
 	assert_eq "${STATE[final]}" "$(psql_state r_other || true)" "r_other: pgbench_accounts = p1's final state"
 	check "r_other archives into db-other (its 00000002.history)" wait_until 60 test -f "$BUCKET/db-other/wal/00000002.history"
 else
-	TR_KNOWN_ISSUE="restore_command's --config loses to TOTALRECALL_* in the server's environment: archive-get reads the wrong repository" \
-		fail "r_other (environment: database id db-other) recovers from db-br: $(grep -m1 FATAL "${PG_LOG[r_other]}" || true)"
+	fail "r_other (environment: database id db-other) recovers from db-br: $(grep -m1 FATAL "${PG_LOG[r_other]}" || true)"
 fi
 drop_cluster r_other
 histories=$(find "$REPO/wal" -name '*.history' | wc -l)
