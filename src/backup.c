@@ -121,7 +121,7 @@ static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf)
 	tr_membuf src = { (void *)buf, c->len, c->len, 0 };
 	tr_xfer x = { 0, 0 };
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	int rc = tr_repo_put(repo, rel, tr_mem_read, &src, TR_PUT_IF_ABSENT, NULL, &x);
+	int rc = tr_repo_put(repo, rel, tr_mem_read, &src, TR_PUT_IF_ABSENT | TR_PUT_BATCH, NULL, &x);
 	if (rc == TR_OK) {
 		c->stored = x.stored;
 		c->is_new = 1;
@@ -481,6 +481,8 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 		(unsigned)h->start_lsn, h->timeline, info->data_directory);
 	int rc = tr_datadir_walk(b->pgdata, on_entry, b, b->err, sizeof b->err);
 	int pool_rc = tr_pool_wait(b->pool);
+	if (pool_rc == 0)  /* chunks were batched: durable before a manifest names them */
+		pool_rc = tr_pool_sync(b->pool);
 	if (rc == 0 && pool_rc == 0)
 		rc = flush_files(b, 1);
 	while (rc == 0 && b->head)

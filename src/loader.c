@@ -74,7 +74,7 @@ static int check_abi(const tr_driver *drv, const char *name, const char *path,
 			 name, path, drv->abi_version, TR_DRIVER_ABI_VERSION);
 		return -1;
 	}
-	if (drv->struct_size < sizeof(tr_driver) || !drv->open || !drv->put || !drv->get ||
+	if (drv->struct_size < TR_DRIVER_SIZE_V1 || !drv->open || !drv->put || !drv->get ||
 	    !drv->head || !drv->list || !drv->remove || !drv->errmsg || !drv->close) {
 		snprintf(err, errlen, "driver \"%s\" (%s): incomplete function table", name, path);
 		return -1;

@@ -99,7 +99,8 @@ static void print_settings(FILE *out)
 			d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
 	fprintf(out, "\nAny value may be file:/path (the file's contents) or env:NAME (another\n"
 		     "variable).  Precedence: command line, environment, config file (-c FILE,\n"
-		     "default " TR_CONFIG_DEFAULT_FILE ").\n");
+		     "default " TR_CONFIG_DEFAULT_FILE "); --config-over-env puts the file before\n"
+		     "the environment.  In the file, \"name =\" unsets a setting.\n");
 }
 
 static void print_usage(FILE *out)

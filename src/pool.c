@@ -150,6 +150,17 @@ int tr_pool_wait(tr_pool *p)
 	return tr_pool_failed(p) ? -1 : 0;
 }
 
+int tr_pool_sync(tr_pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++) {
+		if (p->workers[i].started && tr_repo_sync(&p->workers[i].repo) != TR_OK) {
+			tr_pool_set_error(p, p->workers[i].repo.err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int tr_pool_failed(tr_pool *p)
 {
 	pthread_mutex_lock(&p->mu);

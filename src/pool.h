@@ -22,6 +22,9 @@ tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, 
 int tr_pool_submit(tr_pool *p, void *job);
 /* Waits for every queued job; returns 0 if all succeeded. */
 int tr_pool_wait(tr_pool *p);
+/* After tr_pool_wait: makes every worker's batched puts durable
+ * (tr_repo_sync); 0 if all succeeded. */
+int tr_pool_sync(tr_pool *p);
 /* Waits until fewer than `below` jobs are queued or running. */
 void tr_pool_wait_below(tr_pool *p, int below);
 /* True once a job failed (the producer should stop submitting). */

@@ -288,6 +288,21 @@ static ssize_t hooked_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
+static int can_batch(const tr_repo *r)
+{
+	const tr_driver *d = r->ld.drv;
+	return (d->caps & TR_CAP_BATCH) && d->struct_size >= offsetof(tr_driver, sync) + sizeof d->sync && d->sync;
+}
+
+int tr_repo_sync(tr_repo *r)
+{
+	if (!can_batch(r))
+		return TR_OK;
+	tr_testhook_op();
+	int rc = r->ld.drv->sync(r->conn);
+	return rc == TR_OK ? rc : driver_fail(r, rc);
+}
+
 int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		const char *checksum, tr_xfer *x)
 {
@@ -303,6 +318,8 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
 		return TR_ENOMEM;
 	}
 	struct hooked_src hs = { enc, 0, 0 };
+	if (!can_batch(r))
+		flags &= ~TR_PUT_BATCH;
 	tr_put_args a = { hooked_read, &hs, -1, flags, checksum };
 	tr_testhook_op();
 	int rc = r->ld.drv->put(r->conn, key, &a);

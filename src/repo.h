@@ -65,8 +65,13 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
 /* Full storage key of a relative name. */
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
 
+/* flags: TR_PUT_*.  TR_PUT_BATCH is dropped when the driver cannot batch,
+ * so callers may always ask for it and call tr_repo_sync() before anything
+ * refers to the objects. */
 int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		const char *checksum, tr_xfer *x);
+/* Makes the batched puts of this connection durable. */
+int tr_repo_sync(tr_repo *r);
 /* Decodes rel into sink.  TR_OK, TR_ENOTFOUND, TR_REPO_EKEY,
  * TR_REPO_ECORRUPT or a driver status; message in r->err. */
 int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what TotalRecall needs to build and to run its tests, from
 # Debian's packages and the npm registry.  Idempotent; quick when all is
-# there.  Usage: tests/install-deps.sh [build|test|musl]
+# there.  Usage: tests/install-deps.sh [build|test|musl|bench]
+#   bench: what tests/bench/run.sh needs besides the tests' packages:
+#   pgBackRest, stunnel4 and openssl (the S3 rows' TLS front-end).
 #   musl: what tests/portable/build-musl.sh needs: musl-tools, dpkg-dev and
 #   a deb-src entry so that it can `apt-get source` openssl, curl, zstd,
 #   bearssl and postgresql-15.
@@ -12,9 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libbearssl-dev libzstd-dev libcurl4-openssl-dev libpq-dev check
 	postgresql-15 postgresql-server-dev-15)
-test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd)
+test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd strace)
 
 musl_pkgs=(musl-tools dpkg-dev patch xz-utils)
+bench_pkgs=(pgbackrest stunnel4 openssl time)
 
 if [ "$what" = musl ]; then
 	src_list=/etc/apt/sources.list.d/totalrecall-deb-src.sources
@@ -41,6 +44,7 @@ fi
 pkgs=("${build_pkgs[@]}")
 [ "$what" = musl ] && pkgs+=("${musl_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+[ "$what" = bench ] && pkgs+=("${bench_pkgs[@]}")
 # Node.js may come from another packaging that bundles npm: ask for the command.
 [ "$what" = test ] && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
 

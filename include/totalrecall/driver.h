@@ -68,9 +68,19 @@ enum tr_status {
 #define TR_CAP_PUT_IF_ABSENT 0x1u  /* put-if-absent is atomic across hosts */
 #define TR_CAP_CHECKSUM      0x2u  /* the checksum string is kept and returned by head() */
 #define TR_CAP_RANGE_RESUME  0x4u  /* get() resumes an interrupted body itself */
+#define TR_CAP_BATCH         0x8u  /* TR_PUT_BATCH and sync() are implemented */
 
 /* Flags for tr_put_args.flags. */
 #define TR_PUT_IF_ABSENT 0x1u      /* fail with TR_EEXIST instead of replacing */
+/*
+ * On a driver with TR_CAP_BATCH: the object is visible and its body
+ * durable when put() returns, but its name may not survive a crash of the
+ * host until the next sync() of this connection (which also covers keys
+ * this connection found existing, with TR_PUT_IF_ABSENT).  Lets a driver
+ * make the names of many small objects durable at once.  A caller batches
+ * only objects nothing refers to until it has called sync().
+ */
+#define TR_PUT_BATCH 0x2u
 
 /*
  * Pull callback for put(): fill buf with up to len bytes.  Returns the
@@ -156,7 +166,18 @@ typedef struct tr_driver {
 
 	/* Free the connection; NULL is allowed. */
 	void (*close)(tr_conn *c);
+
+	/* --- appended in 0.2 (present when struct_size covers them) --- */
+
+	/* Makes every TR_PUT_BATCH put of this connection visible and
+	 * durable; TR_OK when they all are.  NULL without TR_CAP_BATCH. */
+	int (*sync)(tr_conn *c);
 } tr_driver;
+
+/* The size of the first version of tr_driver: a driver must provide at
+ * least this much; later members are used only when struct_size covers
+ * them. */
+#define TR_DRIVER_SIZE_V1 offsetof(tr_driver, sync)
 
 /* The entry point every driver exports under TR_DRIVER_ENTRY. */
 typedef const tr_driver *(*tr_driver_entry_fn)(void);

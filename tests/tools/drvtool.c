@@ -164,8 +164,49 @@ static int cmd_put(const tr_driver *d, tr_conn *c, int argc, char **argv)
 	return d->put(c, argv[0], &a);
 }
 
+static ssize_t read_string(void *ctx, void *buf, size_t len)
+{
+	const char **p = ctx;
+	size_t n = strlen(*p) < len ? strlen(*p) : len;
+	memcpy(buf, *p, n);
+	*p += n;
+	return (ssize_t)n;
+}
+
+/* batch [--no-sync] KEY...: batched put-if-absent of each key (body: the
+ * key itself), then a head of each ("KEY before sync: visible|absent"),
+ * then sync() unless --no-sync. */
+static int cmd_batch(const tr_driver *d, tr_conn *c, int argc, char **argv)
+{
+	int sync = 1, rc = TR_OK;
+	if (!(d->caps & TR_CAP_BATCH) || !d->sync) {
+		fprintf(stderr, "drvtool: driver %s cannot batch\n", d->name);
+		return TR_EINVAL;
+	}
+	for (int i = 0; i < argc && rc == TR_OK; i++) {
+		if (strcmp(argv[i], "--no-sync") == 0) {
+			sync = 0;
+			continue;
+		}
+		const char *body = argv[i];
+		tr_put_args a = { read_string, &body, (int64_t)strlen(body), TR_PUT_IF_ABSENT | TR_PUT_BATCH, NULL };
+		int prc = d->put(c, argv[i], &a);
+		printf("%s put: %s\n", argv[i], prc == TR_OK ? "ok" : prc == TR_EEXIST ? "exists" : "failed");
+		if (prc != TR_OK && prc != TR_EEXIST)
+			rc = prc;
+	}
+	for (int i = 0; i < argc && rc == TR_OK; i++) {
+		tr_object_info info;
+		if (strcmp(argv[i], "--no-sync") != 0)
+			printf("%s before sync: %s\n", argv[i], d->head(c, argv[i], &info) == TR_OK ? "visible" : "absent");
+	}
+	return rc == TR_OK && sync ? d->sync(c) : rc;
+}
+
 static int run(const tr_driver *d, tr_conn *c, const char *cmd, int argc, char **argv)
 {
+	if (argc >= 1 && strcmp(cmd, "batch") == 0)
+		return cmd_batch(d, c, argc, argv);
 	if (argc < 1)
 		return TR_EINVAL;
 	if (strcmp(cmd, "put") == 0)
@@ -231,7 +272,7 @@ int main(int argc, char **argv)
 			return 5;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: drvtool -D DRIVER [-d DIR] [-o name=value]... put|get|head|list|rm ARG\n"
+		fprintf(stderr, "usage: drvtool -D DRIVER [-d DIR] [-o name=value]... put|get|head|list|rm|batch ARG\n"
 				"       drvtool gen SIZE [--seed N]\n");
 		return 5;
 	}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# tests/integration/test_fs_driver.sh - the fs driver's batched puts
+# (TR_PUT_BATCH and sync()), through tests/tools/drvtool; no server.
+#
+#   a. batched puts are visible at once, with their bodies
+#   b. a key that exists is refused (TR_EEXIST)
+#   c. the directory fsyncs wait for sync(): 200 batched puts into 4
+#      directories cost 200 file fsyncs + 4 directory fsyncs, where plain
+#      puts cost two fsyncs each (counted with strace)
+#   d. listing removes a day-old temporary file left by a killed writer,
+#      and leaves a fresh one
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+tr_init fsdriver
+DRVTOOL=$top_builddir/tests/tools/drvtool
+[ -x "$DRVTOOL" ] || tr_die "$DRVTOOL not built (make check builds it)"
+B=$TR_TMP/bucket
+mkdir -p "$B"
+DRV=("$DRVTOOL" -D fs -d "$top_builddir/drivers/fs/.libs" -o "bucket=$B")
+drv() { "${DRV[@]}" "$@"; }
+
+# ------------------------------------------------------------------ a
+out=$(drv batch chunks/aa/c1 chunks/ab/c2 chunks/aa/c3)
+assert_eq 3 "$(grep -c ' put: ok$' <<<"$out")" "a. three batched puts accepted"
+assert_eq 3 "$(grep -c ' before sync: visible$' <<<"$out")" "a. all three visible before sync()"
+for k in chunks/aa/c1 chunks/ab/c2 chunks/aa/c3; do
+	assert_eq "$k" "$(cat "$B/$k" 2>/dev/null || true)" "a. $k holds its body"
+done
+assert_eq 0 "$(find "$B" -name '.tr-tmp-*' | wc -l | tr -d ' ')" "a. no temporary file left"
+
+# ------------------------------------------------------------------ b
+out=$(drv batch chunks/aa/c1 chunks/aa/c4)
+assert_contains "$out" "chunks/aa/c1 put: exists" "b. an existing key is refused"
+assert_eq chunks/aa/c4 "$(cat "$B/chunks/aa/c4" 2>/dev/null || true)" "b. the other key of the batch lands"
+
+# ------------------------------------------------------------------ c
+if command -v strace >/dev/null; then
+	keys=()
+	for i in $(seq 1 200); do keys+=("chunks/$(printf 'e%d' $((i % 4)))/k$i"); done
+	fsyncs() { strace -f -e trace=fsync -o "$TR_TMP/root/strace.out" "$@" >/dev/null && grep -c 'fsync(' "$TR_TMP/root/strace.out"; }
+	n=$(fsyncs "${DRV[@]}" batch "${keys[@]}")
+	# + 4: creating each new directory fsyncs its parent
+	assert_eq 208 "$n" "c. 200 batched puts into 4 new directories: 200 file fsyncs + 4 directory fsyncs at sync() (+4 creating them)"
+	plain=0
+	for i in $(seq 1 20); do
+		c=$(fsyncs "${DRV[@]}" put "plain/p$i" --gen 10) || c=-1
+		plain=$((plain + c))
+	done
+	# the first put creates plain/ and fsyncs its parent once more
+	assert_eq 41 "$plain" "c. 20 plain puts: a file and a directory fsync each (+1 for the new directory)"
+else
+	fail "c. strace is not installed (tests/install-deps.sh test installs it)"
+fi
+
+# ------------------------------------------------------------------ d
+printf 'left by a killed writer\n' >"$B/chunks/aa/.tr-tmp-1-old"
+printf 'being written\n' >"$B/chunks/aa/.tr-tmp-2-new"
+touch -d '2 days ago' "$B/chunks/aa/.tr-tmp-1-old"
+listed=$(drv list chunks/aa/)
+assert_not_contains "$listed" ".tr-tmp" "d. temporary files are never listed"
+check "d. the day-old temporary file was removed" test ! -e "$B/chunks/aa/.tr-tmp-1-old"
+check "d. the fresh temporary file stays" test -e "$B/chunks/aa/.tr-tmp-2-new"
+
+finish
