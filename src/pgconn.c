@@ -4,8 +4,9 @@
 #include "log.h"
 #include "util.h"
 
+#include "pqload.h"
+
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ static void notice_to_log(void *arg, const char *message)
 tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen)
 {
 	const char *conninfo = tr_config_get(cfg, TR_S_PG_CONNINFO);
+	if (tr_pq_load(err, errlen) != 0)
+		return NULL;
 	tr_pg *pg = calloc(1, sizeof *pg);
 	if (!pg) {
 		snprintf(err, errlen, "out of memory");

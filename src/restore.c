@@ -14,6 +14,7 @@
 #include "backupset.h"
 #include "checksum.h"
 #include "commands.h"
+#include "fsync_tree.h"
 #include "log.h"
 #include "metric.h"
 #include "pgconn.h"
@@ -380,25 +381,6 @@ static int write_text(const char *dir, const char *name, const char *text, mode_
 }
 
 /* backup_label, tablespace_map, pg_control and the recovery settings. */
-/* Flushes the restored files: the data directory's filesystem with
- * syncfs(), or every filesystem when tablespaces may live elsewhere. */
-static int sync_restored(struct restore *rs, const tr_manifest_hdr *h)
-{
-	if (*h->tablespace_map) {
-		sync();
-		return 0;
-	}
-	int fd = open(rs->pgdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) != 0) {
-		snprintf(rs->err, sizeof rs->err, "cannot flush %s to disk: %s", rs->pgdata, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get *control)
 {
 	if (write_text(rs->pgdata, "backup_label", h->backup_label, 0600, rs->err, sizeof rs->err) != 0)
@@ -415,7 +397,7 @@ static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get
 			return -1;
 		}
 	}
-	return sync_restored(rs, h);
+	return tr_fsync_tree(rs->pgdata, rs->err, sizeof rs->err);
 }
 
 static int run_restore(struct restore *rs, const tr_manifest_hdr *chosen)

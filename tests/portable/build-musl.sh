@@ -345,6 +345,10 @@ else
 	make_vars=("totalrecall_LDADD=libtotalrecall.la -L$st -lcurl -lssl -lcrypto"
 		"totalrecall_LDFLAGS=-export-dynamic$keep -Wl,--export-dynamic-symbol=curl_*")
 fi
+# The standalone variant links its static libpq; the image variant loads
+# the image's libpq.so.5 when a command first needs it (the default).
+pq_opt=--enable-libpq-dlopen
+[ "$variant" = standalone ] && pq_opt=--disable-libpq-dlopen
 incs="-I$dep/include"
 [ "$system_libs" = yes ] && incs="-I$dep/include -I$pqinc"
 worker_opt=--without-pg-config
@@ -357,7 +361,7 @@ t=$(now)
 step=totalrecall-$variant
 ( cd "$b"
   autoreconf -fi
-  ./configure CC="$CC" --prefix="$prefix" --without-check "$worker_opt" \
+  ./configure CC="$CC" --prefix="$prefix" --without-check "$worker_opt" "$pq_opt" \
 	CFLAGS="-Os -ffunction-sections -fdata-sections" LDFLAGS="$tr_ldflags" \
 	ZSTD_CFLAGS="$incs" ZSTD_LIBS="$ZSTD_LIBS" LIBPQ_CFLAGS="$incs" LIBPQ_LIBS="$LIBPQ_LIBS" \
 	CURL_CFLAGS="$incs" CURL_LIBS="$CURL_LIBS" BEARSSL_CFLAGS="-I$dep/include" BEARSSL_LIBS="-L$dep/lib -lbearssl"
