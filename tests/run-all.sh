@@ -31,6 +31,33 @@ else
 	tail -60 distcheck.log; echo "make distcheck failed"; status=1
 fi
 
+# The parts below are scripts with a last line "NAME: N passed, M failed";
+# each writes its whole output to a log at the top and shows its checks.
+extra_logs=()
+run_part() { # TITLE LOG COMMAND...
+	local title=$1 log=$2 rc
+	shift 2
+	echo "== $title"
+	"$@" >"$log" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok|FAIL|KNOWN|SKIP)' "$log" | grep -vE '^ok ' | head -40
+	tail -n 1 "$log"
+	if [ $rc -ne 0 ]; then
+		tail -40 "$log"; echo "$title failed (exit $rc)"; status=1
+		# no summary line at all (a skip, a crash): count the part as failed
+		grep -qE '[0-9]+ passed, [0-9]+ failed' "$log" || echo "$title: 0 passed, 1 failed" >>"$log"
+	fi
+	extra_logs+=("$log")
+}
+
+# The whole suite again, built with -fsanitize=address,undefined, then
+# valgrind of the archive path.
+run_part "sanitizers (ASan + UBSan make check, valgrind)" sanitize.log bash tests/sanitize.sh
+# Every libFuzzer target for a bounded time (crashes fail).
+run_part "fuzzing (${FUZZ_SECONDS:=45} s per target)" fuzz.log env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/fuzz/run.sh
+# The portable musl builds (both variants) and their round trip with PostgreSQL.
+run_part "portable musl builds" musl.log bash tests/portable/test_musl.sh
+
 echo "== summaries"
 passed=0 failed=0
 while IFS= read -r log; do
@@ -43,7 +70,7 @@ while IFS= read -r log; do
 			passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
 		fi
 	done < <(grep -hE 'Checks: [0-9]+, Failures|[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
-done < <(find tests -name '*.log' ! -name test-suite.log | sort)
+done < <(find tests -name '*.log' ! -name test-suite.log ! -path 'tests/fuzz/build/*' | sort; printf '%s\n' "${extra_logs[@]}")
 # A test program that crashed before its summary counts as failed.
 crashed=$(grep -cE '^(FAIL|ERROR):' check.log)
 [ "$crashed" -gt "$failed" ] && failed=$crashed
