@@ -295,6 +295,16 @@ tr_find_binary() {
 	TR_ENV+=("TOTALRECALL_DRIVER_DIR=$TR_DRIVER_DIR")
 }
 
+# tr_write_keyfile KEY: the passphrase in $TR_TMP/secret/key (0600, in a
+# 0700 directory, readable by the server user); sets KEYFILE to its path.
+tr_write_keyfile() {
+	KEYFILE=$TR_TMP/secret/key
+	as_pg mkdir -p "$TR_TMP/secret"
+	chmod 0700 "$TR_TMP/secret"
+	printf '%s\n' "$1" | as_pg tee "$KEYFILE" >/dev/null
+	chmod 0600 "$KEYFILE"
+}
+
 # tr_env_set VAR=VALUE...: adds to (or replaces in) the base environment.
 tr_env_set() {
 	local kv name i

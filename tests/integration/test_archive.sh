@@ -35,11 +35,7 @@ PREFIX=ci/archive
 DBID="db-main"
 BUCKET=$(pg_scratch bucket)
 REPO=$BUCKET/$PREFIX/$DBID
-KEYFILE=$TR_TMP/secret/key
-as_pg mkdir -p "$TR_TMP/secret"
-chmod 0700 "$TR_TMP/secret"
-printf '%s\n' "$KEY" | as_pg tee "$KEYFILE" >/dev/null
-chmod 0600 "$KEYFILE"
+tr_write_keyfile "$KEY"
 tr_env_set TOTALRECALL_DRIVER=fs "TOTALRECALL_BUCKET=$BUCKET" \
 	"TOTALRECALL_DATABASE_ID=$DBID" "TOTALRECALL_ENCRYPTION_KEY=file:$KEYFILE" \
 	"TOTALRECALL_STORAGE_PREFIX=$PREFIX" TOTALRECALL_KDF_ITERATIONS=1000 \

@@ -2,7 +2,9 @@
 # tests/integration/test_backup_s3.sh - a full cycle through the s3 driver
 # against moto_server on 127.0.0.1 (path-style addressing): archive_command,
 # backup, list --json against the bucket's objects, restore to the latest
-# point, a restored cluster with the same data, expire --dry-run.
+# point, a restored cluster with the same data, expire --dry-run; then the
+# same cycle for another database through faultproxy.py at 5% injected
+# faults (500, 503, resets, stalls, truncated bodies; seed TR_FAULT_SEED).
 # Uses lib.sh (PostgreSQL clusters); moto is started the way
 # s3/lib_s3.sh does it (that file cannot be sourced next to lib.sh: both
 # define check, finish, free_port and an EXIT trap).  A missing
@@ -53,10 +55,7 @@ for o in (json.loads(d).get("Contents", []) if d else []):
     print(o["Key"].split("/", 3)[3])' | sort
 }
 
-KEYFILE=$TR_TMP/secret/key
-as_pg mkdir -p "$TR_TMP/secret"
-printf 'the s3 passphrase %s\n' "$RANDOM" | as_pg tee "$KEYFILE" >/dev/null
-chmod 0600 "$KEYFILE"
+tr_write_keyfile "the s3 passphrase $RANDOM"
 # The s3 driver: next to the binary in the build tree, or in
 # $TR_DRIVER_DIR (lib.sh copies every driver there when it copies the binary).
 tr_env_set TOTALRECALL_DRIVER=s3 "TOTALRECALL_BUCKET=$BUCKET" \
@@ -121,5 +120,52 @@ TR_DESC="expire --dry-run --retention-count 1" assert_rc 0 tr_run --dry-run --re
 assert_eq "$before" "$( (s3_keys backups/; s3_keys wal/; s3_keys chunks/) | md5sum)" "--dry-run removed nothing from the bucket"
 
 drop_cluster p1
+
+# ------------------------------------------------------------------ faults
+# The same cycle (archive_command, backup, restore, recovery through
+# archive-get, verify) through faultproxy.py at a 5% fault rate: HTTP 500
+# and 503, connection resets, 3 s stalls and truncated bodies, on a seeded
+# schedule (TR_FAULT_SEED).  The drivers' retries must carry every
+# operation through, and the restored cluster must hold the same data.
+section "full cycle through 5% injected faults"
+FAULT_SEED=${TR_FAULT_SEED:-5}
+PROXY_PORT=$(free_port)
+python3 "$here/s3/faultproxy.py" --port "$PROXY_PORT" --upstream "127.0.0.1:$MOTO_PORT" --seed "$FAULT_SEED" \
+	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 3 -v 2>"$TR_TMP/root/proxy.log" &
+TR_BG_PIDS+=($!)
+proxy_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; }
+wait_until 30 proxy_open || tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+DBID=db-faults
+# A stall (3 s without a byte) trips the 2 s timeout; 10 retries with backoff.
+tr_env_set "TOTALRECALL_DATABASE_ID=$DBID" "TOTALRECALL_S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT" \
+	TOTALRECALL_RETRIES=10 TOTALRECALL_TIMEOUT=2 TOTALRECALL_RETRY_MAX_TIME=120
+pg_start_cluster p2 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p2"
+pg_cmd p2 pgbench -i -q -s 2 >"$TR_TMP/root/pgbench-f.log" 2>&1 || tr_die "pgbench -i failed"
+pg_cmd p2 pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench-f.log" 2>&1 || tr_die "pgbench failed"
+seg=$(pg_switch p2)
+if pg_wait_archived p2 "$seg" 300; then
+	pass "faults: p2 archives through the proxy (up to $seg)"
+else
+	fail "faults: p2 archiving: $(psql_q p2 'SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver')"
+fi
+do_backup p2
+F1=$LAST_LABEL
+check "faults: the backup is listed ($F1)" test -n "$F1"
+pg_cmd p2 pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench-f.log" 2>&1 || tr_die "pgbench failed"
+FINAL2=$(psql_state p2)
+seg=$(pg_switch p2)
+pg_wait_archived p2 "$seg" 300 || fail "faults: p2: $seg not archived"
+restore_to r2
+assert_eq "$F1" "$(restored_backup r2)" "faults: restore chose $F1"
+if start_restored r2; then
+	check "faults: r2 left recovery (WAL through archive-get and the proxy)" wait_until 300 pg_not_in_recovery r2
+	assert_eq "$FINAL2" "$(psql_state r2 || true)" "faults: r2's pgbench_accounts = p2's final state"
+fi
+drop_cluster r2
+TR_DESC="faults: verify --full through the proxy" assert_rc 0 tr_run --full verify
+injected=$(grep -c 'inject ' "$TR_TMP/root/proxy.log" || true)
+tr_note "faultproxy injected $injected faults (seed $FAULT_SEED): $(sed -n 's/.*inject \([a-z0-9]*\) .*/\1/p' "$TR_TMP/root/proxy.log" | sort | uniq -c | tr '\n' ' ')"
+check "faults: the proxy injected faults into the cycle ($injected)" test "$injected" -ge 5
+drop_cluster p2
 tr_note "total: ${SECONDS}s"
 finish
