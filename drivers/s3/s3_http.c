@@ -111,6 +111,18 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* curl rewinds the body itself when it sends a request again on another
+ * connection (a reused connection that turned out dead): the body is in
+ * memory, so any offset is fine. */
+static int seek_cb(void *ud, curl_off_t offset, int origin)
+{
+	xfer *x = ud;
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > x->req->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->body_off = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 /* Called when a GET's 2xx headers are complete: checks that what comes
  * is exactly the continuation we asked for. */
 static void begin_stream(xfer *x)
@@ -354,11 +366,15 @@ static void set_method(CURL *h, const s3_request *req, xfer *x)
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(h, CURLOPT_READDATA, x);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
 	} else if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(h, CURLOPT_READDATA, x);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
 	} else if (strcmp(req->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	}
