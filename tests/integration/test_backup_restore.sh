@@ -126,7 +126,10 @@ kills=0 attempts=0 completed=0
 # files are in the repository.
 lock_exists() { [ -n "$(find "$REPO/locks" -type f 2>/dev/null | head -n 1)" ]; }
 chunks_grew() { [ "$(chunk_files | wc -l)" -ge "$1" ]; }
-KINDS=(delay lock chunks delay chunks delay delay chunks delay lock delay delay delay delay)
+# "ops N": the backup kills itself before its N+1th storage operation
+# (TOTALRECALL_TEST_KILL_AFTER_OPS), which does not depend on how fast the
+# backup runs here; the timed kinds do, and a fast backup may finish first.
+KINDS=(ops delay lock ops chunks ops delay ops chunks ops lock ops delay ops)
 while [ "$kills" -lt 6 ] && [ "$attempts" -lt ${#KINDS[@]} ]; do
 	kind=${KINDS[$attempts]}
 	attempts=$((attempts + 1))
@@ -136,26 +139,31 @@ while [ "$kills" -lt 6 ] && [ "$attempts" -lt ${#KINDS[@]} ]; do
 	delay_ms=$((20 + (RANDOM * 32768 + RANDOM) % (max_ms * 6 / 10)))
 	nchunks0=$(chunk_files | wc -l)
 	want=$((nchunks0 + 1 + RANDOM % 30))
+	ops_n=$((1 + RANDOM % 30))
+	hook=()
 	case $kind in
+	ops) point="before its storage operation $((ops_n + 1))"; hook=("TOTALRECALL_TEST_KILL_AFTER_OPS=$ops_n") ;;
 	delay) point="${delay_ms} ms after the start" ;;
 	lock) point="when its lock object appears" ;;
 	chunks) point="when $((want - nchunks0)) new chunk files are stored" ;;
 	esac
 	tag="kill-$attempts-$$"
 	mapfile -t e < <(pg_env p1)
-	as_pg env -i "${TR_ENV[@]}" "${e[@]}" "TR_KILL_TAG=$tag" "$TR_BIN" backup \
+	as_pg env -i "${TR_ENV[@]}" "${e[@]}" "TR_KILL_TAG=$tag" ${hook[@]+"${hook[@]}"} "$TR_BIN" backup \
 		>"$TR_TMP/root/kill-$attempts.out" 2>"$TR_TMP/root/kill-$attempts.err" &
 	wrapper=$!
 	wait_until 10 has_tagged "$tag" || true
 	case $kind in
+	ops) ;;
 	delay) sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))" ;; # the fault's timing, not synchronisation
 	lock) wait_until 30 lock_exists || true ;;
 	chunks) wait_until 30 chunks_grew "$want" || true ;;
 	esac
 	killed=0
-	for pid in $(tagged_pids "$tag"); do kill -KILL "$pid" 2>/dev/null && killed=1; done
+	[ "$kind" = ops ] || for pid in $(tagged_pids "$tag"); do kill -KILL "$pid" 2>/dev/null && killed=1; done
 	rc=0
 	wait "$wrapper" || rc=$?
+	[ "$kind" = ops ] && [ "$rc" = 137 ] && killed=1
 	# shellcheck disable=SC2034  # read by next_second (bt_common.sh)
 	LAST_BACKUP_END=$(date +%s)
 	if [ "$killed" = 1 ] && [ "$rc" != 0 ]; then
