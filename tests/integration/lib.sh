@@ -402,7 +402,8 @@ free_port() {
 	local p u tries=0
 	while [ $tries -lt 200 ]; do
 		tries=$((tries + 1))
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		# SRANDOM: tests seed RANDOM, and two runs must not pick the same ports
+		p=$((20000 + ${SRANDOM:-$((RANDOM * 32768 + RANDOM))} % 40000))
 		for u in "${TR_PORTS_USED[@]}"; do
 			[ "$u" = "$p" ] && continue 2
 		done
