@@ -18,6 +18,7 @@ demo_fail() {
 		echo "--- last lines of the server log"
 		tail -n 20 "${PG_LOG[demo]}"
 	fi
+	echo "demo: 0 passed, 1 failed"
 	exit 1
 }
 
@@ -108,3 +109,4 @@ else
 	echo "  (temp dir, server and repository removed; TR_KEEP=1 keeps them)"
 fi
 echo "demo: ok"
+echo "demo: 1 passed, 0 failed"
