@@ -70,7 +70,9 @@ run_asan() {
 	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.log" || true
 	local log
 	while IFS= read -r log; do
-		grep -hE 'Checks: [0-9]+, Failures|[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed "s|^|${log#"$dir"/tests/}: |"
+		# a log without a summary (a test that crashed) must not end this script
+		{ grep -hE 'Checks: [0-9]+, Failures|[0-9]+ passed, [0-9]+ failed' "$log" || echo "no summary line"; } |
+			tail -1 | sed "s|^|${log#"$dir"/tests/}: |"
 	done < <(find "$dir/tests" -name '*.log' ! -name test-suite.log | sort)
 	local reports
 	reports=$(grep -rlE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir/tests" --include='*.log' 2>/dev/null || true)
