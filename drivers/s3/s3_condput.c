@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROBE_PREFIX ".totalrecall-probe/"
@@ -44,6 +45,22 @@ static enum s3_condput_state cache_read(tr_conn *c)
 	return S3_COND_UNKNOWN;
 }
 
+/* mkdir -p, mode 0700: the first command on a host may run before
+ * anything made state-dir (private: it also holds the key cache). */
+static void make_private_dirs(const char *dir)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", dir);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		(void)mkdir(buf, 0700);
+		*p = '/';
+	}
+	(void)mkdir(buf, 0700);
+}
+
 /* Written to a temporary file and renamed, so readers never see half. */
 static void cache_write(tr_conn *c, enum s3_condput_state st)
 {
@@ -52,6 +69,7 @@ static void cache_write(tr_conn *c, enum s3_condput_state st)
 	if (!path[0])
 		return;
 	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	make_private_dirs(c->conf.state_dir);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0) {
 		s3_log(c, 1, "%s: cannot write %s; the probe will run again next time", S3_DRIVER_NAME, tmp);
