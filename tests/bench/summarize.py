@@ -183,7 +183,7 @@ lines = [
     f"disk {disk} ({fs}); PostgreSQL 15, {sh('pgbackrest version')}, "
     f"{sh('cd ' + os.path.dirname(os.path.abspath(__file__)) + '/../.. && src/totalrecall version | head -1')}.",
     "",
-    "Settings: TotalRecall defaults (parallel = number of CPUs, zstd level 1, AES-256-GCM, archive-ahead=4). "
+    "Settings: TotalRecall defaults (parallel = number of CPUs, zstd level 3, AES-256-GCM, archive-ahead=4). "
     f"pgBackRest: compress-type=zst (default level), repo1-cipher-type=aes-256-cbc, process-max={os.cpu_count()}, "
     "start-fast=y; burst: archive-async=y with spool-path. S3: moto_server over https "
     f"({os.environ.get('BENCH_S3_TLS', '?')}, self-signed, verification off for both), path-style.",

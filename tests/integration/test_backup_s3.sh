@@ -70,23 +70,32 @@ ARCHIVE_CONF=("wal_level = replica" "archive_mode = on"
 	"max_wal_size = '4GB'" "autovacuum = off")
 
 # ------------------------------------------------------------------ cycle
+# archive_and_backup NAME WHAT WAIT: starts cluster NAME archiving through
+# the current settings, pgbench traffic, a backup (LAST_LABEL), more
+# traffic archived up to the end (FINAL_STATE: pgbench_accounts then).
+archive_and_backup() {
+	local name=$1 what=$2 wait=$3 seg
+	pg_start_cluster "$name" "${ARCHIVE_CONF[@]}" || tr_die "cannot start $name"
+	pg_cmd "$name" pgbench -i -q -s 2 >"$TR_TMP/root/pgbench-$name.log" 2>&1 || tr_die "pgbench -i failed"
+	pg_cmd "$name" pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench-$name.log" 2>&1 || tr_die "pgbench failed"
+	seg=$(pg_switch "$name")
+	if pg_wait_archived "$name" "$seg" "$wait"; then
+		pass "$name archives $what (up to $seg)"
+	else
+		fail "$name archiving: $(psql_q "$name" 'SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver')"
+	fi
+	do_backup "$name"
+	check "$name: the backup is listed ($LAST_LABEL)" test -n "$LAST_LABEL"
+	pg_cmd "$name" pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench-$name.log" 2>&1 || tr_die "pgbench failed"
+	FINAL_STATE=$(psql_state "$name")
+	seg=$(pg_switch "$name")
+	pg_wait_archived "$name" "$seg" "$wait" || fail "$name: $seg not archived"
+}
+
 section "archive and backup through s3"
-pg_start_cluster p1 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p1"
-pg_cmd p1 pgbench -i -q -s 2 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
-pg_cmd p1 pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench.log" 2>&1 || tr_die "pgbench failed"
-seg=$(pg_switch p1)
-if pg_wait_archived p1 "$seg" 120; then
-	pass "p1 archives through the s3 driver (up to $seg)"
-else
-	fail "p1 archiving: $(psql_q p1 'SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver')"
-fi
-do_backup p1
+archive_and_backup p1 "through the s3 driver" 120
 S1=$LAST_LABEL
-check "the backup is listed ($S1)" test -n "$S1"
-pg_cmd p1 pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench.log" 2>&1 || tr_die "pgbench failed"
-FINAL=$(psql_state p1)
-seg=$(pg_switch p1)
-pg_wait_archived p1 "$seg" 120 || fail "p1: $seg not archived"
+FINAL=$FINAL_STATE
 
 section "list --json against the bucket"
 list_json >"$TR_TMP/root/list.json"
@@ -139,22 +148,9 @@ DBID=db-faults
 # A stall (3 s without a byte) trips the 2 s timeout; 10 retries with backoff.
 tr_env_set "TOTALRECALL_DATABASE_ID=$DBID" "TOTALRECALL_S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT" \
 	TOTALRECALL_RETRIES=10 TOTALRECALL_TIMEOUT=2 TOTALRECALL_RETRY_MAX_TIME=120
-pg_start_cluster p2 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p2"
-pg_cmd p2 pgbench -i -q -s 2 >"$TR_TMP/root/pgbench-f.log" 2>&1 || tr_die "pgbench -i failed"
-pg_cmd p2 pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench-f.log" 2>&1 || tr_die "pgbench failed"
-seg=$(pg_switch p2)
-if pg_wait_archived p2 "$seg" 300; then
-	pass "faults: p2 archives through the proxy (up to $seg)"
-else
-	fail "faults: p2 archiving: $(psql_q p2 'SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver')"
-fi
-do_backup p2
+archive_and_backup p2 "through the fault proxy" 300
 F1=$LAST_LABEL
-check "faults: the backup is listed ($F1)" test -n "$F1"
-pg_cmd p2 pgbench -n -c 2 -j 2 -t 200 >>"$TR_TMP/root/pgbench-f.log" 2>&1 || tr_die "pgbench failed"
-FINAL2=$(psql_state p2)
-seg=$(pg_switch p2)
-pg_wait_archived p2 "$seg" 300 || fail "faults: p2: $seg not archived"
+FINAL2=$FINAL_STATE
 restore_to r2
 assert_eq "${F1:-(no backup)}" "$(restored_backup r2)" "faults: restore chose $F1"
 if start_restored r2; then
