@@ -17,6 +17,7 @@ Per request, with probability --rate, one of the faults is picked:
 The schedule depends only on the seed and the order of requests.
 """
 import argparse
+import re
 import http.client
 import random
 import socket
@@ -96,8 +97,31 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, code, [("Content-Type", "application/xml"),
                                   ("Content-Length", str(len(body)))], body)
 
+    def _wrong_region(self):
+        """--bucket-region R: a request signed for another region gets what
+        S3 answers then (301 PermanentRedirect or 400
+        AuthorizationHeaderMalformed, naming R)."""
+        want = self.server.bucket_region
+        m = re.search(r"Credential=[^/]+/[0-9]+/([^/]+)/", self.headers.get("Authorization", ""))
+        if not want or not m or m.group(1) == want:
+            return False
+        self.log_message("region %s refused (bucket in %s) on %s %s", m.group(1), want, self.command, self.path)
+        if self.server.region_status == 301:
+            code, status = "PermanentRedirect", 301
+            msg = "The bucket you are attempting to access must be addressed using the specified endpoint."
+        else:
+            code, status = "AuthorizationHeaderMalformed", 400
+            msg = "the region '%s' is wrong; expecting '%s'" % (m.group(1), want)
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message>"
+                "<Region>%s</Region></Error>" % (code, msg, want)).encode()
+        self._send(status, code, [("Content-Type", "application/xml"), ("x-amz-bucket-region", want),
+                                  ("Content-Length", str(len(body)))], body)
+        return True
+
     def _handle(self):
         body = self._body()
+        if self._wrong_region():
+            return None
         fault = self.server.schedule.next()
         if fault:
             self.log_message("inject %s on %s %s", fault, self.command, self.path)
@@ -125,6 +149,8 @@ def main():
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--faults", default="500,503,reset,stall,truncate")
     ap.add_argument("--stall", type=float, default=3.0)
+    ap.add_argument("--bucket-region", default="", help="refuse requests signed for another region")
+    ap.add_argument("--region-status", type=int, default=400, choices=(301, 400))
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     host, port = a.upstream.rsplit(":", 1)
@@ -134,6 +160,8 @@ def main():
     srv.schedule = Schedule(a.seed, a.rate, [f for f in a.faults.split(",") if f])
     srv.stall = a.stall
     srv.verbose = a.verbose
+    srv.bucket_region = a.bucket_region
+    srv.region_status = a.region_status
     srv.serve_forever()
 
 

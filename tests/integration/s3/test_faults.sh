@@ -3,7 +3,8 @@
 # 503, connection resets, stalls, truncated bodies on a seeded schedule)
 # in front of moto_server: every operation either succeeds through
 # retries with the right bytes, or fails with a clear error; nothing
-# corrupt is ever accepted.
+# corrupt is ever accepted.  Also region redirects (301 PermanentRedirect,
+# 400 AuthorizationHeaderMalformed naming the bucket's region).
 . "$(dirname "$0")/lib_s3.sh"
 
 ID=testing
@@ -18,7 +19,7 @@ start_proxy() {
 	local port
 	port=$(free_port)
 	python3 "$S3DIR/faultproxy.py" --port "$port" --upstream "127.0.0.1:$MOTO_PORT" --seed "$1" \
-		--rate "$2" --faults "$3" --stall 3 -v 2>>"$S3_TMP/proxy.log" &
+		--rate "$2" --faults "$3" --stall 3 -v "${@:4}" 2>>"$S3_TMP/proxy.log" &
 	PROXY_PID=$!
 	S3_PIDS+=($PROXY_PID)
 	PROXY_URL="http://127.0.0.1:$port"
@@ -80,8 +81,27 @@ persistent() {
 	check "$d: persistent resets fail clearly" grep -q "PUT s3://$b/p/k: .*(after 3 attempts)" "$err"
 }
 
+# region_redirect DRIVER STATUS: the proxy refuses requests signed for
+# any region but eu-west-1 the way S3 does (STATUS 301 PermanentRedirect or
+# 400 AuthorizationHeaderMalformed, naming the region): the driver follows
+# once with the right region and says so; the object is stored and read.
+region_redirect() {
+	local d=$1 st=$2 b="bkt-$1" err="$S3_TMP/err"
+	start_proxy 1 0 "" --bucket-region eu-west-1 --region-status "$st"
+	echo "region $st" | drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" -o region=us-east-1 put "r/$st" 2>"$err"
+	ok $? "$d: $st naming region eu-west-1: put followed once"
+	check "$d: $st: the warning names the bucket's region" grep -q "the bucket is in region eu-west-1, following" "$err"
+	check "$d: $st: get after the redirect" test "$(drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" -o region=us-east-1 get "r/$st" 2>"$err")" = "region $st"
+	check "$d: $st: refused once per command, then signed for eu-west-1" \
+		test "$(grep -c "region us-east-1 refused" "$S3_TMP/proxy.log")" -le 4
+}
+
 for d in s3 minio; do
 	make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
+	: >"$S3_TMP/proxy.log"
+	region_redirect "$d" 400
+	: >"$S3_TMP/proxy.log"
+	region_redirect "$d" 301
 	for seed in 1 2 3; do
 		survives "$d" "$seed"
 	done
