@@ -32,7 +32,7 @@ moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
 TR_BG_PIDS+=($!)
 MOTO_URL=http://127.0.0.1:$MOTO_PORT
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null; }
-wait_until 30 port_open || tr_die "moto_server did not come up: $(tail -n 5 "$TR_TMP/root/moto.log")"
+wait_until 180 port_open || tr_die "moto_server did not come up: $(tail -n 5 "$TR_TMP/root/moto.log")"
 pass "moto_server on $MOTO_URL"
 S3_ID=testing
 S3_SECRET="moto-secret-$$-$RANDOM"

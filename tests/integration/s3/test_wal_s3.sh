@@ -29,7 +29,10 @@ MOTO_PORT=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
 MOTO_PID=$!
 MOTO_URL=http://127.0.0.1:$MOTO_PORT
-check "moto_server listens on $MOTO_PORT" wait_until 60 port_open "$MOTO_PORT"
+# moto (Python) can take long to start on a loaded machine (the sanitized
+# run): a bounded poll on the port, with its log shown when it never opens.
+check "moto_server listens on $MOTO_PORT" wait_until 180 port_open "$MOTO_PORT" ||
+	tr_note "moto log: $(tail -n 5 "$TR_TMP/root/moto.log" | tr '\n' '|')"
 check "bucket $BUCKET created" aws_s3 s3api create-bucket --bucket "$BUCKET"
 
 as_pg sh -c "printf '%s' 'correct horse battery staple' > '$TR_TMP/home/key'; chmod 600 '$TR_TMP/home/key'"
