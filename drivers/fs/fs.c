@@ -105,6 +105,16 @@ static int key_path(tr_conn *c, const char *key, char *out, size_t outlen)
 	return TR_OK;
 }
 
+static int fsync_dir(tr_conn *c, const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(c, "open directory", dir);
+	int rc = fsync(fd) == 0 ? TR_OK : fail(c, "fsync directory", dir);
+	close(fd);
+	return rc;
+}
+
 /* mkdir -p of the directories above path, fsyncing each parent it creates
  * so that the new entries survive a crash. */
 static int make_parents(tr_conn *c, const char *path)
@@ -117,11 +127,7 @@ static int make_parents(tr_conn *c, const char *path)
 			char parent[PATH_MAX];
 			snprintf(parent, sizeof parent, "%s", buf);
 			*strrchr(parent, '/') = '\0';
-			int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (fd >= 0) {
-				fsync(fd);
-				close(fd);
-			}
+			(void)fsync_dir(c, parent);  /* best effort, as before: the put's own fsyncs decide */
 		} else if (errno != EEXIST) {
 			return fail(c, "mkdir", buf);
 		}
@@ -202,16 +208,6 @@ static int flush_fs(tr_conn *c)
 	if (fd < 0)
 		return fail(c, "open", c->root);
 	int rc = syncfs(fd) == 0 ? TR_OK : fail(c, "syncfs", c->root);
-	close(fd);
-	return rc;
-}
-
-static int fsync_dir(tr_conn *c, const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(c, "open directory", dir);
-	int rc = fsync(fd) == 0 ? TR_OK : fail(c, "fsync directory", dir);
 	close(fd);
 	return rc;
 }
