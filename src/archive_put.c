@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "log.h"
 #include "metric.h"
+#include "pcompress.h"
 #include "repo.h"
 #include "util.h"
 #include "walname.h"
@@ -109,6 +110,29 @@ static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *
 	return same;
 }
 
+/* Stores the file put-if-absent.  With threads > 1 a file large enough is
+ * compressed in pieces on that many threads (pcompress.h): PostgreSQL waits
+ * for this call, and compressing is most of its time. */
+static int upload(tr_repo *r, const char *rel, int fd, int threads, struct file_src *src, const char *sum,
+		  tr_xfer *x)
+{
+	struct stat st;
+	char err[256];
+	tr_pcomp *pc = NULL;
+	if (r->enc.compress == TR_COMPRESS_ZSTD && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    tr_pcomp_pieces((uint64_t)st.st_size, threads) > 0 &&
+	    !(pc = tr_pcomp_start(fd, (uint64_t)st.st_size, r->enc.level, threads, err, sizeof err)))
+		tr_debug("archive-put: compressing in one piece: %s", err);
+	if (!pc)
+		return tr_repo_put(r, rel, file_read, src, TR_PUT_IF_ABSENT, sum, x);
+	int rc = tr_repo_put_zstd(r, rel, tr_pcomp_read, pc, TR_PUT_IF_ABSENT, sum, x);
+	if (rc == TR_ECALLBACK && tr_pcomp_error(pc)[0])
+		snprintf(r->err, sizeof r->err, "%s", tr_pcomp_error(pc));
+	x->plain = rc == TR_OK ? (uint64_t)st.st_size : 0;
+	tr_pcomp_free(pc);
+	return rc;
+}
+
 static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int level, tr_xfer *x)
 {
 	char rel[256], sum[TR_CHECKSUM_STR_LEN];
@@ -124,7 +148,8 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
-	int rc = tr_repo_put(r, rel, file_read, &src, TR_PUT_IF_ABSENT, want_sum ? sum : NULL, x);
+	int threads = level == TR_LOG_ERROR ? (int)tr_config_int(r->cfg, TR_S_PARALLEL) : 1;
+	int rc = upload(r, rel, fd, threads, &src, want_sum ? sum : NULL, x);
 	if (rc == TR_EEXIST) {
 		int same = stored_is_identical(r, rel, fd, want_sum ? sum : NULL);
 		if (same == 1) {

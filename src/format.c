@@ -95,7 +95,7 @@ struct tr_enc {
 tr_enc *tr_enc_new(const tr_keys *keys, const char *name, const tr_enc_opts *opts,
 		   tr_read_fn src, void *src_ctx)
 {
-	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_ZSTD, 0, 0 };
+	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_ZSTD, 0, 0, 0 };
 	if (opts)
 		o = *opts;
 	if (o.cipher == TR_CIPHER_AUTO)
@@ -104,7 +104,8 @@ tr_enc *tr_enc_new(const tr_keys *keys, const char *name, const tr_enc_opts *opt
 		o.frame_size = TR_FMT_FRAME_DEFAULT;
 	if ((o.cipher != TR_CIPHER_AES256GCM && o.cipher != TR_CIPHER_CHACHA20POLY1305) ||
 	    (o.compress != TR_COMPRESS_NONE && o.compress != TR_COMPRESS_ZSTD) ||
-	    o.frame_size < FRAME_MIN || o.frame_size > TR_FMT_FRAME_MAX || !src || !keys)
+	    o.frame_size < FRAME_MIN || o.frame_size > TR_FMT_FRAME_MAX || !src || !keys ||
+	    (o.precompressed && o.compress != TR_COMPRESS_ZSTD))
 		return NULL;
 	if (!name)
 		name = "";
@@ -127,7 +128,7 @@ tr_enc *tr_enc_new(const tr_keys *keys, const char *name, const tr_enc_opts *opt
 	e->buf = malloc(4 + (size_t)o.frame_size + TR_FMT_TAG_LEN);
 	if (!e->buf)
 		goto fail;
-	if (o.compress == TR_COMPRESS_ZSTD) {
+	if (o.compress == TR_COMPRESS_ZSTD && !o.precompressed) {
 		e->in = malloc(ENC_INBUF);
 		e->z = tr_zstd_c_new(o.level);
 		if (!e->in || !e->z)

@@ -55,6 +55,8 @@ typedef struct tr_enc_opts {
 	int compress;        /* TR_COMPRESS_* */
 	int level;           /* zstd level, 0 = default (3) */
 	uint32_t frame_size; /* 0 = TR_FMT_FRAME_DEFAULT */
+	int precompressed;   /* the source already yields a zstd stream (compress
+			      * must be TR_COMPRESS_ZSTD): frame and seal it only */
 } tr_enc_opts;
 
 typedef struct tr_enc tr_enc;

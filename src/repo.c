@@ -303,8 +303,8 @@ int tr_repo_sync(tr_repo *r)
 	return rc == TR_OK ? rc : driver_fail(r, rc);
 }
 
-int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
-		const char *checksum, tr_xfer *x)
+static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_read_fn src, void *ctx,
+		       unsigned flags, const char *checksum, tr_xfer *x)
 {
 	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
 	if (tr_repo_key(r, rel, key, sizeof key) != 0) {
@@ -312,7 +312,7 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
 		return TR_EINVAL;
 	}
 	logical_name(r, rel, name, sizeof name);
-	tr_enc *enc = tr_enc_new(&r->keys, name, &r->enc, src, ctx);
+	tr_enc *enc = tr_enc_new(&r->keys, name, opts, src, ctx);
 	if (!enc) {
 		set_err(r, "out of memory");
 		return TR_ENOMEM;
@@ -333,6 +333,21 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
 	}
 	tr_enc_free(enc);
 	return rc;
+}
+
+int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		const char *checksum, tr_xfer *x)
+{
+	return put_encoded(r, rel, &r->enc, src, ctx, flags, checksum, x);
+}
+
+int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		     const char *checksum, tr_xfer *x)
+{
+	tr_enc_opts o = r->enc;
+	o.compress = TR_COMPRESS_ZSTD;
+	o.precompressed = 1;
+	return put_encoded(r, rel, &o, src, ctx, flags, checksum, x);
 }
 
 int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x)

@@ -70,6 +70,11 @@ int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
  * refers to the objects. */
 int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		const char *checksum, tr_xfer *x);
+/* The same for a source that already yields a zstd stream (pcompress.h):
+ * it is framed and sealed as a zstd object without compressing it again.
+ * x->plain counts the source's bytes, so the caller sets it. */
+int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		     const char *checksum, tr_xfer *x);
 /* Makes the batched puts of this connection durable. */
 int tr_repo_sync(tr_repo *r);
 /* Decodes rel into sink.  TR_OK, TR_ENOTFOUND, TR_REPO_EKEY,
