@@ -47,6 +47,14 @@ int tr_zstd_c_step(tr_zstd_c *z, const void *in, size_t *inlen, void *out, size_
 	return ob.pos == ob.size && ob.size > 0;
 }
 
+int tr_zstd_c_reset(tr_zstd_c *z, int level)
+{
+	if (ZSTD_isError(ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_only)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level == 0 ? 3 : level)))
+		return -1;
+	return 0;
+}
+
 void tr_zstd_c_free(tr_zstd_c *z)
 {
 	if (!z)

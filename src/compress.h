@@ -11,6 +11,8 @@ tr_zstd_c *tr_zstd_c_new(int level);
  * consumed and produced.  end != 0 flushes the end of the stream; returns 1
  * while more output is pending, 0 when done, -1 on error. */
 int tr_zstd_c_step(tr_zstd_c *z, const void *in, size_t *inlen, void *out, size_t *outlen, int end);
+/* Readies z for a new stream at level, keeping its memory. */
+int tr_zstd_c_reset(tr_zstd_c *z, int level);
 void tr_zstd_c_free(tr_zstd_c *z);
 
 tr_zstd_d *tr_zstd_d_new(void);

@@ -89,13 +89,69 @@ struct tr_enc {
 	const uint8_t *pend;   /* encoded bytes not yet handed out */
 	size_t pend_len;
 	uint64_t frame_no, bytes_in, bytes_out;
+	tr_enc_scratch *scratch;  /* owns buf, in and z when set */
 	char err[256];
 };
+
+struct tr_enc_scratch {
+	uint8_t *buf;
+	size_t buf_cap;
+	uint8_t *in;
+	tr_zstd_c *z;
+};
+
+tr_enc_scratch *tr_enc_scratch_new(void)
+{
+	return calloc(1, sizeof(tr_enc_scratch));
+}
+
+void tr_enc_scratch_free(tr_enc_scratch *s)
+{
+	if (!s)
+		return;
+	if (s->buf) {
+		explicit_bzero(s->buf, s->buf_cap);
+		free(s->buf);
+	}
+	if (s->in) {
+		explicit_bzero(s->in, ENC_INBUF);
+		free(s->in);
+	}
+	tr_zstd_c_free(s->z);
+	free(s);
+}
+
+/* Points the encoder at the scratch's memory, growing what is too small. */
+static int borrow_scratch(tr_enc *e, tr_enc_scratch *s, size_t buf_len, int zstd, int level)
+{
+	if (s->buf_cap < buf_len) {
+		free(s->buf);
+		s->buf_cap = 0;
+		if (!(s->buf = malloc(buf_len)))
+			return -1;
+		s->buf_cap = buf_len;
+	}
+	if (zstd) {
+		if (!s->in && !(s->in = malloc(ENC_INBUF)))
+			return -1;
+		if (s->z && tr_zstd_c_reset(s->z, level) != 0) {
+			tr_zstd_c_free(s->z);
+			s->z = NULL;
+		}
+		if (!s->z && !(s->z = tr_zstd_c_new(level)))
+			return -1;
+	}
+	e->scratch = s;
+	e->buf = s->buf;
+	e->in = zstd ? s->in : NULL;
+	e->z = zstd ? s->z : NULL;
+	return 0;
+}
 
 tr_enc *tr_enc_new(const tr_keys *keys, const char *name, const tr_enc_opts *opts,
 		   tr_read_fn src, void *src_ctx)
 {
-	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_ZSTD, 0, 0, 0 };
+	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_ZSTD, 0, 0, 0, NULL };
 	if (opts)
 		o = *opts;
 	if (o.cipher == TR_CIPHER_AUTO)
@@ -125,14 +181,21 @@ tr_enc *tr_enc_new(const tr_keys *keys, const char *name, const tr_enc_opts *opt
 	memcpy(e->hdr + 12, keys->id, 8);
 	if (tr_random(e->hdr + 20, 16) < 0)
 		goto fail;
-	e->buf = malloc(4 + (size_t)o.frame_size + TR_FMT_TAG_LEN);
-	if (!e->buf)
-		goto fail;
-	if (o.compress == TR_COMPRESS_ZSTD && !o.precompressed) {
-		e->in = malloc(ENC_INBUF);
-		e->z = tr_zstd_c_new(o.level);
-		if (!e->in || !e->z)
+	size_t buf_len = 4 + (size_t)o.frame_size + TR_FMT_TAG_LEN;
+	int zstd = o.compress == TR_COMPRESS_ZSTD && !o.precompressed;
+	if (o.scratch) {
+		if (borrow_scratch(e, o.scratch, buf_len, zstd, o.level) != 0)
 			goto fail;
+	} else {
+		e->buf = malloc(buf_len);
+		if (!e->buf)
+			goto fail;
+		if (zstd) {
+			e->in = malloc(ENC_INBUF);
+			e->z = tr_zstd_c_new(o.level);
+			if (!e->in || !e->z)
+				goto fail;
+		}
 	}
 	e->aead = object_aead(keys->enc, e->hdr, name, o.cipher);
 	if (!e->aead)
@@ -272,6 +335,11 @@ void tr_enc_free(tr_enc *e)
 	if (!e)
 		return;
 	tr_aead_free(e->aead);
+	if (e->scratch) {  /* its memory is wiped when the scratch is freed */
+		e->buf = NULL;
+		e->in = NULL;
+		e->z = NULL;
+	}
 	tr_zstd_c_free(e->z);
 	if (e->buf) {
 		explicit_bzero(e->buf, 4 + (size_t)e->frame_size + TR_FMT_TAG_LEN);

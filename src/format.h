@@ -50,6 +50,14 @@ enum tr_fmt_err {
 	TR_FMT_ENOMEM = -8
 };
 
+/* Memory an encoder may borrow instead of allocating its own: a zstd
+ * context and the frame buffers.  A thread that stores many objects (a
+ * backup worker) keeps one, so that each object does not allocate and
+ * fault in several MiB afresh.  One encoder at a time per scratch. */
+typedef struct tr_enc_scratch tr_enc_scratch;
+tr_enc_scratch *tr_enc_scratch_new(void);
+void tr_enc_scratch_free(tr_enc_scratch *s);  /* wipes the buffers */
+
 typedef struct tr_enc_opts {
 	int cipher;          /* TR_CIPHER_*, AUTO picks AES-GCM with AES-NI, else ChaCha20 */
 	int compress;        /* TR_COMPRESS_* */
@@ -57,6 +65,7 @@ typedef struct tr_enc_opts {
 	uint32_t frame_size; /* 0 = TR_FMT_FRAME_DEFAULT */
 	int precompressed;   /* the source already yields a zstd stream (compress
 			      * must be TR_COMPRESS_ZSTD): frame and seal it only */
+	tr_enc_scratch *scratch; /* NULL: the encoder allocates its own memory */
 } tr_enc_opts;
 
 typedef struct tr_enc tr_enc;

@@ -122,6 +122,8 @@ void tr_repo_close(tr_repo *r)
 	r->conn = NULL;
 	tr_driver_unload(&r->ld);
 	tr_keys_wipe(&r->keys);
+	tr_enc_scratch_free(r->enc.scratch);
+	r->enc.scratch = NULL;
 }
 
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen)
@@ -312,7 +314,11 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 		return TR_EINVAL;
 	}
 	logical_name(r, rel, name, sizeof name);
-	tr_enc *enc = tr_enc_new(&r->keys, name, opts, src, ctx);
+	if (!r->enc.scratch)  /* a connection is used by one thread at a time */
+		r->enc.scratch = tr_enc_scratch_new();
+	tr_enc_opts o = *opts;
+	o.scratch = r->enc.scratch;
+	tr_enc *enc = tr_enc_new(&r->keys, name, &o, src, ctx);
 	if (!enc) {
 		set_err(r, "out of memory");
 		return TR_ENOMEM;

@@ -36,7 +36,7 @@ typedef struct tr_repo {
 	char cache_path[4300];
 	char base[1200];        /* key prefix: "[prefix/]dbid/" */
 	const char *dbid;
-	tr_enc_opts enc;
+	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
 	char err[2048];         /* last error, one line */
 } tr_repo;
 

@@ -43,7 +43,7 @@ static size_t g_objcap;
 static double run(const tr_keys *k, const uint8_t *data, size_t len, int cipher, int compress,
 		  int level, size_t *objlen, double *dec_mbs)
 {
-	tr_enc_opts o = { cipher, compress, level, 0, 0 };
+	tr_enc_opts o = { cipher, compress, level, 0, 0, NULL };
 	struct mem m = { data, len, 0 };
 	double t0 = tr_now();
 	tr_enc *e = tr_enc_new(k, "bench", &o, mem_read, &m);

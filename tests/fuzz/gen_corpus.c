@@ -36,7 +36,7 @@ static ssize_t mem_read(void *ctx, void *buf, size_t len)
 static size_t encode(const tr_keys *k, int cipher, int compress, uint32_t frame,
 		     const uint8_t *pt, size_t len, uint8_t *out, size_t cap)
 {
-	tr_enc_opts o = { cipher, compress, 0, frame, 0 };
+	tr_enc_opts o = { cipher, compress, 0, frame, 0, NULL };
 	struct mem m = { pt, len, 0 };
 	tr_enc *e = tr_enc_new(k, FUZZ_NAME, &o, mem_read, &m);
 	size_t n = 0;

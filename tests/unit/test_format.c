@@ -111,7 +111,7 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 static void roundtrip(int cipher, int compress, uint32_t frame, uint64_t size, int kind,
 		      int onebyte)
 {
-	tr_enc_opts o = { cipher, compress, 0, frame, 0 };
+	tr_enc_opts o = { cipher, compress, 0, frame, 0, NULL };
 	struct src s = { kind, size, 0, 0, 0 };
 	struct sink k = { kind, 0, 0, 0 };
 	tr_enc *e = tr_enc_new(&K, "base/1/16384", &o, src_read, &s);
@@ -221,7 +221,7 @@ END_TEST
 static uint8_t *encode(const tr_keys *keys, const char *name, int cipher, int compress,
 		       uint32_t frame, int kind, uint64_t size, size_t *outlen)
 {
-	tr_enc_opts o = { cipher, compress, 0, frame, 0 };
+	tr_enc_opts o = { cipher, compress, 0, frame, 0, NULL };
 	struct src s = { kind, size, 0, 0, 0 };
 	tr_enc *e = tr_enc_new(keys, name, &o, src_read, &s);
 	ck_assert_ptr_nonnull(e);
@@ -700,7 +700,7 @@ START_TEST(test_sink_and_source_errors)
 	tr_enc_free(e);
 
 	/* Invalid options. */
-	tr_enc_opts bad1 = { 7, 0, 0, 0, 0 }, bad2 = { 0, 5, 0, 0, 0 }, bad3 = { 0, 0, 0, TR_FMT_FRAME_MAX + 1, 0 };
+	tr_enc_opts bad1 = { 7, 0, 0, 0, 0, NULL }, bad2 = { 0, 5, 0, 0, 0, NULL }, bad3 = { 0, 0, 0, TR_FMT_FRAME_MAX + 1, 0, NULL };
 	ck_assert_ptr_null(tr_enc_new(&K, "n", &bad1, src_read, &s));
 	ck_assert_ptr_null(tr_enc_new(&K, "n", &bad2, src_read, &s));
 	ck_assert_ptr_null(tr_enc_new(&K, "n", &bad3, src_read, &s));

@@ -182,7 +182,7 @@ START_TEST(test_through_object_format)
 	char err[256];
 	tr_pcomp *pc = tr_pcomp_start(fd, len, 3, 2, err, sizeof err);
 	ck_assert_ptr_nonnull(pc);
-	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_ZSTD, 0, 0, 1 };
+	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_ZSTD, 0, 0, 1, NULL };
 	tr_enc *e = tr_enc_new(&k, "wal/0000000100000000/000000010000000000000001", &o, tr_pcomp_read, pc);
 	ck_assert_ptr_nonnull(e);
 	struct cmp_sink s = { d, len, 0, 0 };
@@ -217,7 +217,7 @@ START_TEST(test_refusals)
 	tr_keys k;
 	memset(&k, 1, sizeof k);
 	tr_keys_derive(&k);
-	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_NONE, 0, 0, 1 };
+	tr_enc_opts o = { TR_CIPHER_AUTO, TR_COMPRESS_NONE, 0, 0, 1, NULL };
 	ck_assert_ptr_null(tr_enc_new(&k, "x", &o, tr_pcomp_read, NULL));
 }
 END_TEST
