@@ -22,6 +22,7 @@
 #include "config.h"
 #include "backupset.h"
 #include "checksum.h"
+#include "chunkset.h"
 #include "commands.h"
 #include "datadir.h"
 #include "log.h"
@@ -79,6 +80,7 @@ struct backup {
 	const char *pgdata;
 	uint64_t chunk_size;
 	tr_pool *pool;
+	tr_chunkset *stored_ids;  /* chunks this backup stored, recently */
 	pthread_mutex_t mu;
 	pthread_cond_t done;
 	struct file_job *head, *tail;
@@ -149,8 +151,11 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 		if (c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
 			c->stored = c->prev_stored;
 			rc = 0;
+		} else if (tr_chunkset_claim(b->stored_ids, c->id, &c->stored)) {
+			rc = 0;  /* another file of this backup holds the same chunk */
 		} else {
 			rc = store_chunk(repo, c, buf);
+			tr_chunkset_done(b->stored_ids, c->id, rc == 0, c->stored);
 		}
 	}
 	free(buf);
@@ -471,6 +476,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	tr_datadir_walk(b->pgdata, sum_sizes, &total, b->err, sizeof b->err);
 	tr_progress_init(&b->progress, "backup", total);
 	int workers = (int)tr_config_int(b->repo->cfg, TR_S_PARALLEL);
+	b->stored_ids = tr_chunkset_new();  /* without it, duplicates are only stored again */
 	b->pool = tr_pool_start(b->repo, workers, 2 * workers, chunk_job, b, b->err, sizeof b->err);
 	if (!b->pool)
 		return -1;
@@ -642,6 +648,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	if (rc < 0)
 		tr_error("backup: %s", b.err);
 	tr_pool_stop(b.pool);
+	tr_chunkset_free(b.stored_ids);
 	if (b.prev.f)
 		fclose(b.prev.f);
 	free(b.prev.chunks);

@@ -11,13 +11,17 @@
  * win; a plain put uses rename(2).  A reader never sees a partial file
  * under the final name.
  *
- * Batched puts (TR_PUT_BATCH, for backup chunks): the file is fsynced and
- * linked to its name as usual, but the directory is not fsynced; its path
- * joins the connection's set of dirty directories (also when the key
- * existed: another writer may not have synced it yet), and sync() fsyncs
- * each once.  A thousand chunks in 256 directories cost 1256 fsyncs
- * instead of 2000.  Past DIRTY_MAX directories, sync() flushes the whole
- * filesystem (syncfs) instead.
+ * Batched puts (TR_PUT_BATCH, for backup chunks): a put checks that the
+ * key is free, writes the temporary file and returns; nothing is fsynced
+ * and no name appears yet.  Every PENDING_MAX puts, and at sync(), the
+ * connection flushes the filesystem once (syncfs: one device flush for all
+ * the bodies, where an fsync each cost a flush each), then links each
+ * temporary file to its name (a name taken meanwhile keeps its object:
+ * batched objects are content-addressed), then makes the directories
+ * durable: an fsync each, or one more syncfs past DIRTY_FSYNC_MAX of them.
+ * A body is thus durable before its name exists, as for a plain put.  A
+ * connection closed before sync() removes its pending files: their names
+ * never appear.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -37,6 +41,8 @@
 #define TMP_PREFIX ".tr-tmp-"
 #define IO_BUF (128 * 1024)
 #define DIRTY_MAX 512
+#define DIRTY_FSYNC_MAX 8
+#define PENDING_MAX 256
 #define STALE_TMP_AGE (24 * 3600)
 
 struct tr_conn {
@@ -45,6 +51,11 @@ struct tr_conn {
 	char **dirty;              /* directories to fsync at sync(), DIRTY_MAX slots */
 	int ndirty;
 	int dirty_overflow;        /* more than DIRTY_MAX: syncfs at sync() */
+	struct pending {           /* batched puts written, not yet named */
+		char *tmp, *path;
+		int if_absent;
+	} *pending;                /* PENDING_MAX slots */
+	int npending;
 };
 
 static void set_msg(tr_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -165,7 +176,7 @@ static int fs_open(const tr_driver_env *env, tr_conn **out)
 	return TR_OK;
 }
 
-/* Copies the body from args->read into fd; fsyncs it. */
+/* Copies the body from args->read into fd; fsyncs it unless batched. */
 static int write_body(tr_conn *c, int fd, const char *path, const tr_put_args *args)
 {
 	char *buf = malloc(IO_BUF);
@@ -194,7 +205,7 @@ static int write_body(tr_conn *c, int fd, const char *path, const tr_put_args *a
 			done += w;
 		}
 	}
-	if (rc == TR_OK && fsync(fd) != 0)
+	if (rc == TR_OK && !(args->flags & TR_PUT_BATCH) && fsync(fd) != 0)
 		rc = fail(c, "fsync", path);
 out:
 	free(buf);
@@ -236,16 +247,67 @@ static void mark_dirty(tr_conn *c, const char *path)
 	c->ndirty++;
 }
 
-/* Makes the names of every batched put durable. */
+static void drop_pending(tr_conn *c)
+{
+	for (int i = 0; i < c->npending; i++) {
+		unlink(c->pending[i].tmp);
+		free(c->pending[i].tmp);
+		free(c->pending[i].path);
+	}
+	c->npending = 0;
+}
+
+/* Names the pending bodies once they are all durable. */
+static int flush_pending(tr_conn *c)
+{
+	if (c->npending == 0)
+		return TR_OK;
+	int rc = flush_fs(c);
+	for (int i = 0; rc == TR_OK && i < c->npending; i++) {
+		struct pending *p = &c->pending[i];
+		if (p->if_absent ? link(p->tmp, p->path) != 0 && errno != EEXIST : rename(p->tmp, p->path) != 0)
+			rc = fail(c, p->if_absent ? "link" : "rename", p->path);
+		else
+			mark_dirty(c, p->path);
+	}
+	drop_pending(c);
+	return rc;
+}
+
+/* Makes every batched put visible and durable. */
 static int fs_sync(tr_conn *c)
 {
-	int rc = TR_OK;
-	if (c->dirty_overflow)
+	int rc = flush_pending(c);
+	if (rc == TR_OK && (c->dirty_overflow || c->ndirty > DIRTY_FSYNC_MAX))
 		rc = flush_fs(c);
-	for (int i = 0; rc == TR_OK && !c->dirty_overflow && i < c->ndirty; i++)
-		rc = fsync_dir(c, c->dirty[i]);
+	else
+		for (int i = 0; rc == TR_OK && i < c->ndirty; i++)
+			rc = fsync_dir(c, c->dirty[i]);
 	forget_dirty(c);
 	return rc;
+}
+
+/* Keeps a batched body for the next flush; its name appears then. */
+static int add_pending(tr_conn *c, const char *tmp, const char *path, unsigned flags)
+{
+	if (!c->pending && !(c->pending = calloc(PENDING_MAX, sizeof *c->pending))) {
+		unlink(tmp);
+		set_msg(c, "fs: out of memory");
+		return TR_ENOMEM;
+	}
+	struct pending *p = &c->pending[c->npending];
+	p->tmp = strdup(tmp);
+	p->path = strdup(path);
+	p->if_absent = (flags & TR_PUT_IF_ABSENT) != 0;
+	if (!p->tmp || !p->path) {
+		free(p->tmp);
+		free(p->path);
+		unlink(tmp);
+		set_msg(c, "fs: out of memory");
+		return TR_ENOMEM;
+	}
+	c->npending++;
+	return c->npending == PENDING_MAX ? flush_pending(c) : TR_OK;
 }
 
 static int fsync_parent(tr_conn *c, const char *path)
@@ -256,16 +318,12 @@ static int fsync_parent(tr_conn *c, const char *path)
 	return fsync_dir(c, dir);
 }
 
-/* Moves the finished temporary file to its name; the directory is
- * fsynced now, or at sync() for a batched put. */
+/* Moves the finished temporary file to its name and fsyncs the directory. */
 static int publish(tr_conn *c, const char *tmp, const char *path, unsigned flags)
 {
-	int batch = (flags & TR_PUT_BATCH) != 0;
 	if (flags & TR_PUT_IF_ABSENT) {
 		if (link(tmp, path) != 0) {
 			if (errno == EEXIST) {
-				if (batch)  /* its writer may not have synced the name yet */
-					mark_dirty(c, path);
 				set_msg(c, "fs: %s exists", path);
 				return TR_EEXIST;
 			}
@@ -274,10 +332,6 @@ static int publish(tr_conn *c, const char *tmp, const char *path, unsigned flags
 		unlink(tmp);
 	} else if (rename(tmp, path) != 0) {
 		return fail(c, "rename", path);
-	}
-	if (batch) {
-		mark_dirty(c, path);
-		return TR_OK;
 	}
 	return fsync_parent(c, path);
 }
@@ -288,6 +342,12 @@ static int fs_put(tr_conn *c, const char *key, const tr_put_args *args)
 	int rc = key_path(c, key, path, sizeof path);
 	if (rc != TR_OK || (rc = make_parents(c, path)) != TR_OK)
 		return rc;
+	int batch = (args->flags & TR_PUT_BATCH) != 0;
+	if (batch && (args->flags & TR_PUT_IF_ABSENT) && access(path, F_OK) == 0) {
+		mark_dirty(c, path);  /* its writer may not have synced the name yet */
+		set_msg(c, "fs: %s exists", path);
+		return TR_EEXIST;
+	}
 	char *slash = strrchr(path, '/');
 	snprintf(tmp, sizeof tmp, "%.*s/" TMP_PREFIX "%ld-XXXXXX", (int)(slash - path), path, (long)getpid());
 	int fd = mkostemp(tmp, O_CLOEXEC);
@@ -297,6 +357,8 @@ static int fs_put(tr_conn *c, const char *key, const tr_put_args *args)
 	rc = write_body(c, fd, path, args);
 	if (close(fd) != 0 && rc == TR_OK)
 		rc = fail(c, "close", path);
+	if (rc == TR_OK && batch)
+		return add_pending(c, tmp, path, args->flags);  /* removes tmp when it fails */
 	if (rc == TR_OK)
 		rc = publish(c, tmp, path, args->flags);
 	unlink(tmp);  /* no-op after rename; removes it after link or failure */
@@ -479,6 +541,8 @@ static void fs_close(tr_conn *c)
 {
 	if (!c)
 		return;
+	drop_pending(c);  /* never synced: these names never appear */
+	free(c->pending);
 	forget_dirty(c);
 	free(c->dirty);
 	free(c);

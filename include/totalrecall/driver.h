@@ -73,12 +73,16 @@ enum tr_status {
 /* Flags for tr_put_args.flags. */
 #define TR_PUT_IF_ABSENT 0x1u      /* fail with TR_EEXIST instead of replacing */
 /*
- * On a driver with TR_CAP_BATCH: the object is visible and its body
- * durable when put() returns, but its name may not survive a crash of the
- * host until the next sync() of this connection (which also covers keys
- * this connection found existing, with TR_PUT_IF_ABSENT).  Lets a driver
- * make the names of many small objects durable at once.  A caller batches
- * only objects nothing refers to until it has called sync().
+ * On a driver with TR_CAP_BATCH: the put may complete only at the next
+ * sync() of this connection.  Until then the object may not be visible,
+ * and neither its body nor its name is sure to survive a crash of the
+ * host; a put never synced (the connection closed first, or sync()
+ * failed) may never appear.  With TR_PUT_IF_ABSENT, put() fails with
+ * TR_EEXIST when the key exists as it is called; a key that appears
+ * before sync() keeps its object.  So batch only content-addressed
+ * objects (any object under the key holds the same content), that nothing
+ * refers to until sync() has returned TR_OK.  Lets a driver make many
+ * small objects durable at once.
  */
 #define TR_PUT_BATCH 0x2u
 
@@ -169,8 +173,9 @@ typedef struct tr_driver {
 
 	/* --- appended in 0.2 (present when struct_size covers them) --- */
 
-	/* Makes every TR_PUT_BATCH put of this connection visible and
-	 * durable; TR_OK when they all are.  NULL without TR_CAP_BATCH. */
+	/* Completes every TR_PUT_BATCH put of this connection: each object
+	 * is visible and durable (body and name) when it returns TR_OK.
+	 * NULL without TR_CAP_BATCH. */
 	int (*sync)(tr_conn *c);
 } tr_driver;
 

@@ -2,11 +2,12 @@
 # tests/integration/test_fs_driver.sh - the fs driver's batched puts
 # (TR_PUT_BATCH and sync()), through tests/tools/drvtool; no server.
 #
-#   a. batched puts are visible at once, with their bodies
+#   a. batched puts appear at sync(), with their bodies, not before
 #   b. a key that exists is refused (TR_EEXIST)
-#   c. the directory fsyncs wait for sync(): 200 batched puts into 4
-#      directories cost 200 file fsyncs + 4 directory fsyncs, where plain
-#      puts cost two fsyncs each (counted with strace)
+#   c. a batch is flushed at once: 200 batched puts into 4 directories
+#      cost one syncfs and 4 directory fsyncs, 300 puts two syncfs (a
+#      flush every 256), where plain puts cost two fsyncs each (strace)
+#   e. puts never synced never appear, and leave no temporary file
 #   d. listing removes a day-old temporary file left by a killed writer,
 #      and leaves a fresh one
 set -euo pipefail
@@ -24,7 +25,7 @@ drv() { "${DRV[@]}" "$@"; }
 # ------------------------------------------------------------------ a
 out=$(drv batch chunks/aa/c1 chunks/ab/c2 chunks/aa/c3)
 assert_eq 3 "$(grep -c ' put: ok$' <<<"$out")" "a. three batched puts accepted"
-assert_eq 3 "$(grep -c ' before sync: visible$' <<<"$out")" "a. all three visible before sync()"
+assert_eq 3 "$(grep -c ' before sync: absent$' <<<"$out")" "a. none visible before sync()"
 for k in chunks/aa/c1 chunks/ab/c2 chunks/aa/c3; do
 	assert_eq "$k" "$(cat "$B/$k" 2>/dev/null || true)" "a. $k holds its body"
 done
@@ -40,17 +41,27 @@ if command -v strace >/dev/null; then
 	keys=()
 	for i in $(seq 1 200); do keys+=("chunks/$(printf 'e%d' $((i % 4)))/k$i"); done
 	# LeakSanitizer cannot run under ptrace (tests/sanitize.sh builds).
-	fsyncs() {
+	fsyncs() {  # CALL COMMAND...: how many times COMMAND called CALL
+		local call=$1
+		shift
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-			strace -f -e trace=fsync -o "$TR_TMP/root/strace.out" "$@" >/dev/null &&
-			grep -c 'fsync(' "$TR_TMP/root/strace.out"
+			strace -f -e trace=fsync,syncfs -o "$TR_TMP/root/strace.out" "$@" >/dev/null &&
+			{ grep -c "^[0-9]* *$call(" "$TR_TMP/root/strace.out" || true; }
 	}
-	n=$(fsyncs "${DRV[@]}" batch "${keys[@]}")
-	# + 4: creating each new directory fsyncs its parent
-	assert_eq 208 "$n" "c. 200 batched puts into 4 new directories: 200 file fsyncs + 4 directory fsyncs at sync() (+4 creating them)"
+	n=$(fsyncs fsync "${DRV[@]}" batch "${keys[@]}")
+	s=$(grep -c "^[0-9]* *syncfs(" "$TR_TMP/root/strace.out" || true)
+	# 4 directory fsyncs at sync(), + 4: creating each new directory fsyncs its parent
+	assert_eq 8 "$n" "c. 200 batched puts into 4 new directories: no file fsync, 4 directory fsyncs at sync() (+4 creating them)"
+	assert_eq 1 "$s" "c. 200 batched puts: one syncfs"
+	for k in "${keys[@]}"; do [ "$(cat "$B/$k")" = "$k" ] || fail "c. $k missing or wrong after sync()"; done
+	keys=()
+	for i in $(seq 1 300); do keys+=("chunks/f$((i % 2))/k$i"); done
+	s=$(fsyncs syncfs "${DRV[@]}" batch "${keys[@]}")
+	assert_eq 2 "$s" "c. 300 batched puts: a flush at 256 and one at sync()"
+	assert_eq 300 "$(find "$B/chunks/f0" "$B/chunks/f1" -name 'k*' | wc -l | tr -d ' ')" "c. all 300 named after sync()"
 	plain=0
 	for i in $(seq 1 20); do
-		c=$(fsyncs "${DRV[@]}" put "plain/p$i" --gen 10) || c=-1
+		c=$(fsyncs fsync "${DRV[@]}" put "plain/p$i" --gen 10) || c=-1
 		plain=$((plain + c))
 	done
 	# the first put creates plain/ and fsyncs its parent once more
@@ -58,6 +69,12 @@ if command -v strace >/dev/null; then
 else
 	fail "c. strace is not installed (tests/install-deps.sh test installs it)"
 fi
+
+# ------------------------------------------------------------------ e
+out=$(drv batch --no-sync chunks/ns/n1 chunks/ns/n2)
+assert_eq 2 "$(grep -c ' put: ok$' <<<"$out")" "e. two batched puts accepted"
+check "e. never synced: no name appears" test ! -e "$B/chunks/ns/n1" -a ! -e "$B/chunks/ns/n2"
+assert_eq 0 "$(find "$B/chunks/ns" -name '.tr-tmp-*' | wc -l | tr -d ' ')" "e. no temporary file left"
 
 # ------------------------------------------------------------------ d
 printf 'left by a killed writer\n' >"$B/chunks/aa/.tr-tmp-1-old"
