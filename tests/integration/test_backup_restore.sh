@@ -166,6 +166,16 @@ while [ "$kills" -lt 6 ] && [ "$attempts" -lt ${#KINDS[@]} ]; do
 	[ "$kind" = ops ] && [ "$rc" = 137 ] && killed=1
 	# shellcheck disable=SC2034  # read by next_second (bt_common.sh)
 	LAST_BACKUP_END=$(date +%s)
+	# A kill that lands after the manifest is written (the commit point),
+	# while the backup releases its lock, leaves a complete backup: listed,
+	# and counted as completed (restorability is checked for every listed
+	# backup below).
+	label=$(sed -n 's/^totalrecall: INFO: backup \([0-9F-]*\): started.*/\1/p' "$TR_TMP/root/kill-$attempts.err" | head -n 1)
+	if [ "$killed" = 1 ] && [ "$rc" != 0 ] && [ -n "$label" ] &&
+		[ "$(list_labels | tr '\n' ' ')" = "$labels_before$label " ]; then
+		killed=0
+		tr_note "attempt $attempts: killed $point, after backup $label had committed its manifest"
+	fi
 	if [ "$killed" = 1 ] && [ "$rc" != 0 ]; then
 		kills=$((kills + 1))
 		tr_note "attempt $attempts: killed $point (exit $rc), $(($(chunk_files | wc -l) - nchunks0)) chunk files written"
