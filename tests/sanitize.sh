@@ -65,7 +65,13 @@ run_asan() {
 	fi
 	export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1"
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
+	# use_tls=0: LeakSanitizer's tracer (clang 14 runtime, glibc 2.36)
+	# crashes ("Tracer caught signal 11", a bogus DTLS range) when it walks
+	# the dynamic TLS of a process that loaded the s3 driver (libcurl and
+	# its TLS libraries), e.g. an archive-put that claims a look-ahead
+	# upload.  Not scanning TLS can only add reports (memory referenced
+	# only from TLS would look leaked), never hide one.
+	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0:use_tls=0"
 	make -C "$dir" -j1 check >"$dir/check.log" 2>&1 || rc=$?
 	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.log" || true
 	local log

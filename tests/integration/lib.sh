@@ -274,6 +274,9 @@ tr_find_binary() {
 		[ -f "$top_builddir/drivers/$d/.libs/$d.so" ] || tr_die "drivers/$d not built (run make first)"
 	done
 	TR_ENV=("PATH=/usr/local/bin:/usr/bin:/bin" "HOME=$TR_TMP/home" "LC_ALL=C")
+	# Under tests/sanitize.sh: LeakSanitizer's settings reach the commands
+	# run with a clean environment too (see use_tls there).
+	[ -n "${LSAN_OPTIONS:-}" ] && TR_ENV+=("LSAN_OPTIONS=$LSAN_OPTIONS")
 	if as_pg test -x "$bin" && as_pg test -r "$top_builddir/drivers/fs/.libs/fs.so"; then
 		# In place: the binary finds the build tree's drivers by itself.
 		TR_BIN=$bin
