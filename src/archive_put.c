@@ -110,9 +110,10 @@ static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *
 	return same;
 }
 
-/* Stores the file put-if-absent.  With threads > 1 a file large enough is
- * compressed in pieces on that many threads (pcompress.h): PostgreSQL waits
- * for this call, and compressing is most of its time. */
+/* Stores the file put-if-absent.  A file of a piece or more is compressed
+ * straight from a mapping, in pieces on up to threads threads
+ * (pcompress.h): PostgreSQL waits for this call, and compressing is most of
+ * its time.  Anything else, or a file that cannot be mapped, is streamed. */
 static int upload(tr_repo *r, const char *rel, int fd, int threads, struct file_src *src, const char *sum,
 		  tr_xfer *x)
 {

@@ -93,6 +93,15 @@ struct tr_enc {
 	char err[256];
 };
 
+/* Buffers may hold plaintext: wiped before they go back. */
+static void wipe_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
 struct tr_enc_scratch {
 	uint8_t *buf;
 	size_t buf_cap;
@@ -109,14 +118,8 @@ void tr_enc_scratch_free(tr_enc_scratch *s)
 {
 	if (!s)
 		return;
-	if (s->buf) {
-		explicit_bzero(s->buf, s->buf_cap);
-		free(s->buf);
-	}
-	if (s->in) {
-		explicit_bzero(s->in, ENC_INBUF);
-		free(s->in);
-	}
+	wipe_free(s->buf, s->buf_cap);
+	wipe_free(s->in, ENC_INBUF);
 	tr_zstd_c_free(s->z);
 	free(s);
 }
@@ -335,19 +338,10 @@ void tr_enc_free(tr_enc *e)
 	if (!e)
 		return;
 	tr_aead_free(e->aead);
-	if (e->scratch) {  /* its memory is wiped when the scratch is freed */
-		e->buf = NULL;
-		e->in = NULL;
-		e->z = NULL;
-	}
-	tr_zstd_c_free(e->z);
-	if (e->buf) {
-		explicit_bzero(e->buf, 4 + (size_t)e->frame_size + TR_FMT_TAG_LEN);
-		free(e->buf);
-	}
-	if (e->in) {
-		explicit_bzero(e->in, ENC_INBUF);
-		free(e->in);
+	if (!e->scratch) {  /* borrowed memory is wiped when its scratch is freed */
+		tr_zstd_c_free(e->z);
+		wipe_free(e->buf, 4 + (size_t)e->frame_size + TR_FMT_TAG_LEN);
+		wipe_free(e->in, ENC_INBUF);
 	}
 	explicit_bzero(e, sizeof(*e));
 	free(e);
@@ -619,14 +613,8 @@ void tr_dec_free(tr_dec *d)
 		return;
 	tr_aead_free(d->aead);
 	tr_zstd_d_free(d->z);
-	if (d->buf) {
-		explicit_bzero(d->buf, (size_t)d->frame_size + TR_FMT_TAG_LEN);
-		free(d->buf);
-	}
-	if (d->zout) {
-		explicit_bzero(d->zout, DEC_OUTBUF);
-		free(d->zout);
-	}
+	wipe_free(d->buf, (size_t)d->frame_size + TR_FMT_TAG_LEN);
+	wipe_free(d->zout, DEC_OUTBUF);
 	free(d->name);
 	explicit_bzero(d, sizeof(*d));
 	free(d);
