@@ -293,7 +293,21 @@ static ssize_t hooked_read(void *ctx, void *buf, size_t len)
 static int can_batch(const tr_repo *r)
 {
 	const tr_driver *d = r->ld.drv;
-	return (d->caps & TR_CAP_BATCH) && d->struct_size >= offsetof(tr_driver, sync) + sizeof d->sync && d->sync;
+	return (d->caps & TR_CAP_BATCH) && TR_DRIVER_HAS(d, sync);
+}
+
+unsigned tr_repo_caps(tr_repo *r)
+{
+	const tr_driver *d = r->ld.drv;
+	if (!TR_DRIVER_HAS(d, conn_caps))
+		return d->caps;
+	return d->conn_caps(r->conn) & d->caps;
+}
+
+const char *tr_repo_describe(tr_repo *r)
+{
+	const tr_driver *d = r->ld.drv;
+	return TR_DRIVER_HAS(d, describe) ? d->describe(r->conn) : NULL;
 }
 
 int tr_repo_sync(tr_repo *r)

@@ -75,6 +75,11 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
  * x->plain counts the source's bytes, so the caller sets it. */
 int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		     const char *checksum, tr_xfer *x);
+/* The connection's capabilities (TR_CAP_*), asked at run time when the
+ * driver can tell (conn_caps), else the driver's static ones. */
+unsigned tr_repo_caps(tr_repo *r);
+/* The driver's one-line description of the connection, or NULL. */
+const char *tr_repo_describe(tr_repo *r);
 /* Makes the batched puts of this connection durable. */
 int tr_repo_sync(tr_repo *r);
 /* Decodes rel into sink.  TR_OK, TR_ENOTFOUND, TR_REPO_EKEY,

@@ -563,6 +563,8 @@ static const tr_driver fs_driver = {
 	.errmsg = fs_errmsg,
 	.close = fs_close,
 	.sync = fs_sync,
+	.conn_caps = NULL,  /* link(2) is atomic on every filesystem it runs on */
+	.describe = NULL,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

@@ -287,6 +287,17 @@ static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 	return rc;
 }
 
+/* Atomic put-if-absent only where the server honours If-None-Match
+ * (found out by the probe, or said by s3-conditional-put). */
+static unsigned s3_conn_caps(tr_conn *c)
+{
+	unsigned caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME;
+	int use = 0;
+	if (s3_condput_decide(c, &use) != TR_OK || !use)
+		caps &= ~TR_CAP_PUT_IF_ABSENT;
+	return caps;
+}
+
 /* --- the vtable --- */
 
 static const tr_driver s3_driver = {
@@ -303,6 +314,9 @@ static const tr_driver s3_driver = {
 	.remove = s3_remove,
 	.errmsg = s3_errmsg,
 	.close = s3_close,
+	.sync = NULL,
+	.conn_caps = s3_conn_caps,
+	.describe = NULL,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

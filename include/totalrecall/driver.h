@@ -177,12 +177,30 @@ typedef struct tr_driver {
 	 * is visible and durable (body and name) when it returns TR_OK.
 	 * NULL without TR_CAP_BATCH. */
 	int (*sync)(tr_conn *c);
+
+	/* --- appended in 0.3 (present when struct_size covers them) --- */
+
+	/* The capabilities of this connection, TR_CAP_*, asked at run time:
+	 * atomic put-if-absent, say, is a property of the server the driver
+	 * talks to, not of the driver (an S3-compatible server may ignore
+	 * If-None-Match).  May talk to the server once to find out.  A result
+	 * is never wider than caps.  NULL: caps holds for every connection. */
+	unsigned (*conn_caps)(tr_conn *c);
+
+	/* One line describing the connection for `totalrecall check`: where
+	 * the credentials came from, which server features are in use.  Never
+	 * a secret.  The string lives until the next call on c.  NULL, or a
+	 * NULL result: nothing to say. */
+	const char *(*describe)(tr_conn *c);
 } tr_driver;
 
 /* The size of the first version of tr_driver: a driver must provide at
  * least this much; later members are used only when struct_size covers
  * them. */
 #define TR_DRIVER_SIZE_V1 offsetof(tr_driver, sync)
+/* True when driver d's struct covers member m (an appended one). */
+#define TR_DRIVER_HAS(d, m) \
+	((d)->struct_size >= offsetof(tr_driver, m) + sizeof((d)->m) && (d)->m != NULL)
 
 /* The entry point every driver exports under TR_DRIVER_ENTRY. */
 typedef const tr_driver *(*tr_driver_entry_fn)(void);
