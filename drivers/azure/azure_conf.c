@@ -142,7 +142,7 @@ static int load_endpoint(tr_conn *c, const conn_string *cs)
 	char url[512];
 	snprintf(url, sizeof url, "%s://%s.blob.%s", cs->protocol ? cs->protocol : "https", k->account,
 		 cs->suffix ? cs->suffix : "core.windows.net");
-	k->endpoint_from = "default";
+	k->endpoint_from = cs->protocol || cs->suffix ? "the connection string's account and suffix" : "default";
 	return set_base_url(c, url, "endpoint");
 }
 

@@ -600,8 +600,8 @@ static enum outcome attempt(tr_conn *c, xfer *x, CURLcode *cc, const char *what,
 	*cc = perform(c, x->req, x, &b);
 	built_free(&b);
 	parse_error(x->resp);
-	az_log(c, 3, "%s: %ld %s(%.0f ms)%s%s", what, x->resp->status, x->resp->code, az_now_ms() - t0,
-	       *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
+	az_log(c, 3, "%s: %ld %s%s(%.0f ms)%s%s", what, x->resp->status, x->resp->code, x->resp->code[0] ? " " : "",
+	       az_now_ms() - t0, *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
 	if (x->sink_failed || x->resume_bad)
 		return OUT_FAIL;
 	if (*cc != CURLE_OK) {
