@@ -24,11 +24,13 @@ finish() {
 	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 }
 
-# Waits (bounded) until something listens on the port; node under the
-# sanitizer run on a loaded machine may take a while to start.
+# shellcheck source=tests/integration/azure/azurite.sh
+. "$AZDIR/azurite.sh"
+
+# Waits (bounded) until something listens on the port.
 wait_listen() {
 	local port=$1 log=$2 i
-	for i in $(seq 1 600); do
+	for i in $(seq 1 300); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
 		sleep 0.2
 	done
@@ -41,11 +43,7 @@ wait_listen() {
 # http(s)://127.0.0.1:PORT/ACCOUNT).  tls: HTTPS with a fresh self-signed
 # certificate ($AZ_CA_FILE) and bearer tokens checked (--oauth basic).
 start_azurite() {
-	local bin="$AZ_NODE_DIR/node_modules/.bin/azurite-blob" scheme=http args=()
-	if [ ! -x "$bin" ]; then
-		echo "azurite not installed: bash tests/install-deps.sh test" >&2
-		return 1
-	fi
+	local scheme=http args=()
 	if [ "${1:-}" = tls ]; then
 		AZ_CA_FILE="$S3_TMP/azurite-tls.crt"
 		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$S3_TMP/azurite-tls.key" -out "$AZ_CA_FILE" \
@@ -54,13 +52,9 @@ start_azurite() {
 		args=(--cert "$AZ_CA_FILE" --key "$S3_TMP/azurite-tls.key" --oauth basic)
 		scheme=https
 	fi
-	AZURITE_PORT=$(free_port)
-	AZURITE_ACCOUNTS="$AZ_ACCOUNT:$AZ_KEY" "$bin" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
-		--inMemoryPersistence --extentMemoryLimit 1024 --disableTelemetry "${args[@]}" \
-		>"$S3_TMP/azurite-$AZURITE_PORT.log" 2>&1 &
-	S3_PIDS+=($!)
+	azurite_start "$AZ_NODE_DIR" "$S3_TMP" "$AZ_ACCOUNT" "$AZ_KEY" "${args[@]}" || return 1
+	S3_PIDS+=("$AZURITE_PID")
 	AZURITE_URL="$scheme://127.0.0.1:$AZURITE_PORT/$AZ_ACCOUNT"
-	wait_listen "$AZURITE_PORT" "$S3_TMP/azurite-$AZURITE_PORT.log"
 }
 
 # start_imds LOG [fake_imds.py options] -> IMDS_URL (the token endpoint)
