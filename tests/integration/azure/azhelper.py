@@ -9,7 +9,8 @@ tests can set up and inspect Azurite without trusting the driver:
     azhelper.py uncommitted NAME BLOB   number of uncommitted blocks of BLOB
     azhelper.py fill NAME PREFIX N      put N one-byte blobs PREFIX00001, PREFIX00002, ...
     azhelper.py sas PERMS EXPIRY [START]  an account SAS for the blob service
-                                          (PERMS e.g. rwdlc; times ISO 8601, UTC)
+                                          (PERMS e.g. rwdlc; times ISO 8601, UTC;
+                                          resource types AZ_SAS_SRT, default sco)
 
 The endpoint, account and key come from AZ_ENDPOINT (e.g.
 http://127.0.0.1:PORT/ACCOUNT), AZ_ACCOUNT and AZ_KEY (base64).
@@ -97,9 +98,10 @@ def account_sas(perms, expiry, start=""):
     _, account, key = env()
     # Account SAS, version 2020-12-06 and later: nine fields and the
     # encryption scope, each followed by a newline.
-    fields = [account, perms, "b", "sco", start, expiry, "", "http", VERSION, ""]
+    srt = os.environ.get("AZ_SAS_SRT", "sco")
+    fields = [account, perms, "b", srt, start, expiry, "", "http", VERSION, ""]
     sig = base64.b64encode(hmac.new(key, ("\n".join(fields) + "\n").encode(), hashlib.sha256).digest()).decode()
-    q = {"sv": VERSION, "ss": "b", "srt": "sco", "sp": perms, "se": expiry, "spr": "http", "sig": sig}
+    q = {"sv": VERSION, "ss": "b", "srt": srt, "sp": perms, "se": expiry, "spr": "http", "sig": sig}
     if start:
         q["st"] = start
     return urllib.parse.urlencode(q)

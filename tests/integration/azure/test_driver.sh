@@ -223,6 +223,13 @@ sas_tokens() {
 	check "read-only SAS: put refused (EAUTH)" test $? -eq 4
 	check "read-only SAS: the Azure code" grep -q "403 AuthorizationPermissionMismatch" "$err"
 	check "read-only SAS ('?' prefix): get works" test "$(az_bare trtest -o "endpoint=$URL" -o "azure-sas-token=?$ro" get sas/one)" = "by sas"
+	# The least a repository needs: read, write, delete, list on containers and objects.
+	local least
+	least=$(AZ_SAS_SRT=co azh "$URL" sas rwdl 2099-01-01T00:00:00Z)
+	local l=(az_bare trtest -o "endpoint=$URL" -o "azure-sas-token=$least")
+	echo least | "${l[@]}" put sas/least && "${l[@]}" -o azure-block-size=$MiB put sas/least2 --gen $((MiB + 1)) --if-absent &&
+		test "$("${l[@]}" list sas/least | tr '\n' ' ')" = "sas/least sas/least2 " && "${l[@]}" rm sas/least2
+	ok $? "SAS with sp=rwdl srt=co: put, staged put-if-absent, list, rm"
 	old=$(azh "$URL" sas rwdlc 2001-01-01T00:00:00Z)
 	az_bare trtest -o "endpoint=$URL" -o "azure-sas-token=$old" get sas/one 2>"$err"
 	check "expired SAS: EAUTH" test $? -eq 4
