@@ -6,14 +6,12 @@
 #include "config.h"
 #include "azure_internal.h"
 #include "azure_http.h"
+#include "drv_util.h"
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define AZ_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME)
 
@@ -38,30 +36,9 @@ int az_fail(tr_conn *c, int status, const char *fmt, ...)
 	return status;
 }
 
-/* xorshift64*: jitter and upload ids need spread, not secrecy. */
 uint64_t az_random(tr_conn *c)
 {
-	uint64_t x = c->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	c->rng = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void seed_random(tr_conn *c)
-{
-	uint64_t s = 0;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
-			s = 0;
-		close(fd);
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s ^= (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
-	c->rng = s ? s : 0x9E3779B97F4A7C15ULL;
+	return drv_random(&c->rng);
 }
 
 /* Keys as the ABI defines them, and no control characters: the service
@@ -97,11 +74,11 @@ static int az_open(const tr_driver_env *env, tr_conn **out)
 	if (!c)
 		return TR_ENOMEM;
 	c->env = *env;
-	seed_random(c);
+	c->rng = drv_seed(c);
 	int rc = az_conf_load(c);
 	if (rc != TR_OK)
 		return rc;
-	c->curl = az_http_handle();
+	c->curl = drv_curl_handle();
 	if (!c->curl)
 		return az_fail(c, TR_ENOMEM, AZ_NAME ": cannot create a curl handle");
 	az_log(c, 3, AZ_NAME ": container %s at %s, %s", c->conf.container, c->conf.base_url,

@@ -5,8 +5,8 @@
 #include "config.h"
 #include "azure_internal.h"
 #include "azure_crypto.h"
+#include "drv_util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,21 +31,11 @@ static int oom(tr_conn *c)
 	return az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
 }
 
-/* Plain decimal number within [min, max]. */
 static int number(tr_conn *c, const char *name, long long def, long long min, long long max,
 		  long long *out)
 {
-	const char *v = get(c, name);
-	char *end;
-	*out = def;
-	if (!v)
-		return TR_OK;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || *end || end == v || n < min || n > max)
-		return az_fail(c, TR_EINVAL, AZ_NAME ": setting %s: \"%s\" is not a number between %lld and %lld",
-			       name, v, min, max);
-	*out = n;
+	if (drv_number(AZ_NAME, name, get(c, name), def, min, max, out, c->err, sizeof c->err) != 0)
+		return TR_EINVAL;
 	return TR_OK;
 }
 

@@ -9,10 +9,9 @@
 #include "config.h"
 #include "azure_http.h"
 #include "azure_crypto.h"
+#include "drv_util.h"
 #include "s3_xml.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,19 +21,6 @@
 #define BODY_CAP (8 * AZ_MIB)     /* a List Blobs page of 5000 names is ~3 MiB */
 #define BACKOFF_BASE_MS 200
 #define BACKOFF_CAP_MS 20000
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-CURL *az_http_handle(void)
-{
-	pthread_once(&curl_once, curl_init_once);
-	return curl_easy_init();
-}
 
 void az_request_query(az_request *r, const char *name, const char *value)
 {
@@ -69,28 +55,9 @@ void az_url_encode(s3_str *s, const char *in, int keep_slash)
 	}
 }
 
-double az_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-void az_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 long az_backoff_ms(tr_conn *c, int attempt)
 {
-	long ceiling = BACKOFF_BASE_MS;
-	for (int i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
-		ceiling *= 2;
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	return (long)(az_random(c) % (uint64_t)(ceiling + 1));
+	return drv_backoff_ms(&c->rng, attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
 }
 
 int64_t az_http_time(const char *s)
@@ -596,12 +563,12 @@ static enum outcome attempt(tr_conn *c, xfer *x, CURLcode *cc, const char *what,
 		built_free(&b);
 		return OUT_FAIL;
 	}
-	double t0 = az_now_ms();
+	double t0 = drv_now_ms();
 	*cc = perform(c, x->req, x, &b);
 	built_free(&b);
 	parse_error(x->resp);
 	az_log(c, 3, "%s: %ld %s%s(%.0f ms)%s%s", what, x->resp->status, x->resp->code, x->resp->code[0] ? " " : "",
-	       az_now_ms() - t0, *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
+	       drv_now_ms() - t0, *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
 	if (x->sink_failed || x->resume_bad)
 		return OUT_FAIL;
 	if (*cc != CURLE_OK) {
@@ -633,7 +600,7 @@ int az_http_do(tr_conn *c, const az_request *req, az_response *resp)
 	char what[TR_KEY_MAX + 200];
 	xfer x;
 	CURLcode cc = CURLE_OK;
-	double start = az_now_ms();
+	double start = drv_now_ms();
 	int stuck = 0, refreshed = 0, rc;
 
 	memset(resp, 0, sizeof *resp);
@@ -659,11 +626,11 @@ int az_http_do(tr_conn *c, const az_request *req, az_response *resp)
 		}
 		long delay = az_backoff_ms(c, stuck > 0 ? stuck - 1 : 0);
 		if (o != OUT_RETRY || n >= c->conf.retries ||
-		    az_now_ms() - start + (double)delay > (double)c->conf.retry_max_time * 1000.0)
+		    drv_now_ms() - start + (double)delay > (double)c->conf.retry_max_time * 1000.0)
 			return final_failure(c, what, &x, cc, n + 1);
 		az_log(c, 1, "%s: %s; retry %d/%d in %ld ms", what,
 		       cc ? curl_easy_strerror(cc) : (resp->code[0] ? resp->code : "server error"), n + 1,
 		       c->conf.retries, delay);
-		az_sleep_ms(delay);
+		drv_sleep_ms(delay);
 	}
 }

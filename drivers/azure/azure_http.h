@@ -54,9 +54,6 @@ void az_request_header(az_request *r, const char *name, const char *value);
 int az_http_do(tr_conn *c, const az_request *req, az_response *resp);
 void az_response_free(az_response *resp);
 
-/* curl_global_init once per process, and a fresh easy handle. */
-CURL *az_http_handle(void);
-
 /* Percent-encodes everything but A-Za-z0-9-_.~ (and '/' when keep_slash)
  * onto s. */
 void az_url_encode(s3_str *s, const char *in, int keep_slash);
@@ -64,10 +61,7 @@ void az_url_encode(s3_str *s, const char *in, int keep_slash);
 /* "Tue, 10 Sep 2024 11:22:33 GMT" -> seconds since the epoch, 0 if bad. */
 int64_t az_http_time(const char *s);
 
-/* Milliseconds of a monotonic clock, and a sleep that survives signals. */
-double az_now_ms(void);
-void az_sleep_ms(long ms);
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)] milliseconds. */
+/* The driver's backoff before retry number attempt + 1 (drv_backoff_ms). */
 long az_backoff_ms(tr_conn *c, int attempt);
 
 /* azure_token.c: the managed identity's bearer token, fetched from the

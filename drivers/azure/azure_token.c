@@ -6,6 +6,7 @@
  * a long command.  The token never reaches a message or a log. */
 #include "config.h"
 #include "azure_http.h"
+#include "drv_util.h"
 
 #include <bearssl.h>
 #include <errno.h>
@@ -113,21 +114,6 @@ static void cache_read(tr_conn *c)
 	explicit_bzero(buf, sizeof buf);
 }
 
-/* mkdir -p, mode 0700: state-dir is private (it holds the key cache). */
-static void make_private_dirs(const char *dir)
-{
-	char buf[4096];
-	snprintf(buf, sizeof buf, "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		(void)mkdir(buf, 0700);
-		*p = '/';
-	}
-	(void)mkdir(buf, 0700);
-}
-
 /* Written to a private temporary file and renamed: readers see the old
  * token or the new one, never half. */
 static void cache_write(tr_conn *c)
@@ -135,7 +121,7 @@ static void cache_write(tr_conn *c)
 	char path[4096], tmp[4200], head[32];
 	if (cache_path(c, path, sizeof path) != 0)
 		return;
-	make_private_dirs(c->conf.state_dir);
+	drv_make_private_dirs(c->conf.state_dir);
 	snprintf(tmp, sizeof tmp, "%s.%ld.%08llx.tmp", path, (long)getpid(),
 		 (unsigned long long)(az_random(c) & 0xffffffffu));
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -330,7 +316,7 @@ static int fetch(tr_conn *c)
 			rc = imds_refused(c, status, json, where);
 		if (!again || n == tries)
 			break;
-		az_sleep_ms(az_backoff_ms(c, n));
+		drv_sleep_ms(az_backoff_ms(c, n));
 	}
 	if (body.p)
 		explicit_bzero(body.p, body.len);
