@@ -180,10 +180,10 @@ static unsigned az_conn_caps(tr_conn *c)
 static const char *credential_source(const az_conf *k)
 {
 	if (k->from_connection_string)
-		return "AZURE_STORAGE_CONNECTION_STRING";
+		return "azure-connection-string (AZURE_STORAGE_CONNECTION_STRING)";
 	if (k->auth == AZ_AUTH_SHARED_KEY)
-		return "AZURE_STORAGE_KEY";
-	return k->auth == AZ_AUTH_SAS ? "AZURE_STORAGE_SAS_TOKEN" : NULL;
+		return "azure-key (AZURE_STORAGE_KEY)";
+	return k->auth == AZ_AUTH_SAS ? "azure-sas-token (AZURE_STORAGE_SAS_TOKEN)" : NULL;
 }
 
 static const char *az_describe(tr_conn *c)

@@ -29,6 +29,9 @@ round_trips() {
 	ok $? "put small"
 	check "get small" test "$("${m[@]}" get small/one)" = "hello, azure"
 	check "head returns size and checksum" grep -q "size=13 .*checksum=sha256:aa" <("${m[@]}" head small/one)
+	"${m[@]}" describe >"$S3_TMP/describe"
+	check "describe: container, endpoint, credentials" grep -q "^azure: container $c at $URL (from the endpoint setting), credentials: shared key from azure-key (AZURE_STORAGE_KEY); put-if-absent: If-None-Match (atomic); blocks of 16 MiB" "$S3_TMP/describe"
+	check "conn_caps: put-if-absent, checksum, range resume" grep -qx "caps=0x7" "$S3_TMP/describe"
 	check "head mtime is now (within an hour)" test $(($("${m[@]}" head small/one | sed 's/.*mtime=\([0-9]*\).*/\1/') - $(date +%s))) -lt 3600
 
 	: | "${m[@]}" put small/empty
@@ -217,7 +220,7 @@ sas_tokens() {
 	"${s[@]}" -o azure-block-size=$MiB put sas/staged --gen $((2 * MiB + 1)) --if-absent
 	ok $? "SAS: staged put"
 	check "SAS: staged get" test "$("${s[@]}" get sas/staged | sha)" = "$("$DRVTOOL" gen $((2 * MiB + 1)) | sha)"
-	check "SAS: describe" grep -q "credentials: SAS token from AZURE_STORAGE_SAS_TOKEN" <("${s[@]}" describe)
+	check "SAS: describe" grep -q "credentials: SAS token from azure-sas-token (AZURE_STORAGE_SAS_TOKEN)" <("${s[@]}" describe)
 	ro=$(azh "$URL" sas rl 2099-01-01T00:00:00Z)
 	echo no | az_bare trtest -o "endpoint=$URL" -o "azure-sas-token=?$ro" put sas/two 2>"$err"
 	check "read-only SAS: put refused (EAUTH)" test $? -eq 4
@@ -243,7 +246,7 @@ connection_strings() {
 	local err="$S3_TMP/err" cs dead
 	cs="BlobEndpoint=$URL;AccountName=$AZ_ACCOUNT;AccountKey=$AZ_KEY"
 	check "connection string with BlobEndpoint" test "$(az_bare trtest -o "azure-connection-string=$cs" get cond/k)" = plain
-	check "connection string: describe" grep -q "shared key from AZURE_STORAGE_CONNECTION_STRING" <(az_bare trtest -o "azure-connection-string=$cs" describe)
+	check "connection string: describe" grep -q "shared key from azure-connection-string (AZURE_STORAGE_CONNECTION_STRING)" <(az_bare trtest -o "azure-connection-string=$cs" describe)
 	# DefaultEndpointsProtocol and EndpointSuffix build
 	# http://ACCOUNT.blob.localhost:PORT, the production-style address
 	# (curl resolves *.localhost to 127.0.0.1; Azurite takes the account
