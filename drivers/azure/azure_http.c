@@ -227,7 +227,7 @@ typedef struct built {
 	char date[40];
 	char length[24];
 	char range[48];
-	char auth[600];
+	char auth[AZ_TOKEN_MAX + 300]; /* "Bearer <token>" or "SharedKey <account>:<signature>" */
 } built;
 
 static const char *header_value(const built *b, const char *name)
@@ -315,11 +315,14 @@ static void request_url(tr_conn *c, const az_request *req, const char *path, s3_
 
 static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
-	char line[2400];
-	if ((size_t)snprintf(line, sizeof line, "%s: %s", name, value) >= sizeof line)
+	size_t len = strlen(name) + strlen(value) + 3;
+	char *line = malloc(len);
+	if (!line)
 		return -1;
+	snprintf(line, len, "%s: %s", name, value);
 	struct curl_slist *n = curl_slist_append(*list, line);
-	explicit_bzero(line, sizeof line);
+	explicit_bzero(line, len);
+	free(line);
 	if (!n)
 		return -1;
 	*list = n;

@@ -21,6 +21,9 @@
 #define AZ_MAX_BLOCK ((size_t)4000 * AZ_MIB)
 #define AZ_MAX_BLOCKS 50000
 
+/* Longest bearer token accepted (Entra ID access tokens are 1 to 4 KiB). */
+#define AZ_TOKEN_MAX 8192
+
 #define AZ_DEFAULT_IMDS "http://169.254.169.254/metadata/identity/oauth2/token"
 
 /* Where the credentials came from, for describe() and messages. */

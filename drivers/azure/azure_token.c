@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define TOKEN_MARGIN 300      /* seconds before expiry a token is replaced */
-#define TOKEN_MAX 8192        /* longest token accepted */
 #define IMDS_RESOURCE "https://storage.azure.com/"
 #define IMDS_API_VERSION "2018-02-01"
 #define IMDS_CONNECT_TIMEOUT 2L
@@ -50,7 +49,7 @@ void az_token_free(az_token *t)
 static int token_ok(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > TOKEN_MAX)
+	if (n == 0 || n > AZ_TOKEN_MAX)
 		return 0;
 	for (; *s; s++)
 		if (*s <= ' ' || *s > '~')
@@ -83,7 +82,7 @@ static int cache_path(tr_conn *c, char *out, size_t len)
  * anyone else could have written or read is not trusted. */
 static void cache_read(tr_conn *c)
 {
-	char path[4096], buf[TOKEN_MAX + 64];
+	char path[4096], buf[AZ_TOKEN_MAX + 64];
 	struct stat st;
 	if (cache_path(c, path, sizeof path) != 0)
 		return;
@@ -245,11 +244,11 @@ static CURLcode imds_get(tr_conn *c, const char *url, s3_str *body, long *status
 /* Takes the token and its lifetime from a 200 answer. */
 static int take_token(tr_conn *c, const char *json, const char *where)
 {
-	char *tok = malloc(TOKEN_MAX + 1);
+	char *tok = malloc(AZ_TOKEN_MAX + 1);
 	char num[32];
 	if (!tok)
 		return az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
-	int found = json_field(json, "access_token", tok, TOKEN_MAX + 1);
+	int found = json_field(json, "access_token", tok, AZ_TOKEN_MAX + 1);
 	int64_t expires = 0;
 	if (json_field(json, "expires_in", num, sizeof num) == 1)
 		expires = now_s() + strtoll(num, NULL, 10);
@@ -270,7 +269,7 @@ static int take_token(tr_conn *c, const char *json, const char *where)
 		       (long long)(expires - now_s()));
 		return TR_OK;
 	}
-	explicit_bzero(tok, TOKEN_MAX + 1);
+	explicit_bzero(tok, AZ_TOKEN_MAX + 1);
 	free(tok);
 	return rc;
 }

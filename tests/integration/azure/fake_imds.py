@@ -16,7 +16,8 @@ the format, nbf/iat/exp, the issuer prefix and the audience, not the
 signature): issuer https://sts.windows.net/<tenant>/, audience
 https://storage.azure.com, valid for --lifetime seconds.  Each token has a
 serial number (claim "n") so tests can tell them apart.  Every request is
-logged to --log, one line: "token N" or "refused STATUS REASON".
+logged to --log, one line: "token N (LEN bytes)" or "refused STATUS
+REASON".
 """
 import argparse
 import base64
@@ -74,11 +75,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._refuse(self.server.fail_status, "server_error", "injected failure %d" % n)
         now = int(time.time())
         life = self.server.lifetime
+        # Real tokens carry group ids and more: 2 to 3 KiB, as here.
         claims = {"aud": "https://storage.azure.com", "iss": "https://sts.windows.net/%s/" % self.server.tenant,
-                  "iat": now - 60, "nbf": now - 60, "exp": now + life, "oid": "fake-identity", "n": n}
+                  "iat": now - 60, "nbf": now - 60, "exp": now + life, "oid": "fake-identity", "n": n,
+                  "groups": ["%08x-0000-4000-8000-%012x" % (n, i) for i in range(40)]}
         token = ".".join([b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode()),
                           b64url(json.dumps(claims).encode()), b64url(b"unsigned")])
-        self._log("token %d" % n)
+        self._log("token %d (%d bytes)" % (n, len(token)))
         self._json(200, {"access_token": token, "expires_in": str(life), "expires_on": str(now + life),
                          "ext_expires_in": str(life), "not_before": str(now - 60), "resource": RESOURCE,
                          "token_type": "Bearer", "client_id": self.server.client_id or "fake-system-identity"})

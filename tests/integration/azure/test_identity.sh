@@ -32,6 +32,8 @@ basics() {
 	echo "by identity" | mi put mi/one 2>"$err"
 	ok $? "managed identity: put"
 	check "one token fetched" test "$(tokens "$log")" -eq 1
+	check "a token of realistic size (over 2 KiB) went into the header" \
+		test "$(sed -n 's/^token 1 (\([0-9]*\) bytes)/\1/p' "$log")" -gt 2048
 	check "token cached in state-dir" test -f "$(cache_file)"
 	check "cache file mode 0600" test "$(stat -c %a "$(cache_file)")" = 600
 	check "get with the cached token" test "$(mi get mi/one)" = "by identity"
