@@ -75,7 +75,9 @@ changed_midway() {
 	local err="$S3_TMP/err" out="$S3_TMP/out"
 	az_drv "$AZURITE_URL" "$C" put t/moving --gen $((2 * MiB)) --seed 1
 	start_proxy 13 1.0 stall
-	az_drv "$PROXY_URL" "$C" -o retries=3 -o timeout=1 get t/moving >"$out" 2>"$err" &
+	# Every answer stalls after half its body: the get keeps resuming (10
+	# retries, over 10 s at least) until the replacement below has landed.
+	az_drv "$PROXY_URL" "$C" -o retries=10 -o timeout=1 get t/moving >"$out" 2>"$err" &
 	local pid=$!
 	# Replace the blob once the first half has arrived.
 	local i
