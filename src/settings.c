@@ -114,6 +114,28 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"archive-put: also upload up to N other ready WAL files in parallel (0: off)" },
 	[TR_S_PREFETCH] = { "prefetch", "TOTALRECALL_PREFETCH", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
 		"archive-get: fetch up to N following segments ahead in the background (0: off)" },
+	/* azure driver (README, Drivers: azure) */
+	[TR_S_AZURE_ACCOUNT] = { "azure-account", "AZURE_STORAGE_ACCOUNT", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER, "Azure storage account name" },
+	[TR_S_AZURE_KEY] = { "azure-key", "AZURE_STORAGE_KEY", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_SECRET, "Azure storage account key (base64), for Shared Key" },
+	[TR_S_AZURE_SAS_TOKEN] = { "azure-sas-token", "AZURE_STORAGE_SAS_TOKEN", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_SECRET, "Azure shared access signature (the query string, '?' optional)" },
+	[TR_S_AZURE_CONNECTION_STRING] = { "azure-connection-string", "AZURE_STORAGE_CONNECTION_STRING", NULL, NULL,
+		TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER | TR_SF_SECRET,
+		"Azure connection string (AccountName, AccountKey or SharedAccessSignature, BlobEndpoint, ...)" },
+	[TR_S_AZURE_CREDENTIALS] = { "azure-credentials", "TOTALRECALL_AZURE_CREDENTIALS", NULL, "auto", TR_T_ENUM,
+		"auto|shared-key|sas|managed-identity", 0, 0, TR_SF_DRIVER,
+		"Azure credentials to use (auto: a key, else a SAS, else the managed identity)" },
+	[TR_S_AZURE_CLIENT_ID] = { "azure-client-id", "AZURE_CLIENT_ID", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER, "client id of a user-assigned managed identity" },
+	[TR_S_AZURE_IMDS_ENDPOINT] = { "azure-imds-endpoint", "TOTALRECALL_AZURE_IMDS_ENDPOINT", NULL, NULL,
+		TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
+		"managed identity token endpoint (default: the Azure instance metadata service)" },
+	[TR_S_AZURE_BLOCK_SIZE] = { "azure-block-size", "TOTALRECALL_AZURE_BLOCK_SIZE", NULL, "16MiB", TR_T_SIZE, NULL,
+		MiB, 4000 * MiB, TR_SF_DRIVER, "Azure block size; bodies up to it go in one Put Blob" },
+	[TR_S_AZURE_CA_FILE] = { "azure-ca-file", "TOTALRECALL_AZURE_CA_FILE", NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER, "CA bundle to verify the Azure endpoint's certificate" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }

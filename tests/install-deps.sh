@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libbearssl-dev libzstd-dev libcurl4-openssl-dev libpq-dev check
 	postgresql-15 postgresql-server-dev-15)
-test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd strace)
+test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd strace openssl)
 
 musl_pkgs=(musl-tools dpkg-dev patch xz-utils)
 bench_pkgs=(pgbackrest stunnel4 openssl time)
@@ -67,6 +67,15 @@ if [ "$what" = test ]; then
 		echo "install-deps: installing s3rver from npm into $node_dir"
 		mkdir -p "$node_dir"
 		npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" s3rver@3 >/dev/null
+	fi
+	# Azurite: Microsoft's Blob service emulator, for the azure driver's
+	# tests (openssl above makes its TLS certificate).  A pinned version:
+	# the tests rely on what it checks (Shared Key, SAS, bearer tokens).
+	az_node_dir="$here/integration/azure/node"
+	if [ ! -x "$az_node_dir/node_modules/.bin/azurite-blob" ]; then
+		echo "install-deps: installing azurite from npm into $az_node_dir"
+		mkdir -p "$az_node_dir"
+		npm install --silent --no-save --no-audit --no-fund --prefix "$az_node_dir" azurite@3.35.0 >/dev/null
 	fi
 	python3 -c 'import moto.server' 2>/dev/null ||
 		{ echo "install-deps: python3 lacks moto (moto_server); the S3 tests need it" >&2; exit 1; }

@@ -25,6 +25,7 @@ echo "== make distcheck"
 # installs and uninstalls cleanly (DESTDIR too).
 # The tarball leaves out the npm packages of the S3 tests: use this tree's.
 export TR_S3RVER_NODE_DIR=$top/tests/integration/s3/node
+export TR_AZURITE_NODE_DIR=$top/tests/integration/azure/node
 if make distcheck >distcheck.log 2>&1; then
 	grep -E '^(ok|not ok) |archives ready' distcheck.log
 else

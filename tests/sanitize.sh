@@ -42,6 +42,9 @@ copy_sources() {
 	if [ -d "$top/tests/integration/s3/node" ]; then
 		ln -sfn "$top/tests/integration/s3/node" "$dst/tests/integration/s3/node"
 	fi
+	if [ -d "$top/tests/integration/azure/node" ]; then
+		ln -sfn "$top/tests/integration/azure/node" "$dst/tests/integration/azure/node"
+	fi
 	(cd "$dst" && autoreconf -fi >/dev/null 2>&1)
 }
 

@@ -65,6 +65,10 @@ class Handler(BaseHTTPRequestHandler):
         data = resp.read() if self.command != "HEAD" else b""
         hdrs = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP]
         conn.close()
+        if self.command != "HEAD" and not any(k.lower() == "content-length" for k, _ in hdrs):
+            # The upstream sent chunks (Azurite does): the body is whole
+            # here, so say its length, or the client waits for a close.
+            hdrs.append(("Content-Length", str(len(data))))
         return resp.status, resp.reason, hdrs, data
 
     def _send(self, status, reason, hdrs, data, cut=None, stall=0):

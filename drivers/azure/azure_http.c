@@ -1,0 +1,639 @@
+/* azure_http.c - performs Blob service requests with libcurl.  Each
+ * attempt is authenticated afresh (Shared Key signature over the date,
+ * SAS query, or the managed identity's current bearer token).  Transient
+ * failures (connection errors, timeouts, 500, 502, 503, 504, 408, 429) are
+ * retried with exponential backoff and full jitter within "retries" and
+ * "retry-max-time"; authentication failures never are.  A GET that breaks
+ * off mid-body resumes with Range from the byte reached and If-Match on
+ * the ETag, so the sink never sees a byte twice or misses one. */
+#include "config.h"
+#include "azure_http.h"
+#include "azure_crypto.h"
+#include "drv_util.h"
+#include "s3_xml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define BODY_CAP (8 * AZ_MIB)     /* a List Blobs page of 5000 names is ~3 MiB */
+#define BACKOFF_BASE_MS 200
+#define BACKOFF_CAP_MS 20000
+
+void az_request_query(az_request *r, const char *name, const char *value)
+{
+	if (r->nquery < AZ_MAX_QUERY)
+		r->query[r->nquery++] = (az_kv){ name, value };
+}
+
+void az_request_header(az_request *r, const char *name, const char *value)
+{
+	if (r->nheaders < AZ_MAX_HEADERS)
+		r->headers[r->nheaders++] = (az_kv){ name, value };
+}
+
+void az_response_free(az_response *resp)
+{
+	s3_str_free(&resp->body);
+}
+
+void az_url_encode(s3_str *s, const char *in, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		unsigned char ch = *p;
+		int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+			    ch == '-' || ch == '_' || ch == '.' || ch == '~' || (keep_slash && ch == '/');
+		if (plain) {
+			s3_str_addc(s, (char)ch);
+		} else {
+			char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			s3_str_addn(s, esc, 3);
+		}
+	}
+}
+
+long az_backoff_ms(tr_conn *c, int attempt)
+{
+	return drv_backoff_ms(&c->rng, attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
+}
+
+int64_t az_http_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!s[0] || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* --- one transfer: state kept across the attempts of a request --- */
+
+typedef struct xfer {
+	tr_conn *c;
+	const az_request *req;
+	az_response *resp;
+	size_t body_off;      /* upload position in req->body */
+	int64_t delivered;    /* bytes handed to the sink */
+	int64_t total;        /* object size, -1 unknown */
+	int64_t skip;         /* bytes to drop: the server ignored our Range */
+	char etag[130];       /* ETag of the first answer, for If-Match */
+	/* per attempt */
+	int streaming;
+	int sink_failed;
+	int resume_bad;       /* the server answered another range or object */
+	int64_t range_start;
+	int64_t range_total;
+} xfer;
+
+static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	xfer *x = ud;
+	size_t left = x->req->body_len - x->body_off, n = size * nmemb;
+	if (n > left)
+		n = left;
+	if (n)
+		memcpy(buf, (const char *)x->req->body + x->body_off, n);
+	x->body_off += n;
+	return n;
+}
+
+/* curl rewinds the body when it resends on another connection. */
+static int seek_cb(void *ud, curl_off_t offset, int origin)
+{
+	xfer *x = ud;
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > x->req->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->body_off = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* A GET's 2xx headers are complete: what follows must be exactly the
+ * continuation of what the sink already has. */
+static void begin_stream(xfer *x)
+{
+	az_response *r = x->resp;
+	x->streaming = 1;
+	if (x->etag[0] && r->etag[0] && strcmp(x->etag, r->etag) != 0) {
+		x->resume_bad = 1;
+		return;
+	}
+	if (r->status == 206) {
+		if (x->range_start != x->delivered)
+			x->resume_bad = 1;
+		if (x->total < 0)
+			x->total = x->range_total;
+	} else {
+		x->skip = x->delivered;
+		if (x->total < 0 || x->delivered == 0)
+			x->total = r->content_length;
+	}
+	if (!x->etag[0])
+		snprintf(x->etag, sizeof x->etag, "%s", r->etag);
+}
+
+/* Copies the value of header line "Name: value" into out when the name
+ * matches; returns 1 then. */
+static int take_header(const char *line, size_t len, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+	if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+		return 0;
+	const char *v = line + n + 1, *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	size_t vlen = (size_t)(end - v) < outlen - 1 ? (size_t)(end - v) : outlen - 1;
+	memcpy(out, v, vlen);
+	out[vlen] = '\0';
+	return 1;
+}
+
+static void status_line(xfer *x, const char *line)
+{
+	az_response *r = x->resp;
+	const char *sp = strchr(line, ' ');
+	r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+	r->etag[0] = r->checksum[0] = r->last_modified[0] = r->code[0] = '\0';
+	r->content_length = -1;
+	x->range_start = x->range_total = -1;
+}
+
+static size_t header_cb(char *line, size_t size, size_t nmemb, void *ud)
+{
+	xfer *x = ud;
+	az_response *r = x->resp;
+	size_t len = size * nmemb;
+	char num[96];
+
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		status_line(x, line);
+	} else if (len <= 2 && r->status >= 200) { /* end of the headers */
+		if (x->req->sink && r->status / 100 == 2 && strcmp(x->req->method, "GET") == 0) {
+			begin_stream(x);
+			if (x->resume_bad)
+				return 0;
+		}
+	} else if (take_header(line, len, "Content-Length", num, sizeof num)) {
+		r->content_length = strtoll(num, NULL, 10);
+	} else if (take_header(line, len, "Content-Range", num, sizeof num)) {
+		long long s, e, t;
+		if (sscanf(num, "bytes %lld-%lld/%lld", &s, &e, &t) == 3) {
+			x->range_start = s;
+			x->range_total = t;
+		}
+	} else if (!take_header(line, len, "ETag", r->etag, sizeof r->etag) &&
+		   !take_header(line, len, "x-ms-meta-trchecksum", r->checksum, sizeof r->checksum) &&
+		   !take_header(line, len, "Last-Modified", r->last_modified, sizeof r->last_modified)) {
+		take_header(line, len, "x-ms-error-code", r->code, sizeof r->code);
+	}
+	return len;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+	xfer *x = ud;
+	size_t len = size * nmemb, off = 0;
+	if (!x->streaming) {
+		if (x->resp->body.len + len > BODY_CAP)
+			return 0;
+		s3_str_addn(&x->resp->body, data, len);
+		return x->resp->body.oom ? 0 : len;
+	}
+	if (x->skip > 0) {
+		off = (size_t)x->skip < len ? (size_t)x->skip : len;
+		x->skip -= (int64_t)off;
+	}
+	if (off < len) {
+		if (x->req->sink(x->req->sink_ctx, data + off, len - off) != 0) {
+			x->sink_failed = 1;
+			return 0;
+		}
+		x->delivered += (int64_t)(len - off);
+	}
+	return len;
+}
+
+/* --- building a request --- */
+
+typedef struct built {
+	char *url;
+	struct curl_slist *headers;
+	az_kv hdr[AZ_MAX_HEADERS + 8];  /* every header sent, for the signature */
+	size_t n;
+	char date[40];
+	char length[24];
+	char range[48];
+	char auth[AZ_TOKEN_MAX + 300]; /* "Bearer <token>" or "SharedKey <account>:<signature>" */
+} built;
+
+static const char *header_value(const built *b, const char *name)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (strcasecmp(b->hdr[i].name, name) == 0)
+			return b->hdr[i].value;
+	return "";
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const az_kv *)a)->name, ((const az_kv *)b)->name);
+}
+
+/* Shared Key: HMAC-SHA256 over the verb, the standard headers, the
+ * x-ms-* headers sorted and the canonicalized resource ("/account" + the
+ * encoded path, then each query parameter "\nname:value", sorted). */
+static int sign_shared_key(tr_conn *c, const az_request *req, built *b, const char *path)
+{
+	static const char *const std[] = { "Content-Encoding", "Content-Language", "Content-Length",
+		"Content-MD5", "Content-Type", "Date", "If-Modified-Since", "If-Match", "If-None-Match",
+		"If-Unmodified-Since", "Range" };
+	s3_str s = { 0 };
+	az_kv ms[AZ_MAX_HEADERS + 8], q[AZ_MAX_QUERY];
+	size_t nms = 0;
+	s3_str_printf(&s, "%s\n", req->method);
+	for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
+		s3_str_printf(&s, "%s\n", header_value(b, std[i]));
+	for (size_t i = 0; i < b->n; i++)
+		if (strncasecmp(b->hdr[i].name, "x-ms-", 5) == 0)
+			ms[nms++] = b->hdr[i];
+	qsort(ms, nms, sizeof ms[0], kv_cmp);
+	for (size_t i = 0; i < nms; i++) {
+		for (const char *p = ms[i].name; *p; p++)
+			s3_str_addc(&s, (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p));
+		s3_str_printf(&s, ":%s\n", ms[i].value);
+	}
+	s3_str_printf(&s, "/%s%s", c->conf.account, path);
+	memcpy(q, req->query, req->nquery * sizeof q[0]);
+	qsort(q, req->nquery, sizeof q[0], kv_cmp);
+	for (size_t i = 0; i < req->nquery; i++)
+		s3_str_printf(&s, "\n%s:%s", q[i].name, q[i].value); /* our names are lowercase */
+	if (s.oom) {
+		s3_str_free(&s);
+		return -1;
+	}
+	char sig[45];
+	az_hmac_sha256_b64(c->conf.key, c->conf.key_len, s.p, s.len, sig);
+	snprintf(b->auth, sizeof b->auth, "SharedKey %s:%s", c->conf.account, sig);
+	s3_str_free(&s);
+	return 0;
+}
+
+/* The path from the endpoint on: [/base path]/container[/encoded key]. */
+static void request_path(tr_conn *c, const az_request *req, s3_str *path)
+{
+	const char *host = strstr(c->conf.base_url, "://") + 3;
+	const char *base_path = strchr(host, '/');
+	s3_str_printf(path, "%s/%s", base_path ? base_path : "", c->conf.container);
+	if (req->key) {
+		s3_str_addc(path, '/');
+		az_url_encode(path, req->key, 1);
+	}
+}
+
+static void request_url(tr_conn *c, const az_request *req, const char *path, s3_str *url)
+{
+	const char *host = strstr(c->conf.base_url, "://") + 3;
+	const char *base_path = strchr(host, '/');
+	size_t origin = base_path ? (size_t)(base_path - c->conf.base_url) : strlen(c->conf.base_url);
+	s3_str_addn(url, c->conf.base_url, origin);
+	s3_str_add(url, path);
+	for (size_t i = 0; i < req->nquery; i++) {
+		s3_str_addc(url, i ? '&' : '?');
+		az_url_encode(url, req->query[i].name, 0);
+		s3_str_addc(url, '=');
+		az_url_encode(url, req->query[i].value, 0);
+	}
+	if (c->conf.auth == AZ_AUTH_SAS) {
+		s3_str_addc(url, req->nquery ? '&' : '?');
+		s3_str_add(url, c->conf.sas);
+	}
+}
+
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+	size_t len = strlen(name) + strlen(value) + 3;
+	char *line = malloc(len);
+	if (!line)
+		return -1;
+	snprintf(line, len, "%s: %s", name, value);
+	struct curl_slist *n = curl_slist_append(*list, line);
+	explicit_bzero(line, len);
+	free(line);
+	if (!n)
+		return -1;
+	*list = n;
+	return 0;
+}
+
+static void http_date(char out[40])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+					      "Sep", "Oct", "Nov", "Dec" };
+	snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The headers of this attempt, in b->hdr (all of them, for the signer). */
+static void collect_headers(const az_request *req, xfer *x, built *b)
+{
+	http_date(b->date);
+	b->hdr[b->n++] = (az_kv){ "x-ms-date", b->date };
+	b->hdr[b->n++] = (az_kv){ "x-ms-version", AZ_API_VERSION };
+	if (strcmp(req->method, "PUT") == 0) {
+		/* Shared Key signs an empty Content-Length for a zero-byte body. */
+		snprintf(b->length, sizeof b->length, "%zu", req->body_len);
+		if (req->body_len)
+			b->hdr[b->n++] = (az_kv){ "Content-Length", b->length };
+	}
+	for (size_t i = 0; i < req->nheaders; i++)
+		b->hdr[b->n++] = req->headers[i];
+	if (req->sink && x->delivered > 0) {
+		snprintf(b->range, sizeof b->range, "bytes=%lld-", (long long)x->delivered);
+		b->hdr[b->n++] = (az_kv){ "Range", b->range };
+		if (x->etag[0])
+			b->hdr[b->n++] = (az_kv){ "If-Match", x->etag };
+	}
+}
+
+/* Authenticates the request and turns it into a URL and curl headers.
+ * Returns TR_OK, or a status with c->err set (no token, out of memory). */
+static int build(tr_conn *c, const az_request *req, xfer *x, built *b)
+{
+	s3_str path = { 0 }, url = { 0 };
+	int rc = TR_OK;
+	memset(b, 0, sizeof *b);
+	collect_headers(req, x, b);
+	request_path(c, req, &path);
+	if (path.oom)
+		rc = az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	if (rc == TR_OK && c->conf.auth == AZ_AUTH_SHARED_KEY && sign_shared_key(c, req, b, path.p) != 0)
+		rc = az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	if (rc == TR_OK && c->conf.auth == AZ_AUTH_MANAGED_IDENTITY) {
+		const char *token;
+		rc = az_token_get(c, &token);
+		if (rc == TR_OK && (size_t)snprintf(b->auth, sizeof b->auth, "Bearer %s", token) >= sizeof b->auth)
+			rc = az_fail(c, TR_EAUTH, AZ_NAME ": managed identity: the token is too long");
+	}
+	if (rc == TR_OK) {
+		request_url(c, req, path.p, &url);
+		b->url = s3_str_take(&url);
+		if (!b->url)
+			rc = az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	}
+	int bad = 0;
+	for (size_t i = 0; rc == TR_OK && i < b->n; i++)
+		bad |= add_header(&b->headers, b->hdr[i].name, b->hdr[i].value);
+	if (rc == TR_OK && b->auth[0])
+		bad |= add_header(&b->headers, "Authorization", b->auth);
+	if (rc == TR_OK) /* no 100-continue round trip */
+		bad |= add_header(&b->headers, "Expect", "");
+	if (rc == TR_OK && bad)
+		rc = az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	explicit_bzero(b->auth, sizeof b->auth);
+	s3_str_free(&path);
+	s3_str_free(&url);
+	return rc;
+}
+
+static void built_free(built *b)
+{
+	free(b->url);
+	/* curl_slist keeps copies: wipe the Authorization line before freeing. */
+	for (struct curl_slist *l = b->headers; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(b->headers);
+	memset(b, 0, sizeof *b);
+}
+
+static void set_method(CURL *h, const az_request *req, xfer *x)
+{
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(req->method, "PUT") == 0) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(h, CURLOPT_READDATA, x);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+}
+
+static CURLcode perform(tr_conn *c, const az_request *req, xfer *x, const built *b)
+{
+	CURL *h = c->curl;
+	curl_easy_reset(h); /* keeps the connection cache */
+	curl_easy_setopt(h, CURLOPT_URL, b->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, b->headers);
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "totalrecall-azure/" AZ_VERSION);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->conf.timeout);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->conf.timeout);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	if (c->conf.ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->conf.ca_file);
+	set_method(h, req, x);
+	return curl_easy_perform(h);
+}
+
+/* --- what an answer means --- */
+
+enum outcome { OUT_OK, OUT_RETRY, OUT_FAIL };
+
+static int transient_curl(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT: case CURLE_COULDNT_RESOLVE_HOST: case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: case CURLE_GOT_NOTHING:
+	case CURLE_SSL_CONNECT_ERROR: case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
+	case CURLE_WEIRD_SERVER_REPLY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The error code and the first line of the message: from x-ms-error-code,
+ * else from the <Error> body (HEAD answers have no body). */
+static void parse_error(az_response *r)
+{
+	s3_xml_error e;
+	if (!r->body.p || !s3_xml_parse_error(r->body.p, r->body.len, &e))
+		return;
+	if (!r->code[0])
+		snprintf(r->code, sizeof r->code, "%s", e.code);
+	e.message[strcspn(e.message, "\r\n")] = '\0';
+	snprintf(r->message, sizeof r->message, "%s", e.message);
+}
+
+static enum outcome classify(const az_response *r, const xfer *x)
+{
+	long st = r->status;
+	if (st / 100 == 2)
+		return x->streaming && x->total >= 0 && x->delivered != x->total ? OUT_RETRY : OUT_OK;
+	if (st == 500 || st == 502 || st == 503 || st == 504 || st == 408 || st == 429)
+		return OUT_RETRY;
+	/* The block is still in memory: a body damaged on the way goes again. */
+	if (st == 400 && strcmp(r->code, "Md5Mismatch") == 0)
+		return OUT_RETRY;
+	return OUT_FAIL;
+}
+
+static int http_status(const az_response *r)
+{
+	long st = r->status;
+	if (st == 401 || st == 403)
+		return TR_EAUTH;
+	if (st == 404 && strcmp(r->code, "BlobNotFound") == 0)
+		return TR_ENOTFOUND;
+	if ((st == 409 && strcmp(r->code, "BlobAlreadyExists") == 0) || st == 412)
+		return TR_EEXIST;
+	if (st == 507)
+		return TR_ENOSPACE;
+	return TR_EIO;
+}
+
+static int fail_http(tr_conn *c, const char *what, const az_response *r, int attempts)
+{
+	char tail[64] = "";
+	if (attempts > 1)
+		snprintf(tail, sizeof tail, " (after %d attempts)", attempts);
+	if (r->status == 404 && strcmp(r->code, "ContainerNotFound") == 0)
+		return az_fail(c, TR_EIO, "%s: container %s not found (404 ContainerNotFound)", what,
+			       c->conf.container);
+	if (r->status == 404 && !r->code[0])
+		return az_fail(c, TR_EIO, "%s: 404 without an x-ms-error-code: not an answer of the Blob "
+			       "service (check endpoint)", what);
+	return az_fail(c, http_status(r), "%s: %ld %s%s%s%s", what, r->status, r->code[0] ? r->code : "error",
+		       r->message[0] ? ": " : "", r->message, tail);
+}
+
+static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int attempts)
+{
+	if (x->sink_failed)
+		return az_fail(c, TR_ECALLBACK, "%s: the write callback failed", what);
+	if (x->resume_bad || (x->delivered > 0 && x->resp->status == 412))
+		return az_fail(c, TR_EIO, "%s: the blob changed while it was being read (resumed at byte %lld)",
+			       what, (long long)x->delivered);
+	if (cc == CURLE_OUT_OF_MEMORY)
+		return az_fail(c, TR_ENOMEM, "%s: out of memory", what);
+	if (cc != CURLE_OK) {
+		char detail[96] = "";
+		if (x->req->sink && x->total >= 0)
+			snprintf(detail, sizeof detail, ": body ended at byte %lld of %lld",
+				 (long long)x->delivered, (long long)x->total);
+		return az_fail(c, TR_EIO, "%s: %s%s (after %d attempt%s)", what, curl_easy_strerror(cc), detail,
+			       attempts, attempts == 1 ? "" : "s");
+	}
+	if (x->resp->status / 100 == 2)
+		return az_fail(c, TR_EIO, "%s: body ended at byte %lld of %lld (after %d attempts)", what,
+			       (long long)x->delivered, (long long)x->total, attempts);
+	return fail_http(c, what, x->resp, attempts);
+}
+
+static void reset_attempt(xfer *x)
+{
+	s3_str_reset(&x->resp->body);
+	x->resp->status = 0;
+	x->resp->code[0] = x->resp->message[0] = '\0';
+	x->body_off = 0;
+	x->streaming = x->sink_failed = x->resume_bad = 0;
+}
+
+/* One attempt.  *rc is set when building the request failed. */
+static enum outcome attempt(tr_conn *c, xfer *x, CURLcode *cc, const char *what, int *rc)
+{
+	built b;
+	reset_attempt(x);
+	*cc = CURLE_OK;
+	*rc = build(c, x->req, x, &b);
+	if (*rc != TR_OK) {
+		built_free(&b);
+		return OUT_FAIL;
+	}
+	double t0 = drv_now_ms();
+	*cc = perform(c, x->req, x, &b);
+	built_free(&b);
+	parse_error(x->resp);
+	az_log(c, 3, "%s: %ld %s%s(%.0f ms)%s%s", what, x->resp->status, x->resp->code, x->resp->code[0] ? " " : "",
+	       drv_now_ms() - t0, *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
+	if (x->sink_failed || x->resume_bad)
+		return OUT_FAIL;
+	if (*cc != CURLE_OK) {
+		/* Every byte arrived and only the close failed: nothing is missing. */
+		if (x->streaming && x->total >= 0 && x->delivered == x->total)
+			return OUT_OK;
+		return transient_curl(*cc) ? OUT_RETRY : OUT_FAIL;
+	}
+	return classify(x->resp, x);
+}
+
+/* A bearer token the service refused may have been revoked or cut short
+ * (a cached one, a clock that jumped): fetch a new one, once. */
+static int refresh_refused_token(tr_conn *c, const az_response *r, int *refreshed)
+{
+	if (c->conf.auth != AZ_AUTH_MANAGED_IDENTITY || *refreshed || (r->status != 401 && r->status != 403))
+		return 0;
+	if (strcmp(r->code, "AuthorizationPermissionMismatch") == 0 || strcmp(r->code, "AuthorizationFailure") == 0)
+		return 0; /* the identity lacks a role: a new token will not help */
+	*refreshed = 1;
+	az_log(c, 1, AZ_NAME ": the service refused the managed identity's token (%s); fetching a new one",
+	       r->code[0] ? r->code : "401");
+	az_token_drop(c);
+	return 1;
+}
+
+int az_http_do(tr_conn *c, const az_request *req, az_response *resp)
+{
+	char what[TR_KEY_MAX + 200];
+	xfer x;
+	CURLcode cc = CURLE_OK;
+	double start = drv_now_ms();
+	int stuck = 0, refreshed = 0, rc;
+
+	memset(resp, 0, sizeof *resp);
+	memset(&x, 0, sizeof x);
+	x.c = c;
+	x.req = req;
+	x.resp = resp;
+	x.total = -1;
+	snprintf(what, sizeof what, AZ_NAME ": %s %s/%s", req->op ? req->op : req->method, c->conf.container,
+		 req->key ? req->key : req->subject ? req->subject : "");
+	/* Backoff grows only while attempts make no progress. */
+	for (int n = 0;; n++) {
+		int64_t before = x.delivered;
+		enum outcome o = attempt(c, &x, &cc, what, &rc);
+		if (rc != TR_OK)
+			return rc;
+		stuck = x.delivered > before ? 0 : stuck + 1;
+		if (o == OUT_OK)
+			return TR_OK;
+		if (o == OUT_FAIL && cc == CURLE_OK && refresh_refused_token(c, resp, &refreshed)) {
+			n--;
+			continue;
+		}
+		long delay = az_backoff_ms(c, stuck > 0 ? stuck - 1 : 0);
+		if (o != OUT_RETRY || n >= c->conf.retries ||
+		    drv_now_ms() - start + (double)delay > (double)c->conf.retry_max_time * 1000.0)
+			return final_failure(c, what, &x, cc, n + 1);
+		az_log(c, 1, "%s: %s; retry %d/%d in %ld ms", what,
+		       cc ? curl_easy_strerror(cc) : (resp->code[0] ? resp->code : "server error"), n + 1,
+		       c->conf.retries, delay);
+		drv_sleep_ms(delay);
+	}
+}

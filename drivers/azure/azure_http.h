@@ -1,0 +1,75 @@
+/* azure_http.h - one authenticated Blob service request with libcurl,
+ * with retries and resumable streaming downloads. */
+#ifndef TR_AZURE_HTTP_H
+#define TR_AZURE_HTTP_H
+
+#include "azure_internal.h"
+#include "s3_str.h"
+
+#define AZ_MAX_QUERY 5
+#define AZ_MAX_HEADERS 6
+
+typedef struct az_kv {
+	const char *name;
+	const char *value;
+} az_kv;
+
+typedef struct az_request {
+	const char *method;            /* GET PUT HEAD DELETE */
+	const char *op;                /* for messages, when not the method ("LIST") */
+	const char *subject;           /* for messages, when key is NULL (the prefix) */
+	const char *key;               /* blob name; NULL: the container itself */
+	az_kv query[AZ_MAX_QUERY];     /* raw values, encoded when the URL is built */
+	size_t nquery;
+	az_kv headers[AZ_MAX_HEADERS]; /* x-ms-*, If-None-Match, Content-MD5 */
+	size_t nheaders;
+	const void *body;              /* PUT body, NULL for none */
+	size_t body_len;
+	tr_write_fn sink;              /* a 2xx GET body streams here (resumable) */
+	void *sink_ctx;
+} az_request;
+
+typedef struct az_response {
+	long status;
+	s3_str body;                   /* bodies not streamed to a sink (capped) */
+	char etag[130];
+	int64_t content_length;        /* -1 when absent */
+	char checksum[TR_CHECKSUM_MAX + 1]; /* x-ms-meta-trchecksum */
+	char last_modified[64];
+	char code[64];                 /* x-ms-error-code, else <Code> of the body */
+	char message[256];             /* first line of <Message> */
+} az_response;
+
+void az_request_query(az_request *r, const char *name, const char *value);
+void az_request_header(az_request *r, const char *name, const char *value);
+
+/*
+ * Performs req, retrying transient failures with backoff.  Returns TR_OK
+ * for a 2xx answer; otherwise a TR_* status with c->err set ("azure: PUT
+ * container/key: 403 AuthenticationFailed: ..."), and resp->status and
+ * resp->code still describe the last answer so callers can tell
+ * BlobNotFound from ContainerNotFound.  TR_ENOTFOUND only when the service
+ * said BlobNotFound.  The caller frees resp with az_response_free().
+ */
+int az_http_do(tr_conn *c, const az_request *req, az_response *resp);
+void az_response_free(az_response *resp);
+
+/* Percent-encodes everything but A-Za-z0-9-_.~ (and '/' when keep_slash)
+ * onto s. */
+void az_url_encode(s3_str *s, const char *in, int keep_slash);
+
+/* "Tue, 10 Sep 2024 11:22:33 GMT" -> seconds since the epoch, 0 if bad. */
+int64_t az_http_time(const char *s);
+
+/* The driver's backoff before retry number attempt + 1 (drv_backoff_ms). */
+long az_backoff_ms(tr_conn *c, int attempt);
+
+/* azure_token.c: the managed identity's bearer token, fetched from the
+ * IMDS endpoint or read from state-dir, refreshed a few minutes before it
+ * expires.  *token stays valid until the next call on c. */
+int az_token_get(tr_conn *c, const char **token);
+/* The service refused the token: forget it (and its cache file). */
+void az_token_drop(tr_conn *c);
+void az_token_free(az_token *t);
+
+#endif
