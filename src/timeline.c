@@ -38,13 +38,45 @@ int tr_timeline_parse(uint32_t tli, const char *text, tr_timeline *t)
 struct history_names {
 	uint32_t *tli;
 	int n;
+	tr_timelines *tl;
 };
+
+static tr_tl_segs *segs_of(tr_timelines *tl, uint32_t tli)
+{
+	for (int i = 0; i < tl->nsegs; i++)
+		if (tl->segs[i].tli == tli)
+			return &tl->segs[i];
+	tr_tl_segs *grown = realloc(tl->segs, (size_t)(tl->nsegs + 1) * sizeof *grown);
+	if (!grown)
+		return NULL;
+	tl->segs = grown;
+	memset(&grown[tl->nsegs], 0, sizeof *grown);
+	grown[tl->nsegs].tli = tli;
+	return &grown[tl->nsegs++];
+}
+
+int tr_timeline_note_segment(tr_timelines *tl, const char *name)
+{
+	unsigned tli, log, seg;
+	if (tr_wal_kind(name) != TR_WAL_SEGMENT || sscanf(name, "%8X%8X%8X", &tli, &log, &seg) != 3)
+		return 0;
+	tr_tl_segs *s = segs_of(tl, tli);
+	if (!s)
+		return -1;
+	uint64_t n = (uint64_t)log << 32 | seg;
+	if (!s->count || n > s->last)
+		s->last = n;
+	s->count++;
+	return 0;
+}
 
 static int collect_history(void *ctx, const tr_object_info *info)
 {
 	struct history_names *h = ctx;
 	const char *name = tr_basename(info->key);
 	unsigned tli;
+	if (tr_wal_kind(name) == TR_WAL_SEGMENT)
+		return tr_timeline_note_segment(h->tl, name) ? 1 : 0;
 	if (tr_wal_kind(name) != TR_WAL_HISTORY || sscanf(name, "%8X", &tli) != 1)
 		return 0;
 	uint32_t *grown = realloc(h->tli, (size_t)(h->n + 1) * sizeof *grown);
@@ -57,7 +89,7 @@ static int collect_history(void *ctx, const tr_object_info *info)
 
 int tr_timelines_load(tr_repo *r, tr_timelines *tl)
 {
-	struct history_names h = { NULL, 0 };
+	struct history_names h = { NULL, 0, tl };
 	enum { HISTORY_MAX = 65536 };
 	tr_membuf text = { malloc(HISTORY_MAX + 1), 0, HISTORY_MAX, 0 };
 	memset(tl, 0, sizeof *tl);
@@ -87,6 +119,7 @@ void tr_timelines_free(tr_timelines *tl)
 	for (int i = 0; i < tl->n; i++)
 		free(tl->v[i].anc);
 	free(tl->v);
+	free(tl->segs);
 	memset(tl, 0, sizeof *tl);
 }
 
@@ -125,4 +158,124 @@ int tr_timeline_path(const tr_timelines *tl, uint32_t target, tr_tl_anc *out, in
 		out[n++].end = UINT64_MAX;
 	}
 	return n;
+}
+
+static const tr_timeline *history_of(const tr_timelines *tl, uint32_t tli)
+{
+	for (int i = 0; i < tl->n; i++)
+		if (tl->v[i].tli == tli)
+			return &tl->v[i];
+	return NULL;
+}
+
+int tr_timeline_contains(const tr_timelines *tl, uint32_t x, uint32_t t, uint64_t lsn)
+{
+	const tr_timeline *h = history_of(tl, x);
+	if (x == t)
+		return 1;
+	for (int a = 0; h && a < h->nanc; a++)
+		if (h->anc[a].tli == t)
+			return h->anc[a].end >= lsn;
+	return 0;
+}
+
+static int add_state(tr_tl_state **v, int *n, uint32_t tli)
+{
+	for (int i = 0; i < *n; i++)
+		if ((*v)[i].tli == tli)
+			return 0;
+	tr_tl_state *grown = realloc(*v, (size_t)(*n + 1) * sizeof *grown);
+	if (!grown)
+		return -1;
+	*v = grown;
+	memset(&grown[*n], 0, sizeof *grown);
+	grown[(*n)++].tli = tli;
+	return 0;
+}
+
+static int by_tli(const void *a, const void *b)
+{
+	const tr_tl_state *x = a, *y = b;
+	return x->tli < y->tli ? -1 : x->tli > y->tli;
+}
+
+/* Start LSN of a segment named log << 32 | seg. */
+static uint64_t segment_start(uint64_t name, uint64_t seg_size)
+{
+	return (name >> 32) << 32 | (name & 0xffffffffu) * seg_size;
+}
+
+/* Is timeline x (state s) continued by timeline y? */
+static int continued_by(const tr_timelines *tl, const tr_tl_state *s, uint32_t y, uint64_t seg_size)
+{
+	const tr_timeline *h = history_of(tl, y);
+	for (int a = 0; h && y != s->tli && a < h->nanc; a++)
+		if (h->anc[a].tli == s->tli)
+			return !s->has_segments || segment_start(s->last, seg_size) < h->anc[a].end;
+	return 0;
+}
+
+int tr_timeline_states(const tr_timelines *tl, uint64_t seg_size, tr_tl_state **out)
+{
+	tr_tl_state *v = NULL;
+	int n = 0, rc = 0;
+	for (int i = 0; rc == 0 && i < tl->n; i++)
+		rc = add_state(&v, &n, tl->v[i].tli);
+	for (int i = 0; rc == 0 && i < tl->nsegs; i++)
+		rc = add_state(&v, &n, tl->segs[i].tli);
+	if (rc != 0) {
+		free(v);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const tr_timeline *h = history_of(tl, v[i].tli);
+		if (h && h->nanc) {
+			v[i].parent = h->anc[h->nanc - 1].tli;
+			v[i].fork = h->anc[h->nanc - 1].end;
+		}
+		for (int k = 0; k < tl->nsegs; k++)
+			if (tl->segs[k].tli == v[i].tli && tl->segs[k].count) {
+				v[i].has_segments = 1;
+				v[i].last = tl->segs[k].last;
+			}
+	}
+	for (int i = 0; i < n; i++) {
+		v[i].tip = 1;
+		for (int k = 0; k < n && v[i].tip; k++)
+			if (continued_by(tl, &v[i], v[k].tli, seg_size))
+				v[i].tip = 0;
+	}
+	if (n)
+		qsort(v, (size_t)n, sizeof *v, by_tli);
+	*out = v;
+	return n;
+}
+
+void tr_timeline_last_name(const tr_tl_state *s, char out[25])
+{
+	if (s->has_segments)
+		snprintf(out, 25, "%08X%08X%08X", s->tli, (unsigned)(s->last >> 32), (unsigned)s->last);
+	else
+		snprintf(out, 25, "none");
+}
+
+void tr_timeline_describe(const tr_tl_state *s, int n, char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (int i = 0; i < n && o < outlen; i++) {
+		char last[25], fork[24];
+		tr_timeline_last_name(&s[i], last);
+		tr_lsn_format(s[i].fork, fork);
+		int w;
+		if (s[i].parent)
+			w = snprintf(out + o, outlen - o, "%stimeline %u: forked from timeline %u at %s, last archived "
+				     "segment %s", i ? "; " : "", s[i].tli, s[i].parent, fork, last);
+		else
+			w = snprintf(out + o, outlen - o, "%stimeline %u: last archived segment %s", i ? "; " : "",
+				     s[i].tli, last);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
 }
