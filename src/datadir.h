@@ -12,7 +12,13 @@
  *     (t<backend>_<relfilenode>);
  *   - every fork of an unlogged relation except its init fork.
  * Tablespaces (symlinks in pg_tblspc) are reported as links and then
- * walked as if their contents lived below the link.
+ * walked as if their contents lived below the link.  Other links (a
+ * symlinked pg_wal, links the user made) are reported as links and
+ * followed the same way: a link to a file is followed by a file entry of
+ * the same path with the file's contents, a link to a directory by the
+ * directory's entries (PostgreSQL's exclusions apply there too); a
+ * dangling link is reported alone, a link to a directory that contains it
+ * is an error.
  * Entries come in byte order of their paths, a directory before its
  * contents, so that a backup can be merged with the previous manifest.
  */
