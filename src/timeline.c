@@ -35,12 +35,6 @@ int tr_timeline_parse(uint32_t tli, const char *text, tr_timeline *t)
 	return 0;
 }
 
-struct history_names {
-	uint32_t *tli;
-	int n;
-	tr_timelines *tl;
-};
-
 static tr_tl_segs *segs_of(tr_timelines *tl, uint32_t tli)
 {
 	for (int i = 0; i < tl->nsegs; i++)
@@ -70,45 +64,61 @@ int tr_timeline_note_segment(tr_timelines *tl, const char *name)
 	return 0;
 }
 
-static int collect_history(void *ctx, const tr_object_info *info)
+int tr_timeline_note(tr_timelines *tl, const char *name)
 {
-	struct history_names *h = ctx;
-	const char *name = tr_basename(info->key);
 	unsigned tli;
 	if (tr_wal_kind(name) == TR_WAL_SEGMENT)
-		return tr_timeline_note_segment(h->tl, name) ? 1 : 0;
+		return tr_timeline_note_segment(tl, name);
 	if (tr_wal_kind(name) != TR_WAL_HISTORY || sscanf(name, "%8X", &tli) != 1)
 		return 0;
-	uint32_t *grown = realloc(h->tli, (size_t)(h->n + 1) * sizeof *grown);
+	uint32_t *grown = realloc(tl->pending, (size_t)(tl->npending + 1) * sizeof *grown);
 	if (!grown)
-		return 1;
-	h->tli = grown;
-	h->tli[h->n++] = tli;
+		return -1;
+	tl->pending = grown;
+	tl->pending[tl->npending++] = tli;
 	return 0;
 }
 
-int tr_timelines_load(tr_repo *r, tr_timelines *tl)
+static int note_listed(void *ctx, const tr_object_info *info)
 {
-	struct history_names h = { NULL, 0, tl };
+	return tr_timeline_note(ctx, tr_basename(info->key)) ? 1 : 0;
+}
+
+int tr_timelines_read(tr_repo *r, tr_timelines *tl)
+{
 	enum { HISTORY_MAX = 65536 };
 	tr_membuf text = { malloc(HISTORY_MAX + 1), 0, HISTORY_MAX, 0 };
-	memset(tl, 0, sizeof *tl);
-	int rc = text.data ? tr_repo_list(r, "wal/", collect_history, &h) : TR_ENOMEM;
-	if (rc == TR_OK && h.n && !(tl->v = calloc((size_t)h.n, sizeof *tl->v)))
+	int rc = text.data ? TR_OK : TR_ENOMEM;
+	tr_timeline *grown = rc == TR_OK && tl->npending
+		? realloc(tl->v, (size_t)(tl->n + tl->npending) * sizeof *grown) : tl->v;
+	if (rc == TR_OK && tl->npending && !grown)
 		rc = TR_ENOMEM;
-	for (int i = 0; rc == TR_OK && i < h.n; i++) {
+	if (rc == TR_OK)
+		tl->v = grown;
+	for (int i = 0; rc == TR_OK && i < tl->npending; i++) {
 		char rel[64];
-		snprintf(rel, sizeof rel, "wal/%08X.history", h.tli[i]);
+		snprintf(rel, sizeof rel, "wal/%08X.history", tl->pending[i]);
 		text.len = 0;
 		rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
 		((char *)text.data)[text.len] = '\0';
-		if (rc == TR_OK && tr_timeline_parse(h.tli[i], text.data, &tl->v[tl->n++]) != 0) {
+		if (rc == TR_OK && tr_timeline_parse(tl->pending[i], text.data, &tl->v[tl->n++]) != 0) {
 			snprintf(r->err, sizeof r->err, "%s: not a timeline history file", rel);
 			rc = TR_REPO_ECORRUPT;
 		}
 	}
 	free(text.data);
-	free(h.tli);
+	free(tl->pending);
+	tl->pending = NULL;
+	tl->npending = 0;
+	return rc;
+}
+
+int tr_timelines_load(tr_repo *r, tr_timelines *tl)
+{
+	memset(tl, 0, sizeof *tl);
+	int rc = tr_repo_list(r, "wal/", note_listed, tl);
+	if (rc == TR_OK)
+		rc = tr_timelines_read(r, tl);
 	if (rc != TR_OK)
 		tr_timelines_free(tl);
 	return rc;
@@ -120,6 +130,7 @@ void tr_timelines_free(tr_timelines *tl)
 		free(tl->v[i].anc);
 	free(tl->v);
 	free(tl->segs);
+	free(tl->pending);
 	memset(tl, 0, sizeof *tl);
 }
 

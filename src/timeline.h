@@ -32,6 +32,8 @@ typedef struct tr_timelines {
 	int n;
 	tr_tl_segs *segs;  /* filled by tr_timelines_load (or tr_timeline_note_segment) */
 	int nsegs;
+	uint32_t *pending; /* history files noted, not read yet */
+	int npending;
 } tr_timelines;
 
 /* One timeline as restore, list and verify report it. */
@@ -62,6 +64,11 @@ int tr_timeline_path(const tr_timelines *tl, uint32_t target, tr_tl_anc *out, in
 
 /* Counts an archived segment (a 24-hex-digit name); -1 out of memory. */
 int tr_timeline_note_segment(tr_timelines *tl, const char *name);
+/* The same for any name of a wal/ listing (history files are noted, to
+ * be read by tr_timelines_read); for commands that list wal/ anyway. */
+int tr_timeline_note(tr_timelines *tl, const char *name);
+/* Reads and parses the history files noted.  0 or a TR_* status. */
+int tr_timelines_read(tr_repo *r, tr_timelines *tl);
 /* Whether the lineage of timeline x runs through timeline t up to lsn:
  * x == t, or x's history leaves t at or after lsn.  A backup of timeline t
  * that stops at lsn can be recovered along x exactly then. */
@@ -84,5 +91,12 @@ int tr_timeline_states(const tr_timelines *tl, uint64_t seg_size, tr_tl_state **
 void tr_timeline_describe(const tr_tl_state *s, int n, char *out, size_t outlen);
 /* The segment name of a state's newest segment, or "none". */
 void tr_timeline_last_name(const tr_tl_state *s, char out[25]);
+
+/* archive-put, after it stored the WAL file `name` read from `path`:
+ * warns, and records a "timeline-divergence" metric, when a segment lands
+ * at or after the fork of a child timeline, or when a new timeline's
+ * parent is already archived past its fork.  Never fails archive-put
+ * (timeline_watch.c). */
+void tr_timeline_watch(tr_repo *r, const char *path, const char *name);
 
 #endif
