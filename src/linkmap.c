@@ -87,6 +87,8 @@ int tr_linkmap_parse(const char *raw, int tablespaces, const char *label, tr_lin
 		name[nlen] = '\0';
 		memcpy(path, eq + 1, plen);
 		path[plen] = '\0';
+		while (plen > 1 && path[plen - 1] == '/')   /* a trailing slash names the same directory */
+			path[--plen] = '\0';
 		if (!tr_abs_path_ok(path)) {
 			snprintf(err, errlen, "%s: %s: the path must be absolute, without \".\" or \"..\"", label, name);
 			return -1;
@@ -156,7 +158,7 @@ const char *tr_tablespace_oid(const char *names, const char *name, char *out, si
  * tablespace_map reader expects (a backslash keeps the next byte). */
 static int append(char **b, size_t *len, size_t *cap, const char *s, size_t n, int escape)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i <= n; i++) {
 		if (*len + 3 > *cap) {
 			size_t c = *cap ? 2 * *cap : 256;
 			char *grown = realloc(*b, c);
@@ -165,6 +167,8 @@ static int append(char **b, size_t *len, size_t *cap, const char *s, size_t n, i
 			*b = grown;
 			*cap = c;
 		}
+		if (i == n)
+			break;
 		if (escape && (s[i] == '\n' || s[i] == '\r' || s[i] == '\\'))
 			(*b)[(*len)++] = '\\';
 		(*b)[(*len)++] = s[i];
