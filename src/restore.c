@@ -20,6 +20,7 @@
 #include "config.h"
 #include "backupset.h"
 #include "commands.h"
+#include "datadir.h"
 #include "fsync_tree.h"
 #include "linkmap.h"
 #include "log.h"
@@ -29,6 +30,7 @@
 #include "restore_conf.h"
 #include "restore_plan.h"
 #include "restore_tree.h"
+#include "spool.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -192,6 +194,18 @@ static int resolve_tablespace_names(struct restore *rs)
 	return 0;
 }
 
+/* A link's target must be empty or absent: said before anything is
+ * written (the lay-out checks again, as it creates it). */
+static int check_link_target(struct restore *rs, const char *rel, const char *target, const char *option)
+{
+	int exists;
+	if (dir_is_empty(target, &exists))
+		return 0;
+	snprintf(rs->err, sizeof rs->err, "%s (for %s) is not empty: restore writes only into empty or new directories; "
+		 "give another place with %s (nothing was changed)", target, rel, option);
+	return -1;
+}
+
 static int check_record(struct restore *rs, const tr_mf_rec *rec, char prev_type)
 {
 	const char *oid;
@@ -214,10 +228,10 @@ static int check_record(struct restore *rs, const tr_mf_rec *rec, char prev_type
 				 "path: refused (move it with --tablespace-map %s=PATH)", rs->hdr.label, oid, rec->target, oid);
 			return -1;
 		}
-		return 0;
+		return check_link_target(rs, rec->path, to ? to : rec->target, "--tablespace-map");
 	}
-	tr_linkmap_find(&rs->links, rec->path);
-	return 0;
+	tr_map_entry *m = tr_linkmap_find(&rs->links, rec->path);
+	return m ? check_link_target(rs, rec->path, m->path, "--link-map") : 0;
 }
 
 /* Every map entry names something of the backup, and no two places overlap. */
@@ -427,6 +441,22 @@ static int write_recovery(struct restore *rs, const tr_restore_plan *plan)
 	return 0;
 }
 
+/* A file a link points to, and the directory that names it. */
+static int fsync_file(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	tr_dirname(path, dir, sizeof dir);
+	if (rc != 0 || tr_fsync_dir(dir) != 0) {
+		snprintf(err, errlen, "cannot flush %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Link targets outside the data directory are made durable too. */
 static int fsync_links(struct restore *rs)
 {
@@ -434,12 +464,9 @@ static int fsync_links(struct restore *rs)
 		const tr_rlink *l = &rs->tree.links[i];
 		if (tablespace_oid(l->rel))
 			continue;  /* tr_fsync_tree follows pg_tblspc */
-		int rc = l->is_file ? tr_fsync_dir(l->target) : tr_fsync_tree(l->target, rs->err, sizeof rs->err);
-		if (rc != 0) {
-			if (l->is_file)
-				snprintf(rs->err, sizeof rs->err, "cannot flush %s: %s", l->target, strerror(errno));
+		if ((l->is_file ? fsync_file(l->target, rs->err, sizeof rs->err)
+				: tr_fsync_tree(l->target, rs->err, sizeof rs->err)) != 0)
 			return -1;
-		}
 	}
 	return 0;
 }
@@ -560,6 +587,27 @@ static int read_options(struct restore *rs, const tr_config *cfg, const char *di
 	return 0;
 }
 
+/* Restored as root for the directory's owner: the metrics spool this run
+ * appends its record to (main, after the command) is made the owner's
+ * first, or the cluster's worker could not read it. */
+static void give_spool(struct restore *rs)
+{
+	if (rs->tree.uid == (uid_t)-1 || tr_config_get(rs->repo->cfg, TR_S_SPOOL_DIR))
+		return;
+	if (mkdirat(rs->tree.rootfd, TR_SPOOL_DIRNAME, 0700) == 0 || errno == EEXIST) {
+		int dfd = openat(rs->tree.rootfd, TR_SPOOL_DIRNAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = dfd >= 0 ? openat(dfd, TR_SPOOL_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+		if (dfd >= 0)
+			tr_rtree_own_fd(&rs->tree, dfd);
+		if (fd >= 0) {
+			tr_rtree_own_fd(&rs->tree, fd);
+			close(fd);
+		}
+		if (dfd >= 0)
+			close(dfd);
+	}
+}
+
 /* Creates and locks the directory, lays the backup out, undoes on failure. */
 static int restore_into(struct restore *rs, const tr_backupset *set, const tr_restore_plan *plan, uid_t uid,
 			gid_t gid)
@@ -577,6 +625,7 @@ static int restore_into(struct restore *rs, const tr_backupset *set, const tr_re
 		return -1;
 	}
 	tr_metric_pgdata(rs->dir);
+	give_spool(rs);
 	tr_info("restore: %s restored, %llu bytes; start PostgreSQL to recover", label, (unsigned long long)rs->bytes);
 	return 0;
 }
@@ -608,7 +657,8 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	rs.repo = &r;
 	rs.dir = dir;
 	tr_metric_pgdata(NULL);  /* until dir holds a restored cluster */
-	if (read_options(&rs, cfg, dir) != 0 || tr_rtree_owner(dir, &uid, &gid, rs.err, sizeof rs.err) != 0) {
+	if (read_options(&rs, cfg, dir) != 0 || tr_rtree_owner(dir, &uid, &gid, rs.err, sizeof rs.err) != 0 ||
+	    tr_rtree_check_lock(dir, rs.err, sizeof rs.err) != 0) {
 		rc = -1;
 	} else if (!dir_is_empty(dir, &exists)) {
 		snprintf(rs.err, sizeof rs.err, "%s is not empty: restore only into an empty or new directory (nothing "

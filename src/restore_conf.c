@@ -115,7 +115,9 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 	fprintf(f, "# Written by totalrecall restore: the repository this cluster recovers from.\n");
 	for (size_t i = 0; i < TR_ARRAY_LEN(repo_settings); i++) {
 		int id = repo_settings[i];
-		const char *raw = cfg->raw[id], *v = tr_config_get(cfg, id);
+		/* The state directory only when given: its default depends on the
+		 * environment, and the server's is not restore's (root's HOME). */
+		const char *raw = cfg->raw[id], *v = id == TR_S_STATE_DIR ? cfg->value[id] : tr_config_get(cfg, id);
 		if (!v) {
 			/* Unset here: unset for archive-get too, whatever the server's
 			 * environment says (restore_command passes --config-over-env). */

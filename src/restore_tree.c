@@ -66,6 +66,31 @@ static int dir_has_entries(int fd, const char *except)
 	return found;
 }
 
+/* The lock file of a restore that is writing into t->root, or of one
+ * that was interrupted: said in one line. */
+static void lock_message(const char *root, int held, char *err, size_t errlen)
+{
+	if (held)
+		snprintf(err, errlen, "another restore is writing into %s (it holds %s/%s); nothing was changed", root,
+			 root, TR_RESTORE_LOCK);
+	else
+		snprintf(err, errlen, "%s holds %s from a restore that was interrupted: what is there is incomplete; "
+			 "empty the directory and restore again (nothing was changed)", root, TR_RESTORE_LOCK);
+}
+
+int tr_rtree_check_lock(const char *root, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", root, TR_RESTORE_LOCK);
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	lock_message(root, held, err, errlen);
+	return -1;
+}
+
 static int take_lock(tr_rtree *t, char *err, size_t errlen)
 {
 	t->lockfd = openat(t->rootfd, TR_RESTORE_LOCK, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -74,12 +99,7 @@ static int take_lock(tr_rtree *t, char *err, size_t errlen)
 		int held = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 		if (fd >= 0)
 			close(fd);
-		if (held)
-			snprintf(err, errlen, "another restore is writing into %s (it holds %s/%s); nothing was changed",
-				 t->root, t->root, TR_RESTORE_LOCK);
-		else
-			snprintf(err, errlen, "%s holds %s from a restore that was interrupted: what is there is incomplete; "
-				 "empty the directory and restore again (nothing was changed)", t->root, TR_RESTORE_LOCK);
+		lock_message(t->root, held, err, errlen);
 		return -1;
 	}
 	if (t->lockfd < 0 || flock(t->lockfd, LOCK_EX | LOCK_NB) != 0) {
@@ -98,11 +118,16 @@ int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err
 	t->uid = uid;
 	t->gid = gid;
 	if (access(root, F_OK) != 0 && errno == ENOENT) {
-		if (tr_mkdirs(root, 0700) != 0) {
+		/* Only the run whose mkdir made it created it (another restore
+		 * may be making it at the same moment). */
+		char parent[PATH_MAX];
+		tr_dirname(root, parent, sizeof parent);
+		int made = tr_mkdirs(parent, 0700) == 0 ? mkdir(root, 0700) : -1;
+		if (made != 0 && errno != EEXIST) {
 			snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
 			return -1;
 		}
-		t->root_created = 1;
+		t->root_created = made == 0;
 	}
 	if (!realpath(root, real) || !(t->root = strdup(real))) {
 		snprintf(err, errlen, "cannot resolve %s: %s", root, strerror(errno));

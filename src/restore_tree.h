@@ -53,6 +53,9 @@ typedef struct tr_rtree {
  * everything is then owned by the target directory's owner, who must not
  * be root (*uid, *gid); as anyone else, by the process ((uid_t)-1). */
 int tr_rtree_owner(const char *root, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+/* -1 with err if root holds a restore's lock file (one running, or one
+ * that was interrupted); checked before anything else, it says which. */
+int tr_rtree_check_lock(const char *root, char *err, size_t errlen);
 /* Creates root if absent, takes its lock, checks it is empty. */
 int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen);
 /* mkdir root/rel (an existing directory is accepted and not recorded). */
