@@ -41,15 +41,6 @@ tr_note "server user $TR_SRV_USER, binary $TR_BIN, PostgreSQL $PGBIN, temp $TR_T
 repo_setup db-safety
 TS_SQL="SELECT count(*), md5(string_agg(t, ',' ORDER BY i)) FROM t_ts"
 
-# repotool ARGS...: decoded repository objects (tests/tools/repotool).
-REPOTOOL=$top_builddir/tests/tools/repotool
-[ -x "$REPOTOOL" ] || tr_die "$REPOTOOL not built (make check builds it)"
-if [ -n "$TR_DRIVER_DIR" ]; then
-	cp "$REPOTOOL" "$TR_TMP/bin/repotool" && chmod a+rx "$TR_TMP/bin/repotool"
-	REPOTOOL=$TR_TMP/bin/repotool
-fi
-repotool() { as_pg env -i "${TR_ENV[@]}" "$REPOTOOL" "$@"; }
-
 # The original's files a restore must never touch: every complete WAL
 # segment (not the one being written) and every tablespace file, with
 # their checksums.  Taken with the original idle after a checkpoint.
