@@ -199,6 +199,35 @@ static void make_file_at(const char *path, const char *text)
 	fclose(f);
 }
 
+/* A fresh base directory; root is base/data (not created). */
+static void new_base(const char *name, char *root, size_t len)
+{
+	snprintf(base_dir, sizeof base_dir, "/tmp/tr-%s-XXXXXX", name);
+	ck_assert_ptr_nonnull(mkdtemp(base_dir));
+	path_of(root, len, "data");
+}
+
+static void dir_in_base(const char *rel)
+{
+	char p[512];
+	path_of(p, sizeof p, rel);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+}
+
+static void file_in_base(const char *rel, const char *text)
+{
+	char p[512];
+	path_of(p, sizeof p, rel);
+	make_file_at(p, text);
+}
+
+static void drop_base(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 static int exists(const char *rel)
 {
 	char p[512];
@@ -227,16 +256,11 @@ START_TEST(test_lock_and_undo)
 {
 	char root[512], p[512], err[512];
 	tr_rtree t, other;
-	snprintf(base_dir, sizeof base_dir, "/tmp/tr-undo-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base_dir));
-	path_of(root, sizeof root, "data");
+	new_base("undo", root, sizeof root);
 	/* Outside: a precious file, and an empty tablespace directory given. */
-	path_of(p, sizeof p, "outside");
-	mkdir(p, 0700);
-	path_of(p, sizeof p, "outside/precious");
-	make_file_at(p, "keep me");
-	path_of(p, sizeof p, "ts");
-	mkdir(p, 0700);
+	dir_in_base("outside");
+	file_in_base("outside/precious", "keep me");
+	dir_in_base("ts");
 
 	ck_assert_int_eq(tr_rtree_open(&t, root, (uid_t)-1, (gid_t)-1, err, sizeof err), 0);
 	ck_assert(exists("data/" TR_RESTORE_LOCK));
@@ -254,22 +278,17 @@ START_TEST(test_lock_and_undo)
 	ck_assert_int_eq(tr_rtree_link_dir(&t, "pg_tblspc/16385", ts, err, sizeof err), 0);
 	ck_assert_int_eq(tr_rtree_mkdir(&t, "pg_tblspc/16385/PG_15", 0700, err, sizeof err), 0);
 	/* The manifest's files, as restore creates them. */
-	path_of(p, sizeof p, "data/base/1");
-	make_file_at(p, "a");
-	path_of(p, sizeof p, "data/pg_wal/000000010000000000000001");
-	make_file_at(p, "b");
-	path_of(p, sizeof p, "data/pg_tblspc/16385/PG_15/x");
-	make_file_at(p, "c");
+	file_in_base("data/base/1", "a");
+	file_in_base("data/pg_wal/000000010000000000000001", "b");
+	file_in_base("data/pg_tblspc/16385/PG_15/x", "c");
 	ck_assert_int_eq(tr_rtree_note_file(&t, "backup_label"), 0);
-	path_of(p, sizeof p, "data/backup_label");
-	make_file_at(p, "d");
+	file_in_base("data/backup_label", "d");
 	/* Planted by someone else meanwhile: a link to the outside, a file. */
 	path_of(p, sizeof p, "outside");
 	char evil[512];
 	path_of(evil, sizeof evil, "data/base/evil");
 	ck_assert_int_eq(symlink(p, evil), 0);
-	path_of(p, sizeof p, "data/foreign");
-	make_file_at(p, "not ours");
+	file_in_base("data/foreign", "not ours");
 
 	static const char *const recs[] = {
 		"d 0700 base", "f 0600 1 0 00 base/1", "f 0600 7 0 00 base/evil/precious", "l pg_wal /x",
@@ -309,17 +328,14 @@ START_TEST(test_lock_and_undo)
 	tr_rtree_close(&t);
 	ck_assert(!exists("data2"));
 	/* A lock file nobody holds: an interrupted restore, refused. */
-	path_of(p, sizeof p, "data/" TR_RESTORE_LOCK);
-	make_file_at(p, "");
+	file_in_base("data/" TR_RESTORE_LOCK, "");
 	path_of(root, sizeof root, "data");
 	ck_assert_int_ne(tr_rtree_open(&t, root, (uid_t)-1, (gid_t)-1, err, sizeof err), 0);
 	ck_assert_ptr_nonnull(strstr(err, "interrupted"));
 	tr_rtree_undo(&t, NULL);
 	tr_rtree_close(&t);
 	ck_assert(exists("data/" TR_RESTORE_LOCK));  /* not ours to remove */
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base_dir);
-	ck_assert_int_eq(system(cmd), 0);
+	drop_base();
 }
 END_TEST
 
@@ -327,13 +343,9 @@ START_TEST(test_link_targets_must_be_empty)
 {
 	char root[512], p[512], err[512];
 	tr_rtree t;
-	snprintf(base_dir, sizeof base_dir, "/tmp/tr-links-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base_dir));
-	path_of(root, sizeof root, "data");
-	path_of(p, sizeof p, "busy");
-	mkdir(p, 0700);
-	path_of(p, sizeof p, "busy/live-wal");
-	make_file_at(p, "the original's");
+	new_base("links", root, sizeof root);
+	dir_in_base("busy");
+	file_in_base("busy/live-wal", "the original's");
 	ck_assert_int_eq(tr_rtree_open(&t, root, (uid_t)-1, (gid_t)-1, err, sizeof err), 0);
 	path_of(p, sizeof p, "busy");
 	ck_assert_int_ne(tr_rtree_link_dir(&t, "pg_wal", p, err, sizeof err), 0);
@@ -349,9 +361,7 @@ START_TEST(test_link_targets_must_be_empty)
 	tr_rtree_close(&t);
 	ck_assert(exists("busy/live-wal"));
 	ck_assert(!exists("data"));
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base_dir);
-	ck_assert_int_eq(system(cmd), 0);
+	drop_base();
 }
 END_TEST
 

@@ -29,14 +29,34 @@ static void history(uint32_t tli, const char *text)
 	TL.n++;
 }
 
-/* Segments lo..hi (numbers within log 0) of timeline tli. */
-static void segments(uint32_t tli, unsigned lo, unsigned hi)
+/* Adds to the archive, in a short notation: "1:1-9" timeline 1's
+ * segments 1 to 9 (log 0), "3<1@0/6000000,2@0/9000000" timeline 3's
+ * history (its ancestors and where it left them). */
+static void archive(const char *spec)
 {
-	char name[25];
-	for (unsigned s = lo; s <= hi; s++) {
-		snprintf(name, sizeof name, "%08X%08X%08X", tli, 0u, s);
-		ck_assert_int_eq(tr_timeline_note_segment(&TL, name), 0);
+	char *copy = strdup(spec), *save = NULL;
+	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		unsigned tli, lo, hi;
+		char *lt = strchr(tok, '<');
+		if (!lt && sscanf(tok, "%u:%u-%u", &tli, &lo, &hi) == 3) {
+			for (unsigned seg = lo; seg <= hi; seg++) {
+				char name[25];
+				snprintf(name, sizeof name, "%08X%08X%08X", tli, 0u, seg);
+				ck_assert_int_eq(tr_timeline_note_segment(&TL, name), 0);
+			}
+			continue;
+		}
+		ck_assert_ptr_nonnull(lt);
+		char text[256] = "", *save2 = NULL;
+		for (char *anc = strtok_r(lt + 1, ",", &save2); anc; anc = strtok_r(NULL, ",", &save2)) {
+			char *at = strchr(anc, '@');
+			ck_assert_ptr_nonnull(at);
+			*at = '\0';
+			snprintf(text + strlen(text), sizeof text - strlen(text), "%s\t%s\treason\n", anc, at + 1);
+		}
+		history((uint32_t)strtoul(tok, NULL, 10), text);
 	}
+	free(copy);
 }
 
 /* "1 2" : the tips, in order. */
@@ -53,57 +73,38 @@ static void tips_are(const char *want)
 	ck_assert_str_eq(got, want);
 }
 
-START_TEST(test_one_timeline)
-{
-	reset();
-	segments(1, 1, 9);
-	tips_are("1");
-}
-END_TEST
-
-START_TEST(test_clean_promotion)
-{
-	reset();
-	segments(1, 1, 5);
-	history(2, "1\t0/6000000\tno recovery target specified\n");
-	segments(2, 6, 9);
-	tips_are("2");
-}
-END_TEST
-
-START_TEST(test_parent_archived_past_fork)
-{
-	reset();
-	segments(1, 1, 9);
-	history(2, "1\t0/6000000\tno recovery target specified\n");
-	segments(2, 6, 7);
-	tips_are("1 2");
-}
-END_TEST
-
-START_TEST(test_fork_inside_a_segment)
-{
+static const struct { const char *name, *archive, *tips; } cases[] = {
+	{ "one timeline", "1:1-9", "1" },
+	{ "a clean promotion", "1:1-5 2<1@0/6000000 2:6-9", "2" },
+	{ "a parent archived past the fork", "1:1-9 2<1@0/6000000 2:6-7", "1 2" },
 	/* Timeline 1's segment 6 holds the fork at 0/6000028: not past it. */
-	reset();
-	segments(1, 1, 6);
-	history(2, "1\t0/6000028\tno recovery target specified\n");
-	segments(2, 6, 8);
-	tips_are("2");
-	/* Its segment 7 starts after the fork: diverged. */
-	segments(1, 7, 7);
-	tips_are("1 2");
+	{ "a fork inside a segment", "1:1-6 2<1@0/6000028 2:6-8", "2" },
+	{ "... and the segment after it", "1:1-7 2<1@0/6000028 2:6-8", "1 2" },
+	{ "a child without WAL yet", "1:1-9 2<1@0/5000000", "1 2" },
+	{ "two children of one point", "1:1-5 2<1@0/6000000 3<1@0/6000000 2:6-7 3:6-6", "2 3" },
+	{ "a chain", "1:1-5 2<1@0/6000000 2:6-8 3<1@0/6000000,2@0/9000000 3:9-12", "3" },
+	{ "a chain whose middle goes on", "1:1-5 2<1@0/6000000 2:6-10 3<1@0/6000000,2@0/9000000 3:9-12", "2 3" },
+	/* Timeline 4's history file is gone: nothing says it continues 1. */
+	{ "segments without a history file", "1:1-5 4:7-8", "1 4" },
+};
+
+START_TEST(test_tips)
+{
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		reset();
+		archive(cases[i].archive);
+		tips_are(cases[i].tips);
+	}
 }
 END_TEST
 
-START_TEST(test_child_without_wal)
+START_TEST(test_describe)
 {
-	reset();
-	segments(1, 1, 9);
-	history(2, "1\t0/5000000\tbefore the migration\n");
-	tips_are("1 2");
 	tr_tl_state *s = NULL;
-	int n = tr_timeline_states(&TL, SEG, &s);
 	char text[512];
+	reset();
+	archive("1:1-9 2<1@0/5000000");
+	int n = tr_timeline_states(&TL, SEG, &s);
 	tr_timeline_describe(s, n, text, sizeof text);
 	ck_assert_str_eq(text, "timeline 1: last archived segment 000000010000000000000009; timeline 2: forked "
 			       "from timeline 1 at 0/5000000, last archived segment none");
@@ -111,46 +112,16 @@ START_TEST(test_child_without_wal)
 }
 END_TEST
 
-START_TEST(test_two_children_of_one_point)
+START_TEST(test_lineage)
 {
 	reset();
-	segments(1, 1, 5);
-	history(2, "1\t0/6000000\tno recovery target specified\n");
-	history(3, "1\t0/6000000\tno recovery target specified\n");
-	segments(2, 6, 7);
-	segments(3, 6, 6);
-	tips_are("2 3");
-}
-END_TEST
-
-START_TEST(test_chain)
-{
-	reset();
-	segments(1, 1, 5);
-	history(2, "1\t0/6000000\tx\n");
-	segments(2, 6, 8);
-	history(3, "1\t0/6000000\tx\n2\t0/9000000\ty\n");
-	segments(3, 9, 12);
-	tips_are("3");
+	archive("1:1-5 2<1@0/6000000 2:6-8 3<1@0/6000000,2@0/9000000 3:9-12");
 	ck_assert_int_eq(tr_timeline_contains(&TL, 3, 2, 0x8000000), 1);
 	ck_assert_int_eq(tr_timeline_contains(&TL, 3, 2, 0x9000000), 1);
 	ck_assert_int_eq(tr_timeline_contains(&TL, 3, 2, 0x9000001), 0);
 	ck_assert_int_eq(tr_timeline_contains(&TL, 3, 1, 0x5000000), 1);
 	ck_assert_int_eq(tr_timeline_contains(&TL, 2, 3, 0x1000000), 0);
 	ck_assert_int_eq(tr_timeline_contains(&TL, 2, 2, 0xF000000), 1);
-	/* Timeline 2 archived past timeline 3's fork: both are tips. */
-	segments(2, 9, 10);
-	tips_are("2 3");
-}
-END_TEST
-
-START_TEST(test_segment_without_history)
-{
-	/* Timeline 4's history file is gone: nothing says it continues 1. */
-	reset();
-	segments(1, 1, 5);
-	segments(4, 7, 8);
-	tips_are("1 4");
 }
 END_TEST
 
@@ -158,14 +129,9 @@ int main(void)
 {
 	Suite *s = suite_create("timeline");
 	TCase *tc = tcase_create("tips");
-	tcase_add_test(tc, test_one_timeline);
-	tcase_add_test(tc, test_clean_promotion);
-	tcase_add_test(tc, test_parent_archived_past_fork);
-	tcase_add_test(tc, test_fork_inside_a_segment);
-	tcase_add_test(tc, test_child_without_wal);
-	tcase_add_test(tc, test_two_children_of_one_point);
-	tcase_add_test(tc, test_chain);
-	tcase_add_test(tc, test_segment_without_history);
+	tcase_add_test(tc, test_tips);
+	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_lineage);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
