@@ -20,7 +20,7 @@ static const char *const skip_contents[] = {
 static const char *const skip_files[] = {
 	"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_manifest",
 	"postgresql.auto.conf.tmp", "current_logfiles.tmp", "recovery.signal", "standby.signal",
-	"totalrecall_restore.conf", NULL
+	"totalrecall_restore.conf", "totalrecall_restore.lock", NULL
 };
 
 static int in_list(const char *const *list, const char *s)

@@ -7,7 +7,8 @@
  *   - postmaster.pid, postmaster.opts, pg_internal.init, backup_label,
  *     tablespace_map, backup_manifest, *.tmp files of the server
  *     (postgresql.auto.conf.tmp, current_logfiles.tmp), recovery.signal,
- *     standby.signal, TotalRecall's own spool directory;
+ *     standby.signal, TotalRecall's own spool directory and restore files
+ *     (totalrecall_restore.conf, totalrecall_restore.lock);
  *   - temporary files and directories (pgsql_tmp*) and temporary relations
  *     (t<backend>_<relfilenode>);
  *   - every fork of an unlogged relation except its init fork.

@@ -1,6 +1,7 @@
 /* timeline.c - timeline histories (see timeline.h). */
 #include "config.h"
 #include "timeline.h"
+#include "log.h"
 #include "pgconn.h"
 #include "util.h"
 #include "walname.h"
@@ -101,9 +102,18 @@ int tr_timelines_read(tr_repo *r, tr_timelines *tl)
 		text.len = 0;
 		rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
 		((char *)text.data)[text.len] = '\0';
-		if (rc == TR_OK && tr_timeline_parse(tl->pending[i], text.data, &tl->v[tl->n++]) != 0) {
+		if (rc == TR_OK && tr_timeline_parse(tl->pending[i], text.data, &tl->v[tl->n]) != 0) {
+			free(tl->v[tl->n].anc);
 			snprintf(r->err, sizeof r->err, "%s: not a timeline history file", rel);
 			rc = TR_REPO_ECORRUPT;
+		} else if (rc == TR_OK) {
+			tl->n++;
+		}
+		/* A damaged history file blocks only itself: its timeline's
+		 * ancestry is unknown (restore then names it among the tips). */
+		if (rc == TR_REPO_ECORRUPT) {
+			tr_warn("%s is damaged (%s): timeline %u's history is unknown", rel, r->err, tl->pending[i]);
+			rc = TR_OK;
 		}
 	}
 	free(text.data);

@@ -18,6 +18,7 @@
 #      passes over that backup (not on timeline 2's history) for the one
 #      before the fork and recovers the copy's latest state; both with
 #      --archive-mode=off, and neither archives into the repository
+#   e. a damaged history file: list warns and goes on, timeline 1 restores
 # Last line: "timelines: N passed, M failed".  TR_KEEP=1 keeps the temp dir.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -156,6 +157,16 @@ for tl in 1 2; do
 done
 assert_eq "00000002.history" "$(find "$REPO/wal" -name '*.history' -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')" \
 	"the restored copies archived nothing into the repository (only 00000002.history there)"
+
+# ------------------------------------------------------------------ e
+section "e. a damaged history file blocks only itself"
+flip_byte "$REPO/wal/00000002.history" 40
+TR_DESC="list with a damaged 00000002.history" assert_rc 0 tr_run list
+assert_contains "$(cat "$TR_LAST_ERR")" "00000002.history is damaged" "list warns, naming the damaged history file"
+restore_to r_e --target-timeline 1 --archive-mode=off
+assert_eq "$B2" "$(restored_backup r_e)" "timeline 1 is still restored, from $B2"
+drop_cluster r_e
+flip_byte "$REPO/wal/00000002.history" 40
 
 tr_note "total: ${SECONDS}s"
 finish
