@@ -17,6 +17,7 @@
 #include "metric.h"
 #include "pcompress.h"
 #include "repo.h"
+#include "timeline.h"
 #include "util.h"
 #include "walname.h"
 
@@ -228,6 +229,8 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		status = tr_archive_file(&r, path, name, 0, &x);
 		tr_ahead_finish(ahead);
 	}
+	if (status == 0)
+		tr_timeline_watch(&r, path, name);  /* warns of diverged timelines */
 	tr_metric_bytes(x.plain, x.stored);
 	tr_repo_close(&r);
 	return status;

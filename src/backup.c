@@ -568,6 +568,8 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 			      sizeof b->err) != 0)
 		return -1;
 	h->stop_time = time(NULL);
+	if (tr_pg_stop_facts(pg, &h->stop_time_us, &h->tablespace_names, b->err, sizeof b->err) != 0)
+		return -1;  /* restore's exact choice by time and its tablespace map need them */
 	rc = check_wal_archived(b->repo, h, b->err, sizeof b->err);
 	h->logical_bytes = b->logical;
 	h->stored_bytes = b->stored;

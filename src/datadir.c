@@ -1,6 +1,7 @@
 /* datadir.c - data directory walk with PostgreSQL's exclusions. */
 #include "config.h"
 #include "datadir.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -19,7 +20,7 @@ static const char *const skip_contents[] = {
 static const char *const skip_files[] = {
 	"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_manifest",
 	"postgresql.auto.conf.tmp", "current_logfiles.tmp", "recovery.signal", "standby.signal",
-	"totalrecall_restore.conf", NULL
+	"totalrecall_restore.conf", "totalrecall_restore.lock", NULL
 };
 
 static int in_list(const char *const *list, const char *s)
@@ -123,16 +124,34 @@ static int unlogged_fork(const struct names *all, const char *name)
 	return 0;
 }
 
-static int cmp_entries(const struct dirent **a, const struct dirent **b)
+/* Directories sort as if their names ended in '/', the byte order of
+ * the paths of their contents; links as what they point to. */
+static int cmp_entries(const void *pa, const void *pb)
 {
-	const unsigned char *x = (const unsigned char *)(*a)->d_name, *y = (const unsigned char *)(*b)->d_name;
+	const struct dirent *a = *(const struct dirent *const *)pa, *b = *(const struct dirent *const *)pb;
+	const unsigned char *x = (const unsigned char *)a->d_name, *y = (const unsigned char *)b->d_name;
 	while (*x && *x == *y)
 		x++, y++;
-	/* pg_tblspc links sort as directories: their contents follow them. */
-	unsigned cx = *x ? *x : ((*a)->d_type == DT_DIR || (*a)->d_type == DT_LNK ? '/' : 0);
-	unsigned cy = *y ? *y : ((*b)->d_type == DT_DIR || (*b)->d_type == DT_LNK ? '/' : 0);
+	unsigned cx = *x ? *x : (a->d_type == DT_DIR ? '/' : 0);
+	unsigned cy = *y ? *y : (b->d_type == DT_DIR ? '/' : 0);
 	return (int)cx - (int)cy;
 }
+
+/* Links and entries of unknown type get the type of what they lead to
+ * (DT_DIR or DT_REG) for sorting; the walk itself uses lstat. */
+static void sort_types(const char *dir, struct dirent **e, int n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	for (int i = 0; i < n; i++) {
+		if (e[i]->d_type != DT_LNK && e[i]->d_type != DT_UNKNOWN)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e[i]->d_name);
+		e[i]->d_type = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+	}
+}
+
+#define MAX_DEPTH 128
 
 struct walker {
 	const char *root;
@@ -140,9 +159,42 @@ struct walker {
 	void *ctx;
 	char *err;
 	size_t errlen;
+	struct { dev_t dev; ino_t ino; } path[MAX_DEPTH];  /* the directories being walked */
+	int depth;
 };
 
 static int walk(struct walker *w, const char *rel);
+
+/* A link outside pg_tblspc (a symlinked pg_wal, links the user made) is
+ * recorded, and what it points to is backed up as if it lived at the
+ * link: restore brings it back as a plain directory or file unless told
+ * where to put it, so that a copy never writes into the original's
+ * files.  A link to a directory being walked would never end. */
+static int follow_link(struct walker *w, const char *path, const char *child, tr_dd_entry *e)
+{
+	struct stat st;
+	int rc = w->fn(w->ctx, e);
+	if (rc != 0)
+		return rc;
+	if (stat(path, &st) != 0) {
+		tr_warn("backup: %s links to %s, which does not exist: restored as an empty directory", child,
+			e->target);
+		return 0;
+	}
+	if (S_ISREG(st.st_mode)) {
+		tr_dd_entry f = { 'f', child, st.st_mode & 07777, st.st_size, st.st_mtime, NULL };
+		return w->fn(w->ctx, &f);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	for (int i = 0; i < w->depth; i++)
+		if (w->path[i].dev == st.st_dev && w->path[i].ino == st.st_ino) {
+			snprintf(w->err, w->errlen, "%s links to %s, a directory that contains the link: remove or "
+				 "replace that link", path, e->target);
+			return -1;
+		}
+	return walk(w, child);
+}
 
 static int visit(struct walker *w, const char *rel, const char *name, const struct names *all)
 {
@@ -156,7 +208,10 @@ static int visit(struct walker *w, const char *rel, const char *name, const stru
 		snprintf(w->err, w->errlen, "cannot stat %s: %s", path, strerror(errno));
 		return -1;
 	}
-	int is_dir = S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && strcmp(rel, "pg_tblspc") == 0);
+	int in_tblspc = strcmp(rel, "pg_tblspc") == 0;
+	struct stat to;
+	int is_dir = S_ISDIR(st.st_mode) ||
+		     (S_ISLNK(st.st_mode) && (in_tblspc || (stat(path, &to) == 0 && S_ISDIR(to.st_mode))));
 	if (tr_datadir_excluded(rel, name, is_dir) || (!is_dir && database_dir(rel) && unlogged_fork(all, name)))
 		return 0;
 	tr_dd_entry e = { 0, child, st.st_mode & 07777, st.st_size, st.st_mtime, NULL };
@@ -170,8 +225,10 @@ static int visit(struct walker *w, const char *rel, const char *name, const stru
 		e.type = 'l';
 		e.target = target;
 		e.mode = 0777;
+		if (!in_tblspc)
+			return follow_link(w, path, child, &e);
 		int rc = w->fn(w->ctx, &e);
-		return rc ? rc : is_dir ? walk(w, child) : 0;
+		return rc ? rc : walk(w, child);
 	}
 	if (S_ISDIR(st.st_mode)) {
 		e.type = 'd';
@@ -188,14 +245,27 @@ static int walk(struct walker *w, const char *rel)
 {
 	char path[PATH_MAX];
 	struct names all;
+	struct stat st;
 	snprintf(path, sizeof path, "%s%s%s", w->root, *rel ? "/" : "", rel);
-	all.n = scandir(path, &all.e, NULL, cmp_entries);
+	all.n = scandir(path, &all.e, NULL, NULL);
 	if (all.n < 0) {
 		if (errno == ENOENT && *rel)
 			return 0;
 		snprintf(w->err, w->errlen, "cannot list %s: %s", path, strerror(errno));
 		return -1;
 	}
+	sort_types(path, all.e, all.n);
+	qsort(all.e, (size_t)all.n, sizeof *all.e, cmp_entries);
+	if (w->depth == MAX_DEPTH || stat(path, &st) != 0) {
+		snprintf(w->err, w->errlen, "cannot walk %s: %s", path, w->depth == MAX_DEPTH ? "nested too deep" :
+			 strerror(errno));
+		for (int i = 0; i < all.n; i++)
+			free(all.e[i]);
+		free(all.e);
+		return -1;
+	}
+	w->path[w->depth].dev = st.st_dev;
+	w->path[w->depth++].ino = st.st_ino;
 	all.init = NULL;
 	all.ninit = 0;
 	if (database_dir(rel))
@@ -210,11 +280,19 @@ static int walk(struct walker *w, const char *rel)
 	for (int i = 0; i < all.n; i++)
 		free(all.e[i]);
 	free(all.e);
+	w->depth--;
 	return rc;
 }
 
 int tr_datadir_walk(const char *root, tr_dd_fn fn, void *ctx, char *err, size_t errlen)
 {
-	struct walker w = { root, fn, ctx, err, errlen };
-	return walk(&w, "");
+	struct walker *w = calloc(1, sizeof *w);
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*w = (struct walker){ .root = root, .fn = fn, .ctx = ctx, .err = err, .errlen = errlen };
+	int rc = walk(w, "");
+	free(w);
+	return rc;
 }

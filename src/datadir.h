@@ -7,12 +7,19 @@
  *   - postmaster.pid, postmaster.opts, pg_internal.init, backup_label,
  *     tablespace_map, backup_manifest, *.tmp files of the server
  *     (postgresql.auto.conf.tmp, current_logfiles.tmp), recovery.signal,
- *     standby.signal, TotalRecall's own spool directory;
+ *     standby.signal, TotalRecall's own spool directory and restore files
+ *     (totalrecall_restore.conf, totalrecall_restore.lock);
  *   - temporary files and directories (pgsql_tmp*) and temporary relations
  *     (t<backend>_<relfilenode>);
  *   - every fork of an unlogged relation except its init fork.
  * Tablespaces (symlinks in pg_tblspc) are reported as links and then
- * walked as if their contents lived below the link.
+ * walked as if their contents lived below the link.  Other links (a
+ * symlinked pg_wal, links the user made) are reported as links and
+ * followed the same way: a link to a file is followed by a file entry of
+ * the same path with the file's contents, a link to a directory by the
+ * directory's entries (PostgreSQL's exclusions apply there too); a
+ * dangling link is reported alone, a link to a directory that contains it
+ * is an error.
  * Entries come in byte order of their paths, a directory before its
  * contents, so that a backup can be merged with the previous manifest.
  */

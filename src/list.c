@@ -7,23 +7,30 @@
 #include "commands.h"
 #include "log.h"
 #include "pgconn.h"
+#include "timeline.h"
 #include "util.h"
 #include "walname.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 struct wal_range {
 	char first[64], last[64];
 	uint64_t count, bytes;
+	tr_timelines tl;       /* timelines and divergence (timeline.h) */
+	tr_tl_state *st;
+	int nst, tips;
 };
 
 static int wal_range_add(void *ctx, const tr_object_info *info)
 {
 	struct wal_range *w = ctx;
 	const char *name = tr_basename(info->key);
+	if (tr_timeline_note(&w->tl, name) != 0)
+		return 1;
 	if (tr_wal_kind(name) != TR_WAL_SEGMENT)
 		return 0;
 	if (!w->first[0] || strcmp(name, w->first) < 0)
@@ -62,8 +69,22 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		       b->new_bytes, b->file_count, b->duration);
 	}
 	printf("],\"wal\":{\"first\":%s%s%s,\"last\":%s%s%s,\"segments\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
-	       "}}\n", *w->first ? "\"" : "", *w->first ? w->first : "null", *w->first ? "\"" : "",
+	       "}", *w->first ? "\"" : "", *w->first ? w->first : "null", *w->first ? "\"" : "",
 	       *w->last ? "\"" : "", *w->last ? w->last : "null", *w->last ? "\"" : "", w->count, w->bytes);
+	printf(",\"timelines\":[");
+	for (int i = 0; i < w->nst; i++) {
+		char last[25], fork[24];
+		tr_timeline_last_name(&w->st[i], last);
+		tr_lsn_format(w->st[i].fork, fork);
+		printf("%s{\"timeline\":%" PRIu32 ",\"parent\":", i ? "," : "", w->st[i].tli);
+		if (w->st[i].parent)
+			printf("%" PRIu32 ",\"fork_lsn\":\"%s\"", w->st[i].parent, fork);
+		else
+			printf("null,\"fork_lsn\":null");
+		printf(",\"last_segment\":%s%s%s,\"tip\":%s}", w->st[i].has_segments ? "\"" : "",
+		       w->st[i].has_segments ? last : "null", w->st[i].has_segments ? "\"" : "", w->st[i].tip ? "true" : "false");
+	}
+	printf("],\"diverged\":%s}\n", w->tips > 1 ? "true" : "false");
 }
 
 static void print_table(const tr_repo *r, const tr_backupset *set, const struct wal_range *w)
@@ -88,6 +109,30 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const struct 
 		       (double)w->bytes / 1048576);
 	else
 		printf("WAL archive: empty\n");
+	if (w->nst > 1) {
+		char text[2048];
+		tr_timeline_describe(w->st, w->nst, text, sizeof text);
+		printf("timelines: %s\n", text);
+	}
+	if (w->tips > 1)
+		printf("DIVERGED: the archive holds diverged timelines (a parent archived past a child's fork, or two "
+		       "children of one point): restore refuses to choose and needs --target-timeline\n");
+}
+
+/* Reads the history files noted in the listing and finds the tips. */
+static int timelines(tr_repo *r, const tr_backupset *set, struct wal_range *w)
+{
+	uint64_t seg_size = set->n ? set->b[set->n - 1].wal_segment_size : 16 * 1024 * 1024;
+	int rc = tr_timelines_read(r, &w->tl);
+	if (rc != TR_OK)
+		return rc;
+	if ((w->nst = tr_timeline_states(&w->tl, seg_size, &w->st)) < 0) {
+		snprintf(r->err, sizeof r->err, "out of memory");
+		return TR_ENOMEM;
+	}
+	for (int i = 0; i < w->nst; i++)
+		w->tips += w->st[i].tip;
+	return TR_OK;
 }
 
 int tr_cmd_list(tr_config *cfg, int argc, char **argv)
@@ -113,6 +158,8 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 		rc = tr_backupset_load(&r, &set);
 	if (rc == TR_OK)
 		rc = tr_repo_list(&r, "wal/", wal_range_add, &w);
+	if (rc == TR_OK)
+		rc = timelines(&r, &set, &w);
 	if (rc != TR_OK)
 		tr_error("list: %s", r.err);
 	else if (tr_config_get(cfg, TR_S_JSON))
@@ -120,6 +167,8 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	else
 		print_table(&r, &set, &w);
 	tr_backupset_free(&set);
+	tr_timelines_free(&w.tl);
+	free(w.st);
 	tr_repo_close(&r);
 	return rc == TR_OK ? 0 : 1;
 }

@@ -53,7 +53,11 @@ static const command commands[] = {
 	  "totalrecall archive-get).  --target-name, --target immediate, --target-action\n"
 	  "pause|promote|shutdown and --target-timeline are passed to PostgreSQL.\n"
 	  "--try: exit 0 doing nothing when the repository has no backup.\n"
-	  "--copy-pg-conf FILE: install FILE as the restored postgresql.conf.\n" },
+	  "--copy-pg-conf FILE: install FILE as the restored postgresql.conf.\n"
+	  "Links outside pg_tblspc become plain directories or files unless --link-map\n"
+	  "NAME=PATH moves them; --tablespace-map OID_OR_NAME=PATH moves a tablespace.\n"
+	  "--archive-mode=off: the restored copy never archives.  Diverged timelines\n"
+	  "are refused unless --target-timeline chooses one.\n" },
 	{ "list", tr_cmd_list, 1, "list [--json]", "list backups and the archived WAL range",
 	  "Lists backups: label, start and stop times and LSNs, timeline, PostgreSQL\n"
 	  "version, size, stored size, newly stored bytes, duration; and the WAL range.\n" },

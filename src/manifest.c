@@ -14,7 +14,8 @@ void tr_manifest_hdr_free(tr_manifest_hdr *h)
 {
 	free(h->backup_label);
 	free(h->tablespace_map);
-	h->backup_label = h->tablespace_map = NULL;
+	free(h->tablespace_names);
+	h->backup_label = h->tablespace_map = h->tablespace_names = NULL;
 }
 
 void tr_path_encode(const char *in, char *out, size_t outlen)
@@ -83,6 +84,11 @@ int tr_manifest_write_hdr(FILE *f, const tr_manifest_hdr *h)
 	fprintf(f, "file-count %" PRIu64 "\nduration %.3f\n", h->file_count, h->duration);
 	if (write_hex_field(f, "backup-label", h->backup_label ? h->backup_label : "") != 0 ||
 	    write_hex_field(f, "tablespace-map", h->tablespace_map ? h->tablespace_map : "") != 0)
+		return -1;
+	if (h->stop_time_us && fprintf(f, "stop-time-us %" PRId64 "\n", h->stop_time_us) < 0)
+		return -1;
+	if (h->tablespace_names && *h->tablespace_names &&
+	    write_hex_field(f, "tablespace-names", h->tablespace_names) != 0)
 		return -1;
 	return fprintf(f, "entries\n") < 0 ? -1 : 0;
 }
@@ -164,6 +170,8 @@ static int hdr_field(tr_manifest_hdr *h, const char *key, const char *v)
 	else if (!strcmp(key, "duration")) h->duration = strtod(v, NULL);
 	else if (!strcmp(key, "backup-label")) ok = (free(h->backup_label), h->backup_label = unhex_text(v)) != NULL;
 	else if (!strcmp(key, "tablespace-map")) ok = (free(h->tablespace_map), h->tablespace_map = unhex_text(v)) != NULL;
+	else if (!strcmp(key, "stop-time-us")) h->stop_time_us = strtoll(v, NULL, 10);
+	else if (!strcmp(key, "tablespace-names")) ok = (free(h->tablespace_names), h->tablespace_names = unhex_text(v)) != NULL;
 	/* Unknown keys are newer fields: ignored, so old readers keep working. */
 	return ok ? 0 : -1;
 }
@@ -183,7 +191,14 @@ int tr_manifest_read_hdr(FILE *f, tr_manifest_hdr *h, char *err, size_t errlen)
 			/* tablespace-map may be absent: readers expect a string. */
 			if (!h->tablespace_map)
 				h->tablespace_map = strdup("");
-			rc = h->backup_label && h->tablespace_map && h->label[0] && h->stop_lsn ? 0 : -1;
+			if (!h->tablespace_names)
+				h->tablespace_names = strdup("");
+			/* Older manifests have the stop time to the second: the stop
+			 * was within it, so take its end (never too early). */
+			if (!h->stop_time_us)
+				h->stop_time_us = h->stop_time >= 0 && h->stop_time < INT64_MAX / 1000000
+					? h->stop_time * 1000000 + 999999 : INT64_MAX;
+			rc = h->backup_label && h->tablespace_map && h->tablespace_names && h->label[0] && h->stop_lsn ? 0 : -1;
 			if (rc)
 				snprintf(err, errlen, "manifest header lacks label, stop-lsn or backup-label");
 			goto out;

@@ -43,6 +43,11 @@ typedef struct tr_manifest_hdr {
 	double duration;         /* seconds */
 	char *backup_label;      /* malloc'ed */
 	char *tablespace_map;    /* malloc'ed, may be "" */
+	/* When pg_backup_stop had returned, by the server's clock, Unix
+	 * microseconds: every commit before stop_lsn is older.  Manifests
+	 * written before this field read as the end of stop_time's second. */
+	int64_t stop_time_us;
+	char *tablespace_names;  /* malloc'ed: "<oid> <hex of the name>" lines, "" if unknown */
 } tr_manifest_hdr;
 
 typedef struct tr_mf_rec {

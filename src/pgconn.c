@@ -165,6 +165,21 @@ int tr_pg_switch_wal(tr_pg *pg, char *walfile, size_t len, char *err, size_t err
 	return 0;
 }
 
+int tr_pg_stop_facts(tr_pg *pg, int64_t *stop_us, char **tablespace_names, char *err, size_t errlen)
+{
+	PGresult *res = query(pg,
+		"SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text,"
+		" coalesce((SELECT string_agg(oid::text || ' ' || encode(convert_to(spcname, 'UTF8'), 'hex'), E'\\n'"
+		" ORDER BY oid) FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')), '')",
+		0, NULL, err, errlen);
+	if (!res)
+		return -1;
+	*stop_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*tablespace_names = strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return *tablespace_names ? 0 : -1;
+}
+
 int tr_lsn_parse(const char *s, uint64_t *lsn)
 {
 	unsigned hi, lo;

@@ -36,6 +36,11 @@ int tr_pg_backup_stop(tr_pg *pg, uint64_t *stop_lsn, char **label_file, char **m
 		      uint64_t *next_xid, char *err, size_t errlen);
 /* SELECT pg_switch_wal(): the segment file name that was closed. */
 int tr_pg_switch_wal(tr_pg *pg, char *walfile, size_t len, char *err, size_t errlen);
+/* Right after tr_pg_backup_stop: the server's clock (Unix microseconds),
+ * later than every commit before the stop LSN, and the tablespaces'
+ * names ("<oid> <hex of the name>" lines, malloc'ed) so that restore can
+ * move a tablespace by name. */
+int tr_pg_stop_facts(tr_pg *pg, int64_t *stop_us, char **tablespace_names, char *err, size_t errlen);
 /* One value of a one-row query, malloc'ed. */
 char *tr_pg_value(tr_pg *pg, const char *sql, char *err, size_t errlen);
 

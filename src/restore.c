@@ -3,28 +3,37 @@
  * directory from a backup, for the latest state or a point in time.
  *
  * Everything is checked before anything is written: the directory must be
- * empty (or absent), the backup must exist, the target must lie between
- * the backup and the end of the archive.  Chunks are fetched in parallel,
- * authenticated by the object format and checked against their keyed
- * content id before they are written.  global/pg_control, backup_label and
- * the recovery settings are written last: a restore that fails leaves no
- * directory PostgreSQL could start, and removes what it wrote.
+ * empty (or absent), the timeline, the backup and the target are decided
+ * (restore_plan.h), and the backup's manifest is read through once: every
+ * path must stay inside the data directory, every --link-map and
+ * --tablespace-map must name a link or tablespace of the backup.  Then the
+ * directory is locked (restore_tree.h) and laid out.  A link outside
+ * pg_tblspc (a symlinked pg_wal, links the user made) becomes a plain
+ * directory or file holding its backed-up content unless --link-map moves
+ * it; tablespaces go to their original locations, which must be empty or
+ * absent, unless --tablespace-map moves them.  Chunks are fetched in
+ * parallel, authenticated by the object format and written in place.
+ * global/pg_control, backup_label and the recovery settings are written
+ * last: a restore that fails leaves no directory PostgreSQL could start,
+ * and removes exactly what it created.
  */
 #include "config.h"
 #include "backupset.h"
-#include "checksum.h"
 #include "commands.h"
+#include "datadir.h"
 #include "fsync_tree.h"
+#include "linkmap.h"
 #include "log.h"
 #include "metric.h"
-#include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
 #include "restore_conf.h"
-#include "timeline.h"
+#include "restore_plan.h"
+#include "restore_tree.h"
+#include "spool.h"
 #include "util.h"
-#include "walname.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PG_CONTROL "global/pg_control"
@@ -46,23 +54,27 @@ struct chunk_get {
 
 struct restore {
 	tr_repo *repo;
-	const char *pgdata;
-	uint64_t chunk_size;
+	const char *dir;          /* as given */
 	tr_pool *pool;
 	pthread_mutex_t mu;
 	uint64_t bytes;
 	tr_progress progress;
 	char err[2048];
-	char timeline[16];               /* recovery_target_timeline to write, or "" */
-	char created_links[16][PATH_MAX]; /* tablespace directories we created */
-	int nlinks;
+	tr_rtree tree;
+	tr_linkmap links;         /* --link-map */
+	tr_linkmap tablespaces;   /* --tablespace-map */
+	char (*ts_oid)[16];       /* the OID each --tablespace-map entry names */
+	tr_manifest_hdr hdr;
+	FILE *mf;
+	char file_path[PATH_MAX]; /* where the chunks of the current file go */
+	int in_control;
 };
 
 /* --- worker: one chunk --- */
 
 static int write_at(const char *path, const void *buf, size_t len, uint64_t off, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t n = -1;
 	if (fd >= 0) {
 		size_t done = 0;
@@ -75,6 +87,13 @@ static int write_at(const char *path, const void *buf, size_t len, uint64_t off,
 	if (n != 0)
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 	return n == 0 ? 0 : -1;
+}
+
+/* The data-directory path of a chunk's file, for messages. */
+static const char *shown(const struct restore *rs, const char *path)
+{
+	size_t n = strlen(rs->tree.root);
+	return strncmp(path, rs->tree.root, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
 static int chunk_get_job(tr_repo *repo, void *job, void *arg)
@@ -90,7 +109,7 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
 		/* repo->err names the object; add the file it belongs to. */
 		char e[2048];
-		snprintf(e, sizeof e, "%s (chunk of %s)", repo->err, c->path + strlen(rs->pgdata) + 1);
+		snprintf(e, sizeof e, "%s (chunk of %s)", repo->err, shown(rs, c->path));
 		snprintf(repo->err, sizeof repo->err, "%s", e);
 	} else {
 		/* The chunk decrypted and authenticated under a key bound to its
@@ -99,7 +118,7 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 		 * the manifest records is checked. */
 		if (s.len != c->length)
 			snprintf(repo->err, sizeof repo->err, "chunk %s of %s holds %zu bytes, the manifest says %zu",
-				 c->id, c->path + strlen(rs->pgdata) + 1, s.len, (size_t)c->length);
+				 c->id, shown(rs, c->path), s.len, (size_t)c->length);
 		else
 			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
 	}
@@ -115,6 +134,8 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 
 /* --- checks before writing --- */
 
+/* Whether dir is empty or absent (a lock file alone is left to the lock,
+ * which tells an interrupted restore from a running one). */
 static int dir_is_empty(const char *path, int *exists)
 {
 	DIR *d = opendir(path);
@@ -124,195 +145,172 @@ static int dir_is_empty(const char *path, int *exists)
 	struct dirent *e;
 	int empty = 1;
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, TR_RESTORE_LOCK))
 			empty = 0;
 	closedir(d);
 	return empty;
 }
 
-/* "2026-11-26 12:00:00+00" etc.: parsed by strptime, with an optional
- * numeric zone; UTC when none is given. */
-static int parse_time(const char *s, time_t *out)
+/* pg_tblspc/<digits>: a tablespace link. */
+static const char *tablespace_oid(const char *rel)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-	if (!p)
-		p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
+	const char *p = rel + 10;
+	if (strncmp(rel, "pg_tblspc/", 10) != 0 || !*p)
+		return NULL;
+	for (const char *q = p; *q; q++)
+		if (!isdigit((unsigned char)*q))
+			return NULL;
+	return p;
+}
+
+static const char *mapped_tablespace(void *ctx, const char *oid)
+{
+	struct restore *rs = ctx;
+	for (int i = 0; i < rs->tablespaces.n; i++)
+		if (strcmp(rs->ts_oid[i], oid) == 0)
+			return rs->tablespaces.v[i].path;
+	return NULL;
+}
+
+/* The OID each --tablespace-map entry names: an OID, or a name the
+ * manifest records. */
+static int resolve_tablespace_names(struct restore *rs)
+{
+	rs->ts_oid = calloc((size_t)rs->tablespaces.n + 1, sizeof *rs->ts_oid);
+	if (!rs->ts_oid) {
+		snprintf(rs->err, sizeof rs->err, "out of memory");
 		return -1;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	long off = 0;
-	if (*p == '+' || *p == '-') {
-		int h = 0, m = 0;
-		if (sscanf(p + 1, "%2d:%2d", &h, &m) < 1 && sscanf(p + 1, "%2d%2d", &h, &m) < 1)
+	}
+	for (int i = 0; i < rs->tablespaces.n; i++) {
+		const char *name = rs->tablespaces.v[i].name;
+		if (strspn(name, "0123456789") == strlen(name))
+			snprintf(rs->ts_oid[i], sizeof rs->ts_oid[i], "%s", name);
+		else if (!tr_tablespace_oid(rs->hdr.tablespace_names, name, rs->ts_oid[i], sizeof rs->ts_oid[i])) {
+			snprintf(rs->err, sizeof rs->err, "--tablespace-map %s: backup %s has no tablespace of that name%s",
+				 name, rs->hdr.label, *rs->hdr.tablespace_names ? "" : " (it records none: give the OID)");
 			return -1;
-		off = (h * 3600L + m * 60L) * (*p == '-' ? -1 : 1);
-	} else if (*p == 'Z' || strcmp(p, " UTC") == 0) {
-		off = 0;
-	} else if (*p) {
-		return -1;
-	}
-	*out = timegm(&tm) - off;
-	return 0;
-}
-
-struct wal_end {
-	char newest[64];
-	int64_t mtime;
-};
-
-static int newest_wal(void *ctx, const tr_object_info *info)
-{
-	struct wal_end *w = ctx;
-	const char *name = tr_basename(info->key);
-	if (tr_wal_kind(name) == TR_WAL_SEGMENT && strcmp(name, w->newest) > 0) {
-		snprintf(w->newest, sizeof w->newest, "%s", name);
-		w->mtime = info->mtime;
-	}
-	return 0;
-}
-
-/* Picks the backup for the target; -1 with err if none fits. */
-static int choose_backup(const tr_config *cfg, const tr_backupset *set, char *err, size_t errlen)
-{
-	const char *label = tr_config_get(cfg, TR_S_BACKUP_LABEL);
-	const char *t = tr_config_get(cfg, TR_S_TARGET_TIME), *l = tr_config_get(cfg, TR_S_TARGET_LSN);
-	const char *x = tr_config_get(cfg, TR_S_TARGET_XID);
-	time_t when = 0;
-	uint64_t lsn = 0, xid = x ? strtoull(x, NULL, 10) : 0;
-	if (t && parse_time(t, &when) != 0) {
-		snprintf(err, errlen, "TOTALRECALL_TARGET_TIME (--target-time): not a time (YYYY-MM-DD HH:MM:SS[+HH[:MM]])");
-		return -1;
-	}
-	if (l && tr_lsn_parse(l, &lsn) != 0) {
-		snprintf(err, errlen, "TOTALRECALL_TARGET_LSN (--target-lsn): not an LSN (like 0/3000028)");
-		return -1;
-	}
-	for (int i = set->n - 1; i >= 0; i--) {
-		const tr_manifest_hdr *b = &set->b[i];
-		if (label && strcmp(b->label, label) != 0)
-			continue;
-		if ((t && b->stop_time > when) || (l && b->stop_lsn > lsn) || (x && b->next_xid > xid)) {
-			if (label) {
-				snprintf(err, errlen, "backup %s ends after the recovery target", label);
-				return -1;
-			}
-			continue;
 		}
-		return i;
 	}
-	if (label)
-		snprintf(err, errlen, "no backup labelled %s in the repository", label);
-	else
-		snprintf(err, errlen, "the recovery target is before the oldest backup (%s)", set->b[0].label);
+	return 0;
+}
+
+/* A link's target must be empty or absent: said before anything is
+ * written (the lay-out checks again, as it creates it). */
+static int check_link_target(struct restore *rs, const char *rel, const char *target, const char *option)
+{
+	int exists;
+	if (dir_is_empty(target, &exists))
+		return 0;
+	snprintf(rs->err, sizeof rs->err, "%s (for %s) is not empty: restore writes only into empty or new directories; "
+		 "give another place with %s (nothing was changed)", target, rel, option);
 	return -1;
 }
 
-/* A target after the newest archived WAL can never be reached. */
-static int check_archive_end(tr_repo *r, const tr_config *cfg, const tr_manifest_hdr *b, char *err, size_t errlen)
+static int check_record(struct restore *rs, const tr_mf_rec *rec, char prev_type)
 {
-	struct wal_end w = { "", 0 };
-	const char *t = tr_config_get(cfg, TR_S_TARGET_TIME), *l = tr_config_get(cfg, TR_S_TARGET_LSN);
-	if (!t && !l)
+	const char *oid;
+	if (rec->type == 'c')
+		return prev_type == 'f' || prev_type == 'c' ? 0 : -1;
+	if (!tr_rel_path_ok(rec->path)) {
+		snprintf(rs->err, sizeof rs->err, "backup %s: the manifest names a path outside the data directory "
+			 "(\"%.200s\"): refused (nothing was changed)", rs->hdr.label, rec->path);
+		return -1;
+	}
+	if (rec->type != 'l')
 		return 0;
-	if (tr_repo_list(r, "wal/", newest_wal, &w) != TR_OK) {
-		snprintf(err, errlen, "%s", r->err);
-		return -1;
-	}
-	time_t when;
-	uint64_t lsn = 0, end;
-	unsigned tli, hi, lo;
-	if (sscanf(w.newest, "%8X%8X%8X", &tli, &hi, &lo) != 3) {
-		snprintf(err, errlen, "the archive holds no WAL");
-		return -1;
-	}
-	end = ((uint64_t)hi * (0x100000000ULL / b->wal_segment_size) + lo + 1) * b->wal_segment_size;
-	if (t && parse_time(t, &when) == 0 && w.mtime && when > w.mtime) {
-		snprintf(err, errlen, "the recovery target time is after the end of the archive (newest WAL %s)", w.newest);
-		return -1;
-	}
-	if (l && tr_lsn_parse(l, &lsn) == 0 && lsn > end) {
-		char e[24];
-		tr_lsn_format(end, e);
-		snprintf(err, errlen, "the recovery target LSN is after the end of the archive (%s, WAL %s)", e, w.newest);
-		return -1;
-	}
-	return 0;
-}
-
-/* --- writing --- */
-
-static void remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	if (d) {
-		struct dirent *e;
-		char child[PATH_MAX];
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-			struct stat st;
-			if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-				remove_tree(child);
-			else
-				unlink(child);
+	if ((oid = tablespace_oid(rec->path))) {
+		const char *to = mapped_tablespace(rs, oid);
+		for (int i = 0; i < rs->tablespaces.n; i++)
+			if (strcmp(rs->ts_oid[i], oid) == 0)
+				rs->tablespaces.v[i].used = 1;
+		if (!to && !tr_abs_path_ok(rec->target)) {
+			snprintf(rs->err, sizeof rs->err, "backup %s: tablespace %s's location \"%.200s\" is not an absolute "
+				 "path: refused (move it with --tablespace-map %s=PATH)", rs->hdr.label, oid, rec->target, oid);
+			return -1;
 		}
-		closedir(d);
+		return check_link_target(rs, rec->path, to ? to : rec->target, "--tablespace-map");
 	}
-	rmdir(path);
+	tr_map_entry *m = tr_linkmap_find(&rs->links, rec->path);
+	return m ? check_link_target(rs, rec->path, m->path, "--link-map") : 0;
 }
 
-/* Undoes a failed restore: the directory was empty, so all of it is ours. */
-static void undo(struct restore *rs)
+/* Every map entry names something of the backup, and no two places overlap. */
+static int check_maps(struct restore *rs)
 {
-	DIR *d = opendir(rs->pgdata);
-	if (d) {
-		struct dirent *e;
-		char child[PATH_MAX];
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-				snprintf(child, sizeof child, "%s/%s", rs->pgdata, e->d_name);
-				remove_tree(child);
-				unlink(child);
+	for (int i = 0; i < rs->links.n; i++)
+		if (!rs->links.v[i].used) {
+			snprintf(rs->err, sizeof rs->err, "--link-map %s: backup %s has no link %s (nothing was changed)",
+				 rs->links.v[i].name, rs->hdr.label, rs->links.v[i].name);
+			return -1;
+		}
+	for (int i = 0; i < rs->tablespaces.n; i++)
+		if (!rs->tablespaces.v[i].used) {
+			snprintf(rs->err, sizeof rs->err, "--tablespace-map %s: backup %s has no tablespace %s (nothing was "
+				 "changed)", rs->tablespaces.v[i].name, rs->hdr.label, rs->ts_oid[i]);
+			return -1;
+		}
+	tr_map_entry *all[2] = { rs->links.v, rs->tablespaces.v };
+	int counts[2] = { rs->links.n, rs->tablespaces.n };
+	char abs[PATH_MAX];
+	const char *root = realpath(rs->dir, abs) ? abs : rs->dir;
+	for (int a = 0; a < 2; a++)
+		for (int i = 0; i < counts[a]; i++) {
+			const char *p = all[a][i].path;
+			int clash = *root == '/' && tr_paths_overlap(p, root);
+			for (int b = a; b < 2 && !clash; b++)
+				for (int j = b == a ? i + 1 : 0; j < counts[b] && !clash; j++)
+					clash = tr_paths_overlap(p, all[b][j].path);
+			if (clash) {
+				snprintf(rs->err, sizeof rs->err, "%s: %s overlaps the data directory or another mapped location "
+					 "(nothing was changed)", a ? "--tablespace-map" : "--link-map", p);
+				return -1;
 			}
-		closedir(d);
-	}
-	for (int i = 0; i < rs->nlinks; i++)
-		remove_tree(rs->created_links[i]);
-}
-
-/* A tablespace link: its target must be empty or absent. */
-static int make_link(struct restore *rs, const tr_mf_rec *rec, const char *path)
-{
-	int exists;
-	if (strncmp(rec->path, "pg_tblspc/", 10) == 0) {
-		if (!dir_is_empty(rec->target, &exists)) {
-			snprintf(rs->err, sizeof rs->err, "tablespace directory %s is not empty", rec->target);
-			return -1;
 		}
-		if (!exists && tr_mkdirs(rec->target, 0700) != 0) {
-			snprintf(rs->err, sizeof rs->err, "cannot create %s: %s", rec->target, strerror(errno));
-			return -1;
-		}
-		if (!exists && rs->nlinks < 16)
-			snprintf(rs->created_links[rs->nlinks++], PATH_MAX, "%s", rec->target);
-	}
-	if (symlink(rec->target, path) != 0) {
-		snprintf(rs->err, sizeof rs->err, "cannot create link %s: %s", path, strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 
-static int make_file(struct restore *rs, const tr_mf_rec *rec, const char *path)
+/* Reads the whole manifest once before anything is written. */
+static int check_manifest(struct restore *rs)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, rec->mode & 0777);
+	tr_mf_rec *rec = malloc(sizeof *rec);
+	char prev = 0;
+	long body = ftell(rs->mf);
+	int rc = rec && body >= 0 ? 0 : -1;
+	if (rc == 0)
+		rc = resolve_tablespace_names(rs);
+	while (rc == 0 && (rc = tr_manifest_read_rec(rs->mf, rec, rs->err, sizeof rs->err)) == 1) {
+		rc = check_record(rs, rec, prev) == 0 ? 0 : -1;
+		if (rc != 0 && !rs->err[0])
+			snprintf(rs->err, sizeof rs->err, "backup %s: the manifest has a chunk outside a file", rs->hdr.label);
+		prev = rec->type;
+	}
+	free(rec);
+	if (rc == 0)
+		rc = check_maps(rs);
+	if (rc == 0 && fseek(rs->mf, body, SEEK_SET) != 0) {
+		snprintf(rs->err, sizeof rs->err, "cannot read the manifest back: %s", strerror(errno));
+		rc = -1;
+	}
+	return rc == 0 ? 0 : -1;
+}
+
+/* --- laying out --- */
+
+static int make_file(struct restore *rs, const tr_mf_rec *rec)
+{
+	const tr_rlink *l = tr_rtree_link_of(&rs->tree, rec->path);
+	int fd;
+	if (l && l->is_file) {  /* --link-map moved it: the link's target, made empty just now */
+		snprintf(rs->file_path, sizeof rs->file_path, "%s", l->target);
+		fd = open(l->target, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
+		snprintf(rs->file_path, sizeof rs->file_path, "%s/%s", rs->tree.root, rec->path);
+		fd = openat(rs->tree.rootfd, rec->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, rec->mode & 0777);
+		if (fd >= 0)
+			tr_rtree_own_fd(&rs->tree, fd);
+	}
 	if (fd < 0 || ftruncate(fd, rec->size) != 0) {
-		snprintf(rs->err, sizeof rs->err, "cannot create %s: %s", path, strerror(errno));
+		snprintf(rs->err, sizeof rs->err, "cannot create %s: %s", rs->file_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -321,75 +319,175 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec, const char *path)
 	return 0;
 }
 
+/* A link: a tablespace goes where it was or where --tablespace-map says;
+ * any other becomes a plain directory or file unless --link-map moves it
+ * (next: the record after it, a file of the same path for a file link). */
+static int make_link(struct restore *rs, const tr_mf_rec *rec, const tr_mf_rec *next)
+{
+	const char *oid = tablespace_oid(rec->path);
+	if (oid) {
+		const char *to = mapped_tablespace(rs, oid);
+		return tr_rtree_link_dir(&rs->tree, rec->path, to ? to : rec->target, rs->err, sizeof rs->err);
+	}
+	int file = next && next->type == 'f' && strcmp(next->path, rec->path) == 0;
+	tr_map_entry *m = tr_linkmap_find(&rs->links, rec->path);
+	if (m && file)
+		return tr_rtree_link_file(&rs->tree, rec->path, m->path, next->mode, rs->err, sizeof rs->err);
+	if (m)
+		return tr_rtree_link_dir(&rs->tree, rec->path, m->path, rs->err, sizeof rs->err);
+	return file ? 0 : tr_rtree_mkdir(&rs->tree, rec->path, 0700, rs->err, sizeof rs->err);
+}
+
+static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, struct chunk_get **control)
+{
+	struct chunk_get *c = calloc(1, sizeof *c);
+	if (!c) {
+		snprintf(rs->err, sizeof rs->err, "out of memory");
+		return -1;
+	}
+	snprintf(c->path, sizeof c->path, "%s", rs->file_path);
+	snprintf(c->id, sizeof c->id, "%s", rec->chunk);
+	c->offset = *off;
+	c->length = rec->length;
+	*off += rec->length;
+	if (rs->in_control && !*control) {
+		*control = c;
+		return 0;
+	}
+	return tr_pool_submit(rs->pool, c);
+}
+
+static int lay_out_one(struct restore *rs, const tr_mf_rec *rec, const tr_mf_rec *next, uint64_t *off,
+		       struct chunk_get **control)
+{
+	switch (rec->type) {
+	case 'd':
+		return tr_rtree_mkdir(&rs->tree, rec->path, rec->mode & 0777, rs->err, sizeof rs->err);
+	case 'l':
+		return make_link(rs, rec, next);
+	case 'f':
+		*off = 0;
+		rs->in_control = strcmp(rec->path, PG_CONTROL) == 0;
+		return make_file(rs, rec);
+	default:
+		return queue_chunk(rs, rec, off, control);
+	}
+}
+
 /* Creates the entries of the manifest and queues the chunks; the chunks
  * of global/pg_control are held back in *control. */
-static int lay_out(struct restore *rs, FILE *mf, struct chunk_get **control)
+static int lay_out(struct restore *rs, struct chunk_get **control)
 {
-	tr_mf_rec *rec = malloc(sizeof *rec);
-	char path[PATH_MAX];
+	tr_mf_rec *rec = malloc(sizeof *rec), *next = malloc(sizeof *next);
 	uint64_t off = 0;
-	int rc, in_control = 0;
-	if (!rec)
-		return -1;
-	while ((rc = tr_manifest_read_rec(mf, rec, rs->err, sizeof rs->err)) == 1) {
-		if (rec->type != 'c')
-			snprintf(path, sizeof path, "%s/%s", rs->pgdata, rec->path);
-		if (rec->type == 'd' && mkdir(path, rec->mode & 0777) != 0 && errno != EEXIST) {
-			snprintf(rs->err, sizeof rs->err, "cannot create %s: %s", path, strerror(errno));
+	int rc = rec && next ? tr_manifest_read_rec(rs->mf, rec, rs->err, sizeof rs->err) : -1;
+	while (rc == 1) {
+		int more = tr_manifest_read_rec(rs->mf, next, rs->err, sizeof rs->err);
+		if (more < 0 || lay_out_one(rs, rec, more == 1 ? next : NULL, &off, control) != 0) {
 			rc = -1;
-		} else if (rec->type == 'l') {
-			rc = make_link(rs, rec, path);
-		} else if (rec->type == 'f') {
-			rc = make_file(rs, rec, path);
-			off = 0;
-			in_control = strcmp(rec->path, PG_CONTROL) == 0;
-		} else if (rec->type == 'c') {
-			struct chunk_get *c = calloc(1, sizeof *c);
-			if (!c)
-				rc = -1;
-			else {
-				snprintf(c->path, sizeof c->path, "%s", path);
-				snprintf(c->id, sizeof c->id, "%s", rec->chunk);
-				c->offset = off;
-				c->length = rec->length;
-				off += rec->length;
-				if (in_control && !*control)
-					*control = c;
-				else
-					rc = tr_pool_submit(rs->pool, c);
-			}
-		}
-		if (rc < 0)
 			break;
-		rc = 1;
+		}
+		rs->tree.entries++;
+		tr_mf_rec *t = rec;
+		rec = next;
+		next = t;
+		rc = more;
 	}
 	free(rec);
+	free(next);
 	return rc == 0 && !tr_pool_failed(rs->pool) ? 0 : -1;
 }
 
-static int write_text(const char *dir, const char *name, const char *text, mode_t mode, char *err, size_t errlen)
+static int write_text(struct restore *rs, const char *name, const char *text)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	snprintf(path, sizeof path, "%s/%s", rs->tree.root, name);
+	if (tr_rtree_note_file(&rs->tree, name) != 0) {
+		snprintf(rs->err, sizeof rs->err, "out of memory");
+		return -1;
+	}
+	int fd = openat(rs->tree.rootfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int rc = fd >= 0 && tr_write_full(fd, text, strlen(text)) == 0 && fsync(fd) == 0 ? 0 : -1;
-	if (fd >= 0 && close(fd) != 0)
-		rc = -1;
+	if (fd >= 0) {
+		tr_rtree_own_fd(&rs->tree, fd);
+		if (close(fd) != 0)
+			rc = -1;
+	}
 	if (rc != 0)
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		snprintf(rs->err, sizeof rs->err, "cannot write %s: %s", path, strerror(errno));
 	return rc;
 }
 
-/* backup_label, tablespace_map, pg_control and the recovery settings. */
-static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get *control)
+/* The recovery settings (restore_conf.h), in files undo knows of. */
+static int write_recovery(struct restore *rs, const tr_restore_plan *plan)
 {
-	if (write_text(rs->pgdata, "backup_label", h->backup_label, 0600, rs->err, sizeof rs->err) != 0)
+	static const char *const files[] = { "postgresql.auto.conf", "postgresql.conf", TR_RESTORE_CONF_NAME,
+					     "recovery.signal" };
+	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL };
+	for (size_t i = 0; i < TR_ARRAY_LEN(files); i++)
+		if (tr_rtree_note_file(&rs->tree, files[i]) != 0) {
+			snprintf(rs->err, sizeof rs->err, "out of memory");
+			return -1;
+		}
+	if (tr_restore_conf_write(rs->repo->cfg, rs->tree.root, &rec, rs->err, sizeof rs->err) != 0)
 		return -1;
-	if (*h->tablespace_map &&
-	    write_text(rs->pgdata, "tablespace_map", h->tablespace_map, 0600, rs->err, sizeof rs->err) != 0)
+	for (size_t i = 0; rs->tree.uid != (uid_t)-1 && i < TR_ARRAY_LEN(files); i++) {
+		int fd = openat(rs->tree.rootfd, files[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			tr_rtree_own_fd(&rs->tree, fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+/* A file a link points to, and the directory that names it. */
+static int fsync_file(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	tr_dirname(path, dir, sizeof dir);
+	if (rc != 0 || tr_fsync_dir(dir) != 0) {
+		snprintf(err, errlen, "cannot flush %s: %s", path, strerror(errno));
 		return -1;
-	if (tr_restore_conf_write(rs->repo->cfg, rs->pgdata, *rs->timeline ? rs->timeline : NULL, rs->err,
-				  sizeof rs->err) != 0)
+	}
+	return 0;
+}
+
+/* Link targets outside the data directory are made durable too. */
+static int fsync_links(struct restore *rs)
+{
+	for (int i = 0; i < rs->tree.nlinks; i++) {
+		const tr_rlink *l = &rs->tree.links[i];
+		if (tablespace_oid(l->rel))
+			continue;  /* tr_fsync_tree follows pg_tblspc */
+		if ((l->is_file ? fsync_file(l->target, rs->err, sizeof rs->err)
+				: tr_fsync_tree(l->target, rs->err, sizeof rs->err)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* backup_label, tablespace_map, the recovery settings, pg_control. */
+static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_get *control)
+{
+	if (write_text(rs, "backup_label", rs->hdr.backup_label) != 0)
+		return -1;
+	if (*rs->hdr.tablespace_map) {
+		/* Moved tablespaces: PostgreSQL re-creates pg_tblspc's links from
+		 * this file, which must name the new locations. */
+		char *map = tr_tablespace_map_rewrite(rs->hdr.tablespace_map, mapped_tablespace, rs);
+		int rc = map ? write_text(rs, "tablespace_map", map) : -1;
+		if (!map)
+			snprintf(rs->err, sizeof rs->err, "backup %s: its tablespace_map cannot be read", rs->hdr.label);
+		free(map);
+		if (rc != 0)
+			return -1;
+	}
+	if (write_recovery(rs, plan) != 0)
 		return -1;
 	if (control) {  /* pg_control last of the data: before it, nothing starts */
 		if (tr_pool_submit(rs->pool, control) != 0 || tr_pool_wait(rs->pool) != 0) {
@@ -397,40 +495,33 @@ static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get
 			return -1;
 		}
 	}
-	return tr_fsync_tree(rs->pgdata, rs->err, sizeof rs->err);
+	if (tr_fsync_tree(rs->tree.root, rs->err, sizeof rs->err) != 0)
+		return -1;
+	return fsync_links(rs);
 }
 
-static int run_restore(struct restore *rs, const tr_manifest_hdr *chosen)
+static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 {
-	tr_manifest_hdr h;
-	int status;
 	struct chunk_get *control = NULL;
-	FILE *mf = tr_manifest_open(rs->repo, chosen->label, &h, &status);
-	if (!mf) {
-		snprintf(rs->err, sizeof rs->err, "%s", rs->repo->err);
-		return -1;
-	}
 	int workers = (int)tr_config_int(rs->repo->cfg, TR_S_PARALLEL);
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
-	tr_progress_init(&rs->progress, "restore", h.logical_bytes);
+	tr_progress_init(&rs->progress, "restore", rs->hdr.logical_bytes);
 	if (rc == 0)
-		rc = lay_out(rs, mf, &control);
+		rc = lay_out(rs, &control);
 	if (rs->pool && tr_pool_wait(rs->pool) != 0) {
 		snprintf(rs->err, sizeof rs->err, "%s", tr_pool_error(rs->pool));
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = finish(rs, &h, control);
+		rc = finish(rs, plan, control);
 	else
 		free(control);
 	tr_progress_add(&rs->progress, rs->bytes);
-	tr_metric_bytes(rs->bytes, h.stored_bytes);
+	tr_metric_bytes(rs->bytes, rs->hdr.stored_bytes);
 	tr_progress_end(&rs->progress);
 	tr_pool_stop(rs->pool);
 	rs->pool = NULL;
-	fclose(mf);
-	tr_manifest_hdr_free(&h);
 	return rc;
 }
 
@@ -439,35 +530,12 @@ static const char *target_dir(const tr_config *cfg, int argc, char **argv)
 	return argc == 1 ? argv[0] : tr_config_get(cfg, TR_S_PGDATA);
 }
 
-/* 'latest' follows the newest timeline in the archive, which fails if that
- * one forked off before this backup (another cluster restored from an
- * older backup and promoted).  Then name the newest timeline that does
- * continue the backup. */
-static int choose_timeline(struct restore *rs, tr_repo *r, const tr_manifest_hdr *b)
-{
-	tr_timelines tl;
-	if (tr_config_get(r->cfg, TR_S_TARGET_TIMELINE))
-		return 0;
-	if (tr_timelines_load(r, &tl) != TR_OK) {
-		snprintf(rs->err, sizeof rs->err, "%s", r->err);
-		return -1;
-	}
-	uint32_t newest = tr_timeline_newest(&tl), mine = tr_timeline_latest_from(&tl, b->timeline, b->stop_lsn);
-	if (newest > mine) {
-		snprintf(rs->timeline, sizeof rs->timeline, "%u", mine);
-		tr_info("restore: timeline %u forked off before backup %s; recovering along timeline %u", newest,
-			b->label, mine);
-	}
-	tr_timelines_free(&tl);
-	return 0;
-}
-
-/* Unlocks the repository and picks the backup; 1 means "--try and
- * nothing to restore". */
-static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, int *chosen)
+/* Unlocks the repository, decides what to restore and reads its
+ * manifest; 1 means "--try and nothing to restore". */
+static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore_plan *plan)
 {
 	const tr_config *cfg = r->cfg;
-	int try_only = tr_config_get(cfg, TR_S_TRY) != NULL;
+	int try_only = tr_config_get(cfg, TR_S_TRY) != NULL, status;
 	int rc = tr_repo_unlock(r, 0);
 	if (rc == TR_ENOTFOUND && try_only)
 		return 1;
@@ -483,10 +551,83 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, int *chose
 		snprintf(rs->err, sizeof rs->err, "the repository %s has no backup", r->base);
 		return -1;
 	}
-	*chosen = choose_backup(cfg, set, rs->err, sizeof rs->err);
-	if (*chosen < 0 || check_archive_end(r, cfg, &set->b[*chosen], rs->err, sizeof rs->err) != 0)
+	if (tr_restore_plan_make(r, set, plan, rs->err, sizeof rs->err) != 0)
 		return -1;
-	return choose_timeline(rs, r, &set->b[*chosen]);
+	rs->mf = tr_manifest_open(r, set->b[plan->chosen].label, &rs->hdr, &status);
+	if (!rs->mf) {
+		snprintf(rs->err, sizeof rs->err, "%s", r->err);
+		return -1;
+	}
+	return check_manifest(rs);
+}
+
+/* Settings restore reads before any I/O. */
+static int read_options(struct restore *rs, const tr_config *cfg, const char *dir)
+{
+	char label[128];
+	if (tr_restore_conf_check(cfg, rs->err, sizeof rs->err) != 0)
+		return -1;
+	if (strpbrk(dir, "\n\r")) {
+		snprintf(rs->err, sizeof rs->err, "the data directory's path holds a line break, which PostgreSQL cannot "
+			 "run from (pg_ctl reads it from postmaster.pid line by line)");
+		return -1;
+	}
+	if (tr_linkmap_parse(tr_config_get(cfg, TR_S_LINK_MAP), 0, "--link-map", &rs->links, rs->err,
+			     sizeof rs->err) != 0 ||
+	    tr_linkmap_parse(tr_config_get(cfg, TR_S_TABLESPACE_MAP), 1,
+			     tr_setting_label(TR_S_TABLESPACE_MAP, label, sizeof label), &rs->tablespaces, rs->err,
+			     sizeof rs->err) != 0)
+		return -1;
+	for (int i = 0; i < rs->links.n; i++)
+		if (tablespace_oid(rs->links.v[i].name)) {
+			snprintf(rs->err, sizeof rs->err, "--link-map %s: move tablespaces with --tablespace-map",
+				 rs->links.v[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+/* Restored as root for the directory's owner: the metrics spool this run
+ * appends its record to (main, after the command) is made the owner's
+ * first, or the cluster's worker could not read it. */
+static void give_spool(struct restore *rs)
+{
+	if (rs->tree.uid == (uid_t)-1 || tr_config_get(rs->repo->cfg, TR_S_SPOOL_DIR))
+		return;
+	if (mkdirat(rs->tree.rootfd, TR_SPOOL_DIRNAME, 0700) == 0 || errno == EEXIST) {
+		int dfd = openat(rs->tree.rootfd, TR_SPOOL_DIRNAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = dfd >= 0 ? openat(dfd, TR_SPOOL_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+		if (dfd >= 0)
+			tr_rtree_own_fd(&rs->tree, dfd);
+		if (fd >= 0) {
+			tr_rtree_own_fd(&rs->tree, fd);
+			close(fd);
+		}
+		if (dfd >= 0)
+			close(dfd);
+	}
+}
+
+/* Creates and locks the directory, lays the backup out, undoes on failure. */
+static int restore_into(struct restore *rs, const tr_backupset *set, const tr_restore_plan *plan, uid_t uid,
+			gid_t gid)
+{
+	const char *label = set->b[plan->chosen].label;
+	if (tr_rtree_open(&rs->tree, rs->dir, uid, gid, rs->err, sizeof rs->err) != 0) {
+		tr_rtree_undo(&rs->tree, NULL);
+		return -1;
+	}
+	tr_info("restore: backup %s into %s", label, rs->tree.root);
+	tr_metric_subject(label);
+	int rc = run_restore(rs, plan);
+	if (rc != 0) {
+		tr_rtree_undo(&rs->tree, rs->mf);
+		return -1;
+	}
+	tr_metric_pgdata(rs->dir);
+	give_spool(rs);
+	tr_info("restore: %s restored, %llu bytes; start PostgreSQL to recover", label, (unsigned long long)rs->bytes);
+	return 0;
 }
 
 int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
@@ -495,60 +636,55 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	struct restore rs;
 	tr_repo r;
 	tr_backupset set = { NULL, 0 };
-	int chosen = -1, exists;
+	tr_restore_plan plan;
+	uid_t uid;
+	gid_t gid;
+	int exists, rc = -1;
 	const char *dir = target_dir(cfg, argc, argv);
 
 	if (argc > 1 || !dir) {
 		tr_error("restore: give the data directory to restore into (argument, --pgdata or PGDATA)");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0 ||
-	    tr_restore_conf_check(cfg, err, sizeof err) != 0) {
+	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
 		tr_error("restore: %s", err);
 		return 1;
 	}
-	if (!dir_is_empty(dir, &exists)) {
-		tr_error("restore: %s is not empty: restore only into an empty or new directory (nothing was changed)",
-			 dir);
-		return 1;
-	}
-	tr_metric_pgdata(NULL);  /* until dir holds a restored cluster */
 	memset(&rs, 0, sizeof rs);
 	memset(&r, 0, sizeof r);
+	rs.tree.rootfd = rs.tree.lockfd = -1;
 	pthread_mutex_init(&rs.mu, NULL);
 	rs.repo = &r;
-	rs.pgdata = dir;
-	int rc = tr_repo_connect(&r, cfg);
-	if (rc != TR_OK) {
+	rs.dir = dir;
+	tr_metric_pgdata(NULL);  /* until dir holds a restored cluster */
+	if (read_options(&rs, cfg, dir) != 0 || tr_rtree_owner(dir, &uid, &gid, rs.err, sizeof rs.err) != 0 ||
+	    tr_rtree_check_lock(dir, rs.err, sizeof rs.err) != 0) {
+		rc = -1;
+	} else if (!dir_is_empty(dir, &exists)) {
+		snprintf(rs.err, sizeof rs.err, "%s is not empty: restore only into an empty or new directory (nothing "
+			 "was changed)", dir);
+	} else if ((rc = tr_repo_connect(&r, cfg)) != TR_OK) {
 		snprintf(rs.err, sizeof rs.err, "%s", r.err);
 		rc = -1;
 	} else {
-		rc = prepare(&rs, &r, &set, &chosen);
+		rc = prepare(&rs, &r, &set, &plan);
 	}
 	if (rc == 1) {
 		tr_metric_status("skipped");
 		tr_info("restore: no backup in the repository, nothing to do (--try)");
 		rc = 0;
 	} else if (rc == 0) {
-		if (!exists && tr_mkdirs(dir, 0700) != 0) {
-			snprintf(rs.err, sizeof rs.err, "cannot create %s: %s", dir, strerror(errno));
-			rc = -1;
-		} else {
-			chmod(dir, 0700);
-			tr_info("restore: backup %s into %s", set.b[chosen].label, dir);
-			tr_metric_subject(set.b[chosen].label);
-			rc = run_restore(&rs, &set.b[chosen]);
-			if (rc != 0)
-				undo(&rs);
-			else
-				tr_metric_pgdata(dir);
-			if (rc == 0)
-				tr_info("restore: %s restored, %llu bytes; start PostgreSQL to recover", set.b[chosen].label,
-					(unsigned long long)rs.bytes);
-		}
+		rc = restore_into(&rs, &set, &plan, uid, gid);
 	}
 	if (rc != 0)
 		tr_error("restore: %s", rs.err);
+	tr_rtree_close(&rs.tree);
+	if (rs.mf)
+		fclose(rs.mf);
+	tr_manifest_hdr_free(&rs.hdr);
+	tr_linkmap_free(&rs.links);
+	tr_linkmap_free(&rs.tablespaces);
+	free(rs.ts_oid);
 	tr_backupset_free(&set);
 	tr_repo_close(&r);
 	pthread_mutex_destroy(&rs.mu);

@@ -32,6 +32,16 @@ int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen)
 			 "and --target");
 		return -1;
 	}
+	const char *name = tr_config_get(cfg, TR_S_TARGET_NAME), *tl = tr_config_get(cfg, TR_S_TARGET_TIMELINE);
+	if (name && (!*name || strlen(name) > 63)) {
+		snprintf(err, errlen, "TOTALRECALL_TARGET_NAME (--target-name): a restore point's name has 1 to 63 bytes");
+		return -1;
+	}
+	if (tl && strcmp(tl, "latest") && strcmp(tl, "current") && (!*tl || strspn(tl, "0123456789") != strlen(tl))) {
+		snprintf(err, errlen, "TOTALRECALL_TARGET_TIMELINE (--target-timeline): expected latest, current or a "
+			 "timeline number");
+		return -1;
+	}
 	const char *conf = tr_config_get(cfg, TR_S_COPY_PG_CONF);
 	if (conf && access(conf, R_OK) != 0) {
 		snprintf(err, errlen, "TOTALRECALL_COPY_PG_CONF (--copy-pg-conf): cannot read %s: %s", conf, strerror(errno));
@@ -40,32 +50,55 @@ int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Quotes a value for postgresql.conf: '...' with ' doubled. */
-static void pg_quote(const char *in, char *out, size_t outlen)
+int tr_pg_conf_quote(FILE *f, const char *value)
 {
-	size_t o = 0;
-	out[o++] = '\'';
-	for (; *in && o + 3 < outlen; in++) {
-		if (*in == '\'')
-			out[o++] = '\'';
-		out[o++] = *in;
+	int rc = fputc('\'', f) == EOF;
+	for (const char *p = value; *p && !rc; p++) {
+		if (*p == '\'')
+			rc = fputs("''", f) == EOF;
+		else if (*p == '\\')
+			rc = fputs("\\\\", f) == EOF;
+		else if (*p == '\n')
+			rc = fputs("\\n", f) == EOF;
+		else if (*p == '\r')
+			rc = fputs("\\r", f) == EOF;
+		else
+			rc = fputc(*p, f) == EOF;
 	}
-	out[o++] = '\'';
-	out[o] = '\0';
+	return rc || fputc('\'', f) == EOF ? -1 : 0;
 }
 
-/* Quotes a word for sh: "..." with \ " $ ` escaped. */
-static void sh_quote(const char *in, char *out, size_t outlen)
+/* Appends in, quoted for sh ("..." with \ " $ ` escaped) and with every
+ * '%' doubled (PostgreSQL replaces %p, %f, %r and %% in restore_command). */
+static void sh_pct_quote(FILE *f, const char *in)
 {
-	size_t o = 0;
-	out[o++] = '"';
-	for (; *in && o + 3 < outlen; in++) {
+	fputc('"', f);
+	for (; *in; in++) {
 		if (strchr("\\\"$`", *in))
-			out[o++] = '\\';
-		out[o++] = *in;
+			fputc('\\', f);
+		if (*in == '%')
+			fputc('%', f);
+		fputc(*in, f);
 	}
-	out[o++] = '"';
-	out[o] = '\0';
+	fputc('"', f);
+}
+
+char *tr_restore_command(const char *exe, const char *conf)
+{
+	char *cmd = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&cmd, &len);
+	if (!f)
+		return NULL;
+	sh_pct_quote(f, exe);
+	fputs(" --config=", f);
+	sh_pct_quote(f, conf);
+	fputs(" --config-over-env archive-get \"%p\" \"%f\"", f);
+	if (fclose(f) != 0) {
+		free(cmd);
+		return NULL;
+	}
+	return cmd;
 }
 
 static int write_repo_conf(const tr_config *cfg, const char *path, char *err, size_t errlen)
@@ -82,7 +115,9 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 	fprintf(f, "# Written by totalrecall restore: the repository this cluster recovers from.\n");
 	for (size_t i = 0; i < TR_ARRAY_LEN(repo_settings); i++) {
 		int id = repo_settings[i];
-		const char *raw = cfg->raw[id], *v = tr_config_get(cfg, id);
+		/* The state directory only when given: its default depends on the
+		 * environment, and the server's is not restore's (root's HOME). */
+		const char *raw = cfg->raw[id], *v = id == TR_S_STATE_DIR ? cfg->value[id] : tr_config_get(cfg, id);
 		if (!v) {
 			/* Unset here: unset for archive-get too, whatever the server's
 			 * environment says (restore_command passes --config-over-env). */
@@ -109,30 +144,30 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 
 static void append_setting(FILE *f, const char *name, const char *value)
 {
-	char q[8192];
-	pg_quote(value, q, sizeof q);
-	fprintf(f, "%s = %s\n", name, q);
+	fprintf(f, "%s = ", name);
+	tr_pg_conf_quote(f, value);
+	fputc('\n', f);
 }
 
-static int write_recovery_settings(const tr_config *cfg, const char *pgdata, const char *conf, const char *timeline,
-				   char *err, size_t errlen)
+static int write_recovery_settings(const tr_config *cfg, const char *pgdata, const char *conf,
+				   const tr_recovery *rec, char *err, size_t errlen)
 {
 	static const char *const pg_names[] = { "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
 						"recovery_target_name", "recovery_target" };
-	char path[PATH_MAX], exe[PATH_MAX], qexe[PATH_MAX * 2], qconf[PATH_MAX * 2], cmd[PATH_MAX * 5];
+	char path[PATH_MAX], exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	sh_quote(n > 0 ? exe : "totalrecall", qexe, sizeof qexe);
-	sh_quote(conf, qconf, sizeof qconf);
-	snprintf(cmd, sizeof cmd, "%s --config=%s --config-over-env archive-get \"%%p\" \"%%f\"", qexe, qconf);
+	char *cmd = tr_restore_command(n > 0 ? exe : "totalrecall", conf);
 	snprintf(path, sizeof path, "%s/postgresql.auto.conf", pgdata);
-	FILE *f = fopen(path, "a");
+	FILE *f = cmd ? fopen(path, "a") : NULL;
 	if (!f) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		free(cmd);
 		return -1;
 	}
 	fprintf(f, "\n# Added by totalrecall restore\n");
 	append_setting(f, "restore_command", cmd);
+	free(cmd);
 	/* Every recovery setting is written, the unused ones empty or at their
 	 * default: postgresql.auto.conf comes from the backup, and when the
 	 * backed-up cluster was itself restored it still holds that restore's
@@ -146,15 +181,22 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 	for (size_t i = 0; i < TR_ARRAY_LEN(target_settings); i++) {
 		const char *v = tr_config_get(cfg, target_settings[i]);
 		if (v) {
+			/* The time as restore read it, with its zone: PostgreSQL would
+			 * read a zone-less time in the cluster's timezone. */
+			if (target_settings[i] == TR_S_TARGET_TIME && rec->target_time)
+				v = rec->target_time;
 			append_setting(f, pg_names[i], v);
 			has_target = 1;
 		}
 	}
 	append_setting(f, "recovery_target_action", has_target ? tr_config_get(cfg, TR_S_TARGET_ACTION) : "pause");
-	if (tr_config_get(cfg, TR_S_TARGET_TIMELINE))
-		timeline = tr_config_get(cfg, TR_S_TARGET_TIMELINE);
-	append_setting(f, "recovery_target_timeline", timeline ? timeline : "latest");
-	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
+	append_setting(f, "recovery_target_timeline", rec->timeline ? rec->timeline : "latest");
+	/* --archive-mode=off: a restored copy (a restore test) must never
+	 * archive into the repository it came from. */
+	const char *mode = tr_config_get(cfg, TR_S_ARCHIVE_MODE);
+	if (mode && strcmp(mode, "off") == 0)
+		append_setting(f, "archive_mode", "off");
+	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 && !ferror(f) ? 0 : -1;
 	if (fclose(f) != 0 || rc != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
@@ -180,7 +222,8 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 	return rc;
 }
 
-int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const char *timeline, char *err, size_t errlen)
+int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const tr_recovery *rec, char *err,
+			  size_t errlen)
 {
 	char conf[PATH_MAX], abs[PATH_MAX], path[PATH_MAX];
 	if (!realpath(pgdata, abs)) {
@@ -193,7 +236,7 @@ int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const char *
 	if (pgconf && copy_file(pgconf, path, err, errlen) != 0)
 		return -1;
 	if (write_repo_conf(cfg, conf, err, errlen) != 0 ||
-	    write_recovery_settings(cfg, abs, conf, timeline, err, errlen) != 0)
+	    write_recovery_settings(cfg, abs, conf, rec, err, errlen) != 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/recovery.signal", abs);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -10,14 +10,29 @@
 #define TR_RESTORE_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "settings.h"
 
 #define TR_RESTORE_CONF_NAME "totalrecall_restore.conf"
 
+/* What restore decided for the recovery settings. */
+typedef struct tr_recovery {
+	const char *timeline;      /* recovery_target_timeline (NULL: 'latest') */
+	const char *target_time;   /* recovery_target_time as restore read it, with its zone (NULL: none) */
+} tr_recovery;
+
 /* Checks the target options before anything is done. */
 int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen);
-/* timeline: recovery_target_timeline when --target-timeline is not given
- * (NULL: PostgreSQL's default, 'latest'). */
-int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const char *timeline, char *err, size_t errlen);
+int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const tr_recovery *rec, char *err,
+			  size_t errlen);
+
+/* Writes value as a postgresql.conf string: quoted, with ' doubled and
+ * backslash, newline and carriage return escaped (PostgreSQL reads the
+ * escapes back), so any value survives.  Exposed for tests. */
+int tr_pg_conf_quote(FILE *f, const char *value);
+/* The restore_command running `exe --config=conf ... archive-get`: both
+ * paths quoted for sh and their '%' doubled for PostgreSQL's %p/%f
+ * substitution.  malloc'ed; exposed for tests. */
+char *tr_restore_command(const char *exe, const char *conf);
 
 #endif

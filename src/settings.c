@@ -136,6 +136,12 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		MiB, 4000 * MiB, TR_SF_DRIVER, "Azure block size; bodies up to it go in one Put Blob" },
 	[TR_S_AZURE_CA_FILE] = { "azure-ca-file", "TOTALRECALL_AZURE_CA_FILE", NULL, NULL, TR_T_STRING, NULL, 0, 0,
 		TR_SF_DRIVER, "CA bundle to verify the Azure endpoint's certificate" },
+	[TR_S_ARCHIVE_MODE] = { "archive-mode", "TOTALRECALL_ARCHIVE_MODE", NULL, "preserve", TR_T_ENUM, "preserve|off",
+		0, 0, 0, "restore: off makes the restored cluster never archive (archive_mode = off)" },
+	[TR_S_LINK_MAP] = { "link-map", NULL, NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_REPEAT,
+		"restore: NAME=PATH restores the data directory's link NAME as a link to PATH (repeatable)" },
+	[TR_S_TABLESPACE_MAP] = { "tablespace-map", NULL, NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_REPEAT,
+		"restore: OID_OR_NAME=PATH restores that tablespace into PATH (repeatable)" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }
@@ -191,6 +197,21 @@ static int set_raw(tr_config *cfg, int id, const char *value, int source)
 	return 0;
 }
 
+/* A repeatable setting given again from the same source gets one more line. */
+static int set_raw_repeat(tr_config *cfg, int id, const char *value, int source)
+{
+	if (!(defs[id].flags & TR_SF_REPEAT) || !cfg->raw[id] || cfg->source[id] != source)
+		return set_raw(cfg, id, value, source);
+	size_t n = strlen(cfg->raw[id]) + strlen(value) + 2;
+	char *joined = malloc(n);
+	if (!joined)
+		return -1;
+	snprintf(joined, n, "%s\n%s", cfg->raw[id], value);
+	free_secret(cfg->raw[id]);
+	cfg->raw[id] = joined;
+	return 0;
+}
+
 int tr_config_set_cmdline(tr_config *cfg, const char *name, const char *value,
 			  char *err, size_t errlen)
 {
@@ -199,7 +220,7 @@ int tr_config_set_cmdline(tr_config *cfg, const char *name, const char *value,
 		snprintf(err, errlen, "unknown option --%s", name);
 		return -1;
 	}
-	if (set_raw(cfg, id, value, TR_SRC_CMDLINE) != 0) {
+	if (set_raw_repeat(cfg, id, value, TR_SRC_CMDLINE) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -333,7 +354,7 @@ static int parse_file_line(tr_config *cfg, char *line, const char *path, int lin
 		cfg->source[id] = TR_SRC_FILE;
 		return 0;
 	}
-	return set_raw(cfg, id, value, TR_SRC_FILE);
+	return set_raw_repeat(cfg, id, value, TR_SRC_FILE);
 }
 
 static int read_file(tr_config *cfg, char *err, size_t errlen)

@@ -77,6 +77,9 @@ enum tr_setting_id {
 	TR_S_AZURE_IMDS_ENDPOINT,
 	TR_S_AZURE_BLOCK_SIZE,
 	TR_S_AZURE_CA_FILE,
+	TR_S_ARCHIVE_MODE,
+	TR_S_LINK_MAP,
+	TR_S_TABLESPACE_MAP,
 	TR_S_COUNT
 };
 
@@ -86,6 +89,8 @@ enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM, T
 #define TR_SF_SECRET   0x1u  /* never printed, not even its length */
 #define TR_SF_DRIVER   0x2u  /* handed to storage drivers by name */
 #define TR_SF_REQUIRED 0x4u  /* commands that touch storage need it */
+#define TR_SF_REPEAT   0x8u  /* may be given more than once (command line, config file):
+			      * the values are kept one a line, in order */
 
 typedef struct tr_setting_def {
 	const char *name;     /* long option and config-file key */

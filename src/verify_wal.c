@@ -240,6 +240,35 @@ static int check_backup(tr_verify *v, struct tr_vbackup *b, struct wal_map *m)
 	return 0;
 }
 
+/* Diverged timelines (timeline.h): restore will ask which one to follow. */
+static int report_divergence(tr_verify *v, const struct wal_map *m)
+{
+	tr_timelines view = m->hist;   /* the histories, borrowed; segments noted here */
+	tr_tl_state *st = NULL;
+	char text[2048];
+	int n, tips = 0, rc = 0;
+	view.segs = calloc(m->n + 1, sizeof *view.segs);
+	view.nsegs = 0;
+	for (size_t i = 0; view.segs && i < m->n; i++)
+		if (m->t[i].n) {
+			uint64_t top = m->t[i].runs[m->t[i].n - 1].hi;
+			view.segs[view.nsegs++] = (tr_tl_segs){ m->t[i].tli, (top / m->per_log) << 32 | top % m->per_log, 1 };
+		}
+	if (!view.segs || (n = tr_timeline_states(&view, m->seg_size, &st)) < 0) {
+		snprintf(v->err, sizeof v->err, "out of memory");
+		rc = -1;
+	} else {
+		for (int i = 0; i < n; i++)
+			tips += st[i].tip;
+		tr_timeline_describe(st, n, text, sizeof text);
+		if (tips > 1)
+			tr_verify_report(v, "diverged timelines: %s (a restore must be given --target-timeline)", text);
+	}
+	free(st);
+	free(view.segs);
+	return rc;
+}
+
 static void free_map(struct wal_map *m)
 {
 	for (size_t i = 0; i < m->n; i++)
@@ -260,6 +289,8 @@ int tr_verify_wal(tr_verify *v)
 		return 0;  /* no readable backup: nothing to measure WAL against */
 	m.per_log = 0x100000000ULL / m.seg_size;
 	rc = build_map(v, &m);
+	if (rc == 0)
+		rc = report_divergence(v, &m);
 	for (int i = 0; rc == 0 && i < v->nb; i++) {
 		struct tr_vbackup *b = &v->b[i];
 		if (b->mf && b->h.wal_segment_size == m.seg_size && b->h.stop_lsn > b->h.start_lsn)

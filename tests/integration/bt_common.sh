@@ -184,3 +184,15 @@ start_fails() {
 file_bytes() {
 	if [ -d "$1" ]; then find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; else echo 0; fi
 }
+
+# repotool ARGS...: decoded repository objects (tests/tools/repotool, built
+# by make check), run as the server user with the base environment.
+repotool() {
+	local tool=$top_builddir/tests/tools/repotool
+	[ -x "$tool" ] || tr_die "$tool not built (make check builds it)"
+	if [ -n "$TR_DRIVER_DIR" ]; then
+		[ -x "$TR_TMP/bin/repotool" ] || { cp "$tool" "$TR_TMP/bin/repotool" && chmod a+rx "$TR_TMP/bin/repotool"; }
+		tool=$TR_TMP/bin/repotool
+	fi
+	as_pg env -i "${TR_ENV[@]}" "$tool" "$@"
+}
