@@ -67,6 +67,8 @@ enum tr_setting_id {
 	TR_S_FULL,
 	TR_S_ARCHIVE_AHEAD,
 	TR_S_PREFETCH,
+	TR_S_NEW_ENCRYPTION_KEY,
+	TR_S_NEW_DATA_KEY,
 	TR_S_COUNT
 };
 
