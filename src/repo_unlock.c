@@ -117,7 +117,9 @@ static int passphrase_still_right(const tr_repo *r, const tr_keyring *ring, cons
 	return tr_ct_memeq(v, verifier, 32);
 }
 
-static int unlock_cached(tr_repo *r, tr_keycache *kc)
+/* A 0.1 keyring is migrated by the first command that writes: such a
+ * command unlocks from storage. */
+static int unlock_cached(tr_repo *r, tr_keycache *kc, int writer)
 {
 	char *text;
 	size_t len;
@@ -129,6 +131,8 @@ static int unlock_cached(tr_repo *r, tr_keycache *kc)
 	if (rc == 0) {
 		time_t age = time(NULL) - checked;
 		rc = keys_from_snapshot(kc, text, len, ring, keys);
+		if (rc == 0 && writer && ring->version == 1)
+			rc = -1;
 		if (rc == 0 && (age < 0 || age >= TR_KEYCACHE_VERIFY_AGE)) {
 			rc = passphrase_still_right(r, ring, keys->ring_hash, verifier) ? 0 : -1;
 			if (rc == 0)
@@ -477,7 +481,7 @@ int tr_repo_unlock_flags(tr_repo *r, unsigned flags)
 	r->writer = (flags & TR_UNLOCK_WRITER) != 0;
 	r->notices[0] = '\0';
 	if ((flags & TR_UNLOCK_CACHED) && open_cache(r, &kc) == TR_OK) {
-		int rc = unlock_cached(r, &kc);
+		int rc = unlock_cached(r, &kc, r->writer);
 		tr_keycache_close(&kc);
 		if (rc == 0)
 			return TR_OK;
@@ -524,7 +528,9 @@ int tr_repo_keyring_guard(tr_repo *r, double ttl, int writer)
 		if (memcmp(confirmed.keys.ring_hash, r->keys.ring_hash, 32) != 0)
 			r->keys = confirmed.keys;
 	} else {
+		double t0 = tr_now();
 		rc = stored_ring_changed(r);
+		tr_debug("keyring check of %s: %.2f ms", r->base, (tr_now() - t0) * 1000);
 		if (rc == 1) {
 			tr_info("the keyring of %s changed or vanished since the keys were unlocked: unlocking again",
 				r->base);

@@ -39,12 +39,19 @@ int tr_private_dir_check(int fd, const char *what, int private_, char *err, size
 	return 0;
 }
 
-/* Why an open without following links failed, in words. */
+/* Why an open without following links failed, in words: what lstat
+ * shows says more than errno (a directory of another user that we cannot
+ * even open is EACCES). */
 static void open_error(int dirfd, const char *name, const char *what, int e, char *err, size_t errlen)
 {
 	struct stat st;
-	if (e == ELOOP || (e == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)))
+	int known = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (e == ELOOP || (known && S_ISLNK(st.st_mode)))
 		snprintf(err, errlen, "%s is a symbolic link: refusing to follow it", what);
+	else if (known && st.st_uid != geteuid())
+		snprintf(err, errlen, "%s is owned by uid %u, not by this user (uid %u): refusing to use it "
+			 "(remove it, or set TOTALRECALL_STATE_DIR to a directory of this user)",
+			 what, (unsigned)st.st_uid, (unsigned)geteuid());
 	else if (e == ENOTDIR)
 		snprintf(err, errlen, "%s is not a directory", what);
 	else
