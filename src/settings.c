@@ -56,7 +56,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_TIMEOUT] = { "timeout", "TOTALRECALL_TIMEOUT", NULL, "30", TR_T_INT, NULL, 1, 3600, TR_SF_DRIVER,
 		"seconds to connect, and without progress, before a request fails" },
 	[TR_S_STATE_DIR] = { "state-dir", "TOTALRECALL_STATE_DIR", NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
-		"local directory for the key cache and storage facts (default $HOME/.cache/totalrecall)" },
+		"local directory of this user for the key cache, look-ahead, prefetch and storage facts "
+		"(default $HOME/.cache/totalrecall; refused if another user owns it or can write it)" },
 	[TR_S_LOG_LEVEL] = { "log-level", "TOTALRECALL_LOG_LEVEL", NULL, "info", TR_T_ENUM,
 		"error|warning|info|debug", 0, 0, 0, "messages printed on stderr" },
 	[TR_S_KDF_ITERATIONS] = { "kdf-iterations", "TOTALRECALL_KDF_ITERATIONS", NULL, "600000", TR_T_INT, NULL,
