@@ -38,33 +38,8 @@ tr_env_set TOTALRECALL_DRIVER=fs "TOTALRECALL_BUCKET=$BUCKET" "TOTALRECALL_DATAB
 	"TOTALRECALL_ENCRYPTION_KEY=file:$KEYFILE" TOTALRECALL_KDF_ITERATIONS=1000 \
 	"TOTALRECALL_STATE_DIR=$STATE" TOTALRECALL_PREFETCH=0 TOTALRECALL_ARCHIVE_AHEAD=0
 
-newdir() {
-	local d=$TR_TMP/$1
-	rm -rf "$d"
-	as_pg mkdir -p "$d"
-	printf '%s\n' "$d"
-}
-not_ok() { ! "$@" >/dev/null 2>&1; }
-W=$(newdir work)
-as_pg mkdir -p "$W/pg_wal"
-G=$(newdir get)
-
-# seg N: the name of segment N (1..255) of timeline 1.
-seg() { printf '0000000100000000000000%02X' "$1"; }
-# put N: makes segment N (seed N) and archive-puts it; its exit in TR_LAST_RC.
-put() {
-	local n=$1
-	shift
-	[ -f "$W/pg_wal/$(seg "$n")" ] || FAKE_RANDOM=16384 fake_segment "$W/pg_wal" "$(seg "$n")" "$n"
-	TR_DESC="archive-put $(seg "$n")${TR_WHY:+ ($TR_WHY)}" assert_rc "${WANT:-0}" in_dir "$W" tr_run "$@" archive-put "pg_wal/$(seg "$n")"
-}
-# got N [ENV...]: archive-get of segment N returns it byte-identical.
-got() {
-	local n=$1
-	shift
-	rm -f "$G/x"
-	tr_run "$@" archive-get "$G/x" "$(seg "$n")" >/dev/null 2>&1 && cmp -s "$G/x" "$W/pg_wal/$(seg "$n")"
-}
+# shellcheck source=tests/integration/lib_keys.sh
+. "$here/lib_keys.sh"
 wal_count() { find "$REPO/wal" -type f ! -name '.*' 2>/dev/null | wc -l; }
 cold() { printf 'TOTALRECALL_STATE_DIR=%s\n' "$(newdir "state-cold-$1")"; }
 keyring_line() { sed -n "s/^$1 //p" "$2" | head -1; }

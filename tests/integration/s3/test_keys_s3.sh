@@ -75,30 +75,8 @@ tr_env_set TOTALRECALL_DRIVER=s3 TOTALRECALL_S3_URI_STYLE=path "TOTALRECALL_BUCK
 	TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_PREFETCH=0 TOTALRECALL_ARCHIVE_AHEAD=0 \
 	"AWS_ACCESS_KEY_ID=$KEY_ID" "AWS_SECRET_ACCESS_KEY=$SECRET" AWS_REGION=us-east-1 TOTALRECALL_RETRIES=1
 
-newdir() {
-	local d=$TR_TMP/$1
-	rm -rf "$d"
-	as_pg mkdir -p "$d"
-	printf '%s\n' "$d"
-}
-not_ok() { ! "$@" >/dev/null 2>&1; }
-W=$(newdir work)
-as_pg mkdir -p "$W/pg_wal"
-G=$(newdir get)
-seg() { printf '0000000100000000000000%02X' "$1"; }
-put() {
-	local n=$1
-	shift
-	[ -f "$W/pg_wal/$(seg "$n")" ] || FAKE_RANDOM=16384 fake_segment "$W/pg_wal" "$(seg "$n")" "$n"
-	TR_DESC="archive-put $(seg "$n")${TR_WHY:+ ($TR_WHY)}" assert_rc "${WANT:-0}" in_dir "$W" tr_run "$@" archive-put "pg_wal/$(seg "$n")"
-}
-got() {
-	local n=$1
-	shift
-	rm -f "$G/x"
-	tr_run "$@" archive-get "$G/x" "$(seg "$n")" >/dev/null 2>&1 && cmp -s "$G/x" "$W/pg_wal/$(seg "$n")"
-}
-cold() { printf 'TOTALRECALL_STATE_DIR=%s\n' "$(newdir "state-cold-$1")"; }
+# shellcheck source=../lib_keys.sh
+. "$here/../lib_keys.sh"
 s3get() { aws_s3 s3 cp "s3://$BUCKET/$1" "$2" >/dev/null; }
 s3put() { aws_s3 s3 cp "$1" "s3://$BUCKET/$2" >/dev/null; }
 s3rm() { aws_s3 s3 rm "s3://$BUCKET/$1" >/dev/null; }
