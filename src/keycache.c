@@ -79,17 +79,21 @@ static void key_name(const uint8_t id[8], char out[32])
 	snprintf(out, 32, "%s.key", hex);
 }
 
-/* Parses a key file into *slot-worthy values; the id must be the one the
- * data derives to. */
-static int parse_key(const char *buf, const uint8_t id[8], uint8_t data[32], int64_t *created)
+/* Parses a key file; the id must be the one the data derives to.  *index
+ * is the key's place in the keyring (0: the repository's first key, whose
+ * mac and chunk keys the repository keeps), or a large number if unknown. */
+static int parse_key(const char *buf, const uint8_t id[8], uint8_t data[32], int64_t *created, int *index)
 {
 	char idhex[17], datahex[65];
 	long long c;
+	int n = 0;
 	tr_keys probe;
 	if (strncmp(buf, KEY_MAGIC, strlen(KEY_MAGIC)) != 0 ||
-	    sscanf(buf + strlen(KEY_MAGIC), "key-id %16s\ncreated %lld\ndata %64s", idhex, &c, datahex) != 3 ||
+	    sscanf(buf + strlen(KEY_MAGIC), "key-id %16s\ncreated %lld\ndata %64s\n%n", idhex, &c, datahex, &n) != 3 ||
 	    tr_unhex(datahex, data, 32) != 0)
 		return -1;
+	if (!n || sscanf(buf + strlen(KEY_MAGIC) + n, "index %d", index) != 1)
+		*index = TR_KEYS_MAX;
 	memset(&probe, 0, sizeof probe);
 	memcpy(probe.data, data, 32);
 	tr_keys_derive(&probe);
@@ -100,24 +104,32 @@ static int parse_key(const char *buf, const uint8_t id[8], uint8_t data[32], int
 	return ok ? 0 : -1;
 }
 
-int tr_keycache_load_key(tr_keycache *kc, const uint8_t id[8], tr_keys *keys)
+/* The key with this id: 0 (data, created, index filled), 1 absent, -1 damaged. */
+static int read_key(tr_keycache *kc, const uint8_t id[8], uint8_t data[32], int64_t *created, int *index)
 {
 	char name[32], *buf;
 	size_t len;
-	uint8_t data[32];
-	int64_t created;
 	key_name(id, name);
 	if (read_at(kc, name, KEY_FILE_MAX, &buf, &len) != 0)
 		return errno == ENOENT ? 1 : -1;
-	int rc = parse_key(buf, id, data, &created);
+	int rc = parse_key(buf, id, data, created, index);
 	free_secret(buf, len);
+	return rc;
+}
+
+int tr_keycache_load_key(tr_keycache *kc, const uint8_t id[8], tr_keys *keys)
+{
+	uint8_t data[32];
+	int64_t created;
+	int index;
+	int rc = read_key(kc, id, data, &created, &index);
 	if (rc == 0 && !tr_keys_find(keys, id))
 		rc = tr_keys_add(keys, data, created);
 	explicit_bzero(data, sizeof data);
 	return rc;
 }
 
-static int store_one(tr_keycache *kc, const tr_key_slot *s)
+static int store_one(tr_keycache *kc, const tr_key_slot *s, int index)
 {
 	char name[32], damaged[64], idhex[17], datahex[65], body[256];
 	tr_keys check;
@@ -133,8 +145,8 @@ static int store_one(tr_keycache *kc, const tr_key_slot *s)
 	}
 	tr_hex(s->id, 8, idhex);
 	tr_hex(s->data, 32, datahex);
-	int n = snprintf(body, sizeof body, KEY_MAGIC "key-id %s\ncreated %" PRId64 "\ndata %s\n", idhex, s->created,
-			 datahex);
+	int n = snprintf(body, sizeof body, KEY_MAGIC "key-id %s\ncreated %" PRId64 "\ndata %s\nindex %d\n", idhex,
+			 s->created, datahex, index);
 	int rc = tr_atomic_write_file_at(kc->dirfd, name, body, (size_t)n, 0600, TR_ATOMIC_NOREPLACE);
 	if (rc != 0 && errno == EEXIST)
 		rc = 0;  /* another process cached it meanwhile */
@@ -147,50 +159,64 @@ int tr_keycache_store_keys(tr_keycache *kc, const tr_keys *keys)
 {
 	int rc = 0;
 	for (int i = 0; i < keys->nslots; i++)
-		if (store_one(kc, &keys->slot[i]) != 0)
+		if (store_one(kc, &keys->slot[i], i) != 0)
 			rc = -1;
 	return rc;
 }
 
-static int by_created(const void *a, const void *b)
+struct cached_key {
+	uint8_t id[8];
+	int index;
+	int64_t created;
+};
+
+/* The keyring's order: its first key first (it gives mac and chunk). */
+static int by_order(const void *a, const void *b)
 {
-	const tr_key_slot *x = a, *y = b;
+	const struct cached_key *x = a, *y = b;
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
 	return x->created < y->created ? -1 : x->created > y->created;
 }
 
-int tr_keycache_load_all(tr_keycache *kc, tr_keys *keys)
+/* The ids, places and times of the cached keys: how many. */
+static int list_keys(tr_keycache *kc, struct cached_key *out, int max)
 {
-	int fd = dup(kc->dirfd);
+	int fd = dup(kc->dirfd), n = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
+	uint8_t data[32];
 	if (d)
 		rewinddir(d);  /* a dup shares the directory offset of an earlier reading */
-	uint8_t id[8];
-	char hex[17];
-	memset(keys, 0, sizeof *keys);
-	while (d && (e = readdir(d)))
-		if (strlen(e->d_name) == 20 && strcmp(e->d_name + 16, ".key") == 0) {
-			memcpy(hex, e->d_name, 16);
-			hex[16] = '\0';
-			if (tr_unhex(hex, id, 8) == 0)
-				tr_keycache_load_key(kc, id, keys);
-		}
+	while (d && n < max && (e = readdir(d))) {
+		char hex[17];
+		if (strlen(e->d_name) != 20 || strcmp(e->d_name + 16, ".key") != 0)
+			continue;
+		memcpy(hex, e->d_name, 16);
+		hex[16] = '\0';
+		if (tr_unhex(hex, out[n].id, 8) == 0 &&
+		    read_key(kc, out[n].id, data, &out[n].created, &out[n].index) == 0)
+			n++;
+	}
+	explicit_bzero(data, sizeof data);
 	if (d)
 		closedir(d);
 	else if (fd >= 0)
 		close(fd);
-	/* The repository's first key gives mac and chunk: oldest first. */
-	qsort(keys->slot, (size_t)keys->nslots, sizeof keys->slot[0], by_created);
-	int n = keys->nslots;
-	tr_keys sorted;
-	memset(&sorted, 0, sizeof sorted);
-	for (int i = 0; i < n; i++)
-		tr_keys_add(&sorted, keys->slot[i].data, keys->slot[i].created);
-	if (n)
-		tr_keys_set_current(&sorted, sorted.slot[n - 1].id);
-	*keys = sorted;
-	tr_keys_wipe(&sorted);
 	return n;
+}
+
+int tr_keycache_load_all(tr_keycache *kc, tr_keys *keys)
+{
+	struct cached_key found[TR_KEYS_MAX];
+	int n = list_keys(kc, found, TR_KEYS_MAX);
+	memset(keys, 0, sizeof *keys);
+	qsort(found, (size_t)n, sizeof found[0], by_order);
+	for (int i = 0; i < n; i++)
+		tr_keycache_load_key(kc, found[i].id, keys);
+	if (keys->nslots)
+		tr_keys_set_current(keys, keys->slot[keys->nslots - 1].id);
+	return keys->nslots;
 }
 
 int tr_keycache_knows(tr_keycache *kc)

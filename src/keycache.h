@@ -11,7 +11,9 @@
  *                  (mode 0600), created once and never overwritten: a
  *                  keyring lost or replaced in storage can never take the
  *                  last copy of a key with it.  The key id is derived from
- *                  the key, so a damaged file is recognised.
+ *                  the key, so a damaged file is recognised.  It also says
+ *                  where the key stands in the keyring (the first one keys
+ *                  chunk names and checksums), for init's rebuild.
  *   keyring        the keyring text last opened here, with a verifier
  *                  HMAC-SHA256(KEK, "totalrecall keycache verifier" |
  *                  repository hash | SHA-256 of the keyring text); its
@@ -55,7 +57,8 @@ int tr_keycache_store_keys(tr_keycache *kc, const tr_keys *keys);
 /* Appends the cached key with this id to keys: 0, 1 if not cached, -1 if
  * its file is damaged. */
 int tr_keycache_load_key(tr_keycache *kc, const uint8_t id[8], tr_keys *keys);
-/* Every cached key, oldest first: how many (0 if none). */
+/* Every cached key, in keyring order, the last one current: how many (0
+ * if none). */
 int tr_keycache_load_all(tr_keycache *kc, tr_keys *keys);
 /* 1 if this host holds any key of the repository. */
 int tr_keycache_knows(tr_keycache *kc);

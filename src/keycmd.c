@@ -167,6 +167,10 @@ static int new_keys(tr_repo *r, int new_data_key, tr_keys *keys)
 	*keys = r->keys;
 	if (!new_data_key)
 		return 0;
+	if (keys->nslots == TR_KEYS_MAX) {
+		tr_repo_set_err(r, "the keyring already holds %d data keys, the most it can", TR_KEYS_MAX);
+		return -1;
+	}
 	int rc = tr_random(data, sizeof data) == 0 && tr_keys_add(keys, data, (int64_t)time(NULL)) == 0 ? 0 : -1;
 	if (rc == 0)
 		tr_keys_set_current(keys, keys->slot[keys->nslots - 1].id);
@@ -203,7 +207,8 @@ static int rotate(tr_repo *r, const char *new_pass, int new_data_key)
 	char *text = malloc(TR_KEYRING_MAX);
 	tr_keys *keys = malloc(sizeof *keys);
 	int rc = TR_ENOMEM;
-	if (text && keys && new_keys(r, new_data_key, keys) == 0) {
+	tr_repo_set_err(r, "cannot seal the new keyring: out of memory or random numbers");
+	if (text && keys && (rc = new_keys(r, new_data_key, keys) == 0 ? TR_OK : TR_EINVAL) == TR_OK) {
 		int n = seal_next(r, keys, new_pass, text, TR_KEYRING_MAX);
 		rc = n > 0 ? write_generation(r, keys, text, (size_t)n) : TR_ENOMEM;
 		if (rc == TR_OK) {
@@ -211,8 +216,6 @@ static int rotate(tr_repo *r, const char *new_pass, int new_data_key)
 			tr_ring_hash(text, (size_t)n, r->keys.ring_hash);
 		}
 	}
-	if (rc == TR_ENOMEM)
-		tr_repo_set_err(r, "cannot seal the new keyring: out of memory or random numbers");
 	if (keys)
 		tr_keys_wipe(keys);
 	free(keys);

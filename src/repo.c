@@ -107,6 +107,7 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
 int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 {
 	memset(r, 0, sizeof *r);
+	tr_no_core_dumps();  /* before any key is loaded */
 	r->cfg = cfg;
 	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
 	repo_base(cfg, r->base, sizeof r->base);

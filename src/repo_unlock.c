@@ -477,7 +477,6 @@ static int create_new(tr_repo *r, unsigned flags)
 int tr_repo_unlock_flags(tr_repo *r, unsigned flags)
 {
 	tr_keycache kc;
-	tr_no_core_dumps();
 	r->writer = (flags & TR_UNLOCK_WRITER) != 0;
 	r->notices[0] = '\0';
 	if ((flags & TR_UNLOCK_CACHED) && open_cache(r, &kc) == TR_OK) {

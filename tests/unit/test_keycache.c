@@ -216,6 +216,29 @@ START_TEST(test_cache_keys)
 	ck_assert_mem_eq(all.slot[0].id, k.slot[0].id, 8);
 	ck_assert_mem_eq(all.id, k.slot[1].id, 8);
 
+	/* Keys of the same second keep the keyring's order: the first gives the
+	 * repository's mac and chunk keys. */
+	{
+		tr_keycache kc2;
+		tr_keys same, back;
+		char err[512];
+		uint8_t a[32], b[32];
+		memset(&same, 0, sizeof(same));
+		for (int i = 0; i < 32; i++) {
+			a[i] = (uint8_t)(200 + i);
+			b[i] = (uint8_t)(100 + i);
+		}
+		tr_keys_add(&same, a, 5);
+		tr_keys_add(&same, b, 5);
+		ck_assert_int_eq(tr_keycache_open(&kc2, &cfg, "ffffffffffffffffffffffffffffffff", err, sizeof(err)), 0);
+		ck_assert_int_eq(tr_keycache_store_keys(&kc2, &same), 0);
+		ck_assert_int_eq(tr_keycache_load_all(&kc2, &back), 2);
+		ck_assert_mem_eq(back.mac, same.mac, 32);
+		ck_assert_mem_eq(back.chunk, same.chunk, 32);
+		ck_assert_mem_eq(back.slot[1].id, same.slot[1].id, 8);
+		tr_keycache_close(&kc2);
+	}
+
 	/* Never overwritten: a key file stays as first written. */
 	char path[600], before[512], after[512];
 	char idhex[17];
