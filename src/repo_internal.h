@@ -14,7 +14,9 @@
 
 /* init: an empty place is "no repository" (TR_ENOTFOUND) even where this
  * host has used one, since init is told to start again there. */
-#define TR_UNLOCK_INIT 0x100u   /* newest backup copies read when both main and copy are lost */
+#define TR_UNLOCK_INIT 0x100u
+/* internal: the one second look after "objects but no keyring" */
+#define TR_UNLOCK_RETRIED 0x200u   /* newest backup copies read when both main and copy are lost */
 
 void tr_repo_set_err(tr_repo *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tr_repo_driver_fail(tr_repo *r, int rc);

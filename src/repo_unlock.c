@@ -422,6 +422,10 @@ int tr_repo_unlock_storage(tr_repo *r, unsigned flags)
 		rc = u->c[u->chosen].ring.version == 1 && (flags & TR_UNLOCK_WRITER) ? migrate(r, u) : repair(r, u, flags);
 	tr_keycache_close(&kc);
 	unlock_free(u);
+	/* Objects but no keyring: a creator racing us may have put its keyring
+	 * after we looked for it and before we listed.  Look once more. */
+	if (rc == TR_REPO_ENOKEYRING && !(flags & TR_UNLOCK_RETRIED))
+		return tr_repo_unlock_storage(r, flags | TR_UNLOCK_RETRIED);
 	return rc;
 }
 

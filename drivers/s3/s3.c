@@ -217,12 +217,13 @@ static int confirm_absent(tr_conn *c, const char *key)
 	s3_request_header(&req, "Range", "bytes=0-0");
 	int rc = s3_http_do(c, &req, &resp);
 	long st = resp.status;
+	int no_bucket = strcmp(resp.err.code, "NoSuchBucket") == 0;
 	s3_response_free(&resp);
 	if (rc == TR_ENOTFOUND)
 		return rc;
 	if (rc == TR_OK || st == 416)  /* 416: an empty object exists */
 		return TR_EEXIST;
-	if (st == 404)
+	if (st == 404 && !no_bucket)  /* a missing bucket keeps s3_http's message */
 		return s3_fail(c, TR_EIO, "%s: HEAD s3://%s/%s: 404, and a GET of it got 404 without S3's "
 			       "NoSuchKey: not S3 answering (a proxy or a wrong endpoint?)", S3_DRIVER_NAME,
 			       c->conf.bucket, key);
