@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static long kill_after = -1;   /* -1: no hook */
 static long ops;
@@ -33,4 +35,28 @@ void tr_testhook_op(void)
 	long n = __atomic_fetch_add(&ops, 1, __ATOMIC_RELAXED);
 	if (kill_after >= 0 && n >= kill_after)
 		raise(SIGKILL);
+}
+
+static long long truncate_at = -2;  /* -2: not read yet, -1: no hook */
+static int truncated;
+
+void tr_testhook_truncate(int fd, uint64_t pos)
+{
+	if (__atomic_load_n(&truncate_at, __ATOMIC_ACQUIRE) == -2) {
+		const char *v = getenv("TOTALRECALL_TEST_TRUNCATE_AT");
+		char *end;
+		long long n = v ? strtoll(v, &end, 10) : -1;
+		__atomic_store_n(&truncate_at, v && *v && !*end && n >= 0 ? n : -1, __ATOMIC_RELEASE);
+	}
+	long long at = __atomic_load_n(&truncate_at, __ATOMIC_ACQUIRE);
+	if (at < 0 || pos < (uint64_t)at || __atomic_exchange_n(&truncated, 1, __ATOMIC_ACQ_REL))
+		return;
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	int w = open(self, O_WRONLY | O_CLOEXEC);
+	if (w >= 0) {
+		if (ftruncate(w, (off_t)at) == 0)
+			fprintf(stderr, "test hook: truncated the file to %lld bytes\n", at);
+		close(w);
+	}
 }
