@@ -2,6 +2,7 @@
  * config file) and the driver loader's errors. */
 #include "config.h"
 #include "loader.h"
+#include "repo.h"
 #include "settings.h"
 
 #include <check.h>
@@ -324,6 +325,40 @@ START_TEST(loader_finds_fs_in_build_tree)
 }
 END_TEST
 
+/* The hash naming a repository's local state (key cache, verify state)
+ * tells Azure accounts apart, never depends on a secret, and is unchanged
+ * for drivers that have no account. */
+static void hash_with(const char *var, const char *value, char out[33])
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	clear_env();
+	setenv("TOTALRECALL_DRIVER", "azure", 1);
+	setenv("TOTALRECALL_BUCKET", "backups", 1);
+	setenv("TOTALRECALL_DATABASE_ID", "db", 1);
+	if (var)
+		setenv(var, value, 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	tr_repo_id_hash(&cfg, out);
+	tr_config_free(&cfg);
+}
+
+START_TEST(repo_hash_tells_storage_accounts_apart)
+{
+	char none[33], a[33], b[33], cs1[33], cs2[33], cs3[33];
+	hash_with(NULL, NULL, none);
+	hash_with("AZURE_STORAGE_ACCOUNT", "accounta", a);
+	hash_with("AZURE_STORAGE_ACCOUNT", "accountb", b);
+	ck_assert_str_ne(a, b);
+	ck_assert_str_ne(none, a);
+	hash_with("AZURE_STORAGE_CONNECTION_STRING", "AccountName=accounta;AccountKey=a2V5MQ==", cs1);
+	hash_with("AZURE_STORAGE_CONNECTION_STRING", "AccountName=accounta;AccountKey=a2V5Mg==", cs2);
+	hash_with("AZURE_STORAGE_CONNECTION_STRING", "AccountName=accountb;AccountKey=a2V5MQ==", cs3);
+	ck_assert_str_eq(cs1, cs2);  /* a rotated key keeps the local state */
+	ck_assert_str_ne(cs1, cs3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -341,6 +376,7 @@ static Suite *suite(void)
 	tcase_add_test(t, config_file_errors);
 	tcase_add_test(t, required_settings_named);
 	tcase_add_test(t, unknown_cmdline_option);
+	tcase_add_test(t, repo_hash_tells_storage_accounts_apart);
 	suite_add_tcase(s, t);
 	TCase *l = tcase_create("loader");
 	tcase_add_test(l, loader_unknown_driver_names_dirs);
