@@ -67,6 +67,16 @@ enum tr_setting_id {
 	TR_S_FULL,
 	TR_S_ARCHIVE_AHEAD,
 	TR_S_PREFETCH,
+	TR_S_S3_CREDENTIALS,
+	TR_S_S3_PROFILE,
+	TR_S_S3_SSE,
+	TR_S_S3_SSE_KMS_KEY_ID,
+	TR_S_S3_SSE_CUSTOMER_KEY,
+	TR_S_S3_STORAGE_CLASS,
+	TR_S_S3_WAL_STORAGE_CLASS,
+	TR_S_S3_CHECKSUM,
+	TR_S_S3_REQUESTER_PAYS,
+	TR_S_WAL_KEY_PREFIX,
 	TR_S_COUNT
 };
 
@@ -76,6 +86,7 @@ enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM, T
 #define TR_SF_SECRET   0x1u  /* never printed, not even its length */
 #define TR_SF_DRIVER   0x2u  /* handed to storage drivers by name */
 #define TR_SF_REQUIRED 0x4u  /* commands that touch storage need it */
+#define TR_SF_DERIVED  0x8u  /* computed from other settings; not settable */
 
 typedef struct tr_setting_def {
 	const char *name;     /* long option and config-file key */
