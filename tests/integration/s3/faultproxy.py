@@ -14,6 +14,8 @@ Per request, with probability --rate, one of the faults is picked:
              closing
   truncate   forward, then send the headers (full Content-Length) and only
              half the body, and close
+  corrupt    flip one byte of a request body (PUT or POST with a body) on the
+             way to the server, after the client signed and checksummed it
 The schedule depends only on the seed and the order of requests.
 """
 import argparse
@@ -132,6 +134,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self.close_connection = True
             return self._reset()
+        if fault == "corrupt" and body:
+            damaged = bytearray(body)
+            damaged[len(damaged) // 2] ^= 0x01
+            body = bytes(damaged)
         status, reason, hdrs, data = self._forward(body)
         if fault in ("truncate", "stall") and len(data) >= 2:
             return self._send(status, reason, hdrs, data, cut=len(data) // 2,

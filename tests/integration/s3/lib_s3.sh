@@ -50,7 +50,7 @@ stop_servers() {
 		wait "$pid" 2>/dev/null
 	done
 	S3_PIDS=()
-	rm -rf "$S3_TMP"
+	[ -n "${TR_KEEP:-}" ] || rm -rf "$S3_TMP"
 }
 trap stop_servers EXIT
 
@@ -104,3 +104,56 @@ drv() {
 }
 
 sha() { sha256sum | cut -c1-64; }
+
+# --- fakeaws.py: signature-checking S3 stand-in, STS, ECS, IMDS ---
+
+# start_fake [fakeaws options...] -> FAKE_URL (the S3 proxy in front of
+# moto), STS_URL, ECS_URL, IMDS_URL, BLACKHOLE_URL; needs start_moto first.
+start_fake() {
+	local s3 sts ecs imds bh ready="$S3_TMP/fake.ready"
+	s3=$(free_port) sts=$(free_port) ecs=$(free_port) imds=$(free_port) bh=$(free_port)
+	rm -f "$ready"
+	python3 "$S3DIR/fakeaws.py" --upstream "127.0.0.1:$MOTO_PORT" --s3 "127.0.0.1:$s3" \
+		--sts "127.0.0.1:$sts" --ecs "127.0.0.1:$ecs" --imds "127.0.0.1:$imds" \
+		--blackhole "127.0.0.1:$bh" --ready-file "$ready" "$@" 2>>"$S3_TMP/fake.log" &
+	S3_PIDS+=($!)
+	FAKE_URL="http://127.0.0.1:$s3" STS_URL="http://127.0.0.1:$sts" ECS_URL="http://127.0.0.1:$ecs"
+	IMDS_URL="http://127.0.0.1:$imds" BLACKHOLE_URL="http://127.0.0.1:$bh"
+	for _ in $(seq 1 100); do
+		[ -e "$ready" ] && return 0
+		sleep 0.1
+	done
+	echo "fakeaws did not come up: $(tail -3 "$S3_TMP/fake.log")" >&2
+	return 1
+}
+
+# fake_q EXPR: evaluates a Python expression over the fake's state d
+# (d["issued"]["sts"], d["log"], ...) and prints it.
+fake_q() {
+	curl -sf "$FAKE_URL/_fake/state" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+# fake_post OP [JSON]: config, expire, clear-log.
+fake_post() { curl -sf -X POST --data-binary "${2:-}" "$FAKE_URL/_fake/$1" >/dev/null; }
+
+# A port nothing listens on: a connection there is refused at once.
+closed_port() { free_port; }
+
+# moto_head BUCKET KEY...: what moto stored for each key, one line each:
+# "KEY class=.. sse=.. kms=.. type=.. sha256=.." (straight from moto, not
+# through any proxy; the AWS CLI would take a second per call).
+moto_head() {
+	python3 - "$MOTO_URL" "$@" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+url, bucket, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
+                  aws_secret_access_key="y", config=Config(s3={"addressing_style": "path"}))
+for k in keys:
+    h = s3.head_object(Bucket=bucket, Key=k, ChecksumMode="ENABLED")
+    print("%s class=%s sse=%s kms=%s type=%s sha256=%s" % (
+        k, h.get("StorageClass", "STANDARD"), h.get("ServerSideEncryption", "-"), h.get("SSEKMSKeyId", "-"),
+        h.get("ContentType", "-"), h.get("ChecksumSHA256", "-")))
+PY
+}
