@@ -41,7 +41,6 @@ import calendar
 import email.utils
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import re
@@ -53,7 +52,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
+from faultproxy import Handler as ProxyHandler
+
 MAX_SKEW = 900
 
 
@@ -158,16 +158,12 @@ AUTH_RE = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]
                      r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$")
 
 
-class S3Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class S3Handler(ProxyHandler):
+    """faultproxy's forwarding (_body, _forward), with checks in front."""
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
             sys.stderr.write("fakeaws s3: " + (fmt % args) + "\n")
-
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     # Each check answers and returns False when the request is refused.
     def _authenticate(self, st, body):
@@ -295,20 +291,11 @@ class S3Handler(BaseHTTPRequestHandler):
             return send(self, 404, "no such control", "text/plain")
         send(self, 200, "ok", "text/plain")
 
-    def _forward(self, body):
-        conn = http.client.HTTPConnection(*self.server.upstream, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read() if self.command != "HEAD" else b""
-        hdrs = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP and k.lower() != "date"]
-        conn.close()
-        return resp.status, hdrs, data
-
     def _relay(self, status, hdrs, data):
         self.send_response_only(status)
         for k, v in hdrs:
-            self.send_header(k, v)
+            if k.lower() != "date":   # the answer carries our clock, skewed or not
+                self.send_header(k, v)
         self.send_header("Date", email.utils.formatdate(self.server.state.now(), usegmt=True))
         self.end_headers()
         if self.command != "HEAD":
@@ -375,7 +362,7 @@ class S3Handler(BaseHTTPRequestHandler):
         if ok and md5 is not None:
             summed = self._complete_checksums(st, query, body)
         if ok and md5 is not None and summed is not False:
-            status, hdrs, data = self._forward(body)
+            status, _, hdrs, data = self._forward(body)
             self._remember(st, query, md5, status, data)
             self._relay(status, hdrs, data)
         keep = ("user-agent", "content-type", "x-amz-storage-class", "x-amz-server-side-encryption",
@@ -407,12 +394,17 @@ def sts_error(h, status, code, message):
          "<RequestId>fakeaws</RequestId></ErrorResponse>" % (code, message))
 
 
-class StsHandler(BaseHTTPRequestHandler):
+class Endpoint(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    NAME = "endpoint"
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
-            sys.stderr.write("fakeaws sts: " + (fmt % args) + "\n")
+            sys.stderr.write("fakeaws %s: %s\n" % (self.NAME, fmt % args))
+
+
+class StsHandler(Endpoint):
+    NAME = "sts"
 
     def do_POST(self):
         st = self.server.state
@@ -442,12 +434,8 @@ def creds_json(kid, c, exp):
                        "LastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
-class EcsHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("fakeaws ecs: " + (fmt % args) + "\n")
+class EcsHandler(Endpoint):
+    NAME = "ecs"
 
     def do_GET(self):
         st = self.server.state
@@ -459,13 +447,9 @@ class EcsHandler(BaseHTTPRequestHandler):
         send(self, 200, creds_json(*st.issue("ecs")), "application/json")
 
 
-class ImdsHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class ImdsHandler(Endpoint):
+    NAME = "imds"
     ROLE = "fake-instance-role"
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("fakeaws imds: " + (fmt % args) + "\n")
 
     def do_PUT(self):
         st = self.server.state
