@@ -12,6 +12,13 @@ NODE_DIR="${TR_S3RVER_NODE_DIR:-$S3DIR/node}"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=aws
 
+# Commands run with `env -i` keep the sanitizers' settings (tests/sanitize.sh:
+# LeakSanitizer must not scan TLS in a process that loaded libcurl).
+SAN_ENV=()
+for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+	[ -n "${!v:-}" ] && SAN_ENV+=("$v=${!v}")
+done
+
 PASS=0
 FAIL=0
 S3_PIDS=()

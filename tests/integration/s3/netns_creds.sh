@@ -21,7 +21,7 @@ dn() {
 	local envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	env -i PATH="$PATH" HOME="$S3_TMP" "${envs[@]}" "$DRVTOOL" -D s3 -d "$top_builddir/drivers/s3/.libs" \
+	env -i "${SAN_ENV[@]}" PATH="$PATH" HOME="$S3_TMP" "${envs[@]}" "$DRVTOOL" -D s3 -d "$top_builddir/drivers/s3/.libs" \
 		-o bucket=netns-bucket -o "endpoint=$FAKE_URL" -o s3-uri-style=path -o "state-dir=$S3_TMP/state-$RANDOM" "$@"
 }
 

@@ -26,7 +26,7 @@ for b in "$B" pays-bucket region-bucket; do curl -sf -X PUT "$MOTO_URL/$b" >/dev
 
 # ft [drvtool options and command...]: the s3 driver through the fake.
 ft() {
-	env -i PATH="$PATH" HOME="$S3_TMP" AWS_EC2_METADATA_DISABLED=true "$DRVTOOL" -D s3 \
+	env -i "${SAN_ENV[@]}" PATH="$PATH" HOME="$S3_TMP" AWS_EC2_METADATA_DISABLED=true "$DRVTOOL" -D s3 \
 		-d "$top_builddir/drivers/s3/.libs" -o "bucket=$B" -o "endpoint=$FAKE_URL" -o s3-uri-style=path \
 		-o "access-key-id=$ID" -o "secret-access-key=$SECRET" -o "state-dir=$S3_TMP/state" "$@"
 }
@@ -273,7 +273,7 @@ core() {
 	local wal=000000010000000000000007 dir="$S3_TMP/core"
 	mkdir -p "$dir"
 	head -c $((16 * MiB)) /dev/urandom >"$dir/$wal"
-	local envs=(PATH="$PATH" HOME="$dir" AWS_EC2_METADATA_DISABLED=true TOTALRECALL_DRIVER=s3
+	local envs=("${SAN_ENV[@]}" PATH="$PATH" HOME="$dir" AWS_EC2_METADATA_DISABLED=true TOTALRECALL_DRIVER=s3
 		TOTALRECALL_DRIVER_DIR="$top_builddir/drivers/s3/.libs" TOTALRECALL_BUCKET="$B"
 		TOTALRECALL_S3_ENDPOINT="$FAKE_URL" TOTALRECALL_S3_URI_STYLE=path TOTALRECALL_DATABASE_ID=coredb
 		TOTALRECALL_STORAGE_PREFIX=/pfx/ TOTALRECALL_ENCRYPTION_KEY=core-passphrase TOTALRECALL_KDF_ITERATIONS=1000

@@ -44,7 +44,7 @@ dt() {
 	local envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	env -i PATH="$PATH" HOME="$S3_TMP/home" AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$CLOSED" \
+	env -i "${SAN_ENV[@]}" PATH="$PATH" HOME="$S3_TMP/home" AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$CLOSED" \
 		"${envs[@]}" "$DRVTOOL" -D s3 -d "$top_builddir/drivers/s3/.libs" -o "bucket=$B" \
 		-o "endpoint=$FAKE_URL" -o s3-uri-style=path -o "state-dir=$STATE" "$@"
 }
