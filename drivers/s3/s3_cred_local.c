@@ -38,10 +38,8 @@ int s3_static_probe(tr_conn *c, s3_src_info *info)
 int s3_static_fetch(tr_conn *c, s3_creds *out, char *why, size_t whylen)
 {
 	const s3_conf *k = &c->conf;
-	if (s3_creds_set(out, k->access_key_id, k->secret_access_key, k->session_token, 0) != 0) {
-		snprintf(why, whylen, "out of memory");
-		return TR_ENOMEM;
-	}
+	if (s3_creds_set(out, k->access_key_id, k->secret_access_key, k->session_token, 0, why, whylen) != 0)
+		return TR_EINVAL;
 	return TR_OK;
 }
 
@@ -154,9 +152,9 @@ int s3_profile_fetch(tr_conn *c, s3_creds *out, char *why, size_t whylen)
 	if (profile_check(&f, p, &info) != S3_SRC_CONFIGURED) {
 		snprintf(why, whylen, "%s", info.why);
 		rc = TR_EAUTH;
-	} else if (s3_creds_set(out, p->access_key_id, p->secret_access_key, p->session_token, 0) != 0) {
-		snprintf(why, whylen, "out of memory");
-		rc = TR_ENOMEM;
+	} else if (s3_creds_set(out, p->access_key_id, p->secret_access_key, p->session_token, 0, why,
+				whylen) != 0) {
+		rc = TR_EINVAL;
 	}
 	s3_profile_wipe(p);
 	free(p);

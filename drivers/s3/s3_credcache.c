@@ -48,7 +48,7 @@ static char *field(const char *text, const char *name)
 
 int s3_credcache_parse(const char *text, enum s3_cred_source src, s3_creds *out)
 {
-	char want[64];
+	char want[64], why[128];
 	int rc = -1;
 	memset(out, 0, sizeof *out);
 	if (strncmp(text, MAGIC "\n", sizeof MAGIC) != 0)
@@ -61,7 +61,7 @@ int s3_credcache_parse(const char *text, enum s3_cred_source src, s3_creds *out)
 	long long e = exp ? strtoll(exp, &end, 10) : 0;
 	if (source && strcmp(source, want) == 0 && exp && end && !*end && e > 0 && id && *id && secret &&
 	    *secret)
-		rc = s3_creds_set(out, id, secret, token, (int64_t)e);
+		rc = s3_creds_set(out, id, secret, token, (int64_t)e, why, sizeof why);
 	free(source);
 	free(exp);
 	free(id);

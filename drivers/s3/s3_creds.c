@@ -83,16 +83,33 @@ void s3_creds_clear(s3_creds *cr)
 	memset(cr, 0, sizeof *cr);
 }
 
-int s3_creds_set(s3_creds *out, const char *id, const char *secret, const char *token,
-		 int64_t expiration)
+/* Printable ASCII without blanks: what can travel in a header (the
+ * token does) and in a cache file line, and what AWS ever issues. */
+static int cred_chars_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int s3_creds_set(s3_creds *out, const char *id, const char *secret, const char *token, int64_t expiration,
+		 char *why, size_t whylen)
 {
 	memset(out, 0, sizeof *out);
+	if (!cred_chars_ok(id) || !cred_chars_ok(secret) || (token && !cred_chars_ok(token))) {
+		snprintf(why, whylen, "the %s holds a blank or a character outside printable ASCII",
+			 !cred_chars_ok(id) ? "access key id" : !cred_chars_ok(secret) ? "secret access key"
+			 : "session token");
+		return -1;
+	}
 	out->access_key_id = strdup(id);
 	out->secret_access_key = strdup(secret);
 	out->session_token = token && *token ? strdup(token) : NULL;
 	out->expiration = expiration;
 	if (!out->access_key_id || !out->secret_access_key || (token && *token && !out->session_token)) {
 		s3_creds_clear(out);
+		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -116,10 +133,8 @@ int s3_creds_from_json(const char *json, size_t len, s3_creds *out, char *why, s
 		snprintf(why, whylen, "the answer has no AccessKeyId or SecretAccessKey");
 	else if (e && !s3_xml_time(exp))
 		snprintf(why, whylen, "the answer's Expiration \"%.40s\" is not a time", exp);
-	else if (s3_creds_set(out, id, secret, t ? token : NULL, e ? s3_xml_time(exp) : 0) != 0)
-		snprintf(why, whylen, "out of memory");
 	else
-		rc = 0;
+		rc = s3_creds_set(out, id, secret, t ? token : NULL, e ? s3_xml_time(exp) : 0, why, whylen);
 	memset(secret, 0, sizeof secret);
 	wipe_free(token);
 	return rc;

@@ -56,9 +56,10 @@ int s3_imds_fetch(tr_conn *c, s3_creds *out, char *why, size_t whylen);
 
 /* --- shared helpers (s3_creds.c) --- */
 
-/* Copies the strings into out (token may be NULL); -1 when out of memory. */
+/* Copies the strings into out (token may be NULL or ""); -1 with why set
+ * when out of memory or when a value could not be sent in a header. */
 int s3_creds_set(s3_creds *out, const char *id, const char *secret, const char *token,
-		 int64_t expiration);
+		 int64_t expiration, char *why, size_t whylen);
 /* Overwrites the secret and the token, frees everything. */
 void s3_creds_clear(s3_creds *cr);
 /* Reads AccessKeyId, SecretAccessKey, Token and Expiration from the JSON

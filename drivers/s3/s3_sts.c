@@ -147,9 +147,8 @@ static int parse_answer(const s3_fetch_resp *r, const webid *w, s3_creds *out, c
 		snprintf(why, whylen, "STS %s: the AssumeRoleWithWebIdentity answer has no credentials",
 			 w->endpoint);
 		rc = TR_EIO;
-	} else if (s3_creds_set(out, id, secret, token, s3_xml_time(exp)) != 0) {
-		snprintf(why, whylen, "out of memory");
-		rc = TR_ENOMEM;
+	} else if (s3_creds_set(out, id, secret, token, s3_xml_time(exp), why, whylen) != 0) {
+		rc = TR_EIO;
 	} else {
 		rc = TR_OK;
 	}

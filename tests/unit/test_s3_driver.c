@@ -265,19 +265,28 @@ START_TEST(creds_from_json_doc)
 {
 	s3_creds c;
 	char why[256];
-	ck_assert_int_eq(s3_creds_from_json(ECS_DOC, strlen(ECS_DOC), &c, why, sizeof why), 0);
+	static const char doc[] = "{\"Code\": \"Success\", \"AccessKeyId\": \"ASIAJSON\", \"SecretAccessKey\": "
+				  "\"se\\/cr+et\", \"Token\": \"IQoJ\\/tok+en==\", \"Expiration\": "
+				  "\"2024-05-01T18:00:00Z\"}";
+	ck_assert_int_eq(s3_creds_from_json(doc, strlen(doc), &c, why, sizeof why), 0);
 	ck_assert_str_eq(c.access_key_id, "ASIAJSON");
-	ck_assert_str_eq(c.secret_access_key, "se/cr\"et\\");
-	ck_assert_ptr_nonnull(c.session_token);
+	ck_assert_str_eq(c.secret_access_key, "se/cr+et");
+	ck_assert_str_eq(c.session_token, "IQoJ/tok+en==");
 	ck_assert_int_eq(c.expiration, 1714586400); /* 2024-05-01T18:00:00Z */
 	s3_creds_clear(&c);
 	ck_assert_ptr_null(c.access_key_id);
+	/* Blanks and non-ASCII are no credentials AWS issues. */
+	ck_assert_int_eq(s3_creds_from_json(ECS_DOC, strlen(ECS_DOC), &c, why, sizeof why), -1);
 	static const char no_secret[] = "{\"AccessKeyId\": \"A\", \"Token\": \"t\"}";
 	ck_assert_int_eq(s3_creds_from_json(no_secret, strlen(no_secret), &c, why, sizeof why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "no AccessKeyId or SecretAccessKey"));
 	static const char bad_time[] = "{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", \"Expiration\": \"soon\"}";
 	ck_assert_int_eq(s3_creds_from_json(bad_time, strlen(bad_time), &c, why, sizeof why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "is not a time"));
+	/* A token that would break the request's headers is refused. */
+	static const char crlf[] = "{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", \"Token\": \"t\\r\\nX-Evil: 1\"}";
+	ck_assert_int_eq(s3_creds_from_json(crlf, strlen(crlf), &c, why, sizeof why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "session token holds a blank"));
 	static const char no_token[] = "{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}";
 	ck_assert_int_eq(s3_creds_from_json(no_token, strlen(no_token), &c, why, sizeof why), 0);
 	ck_assert_ptr_null(c.session_token);
@@ -291,12 +300,13 @@ END_TEST
 START_TEST(credcache_round_trip)
 {
 	s3_creds in, out;
-	ck_assert_int_eq(s3_creds_set(&in, "ASIAC", "sec ret", "tok/en==", 1714586400), 0);
+	char why[128];
+	ck_assert_int_eq(s3_creds_set(&in, "ASIAC", "sec/ret+", "tok/en==", 1714586400, why, sizeof why), 0);
 	char *text = s3_credcache_format(S3_CRED_WEB_IDENTITY, &in);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_eq(s3_credcache_parse(text, S3_CRED_WEB_IDENTITY, &out), 0);
 	ck_assert_str_eq(out.access_key_id, "ASIAC");
-	ck_assert_str_eq(out.secret_access_key, "sec ret");
+	ck_assert_str_eq(out.secret_access_key, "sec/ret+");
 	ck_assert_str_eq(out.session_token, "tok/en==");
 	ck_assert_int_eq(out.expiration, 1714586400);
 	s3_creds_clear(&out);
