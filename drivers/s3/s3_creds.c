@@ -15,7 +15,7 @@
 #define REFRESH_MARGIN 300    /* seconds before expiry when new credentials are fetched */
 #define REFRESH_MIN_GAP 5     /* never fetch more often than this */
 #define KEEP_ON_FAILURE 60    /* a failed refresh keeps credentials valid this much longer */
-#define CACHE_MAX 16384
+#define CACHE_MAX 40000      /* a cache file: fields and a session token of up to S3_TOKEN_MAX */
 
 typedef struct source {
 	enum s3_cred_source id;
@@ -117,7 +117,7 @@ int s3_creds_set(s3_creds *out, const char *id, const char *secret, const char *
 
 int s3_creds_from_json(const char *json, size_t len, s3_creds *out, char *why, size_t whylen)
 {
-	char id[256], secret[256], exp[64], *token = malloc(8192);
+	char id[256], secret[256], exp[64], *token = malloc(S3_TOKEN_MAX);
 	int rc = -1;
 	if (!token) {
 		snprintf(why, whylen, "out of memory");
@@ -125,7 +125,7 @@ int s3_creds_from_json(const char *json, size_t len, s3_creds *out, char *why, s
 	}
 	int a = s3_json_string(json, len, "AccessKeyId", id, sizeof id);
 	int b = s3_json_string(json, len, "SecretAccessKey", secret, sizeof secret);
-	int t = s3_json_string(json, len, "Token", token, 8192);
+	int t = s3_json_string(json, len, "Token", token, S3_TOKEN_MAX);
 	int e = s3_json_string(json, len, "Expiration", exp, sizeof exp);
 	if (a < 0 || b < 0 || t < 0 || e < 0)
 		snprintf(why, whylen, "the answer is not the JSON document expected");
@@ -201,12 +201,11 @@ static int obtain(tr_conn *c, const source *s, const char *cache, int force, cha
 	int rc = s->fetch(c, &fresh, why, whylen);
 	if (rc != TR_OK)
 		return rc;
-	if (s->temporary && fresh.expiration && fresh.expiration <= s3_now(c)) {
-		snprintf(why, whylen, "the credentials given expired already (Expiration in the past: "
-			 "is this host's clock right?)");
-		s3_creds_clear(&fresh);
-		return TR_EAUTH;
-	}
+	/* Fresh credentials that look expired say the clock is wrong, not the
+	 * credentials: use them; S3 will tell the time if it matters. */
+	if (s->temporary && fresh.expiration && fresh.expiration <= s3_now(c))
+		s3_log(c, 1, "%s: credentials from %s expire at %lld, already past by this host's clock: is "
+		       "the clock right?", S3_DRIVER_NAME, s3_cred_source_name(s->id), (long long)fresh.expiration);
 	s3_log(c, 2, "%s: new credentials from %s", S3_DRIVER_NAME, s3_cred_source_name(s->id));
 	if (s->temporary && fresh.expiration && cache[0])
 		cache_store(c, cache, s->id, &fresh);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "s3_internal.h"
+#include "s3_profile.h"
 
 #define S3_SRC_ABSENT 0      /* probe: the source is not configured here */
 #define S3_SRC_CONFIGURED 1  /* probe: it is; fetch() will be asked */

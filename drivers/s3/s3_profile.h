@@ -6,11 +6,15 @@
 
 #include <stddef.h>
 
+/* Longest session token taken (STS tokens grow with session policies and
+ * tags; a few KiB in practice). */
+#define S3_TOKEN_MAX 16384
+
 typedef struct s3_profile {
 	int found;                     /* the section exists */
 	char access_key_id[256];
 	char secret_access_key[256];
-	char session_token[8192];
+	char session_token[S3_TOKEN_MAX];
 	char region[64];
 	char unsupported[64];          /* e.g. "role_arn": a kind of profile we do not run */
 } s3_profile;

@@ -127,7 +127,7 @@ static int parse_answer(const s3_fetch_resp *r, const webid *w, s3_creds *out, c
 {
 	const char *xml = r->body.p ? r->body.p : "";
 	size_t len = r->body.len;
-	char id[256], secret[256], exp[64], *token = malloc(8192);
+	char id[256], secret[256], exp[64], *token = malloc(S3_TOKEN_MAX);
 	int rc = TR_EAUTH;
 	if (!token) {
 		snprintf(why, whylen, "out of memory");
@@ -142,7 +142,7 @@ static int parse_answer(const s3_fetch_resp *r, const webid *w, s3_creds *out, c
 		rc = r->status >= 500 ? TR_EIO : TR_EAUTH;
 	} else if (s3_xml_text(xml, len, "AccessKeyId", id, sizeof id) != 1 ||
 		   s3_xml_text(xml, len, "SecretAccessKey", secret, sizeof secret) != 1 ||
-		   s3_xml_text(xml, len, "SessionToken", token, 8192) != 1 ||
+		   s3_xml_text(xml, len, "SessionToken", token, S3_TOKEN_MAX) != 1 ||
 		   s3_xml_text(xml, len, "Expiration", exp, sizeof exp) != 1 || !s3_xml_time(exp)) {
 		snprintf(why, whylen, "STS %s: the AssumeRoleWithWebIdentity answer has no credentials",
 			 w->endpoint);
@@ -153,7 +153,7 @@ static int parse_answer(const s3_fetch_resp *r, const webid *w, s3_creds *out, c
 		rc = TR_OK;
 	}
 	memset(secret, 0, sizeof secret);
-	memset(token, 0, 8192);
+	memset(token, 0, S3_TOKEN_MAX);
 	free(token);
 	return rc;
 }

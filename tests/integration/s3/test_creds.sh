@@ -191,6 +191,14 @@ web_identity() {
 	dt "${WEBID[@]}" AWS_ENDPOINT_URL_STS="http://127.0.0.1:$CLOSED" -- -o "state-dir=$S3_TMP/st-bad" list "" 2>"$ERR"
 	check "web-identity: an unreachable STS does not fall through to other sources" \
 		grep -q "credentials from web-identity: STS http://127.0.0.1:$CLOSED/: Couldn't connect" "$ERR"
+	# This host's clock 2 h ahead of AWS's: fresh credentials look expired
+	# (a warning, not a failure) until S3's Date corrects the clock.
+	fake_post config '{"skew": -7200}'
+	echo x | dt "${WEBID[@]}" -- -o "state-dir=$S3_TMP/st-skew" put skewed/k 2>"$ERR"
+	ok $? "web-identity: works with this host's clock 2 h ahead"
+	check "web-identity: ... warning that the credentials look expired" grep -q "already past by this host's clock" "$ERR"
+	check "web-identity: ... and correcting the clock from S3's Date" grep -q "s ahead of the server's" "$ERR"
+	fake_post config '{"skew": 0}'
 	check "web-identity: no secret in any message" no_secrets "$ERR"
 }
 
