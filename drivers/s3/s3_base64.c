@@ -46,6 +46,9 @@ long s3_base64_decode(const char *in, unsigned char *out, size_t outlen)
 		if (a < 0 || b < 0 || c < 0 || d < 0 || (pad && i + 4 != n) ||
 		    (in[i + 2] == '=' && in[i + 3] != '='))
 			return -1;
+		/* Bits below the last byte must be zero: one encoding per value. */
+		if ((pad == 1 && (c & 3)) || (pad == 2 && (b & 15)))
+			return -1;
 		unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)d;
 		size_t take = 3 - (size_t)pad;
 		if (o + take > outlen)

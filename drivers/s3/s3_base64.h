@@ -9,8 +9,9 @@
  * (it needs 4 * ceil(len / 3) + 1 bytes). */
 int s3_base64_encode(const void *in, size_t len, char *out, size_t outlen);
 
-/* Decodes a padded base64 string; returns the number of bytes, or -1 when
- * it is malformed or does not fit in outlen. */
+/* Decodes a padded, canonical base64 string (unused low bits zero);
+ * returns the number of bytes, or -1 when it is malformed or does not fit
+ * in outlen. */
 long s3_base64_decode(const char *in, unsigned char *out, size_t outlen);
 
 #endif
