@@ -52,7 +52,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from faultproxy import Handler as ProxyHandler
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree (read-only under distcheck)
+from faultproxy import Handler as ProxyHandler  # noqa: E402
 
 MAX_SKEW = 900
 
