@@ -206,7 +206,10 @@ static int obtain(tr_conn *c, const source *s, const char *cache, int force, cha
 	if (s->temporary && fresh.expiration && fresh.expiration <= s3_now(c))
 		s3_log(c, 1, "%s: credentials from %s expire at %lld, already past by this host's clock: is "
 		       "the clock right?", S3_DRIVER_NAME, s3_cred_source_name(s->id), (long long)fresh.expiration);
-	s3_log(c, 2, "%s: new credentials from %s", S3_DRIVER_NAME, s3_cred_source_name(s->id));
+	/* Fetching temporary credentials is news; reading keys is not (every
+	 * archive-put would say it in the server log). */
+	s3_log(c, s->temporary ? 2 : 3, "%s: %s credentials from %s", S3_DRIVER_NAME,
+	       s->temporary ? "new" : "using", s3_cred_source_name(s->id));
 	if (s->temporary && fresh.expiration && cache[0])
 		cache_store(c, cache, s->id, &fresh);
 	install(c, &fresh);

@@ -3,6 +3,7 @@
 credential chain and bucket features talk to, for the integration tests.
 
     fakeaws.py --upstream 127.0.0.1:MOTO [--s3 HOST:PORT] [--sts HOST:PORT]
+               (PORT 0: the kernel picks one; --ready-file says which)
                [--ecs HOST:PORT] [--imds HOST:PORT] [--blackhole HOST:PORT]
                [--static KEYID:SECRET[:TOKEN]]... [--role-arn ARN]
                [--webid-token-file PATH] [--ecs-path PATH] [--ecs-token TOKEN]
@@ -29,6 +30,7 @@ ecs    The container credentials endpoint: checks the path and the
 imds   EC2 instance metadata, IMDSv2 only: a GET without a session token
        gets 401 and is counted.
 blackhole  Accepts connections and never answers.
+closed     A port bound but not listening: connections are refused.
 
 Control, on the s3 port: GET /_fake/state (JSON: what was issued, the
 request log), POST /_fake/config (JSON body: skew, lifetime, valid_for,
@@ -495,6 +497,15 @@ def serve(handler, addr, state, verbose, upstream=None):
     return srv
 
 
+def closed(addr):
+    """A port held (bound) but not listening: connections are refused at
+    once, and nobody else can start a server there meanwhile."""
+    host, port = addr.rsplit(":", 1)
+    s = socket.socket()
+    s.bind((host, int(port)))
+    return s
+
+
 def blackhole(addr):
     host, port = addr.rsplit(":", 1)
     s = socket.socket()
@@ -512,6 +523,7 @@ def main():
     ap.add_argument("--ecs")
     ap.add_argument("--imds")
     ap.add_argument("--blackhole")
+    ap.add_argument("--closed", help="hold a port that refuses connections")
     ap.add_argument("--ecs-listen", help="another address for the ecs endpoint (e.g. 169.254.170.2:80)")
     ap.add_argument("--imds-listen", help="another address for imds (e.g. 169.254.169.254:80)")
     ap.add_argument("--imds6", help="an IPv6 address for imds (e.g. [fd00:ec2::254]:80)")
@@ -520,23 +532,27 @@ def main():
     ap.add_argument("--webid-token-file", default="")
     ap.add_argument("--ecs-path", default="/v2/credentials/fake-task")
     ap.add_argument("--ecs-token")
-    ap.add_argument("--ready-file", help="written once every port listens")
+    ap.add_argument("--ready-file", help="written once every port listens: one 'name port' line each")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     state = State(a)
-    keep = []
+    ports = {}   # what listens where; port 0 in an address: the kernel picks one
     if a.s3:
         host, port = a.upstream.rsplit(":", 1)
-        keep.append(serve(S3Handler, a.s3, state, a.verbose, (host, int(port))))
+        ports["s3"] = serve(S3Handler, a.s3, state, a.verbose, (host, int(port))).server_address[1]
     for flag, handler in (("sts", StsHandler), ("ecs", EcsHandler), ("imds", ImdsHandler),
                           ("ecs_listen", EcsHandler), ("imds_listen", ImdsHandler), ("imds6", ImdsHandler)):
         if getattr(a, flag):
-            keep.append(serve(handler, getattr(a, flag), state, a.verbose))
+            ports[flag] = serve(handler, getattr(a, flag), state, a.verbose).server_address[1]
     if a.blackhole:
-        keep.append(blackhole(a.blackhole))
+        hole = blackhole(a.blackhole)
+        ports["blackhole"] = hole.getsockname()[1]
+    if a.closed:
+        held = closed(a.closed)
+        ports["closed"] = held.getsockname()[1]
     if a.ready_file:
         with open(a.ready_file + ".tmp", "w") as f:
-            f.write("ready\n")
+            f.write("".join("%s %d\n" % kv for kv in ports.items()))
         os.rename(a.ready_file + ".tmp", a.ready_file)
     threading.Event().wait()
 

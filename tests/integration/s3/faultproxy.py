@@ -4,7 +4,10 @@ that injects faults on a seeded schedule, so the driver's retries, resumes
 and error handling can be tested reproducibly.
 
     faultproxy.py --port P --upstream 127.0.0.1:U --seed N --rate 0.3 \
-                  --faults 500,503,reset,stall,truncate [--stall 3]
+                  --faults 500,503,reset,stall,truncate [--stall 3] [--ready-file F]
+
+(--port 0: the kernel picks the port; --ready-file receives it once the
+proxy listens.)
 
 Per request, with probability --rate, one of the faults is picked:
   500, 503   answer with an S3 <Error> body, without forwarding
@@ -21,6 +24,7 @@ The schedule depends only on the seed and the order of requests.
 import argparse
 import re
 import http.client
+import os
 import random
 import socket
 import struct
@@ -157,6 +161,7 @@ def main():
     ap.add_argument("--stall", type=float, default=3.0)
     ap.add_argument("--bucket-region", default="", help="refuse requests signed for another region")
     ap.add_argument("--region-status", type=int, default=400, choices=(301, 400))
+    ap.add_argument("--ready-file", help="written with the port once the proxy listens")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     host, port = a.upstream.rsplit(":", 1)
@@ -168,6 +173,10 @@ def main():
     srv.verbose = a.verbose
     srv.bucket_region = a.bucket_region
     srv.region_status = a.region_status
+    if a.ready_file:
+        with open(a.ready_file + ".tmp", "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.rename(a.ready_file + ".tmp", a.ready_file)
     srv.serve_forever()
 
 

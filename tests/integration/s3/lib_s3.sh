@@ -117,21 +117,39 @@ sha() { sha256sum | cut -c1-64; }
 # start_fake [fakeaws options...] -> FAKE_URL (the S3 proxy in front of
 # moto), STS_URL, ECS_URL, IMDS_URL, BLACKHOLE_URL; needs start_moto first.
 start_fake() {
-	local s3 sts ecs imds bh ready="$S3_TMP/fake.ready"
-	s3=$(free_port) sts=$(free_port) ecs=$(free_port) imds=$(free_port) bh=$(free_port)
+	local ready="$S3_TMP/fake.ready"
 	rm -f "$ready"
-	python3 "$S3DIR/fakeaws.py" --upstream "127.0.0.1:$MOTO_PORT" --s3 "127.0.0.1:$s3" \
-		--sts "127.0.0.1:$sts" --ecs "127.0.0.1:$ecs" --imds "127.0.0.1:$imds" \
-		--blackhole "127.0.0.1:$bh" --ready-file "$ready" "$@" 2>>"$S3_TMP/fake.log" &
+	# Port 0: fakeaws binds and reports its ports, so nothing can take
+	# one between choosing and binding it.
+	python3 "$S3DIR/fakeaws.py" --upstream "127.0.0.1:$MOTO_PORT" --s3 127.0.0.1:0 --sts 127.0.0.1:0 \
+		--ecs 127.0.0.1:0 --imds 127.0.0.1:0 --blackhole 127.0.0.1:0 --closed 127.0.0.1:0 --ready-file "$ready" "$@" \
+		2>>"$S3_TMP/fake.log" &
 	S3_PIDS+=($!)
-	FAKE_URL="http://127.0.0.1:$s3" STS_URL="http://127.0.0.1:$sts" ECS_URL="http://127.0.0.1:$ecs"
-	IMDS_URL="http://127.0.0.1:$imds" BLACKHOLE_URL="http://127.0.0.1:$bh"
 	for _ in $(seq 1 100); do
-		[ -e "$ready" ] && return 0
+		[ -e "$ready" ] && break
 		sleep 0.1
 	done
-	echo "fakeaws did not come up: $(tail -3 "$S3_TMP/fake.log")" >&2
-	return 1
+	if [ ! -e "$ready" ]; then
+		echo "fakeaws did not come up: $(tail -3 "$S3_TMP/fake.log")" >&2
+		return 1
+	fi
+	fake_port() { sed -n "s/^$1 //p" "$ready"; }
+	FAKE_URL="http://127.0.0.1:$(fake_port s3)" STS_URL="http://127.0.0.1:$(fake_port sts)"
+	ECS_URL="http://127.0.0.1:$(fake_port ecs)" IMDS_URL="http://127.0.0.1:$(fake_port imds)"
+	BLACKHOLE_URL="http://127.0.0.1:$(fake_port blackhole)" CLOSED_PORT=$(fake_port closed)
+}
+
+# start_faultproxy [faultproxy options...] -> FAULT_URL (port chosen by the proxy).
+start_faultproxy() {
+	local ready="$S3_TMP/faultproxy.$RANDOM.ready"
+	python3 "$S3DIR/faultproxy.py" --port 0 --ready-file "$ready" "$@" &
+	S3_PIDS+=($!)
+	for _ in $(seq 1 100); do
+		[ -s "$ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$ready" ] || { echo "faultproxy did not come up" >&2; return 1; }
+	FAULT_URL="http://127.0.0.1:$(cat "$ready")"
 }
 
 # fake_q EXPR: evaluates a Python expression over the fake's state d
@@ -142,9 +160,6 @@ fake_q() {
 
 # fake_post OP [JSON]: config, expire, clear-log.
 fake_post() { curl -sf -X POST --data-binary "${2:-}" "$FAKE_URL/_fake/$1" >/dev/null; }
-
-# A port nothing listens on: a connection there is refused at once.
-closed_port() { free_port; }
 
 # moto_head BUCKET KEY...: what moto stored for each key, one line each:
 # "KEY class=.. sse=.. kms=.. type=.. sha256=.." (straight from moto, not

@@ -137,14 +137,9 @@ except ClientError as e:
 PY
 	check "checksum: the stand-in refuses a wrong x-amz-checksum-sha256 (BadDigest)" grep -qx BadDigest "$S3_TMP/bad-digest"
 	# ... so a body damaged on the way is sent again, never stored.
-	local port
-	port=$(free_port)
-	python3 "$S3DIR/faultproxy.py" --port "$port" --upstream "${FAKE_URL#http://}" --seed 2 --rate 0.5 \
-		--faults corrupt -v 2>"$S3_TMP/corrupt.log" &
-	S3_PIDS+=($!)
-	wait_port "$port"
+	start_faultproxy --upstream "${FAKE_URL#http://}" --seed 2 --rate 0.5 --faults corrupt -v 2>"$S3_TMP/corrupt.log"
 	fake_post clear-log
-	ft -o "endpoint=http://127.0.0.1:$port" -o s3-part-size=$((5 * MiB)) -o retries=10 put ck/damaged \
+	ft -o "endpoint=$FAULT_URL" -o s3-part-size=$((5 * MiB)) -o retries=10 put ck/damaged \
 		--gen $((11 * MiB)) --seed 9 2>"$ERR"
 	ok $? "checksum: an upload whose bodies are damaged in transit succeeds by resending"
 	check "checksum: ... the stand-in refused damaged parts (BadDigest)" test "$(logq 'sum(1 for e in d["log"] if e["refused"] == "BadDigest" and "partNumber" in e["path"])')" -ge 1
@@ -226,27 +221,23 @@ skew() {
 }
 
 region_cache() {
-	local port st="$S3_TMP/st-region" r=(-o bucket=region-bucket)
-	port=$(free_port)
-	python3 "$S3DIR/faultproxy.py" --port "$port" --upstream "127.0.0.1:$MOTO_PORT" --rate 0 \
-		--bucket-region eu-west-1 -v 2>"$S3_TMP/region.log" &
-	S3_PIDS+=($!)
-	wait_port "$port"
-	ft "${r[@]}" -o "endpoint=http://127.0.0.1:$port" -o "state-dir=$st" put reg/a <<<"a" 2>"$ERR"
+	local st="$S3_TMP/st-region" r=(-o bucket=region-bucket)
+	start_faultproxy --upstream "127.0.0.1:$MOTO_PORT" --rate 0 --bucket-region eu-west-1 -v 2>"$S3_TMP/region.log"
+	ft "${r[@]}" -o "endpoint=$FAULT_URL" -o "state-dir=$st" put reg/a <<<"a" 2>"$ERR"
 	ok $? "region: the first command follows the redirect"
 	check "region: ... saying so" grep -q "the bucket is in region eu-west-1, following" "$ERR"
 	local f
 	f=$(ls "$st"/s3-region-* 2>/dev/null)
 	check "region: learned region kept in state-dir" test "$(cat "$f" 2>/dev/null)" = eu-west-1
 	check "region: ... mode 0600" test "$(stat -c %a "$f" 2>/dev/null)" = 600
-	ft "${r[@]}" -o "endpoint=http://127.0.0.1:$port" -o "state-dir=$st" get reg/a >/dev/null 2>"$ERR"
+	ft "${r[@]}" -o "endpoint=$FAULT_URL" -o "state-dir=$st" get reg/a >/dev/null 2>"$ERR"
 	ok $? "region: the next command"
 	check "region: ... starts in eu-west-1 (no redirect)" not_redirected
 	check "region: one redirect over both commands" test "$(grep -c "refused (bucket in eu-west-1)" "$S3_TMP/region.log")" -eq 1
 	check "region: describe shows the learned region" grep -q "bucket region-bucket in eu-west-1" \
-		<(ft "${r[@]}" -o "endpoint=http://127.0.0.1:$port" -o "state-dir=$st" describe)
+		<(ft "${r[@]}" -o "endpoint=$FAULT_URL" -o "state-dir=$st" describe)
 	check "region: a different region setting starts afresh" grep -q "bucket region-bucket in ap-south-1" \
-		<(ft "${r[@]}" -o "endpoint=http://127.0.0.1:$port" -o "state-dir=$st" -o region=ap-south-1 describe)
+		<(ft "${r[@]}" -o "endpoint=$FAULT_URL" -o "state-dir=$st" -o region=ap-south-1 describe)
 }
 not_redirected() { ! grep -q following "$ERR"; }
 

@@ -32,14 +32,13 @@ wait_until 180 port_open "$MOTO_PORT" || tr_die "moto_server did not come up: $(
 ROLE=arn:aws:iam::123456789012:role/pg-backup
 TOKEN_FILE=$(pg_scratch token)/token
 printf 'eyJ.irsa-token-%s.sig\n' "$RANDOM$RANDOM" | as_pg tee "$TOKEN_FILE" >/dev/null
-FAKE_PORT=$(free_port)
-STS_PORT=$(free_port)
-python3 "$here/s3/fakeaws.py" --upstream "127.0.0.1:$MOTO_PORT" --s3 "127.0.0.1:$FAKE_PORT" \
-	--sts "127.0.0.1:$STS_PORT" --role-arn "$ROLE" --webid-token-file "$TOKEN_FILE" \
-	--ready-file "$TR_TMP/root/fake.ready" 2>"$TR_TMP/root/fake.log" &
+python3 "$here/s3/fakeaws.py" --upstream "127.0.0.1:$MOTO_PORT" --s3 127.0.0.1:0 --sts 127.0.0.1:0 \
+	--role-arn "$ROLE" --webid-token-file "$TOKEN_FILE" --ready-file "$TR_TMP/root/fake.ready" \
+	2>"$TR_TMP/root/fake.log" &
 TR_BG_PIDS+=($!)
 wait_until 30 test -e "$TR_TMP/root/fake.ready" || tr_die "fakeaws did not come up: $(tail -n 5 "$TR_TMP/root/fake.log")"
-FAKE_URL=http://127.0.0.1:$FAKE_PORT
+FAKE_URL=http://127.0.0.1:$(sed -n 's/^s3 //p' "$TR_TMP/root/fake.ready")
+STS_PORT=$(sed -n 's/^sts //p' "$TR_TMP/root/fake.ready")
 fake_q() {
 	curl -sf "$FAKE_URL/_fake/state" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }

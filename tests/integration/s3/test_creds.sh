@@ -33,7 +33,7 @@ start_fake --static "$ID:$SECRET" --static "$TID:$TSECRET:$TTOKEN" --static "$PI
 	--role-arn "$ROLE" --webid-token-file "$S3_TMP/webid-token" --ecs-token "$ECS_TOKEN" ||
 	{ echo "s3-driver: 0 passed, 1 failed"; exit 1; }
 curl -sf -X PUT "$MOTO_URL/$B" >/dev/null
-CLOSED=$(closed_port)
+CLOSED=$CLOSED_PORT
 ERR=$S3_TMP/err
 STATE=$S3_TMP/state
 
