@@ -120,8 +120,8 @@ assert_contains "$line" "checksum: x-amz-checksum-sha256" "check names the check
 assert_not_contains "$(cat "$TR_LAST_ERR")" "$SSEC_KEY" "check does not print the SSE-C key"
 
 section "what moto stored"
-wal_key=$(moto_keys "k8s/$DBID/wal/" | grep -E '/[0-9A-F]{24}$' | head -n 1)
-chunk_key=$(moto_keys "k8s/$DBID/chunks/" | head -n 1)
+wal_key=$(moto_keys "k8s/$DBID/wal/" | grep -E '/[0-9A-F]{24}$' | sed -n 1p)
+chunk_key=$(moto_keys "k8s/$DBID/chunks/" | sed -n 1p)
 assert_eq STANDARD "$(moto_class "$wal_key")" "WAL is stored STANDARD ($wal_key)"
 assert_eq STANDARD_IA "$(moto_class "$chunk_key")" "chunks are stored STANDARD_IA ($chunk_key)"
 assert_eq STANDARD_IA "$(moto_class "k8s/$DBID/backups/$LAST_LABEL/manifest")" "the manifest is stored STANDARD_IA"
