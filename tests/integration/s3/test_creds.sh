@@ -203,12 +203,13 @@ web_identity() {
 }
 
 # Credentials that expire during an upload are replaced before they do:
-# STS says they live 306 s (the driver refreshes 300 s before), the S3
-# stand-in refuses them after 9 s; the body stalls until it has.
+# STS says they live 310 s (the driver refreshes 300 s before), the S3
+# stand-in refuses them after 13 s (10 s for the first part to go out,
+# on a loaded machine too); the body stalls until they are dead.
 refresh_mid_upload() {
 	local st="$S3_TMP/st-refresh" before want got
 	fake_post expire # earlier credentials: the feeder waits for the death of this test's
-	fake_post config '{"lifetime": 306, "valid_for": 9}'
+	fake_post config '{"lifetime": 310, "valid_for": 13}'
 	fake_post clear-log
 	before=$(sts_count)
 	# The second half is produced only once the first credentials are dead.
