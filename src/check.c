@@ -82,6 +82,9 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 	}
 	if (rc == 0)
 		tr_info("check: storage reachable, encryption key matches repository %s", r.base);
+	const char *storage = rc == 0 ? tr_repo_describe(&r) : NULL;
+	if (storage)
+		tr_info("check: storage: %s", storage);
 	if (rc == 0 && !(pg = tr_pg_connect(cfg, err, sizeof err)))
 		rc = -1;
 	if (rc == 0)
