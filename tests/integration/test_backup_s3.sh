@@ -138,12 +138,11 @@ drop_cluster p1
 # operation through, and the restored cluster must hold the same data.
 section "full cycle through 5% injected faults"
 FAULT_SEED=${TR_FAULT_SEED:-5}
-PROXY_PORT=$(free_port)
-python3 "$here/s3/faultproxy.py" --port "$PROXY_PORT" --upstream "127.0.0.1:$MOTO_PORT" --seed "$FAULT_SEED" \
-	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 3 -v 2>"$TR_TMP/root/proxy.log" &
-TR_BG_PIDS+=($!)
-proxy_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; }
-wait_until 30 proxy_open || tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+faultproxy_start "$TR_TMP/root/proxy.log" --upstream "127.0.0.1:$MOTO_PORT" --seed "$FAULT_SEED" \
+	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 3 -v ||
+	tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+TR_BG_PIDS+=("$FAULTPROXY_PID")
+PROXY_PORT=$FAULTPROXY_PORT
 DBID=db-faults
 # A stall (3 s without a byte) trips the 2 s timeout; 10 retries with backoff.
 tr_env_set "TOTALRECALL_DATABASE_ID=$DBID" "TOTALRECALL_S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT" \

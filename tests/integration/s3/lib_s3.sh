@@ -7,6 +7,8 @@
 : "${top_builddir:=$top_srcdir}"
 S3DIR="$top_srcdir/tests/integration/s3"
 DRVTOOL="$top_builddir/tests/tools/drvtool"
+# shellcheck source=tests/integration/faultproxy.sh
+. "$top_srcdir/tests/integration/faultproxy.sh"
 # distcheck builds from a tarball without the npm packages: run-all.sh points here.
 NODE_DIR="${TR_S3RVER_NODE_DIR:-$S3DIR/node}"
 AWS=/usr/bin/aws
@@ -141,15 +143,9 @@ start_fake() {
 
 # start_faultproxy [faultproxy options...] -> FAULT_URL (port chosen by the proxy).
 start_faultproxy() {
-	local ready="$S3_TMP/faultproxy.$RANDOM.ready"
-	python3 "$S3DIR/faultproxy.py" --port 0 --ready-file "$ready" "$@" &
-	S3_PIDS+=($!)
-	for _ in $(seq 1 100); do
-		[ -s "$ready" ] && break
-		sleep 0.1
-	done
-	[ -s "$ready" ] || { echo "faultproxy did not come up" >&2; return 1; }
-	FAULT_URL="http://127.0.0.1:$(cat "$ready")"
+	faultproxy_start /dev/stderr "$@" || { echo "faultproxy did not come up" >&2; return 1; }
+	S3_PIDS+=("$FAULTPROXY_PID")
+	FAULT_URL="http://127.0.0.1:$FAULTPROXY_PORT"
 }
 
 # fake_q EXPR: evaluates a Python expression over the fake's state d

@@ -263,7 +263,7 @@ partitions() {
 core() {
 	local wal=000000010000000000000007 dir="$S3_TMP/core"
 	mkdir -p "$dir"
-	head -c $((16 * MiB)) /dev/urandom >"$dir/$wal"
+	python3 "$top_srcdir/tests/tools/mkwal.py" "$wal" "$dir/$wal" --random $((4 * MiB)) || return 1
 	local envs=("${SAN_ENV[@]}" PATH="$PATH" HOME="$dir" AWS_EC2_METADATA_DISABLED=true TOTALRECALL_DRIVER=s3
 		TOTALRECALL_DRIVER_DIR="$top_builddir/drivers/s3/.libs" TOTALRECALL_BUCKET="$B"
 		TOTALRECALL_S3_ENDPOINT="$FAKE_URL" TOTALRECALL_S3_URI_STYLE=path TOTALRECALL_DATABASE_ID=coredb
