@@ -31,6 +31,7 @@
 #include "pool.h"
 #include "progress.h"
 #include "schedule.h"
+#include "testhook.h"
 #include "util.h"
 #include "walname.h"
 
@@ -138,6 +139,15 @@ static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf)
 	return -1;
 }
 
+/* Every chunk job ends here, run or skipped: its file counts it done. */
+static void chunk_finished(struct backup *b, struct chunk_slot *c)
+{
+	pthread_mutex_lock(&b->mu);
+	c->file->pending--;
+	pthread_cond_broadcast(&b->done);
+	pthread_mutex_unlock(&b->mu);
+}
+
 static int chunk_job(tr_repo *repo, void *job, void *arg)
 {
 	struct chunk_slot *c = job;
@@ -146,6 +156,8 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	int rc = -1;
 	if (!buf)
 		snprintf(repo->err, sizeof repo->err, "out of memory");
+	else if (tr_testhook_fail("chunk"))
+		snprintf(repo->err, sizeof repo->err, "test hook: chunk job failed (%s)", c->file->rec.path);
 	else if (read_chunk(c, buf, repo) == 0) {
 		tr_chunk_id(&repo->keys, buf, c->len, c->id);
 		if (c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
@@ -159,11 +171,15 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 		}
 	}
 	free(buf);
-	pthread_mutex_lock(&b->mu);
-	c->file->pending--;
-	pthread_cond_broadcast(&b->done);
-	pthread_mutex_unlock(&b->mu);
+	chunk_finished(b, c);
 	return rc;
+}
+
+/* A chunk skipped after another one failed: its file must still see it
+ * finished, or flush_files would wait for it forever (pool.h). */
+static void chunk_skipped(void *job, void *arg)
+{
+	chunk_finished(arg, job);
 }
 
 /* --- previous manifest --- */
@@ -480,6 +496,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	b->pool = tr_pool_start(b->repo, workers, 2 * workers, chunk_job, b, b->err, sizeof b->err);
 	if (!b->pool)
 		return -1;
+	tr_pool_on_skip(b->pool, chunk_skipped);
 	if (tr_pg_backup_start(pg, h->label, &h->start_lsn, &h->timeline, b->err, sizeof b->err) != 0)
 		return -1;
 	h->start_time = time(NULL);

@@ -113,6 +113,13 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	return rc;
 }
 
+/* A chunk skipped after another one failed: freed here (pool.h). */
+static void chunk_get_skipped(void *job, void *arg)
+{
+	(void)arg;
+	free(job);
+}
+
 /* --- checks before writing --- */
 
 static int dir_is_empty(const char *path, int *exists)
@@ -355,8 +362,8 @@ static int lay_out(struct restore *rs, FILE *mf, struct chunk_get **control)
 				off += rec->length;
 				if (in_control && !*control)
 					*control = c;
-				else
-					rc = tr_pool_submit(rs->pool, c);
+				else if ((rc = tr_pool_submit(rs->pool, c)) != 0)
+					free(c);  /* not taken (pool.h) */
 			}
 		}
 		if (rc < 0)
@@ -380,19 +387,23 @@ static int write_text(const char *dir, const char *name, const char *text, mode_
 	return rc;
 }
 
-/* backup_label, tablespace_map, pg_control and the recovery settings. */
+/* backup_label, tablespace_map, pg_control and the recovery settings.
+ * Takes control: frees it unless the pool took it (pool.h). */
 static int finish(struct restore *rs, const tr_manifest_hdr *h, struct chunk_get *control)
 {
-	if (write_text(rs->pgdata, "backup_label", h->backup_label, 0600, rs->err, sizeof rs->err) != 0)
+	if (write_text(rs->pgdata, "backup_label", h->backup_label, 0600, rs->err, sizeof rs->err) != 0 ||
+	    (*h->tablespace_map &&
+	     write_text(rs->pgdata, "tablespace_map", h->tablespace_map, 0600, rs->err, sizeof rs->err) != 0) ||
+	    tr_restore_conf_write(rs->repo->cfg, rs->pgdata, *rs->timeline ? rs->timeline : NULL, rs->err,
+				  sizeof rs->err) != 0) {
+		free(control);
 		return -1;
-	if (*h->tablespace_map &&
-	    write_text(rs->pgdata, "tablespace_map", h->tablespace_map, 0600, rs->err, sizeof rs->err) != 0)
-		return -1;
-	if (tr_restore_conf_write(rs->repo->cfg, rs->pgdata, *rs->timeline ? rs->timeline : NULL, rs->err,
-				  sizeof rs->err) != 0)
-		return -1;
+	}
 	if (control) {  /* pg_control last of the data: before it, nothing starts */
-		if (tr_pool_submit(rs->pool, control) != 0 || tr_pool_wait(rs->pool) != 0) {
+		int taken = tr_pool_submit(rs->pool, control) == 0;
+		if (!taken)
+			free(control);
+		if (!taken || tr_pool_wait(rs->pool) != 0) {
 			snprintf(rs->err, sizeof rs->err, "%s", tr_pool_error(rs->pool));
 			return -1;
 		}
@@ -413,6 +424,8 @@ static int run_restore(struct restore *rs, const tr_manifest_hdr *chosen)
 	int workers = (int)tr_config_int(rs->repo->cfg, TR_S_PARALLEL);
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
+	if (rs->pool)
+		tr_pool_on_skip(rs->pool, chunk_get_skipped);
 	tr_progress_init(&rs->progress, "restore", h.logical_bytes);
 	if (rc == 0)
 		rc = lay_out(rs, mf, &control);

@@ -147,6 +147,8 @@ static int run_phases(tr_verify *v, int *keyring_bad)
 		return -1;
 	set_scope(v);
 	v->pool = tr_pool_start(v->repo, workers, 2 * workers, tr_verify_decode_job, v, v->err, sizeof v->err);
+	if (v->pool)
+		tr_pool_on_skip(v->pool, tr_verify_skip_job);
 	return v->pool ? 0 : -1;
 }
 

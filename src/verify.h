@@ -73,6 +73,8 @@ int tr_verify_needs_decode(const tr_verify *v, const char *key, int64_t mtime, i
 /* The pool's job: decodes one object, records damage; -1 only if the
  * storage failed. */
 int tr_verify_decode_job(tr_repo *repo, void *job, void *arg);
+/* Frees a decoding job the pool skipped after a failure (pool.h). */
+void tr_verify_skip_job(void *job, void *arg);
 /* Queues the decoding of one object on the pool. */
 int tr_verify_submit(tr_verify *v, char kind, const char *key);
 /* Decodes the WAL, history and info objects that need it; waits. */
