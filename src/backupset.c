@@ -16,6 +16,14 @@ void tr_chunk_rel(const char *id, char *out, size_t outlen)
 	snprintf(out, outlen, "chunks/%.2s/%s", id + 1, id);
 }
 
+void tr_backup_time_iso(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 FILE *tr_tmpfile(const tr_config *cfg)
 {
 	char dir[4200], path[4300];

@@ -34,6 +34,9 @@ int tr_repo_put_file(tr_repo *r, const char *rel, FILE *f, unsigned flags, tr_xf
 FILE *tr_tmpfile(const tr_config *cfg);
 
 void tr_chunk_rel(const char *id, char *out, size_t outlen);
+/* A backup time (seconds since the epoch) as ISO 8601 UTC:
+ * "2026-11-26T14:30:00Z". */
+void tr_backup_time_iso(int64_t t, char out[32]);
 
 /* locks/<label>: a backup in progress.  Expire removes no chunk while a
  * lock younger than TR_LOCK_STALE seconds exists. */

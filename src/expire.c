@@ -112,8 +112,10 @@ static int expire_backups(struct expire *e, const tr_backupset *set, const int *
 	for (int i = 0; i < set->n; i++) {
 		if (keep[i])
 			continue;
-		tr_info("expire: backup %s (stopped %" PRId64 ", %" PRIu64 " bytes stored)", set->b[i].label,
-			set->b[i].stop_time, set->b[i].stored_bytes);
+		char stopped[32];
+		tr_backup_time_iso(set->b[i].stop_time, stopped);
+		tr_info("expire: backup %s (stopped %s, %" PRIu64 " bytes stored)", set->b[i].label, stopped,
+			set->b[i].stored_bytes);
 		if (remove_backup_object(e, set->b[i].label, "manifest") != 0 ||
 		    remove_backup_object(e, set->b[i].label, "info") != 0)
 			return -1;

@@ -35,14 +35,6 @@ static int wal_range_add(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
-static void iso_time(int64_t t, char out[32])
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void print_json(const tr_backupset *set, const struct wal_range *w)
 {
 	printf("{\"backups\":[");
@@ -51,8 +43,8 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		char start[24], stop[24], t0[32], t1[32];
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
 		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
 		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
@@ -77,8 +69,8 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const struct 
 		char start[24], stop[24], t0[32], t1[32];
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
 		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
 		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
