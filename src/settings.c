@@ -194,6 +194,19 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Why tr_read_small_file failed, for a message. */
+static const char *read_error(int e, const char *max)
+{
+	static char msg[64];
+	if (e == E2BIG)
+		snprintf(msg, sizeof msg, "larger than %s", max);
+	else if (e == EINVAL)
+		snprintf(msg, sizeof msg, "not a regular file");
+	else
+		return strerror(e);
+	return msg;
+}
+
 /* One level of indirection; *out is malloc'ed.  Returns 1 if raw was an
  * indirection, 0 if it is a plain value, -1 on error. */
 static int resolve_once(const char *label, const char *raw, char **out, char *err, size_t errlen)
@@ -211,8 +224,7 @@ static int resolve_once(const char *label, const char *raw, char **out, char *er
 		char *buf;
 		size_t len;
 		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
-			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
-				 errno == E2BIG ? "larger than 64 KiB" : strerror(errno));
+			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5, read_error(errno, "64 KiB"));
 			return -1;
 		}
 		if (memchr(buf, '\0', len)) {
@@ -323,15 +335,26 @@ static int read_file(tr_config *cfg, char *err, size_t errlen)
 	if (tr_read_small_file(path, 1024 * 1024, &buf, &len) != 0) {
 		if (!cfg->config_file && errno == ENOENT)
 			return 0;  /* the default file is optional */
-		snprintf(err, errlen, "config file %s: %s", path,
-			 errno == E2BIG ? "larger than 1 MiB" : strerror(errno));
+		snprintf(err, errlen, "config file %s: %s", path, read_error(errno, "1 MiB"));
+		return -1;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {  /* the lines after it would be dropped silently */
+		int line = 1;
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		snprintf(err, errlen, "%s:%d: contains a NUL byte", path, line);
+		free_secret(buf);
 		return -1;
 	}
 	int rc = 0, lineno = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line && rc == 0;
-	     line = strtok_r(NULL, "\n", &save))
+	/* Line by line, empty ones included, so that messages name the right line. */
+	for (char *line = buf, *next; line && rc == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		rc = parse_file_line(cfg, line, path, ++lineno, err, errlen);
+	}
 	free_secret(buf);
 	return rc;
 }

@@ -27,7 +27,8 @@ double tr_now(void);
 /* Copies at most outlen-1 bytes and NUL-terminates; returns -1 if truncated. */
 int tr_strlcpy(char *out, const char *in, size_t outlen);
 /* Reads a whole small file (at most max bytes) into a malloc'ed, NUL-
- * terminated buffer.  -1 with errno set on failure, E2BIG if too large. */
+ * terminated buffer.  -1 with errno set on failure, E2BIG if too large,
+ * EINVAL if not a regular file (a FIFO is refused, never waited on). */
 int tr_read_small_file(const char *path, size_t max, char **out, size_t *len);
 /* A fixed memory buffer used as a body: tr_mem_read is a tr_read_fn
  * (from pos to len), tr_mem_write a tr_write_fn (appends up to cap,
