@@ -51,7 +51,9 @@ typedef struct tr_metric {
 } tr_metric;
 
 /* Where the spool lives: TOTALRECALL_SPOOL_DIR if set (passed as spool_setting), else
- * <pgdata>/totalrecall_spool when pgdata (TOTALRECALL_PGDATA/PGDATA) is given, else
+ * <pgdata>/totalrecall_spool when pgdata (TOTALRECALL_PGDATA/PGDATA) is given (a relative
+ * pgdata that names no data directory from a working directory that is one means the
+ * working directory: pg_ctl -D data leaves PGDATA=data to archive_command), else
  * ./totalrecall_spool when the working directory is a data directory (has PG_VERSION
  * and global/pg_control: archive_command runs there), else NULL: no spool.
  * Empty strings count as not set.  The result is in buf (or NULL if it does

@@ -4,6 +4,8 @@
 #   a. set-up: a cluster archiving into an fs repository, one backup
 #   b. a chunk job that fails (test hook): the backup fails promptly,
 #      naming it, never hangs, writes no manifest; the next one succeeds
+#   c. a server started with a relative pg_ctl -D: metrics go to the
+#      data directory's spool, not to a stray directory inside it
 # Races are made deterministic with the pause test hook (src/testhook.h),
 # never with sleeps.  Last line: "integrity: N passed, M failed".
 set -euo pipefail
@@ -50,6 +52,24 @@ assert_eq "$before" "$(manifests)" "no failed backup wrote a manifest"
 do_backup p1
 check "the next backup succeeds and is listed" test "$LAST_LABEL" != "$B0"
 as_pg rm -rf "$D/aaa_big" "$D/aab"
+
+# ------------------------------------------------------------------ c
+# pg_ctl -D with a relative path puts PGDATA=<that path> into the server's
+# environment; archive_command runs in the data directory, where the path
+# names nothing: the metrics must still go to <data directory>/totalrecall_spool.
+section "c. metrics of a server started with a relative pg_ctl -D"
+pg_stop_cluster p1
+as_pg rm -rf "$D/totalrecall_spool"
+tr_build_env
+(cd "$(dirname "$D")" && as_pg env -i "${TR_ENV_BUILT[@]}" "$PGBIN/pg_ctl" -D "$(basename "$D")" \
+	-l "${PG_LOG[p1]}" -w -t 60 start >/dev/null) || tr_die "cannot start p1 with a relative -D"
+wait_until 30 pg_is_ready p1 || tr_die "p1 does not answer"
+psql_q p1 "CREATE TABLE rel_d AS SELECT 1 AS x"
+seg=$(pg_switch p1)
+pg_wait_archived p1 "$seg" 60 || fail "$seg not archived"
+check "archive-put recorded $seg in <data directory>/totalrecall_spool" \
+	wait_until 10 grep -q "archive-put	$seg" "$D/totalrecall_spool/metrics.spool"
+check "no stray spool inside the data directory" test ! -e "$D/$(basename "$D")"
 
 tr_note "total: ${SECONDS}s"
 finish
