@@ -6,6 +6,7 @@
 #      naming it, never hangs, writes no manifest; the next one succeeds
 #   c. a server started with a relative pg_ctl -D: metrics go to the
 #      data directory's spool, not to a stray directory inside it
+#   d. check on an idle server whose archive_command fails: check fails
 # Races are made deterministic with the pause test hook (src/testhook.h),
 # never with sleeps.  Last line: "integrity: N passed, M failed".
 set -euo pipefail
@@ -70,6 +71,25 @@ pg_wait_archived p1 "$seg" 60 || fail "$seg not archived"
 check "archive-put recorded $seg in <data directory>/totalrecall_spool" \
 	wait_until 10 grep -q "archive-put	$seg" "$D/totalrecall_spool/metrics.spool"
 check "no stray spool inside the data directory" test ! -e "$D/$(basename "$D")"
+
+# ------------------------------------------------------------------ d
+# On an idle server pg_switch_wal() names a segment archived long ago:
+# check must write a record first and wait for the segment holding it.
+section "d. check on an idle server with a broken archive_command"
+seg=$(pg_switch p1)
+pg_wait_archived p1 "$seg" 60 || fail "$seg not archived"
+TR_DESC="check with a working archive_command" assert_rc 0 tr_on p1 check
+pg_conf p1 "archive_command = '/bin/false archive-put %p'"
+psql_q p1 "SELECT pg_reload_conf()" >/dev/null
+wait_until 30 sql_true p1 "SELECT current_setting('archive_command') LIKE '/bin/false%'" || fail "reload"
+seg=$(pg_switch p1)   # idle from here: nothing written since this switch
+TR_DESC="check on the idle server with a broken archive_command" assert_rc 1 \
+	tr_on p1 TOTALRECALL_ARCHIVE_TIMEOUT=5 check
+assert_contains "$(cat "$TR_LAST_ERR")" "was not archived within 5 seconds" "check names the segment it waited for"
+pg_conf p1 "archive_command = '$TR_BIN archive-put %p'"
+psql_q p1 "SELECT pg_reload_conf()" >/dev/null
+wait_until 30 sql_true p1 "SELECT current_setting('archive_command') LIKE '%totalrecall%'" || fail "reload"
+TR_DESC="check once archive_command works again" assert_rc 0 tr_on p1 check
 
 tr_note "total: ${SECONDS}s"
 finish
