@@ -114,6 +114,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"archive-put: also upload up to N other ready WAL files in parallel (0: off)" },
 	[TR_S_PREFETCH] = { "prefetch", "TOTALRECALL_PREFETCH", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
 		"archive-get: fetch up to N following segments ahead in the background (0: off)" },
+	[TR_S_LOCK_TIMEOUT] = { "lock-timeout", "TOTALRECALL_LOCK_TIMEOUT", NULL, "3600", TR_T_INT, NULL, 0, 86400, 0,
+		"seconds backup and expire wait for the repository lock the other holds" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }

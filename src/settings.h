@@ -67,6 +67,7 @@ enum tr_setting_id {
 	TR_S_FULL,
 	TR_S_ARCHIVE_AHEAD,
 	TR_S_PREFETCH,
+	TR_S_LOCK_TIMEOUT,
 	TR_S_COUNT
 };
 
