@@ -18,8 +18,7 @@
  * creates <path>.reached, then waits until <path>.go exists (at most five
  * minutes).  Points: "expire-chunks" (expire holds the repository lock and
  * has scanned the backup locks, before it removes chunks),
- * "backup-registered" (backup has registered its lock and read the
- * previous manifest), "backup-before-manifest" (every chunk is stored).
+ * "backup-before-manifest" (every chunk is stored, the manifest is not).
  * Without the variables both cost one getenv per call.
  */
 #ifndef TR_TESTHOOK_H
