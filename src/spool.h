@@ -46,7 +46,7 @@ typedef struct tr_metric {
 	char subject[256];       /* WAL file name or backup label, may be "" */
 	int64_t start_us, finish_us;  /* Unix epoch microseconds */
 	uint64_t bytes_read, bytes_stored;
-	const char *status;      /* "ok", "failed", "absent", "skipped" */
+	const char *status;      /* "ok", "failed", "absent", "skipped", "incomplete" (verify exit 2) */
 	char error[512];         /* one line, "" if none; never contains secrets (callers guarantee) */
 } tr_metric;
 

@@ -31,6 +31,9 @@ struct tr_vbackup {
 	tr_manifest_hdr h;     /* from the manifest itself: info may be the damaged one */
 	FILE *mf;              /* decoded manifest, NULL if missing or damaged */
 	int broken;            /* not restorable */
+	/* The first WAL gap after its stop, along its timeline path: a
+	 * recovery from it stops at last_reachable, before first_missing. */
+	char first_missing[25], last_reachable[25];
 };
 
 /* A damaged object and the decoder's reason; sorted by key after each phase. */
