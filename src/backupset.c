@@ -270,6 +270,8 @@ int tr_lock_take(tr_repo *r, const char *label)
 	snprintf(rel, sizeof rel, "locks/%s", label);
 	int rc = tr_repo_put_file(r, rel, f, TR_PUT_IF_ABSENT, NULL);  /* TR_EEXIST: the label is taken */
 	fclose(f);
+	if (rc == TR_EEXIST && tr_lock_is_ours(r, rel, body))
+		rc = TR_OK;  /* a retried request whose first attempt had stored it */
 	return rc;
 }
 

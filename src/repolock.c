@@ -91,6 +91,16 @@ int tr_lock_holder_gone(const char *holder)
 	return state == 'Z' || state == 'X' || (start && now_start != start);
 }
 
+int tr_lock_is_ours(tr_repo *r, const char *rel, const char *body)
+{
+	char now[LOCK_BODY_MAX];
+	tr_membuf m = { now, 0, sizeof now - 1, 0 };
+	if (tr_repo_get(r, rel, tr_mem_write, &m, NULL) != TR_OK)
+		return 0;
+	now[m.len] = '\0';
+	return strcmp(now, body) == 0;
+}
+
 /* --- the lock object --- */
 
 static int put_lock(tr_repolock *l, unsigned flags)
@@ -148,6 +158,11 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 	snprintf(l->body, sizeof l->body, "%s since %lld\n", holder, (long long)time(NULL));
 	for (;;) {
 		int rc = put_lock(l, TR_PUT_IF_ABSENT);
+		/* Read back: EEXIST may answer a retried put whose first attempt
+		 * had stored it, and with a server that ignores If-None-Match a
+		 * racing writer may have replaced it (README, S3). */
+		if (rc == TR_OK || rc == TR_EEXIST)
+			rc = tr_lock_is_ours(r, TR_REPOLOCK_NAME, l->body) ? TR_OK : TR_EEXIST;
 		if (rc == TR_OK) {
 			l->held = 1;
 			l->refreshed = tr_now();
@@ -160,6 +175,12 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 		if (rc != TR_OK) {
 			snprintf(err, errlen, "cannot take the repository lock: %s", r->err);
 			return -1;
+		}
+		size_t n = strlen(other);
+		if (strncmp(other, l->body, n) == 0 && l->body[n] == '\n') {
+			l->held = 1;  /* ours after all (the read-back above failed) */
+			l->refreshed = tr_now();
+			return 0;
 		}
 		int gone = tr_lock_holder_gone(other);
 		if (gone || mtime < (int64_t)time(NULL) - TR_REPOLOCK_STALE) {

@@ -44,6 +44,10 @@ void tr_repolock_refresh(tr_repolock *l);
 /* Removes the lock if held; harmless otherwise. */
 void tr_repolock_release(tr_repolock *l);
 
+/* 1 if the lock object rel holds exactly body: this very process wrote it
+ * (a put-if-absent the driver retried after its first attempt had
+ * succeeded answers "exists"). */
+int tr_lock_is_ours(tr_repo *r, const char *rel, const char *body);
 /* This process as a lock holder (see above), one line, no newline. */
 void tr_lock_holder_self(const char *command, char *out, size_t len);
 /* 1 if the holder line names a process of this machine and PID namespace
