@@ -48,14 +48,16 @@ PREFIX=ci/bt
 DBID=db-s3
 aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null || tr_die "cannot create the bucket"
 pass "bucket $BUCKET created"
-# s3_keys PREFIX: keys below <prefix>/<db>/PREFIX, relative to <prefix>/<db>/.
-s3_keys() {
+# s3_objects PREFIX: "KEY SIZE" of the objects below <prefix>/<db>/PREFIX,
+# keys relative to <prefix>/<db>/, sorted; s3_keys PREFIX: the keys alone.
+s3_objects() {
 	aws_s3 s3api list-objects-v2 --bucket "$BUCKET" --prefix "$PREFIX/$DBID/$1" --output json |
 		python3 -c 'import json, sys
 d = sys.stdin.read().strip()
 for o in (json.loads(d).get("Contents", []) if d else []):
-    print(o["Key"].split("/", 3)[3])' | sort
+    print(o["Key"].split("/", 3)[3], o["Size"])' | sort
 }
+s3_keys() { s3_objects "$1" | cut -d' ' -f1; }
 
 tr_write_keyfile "the s3 passphrase $RANDOM"
 # The s3 driver: next to the binary in the build tree, or in
@@ -136,18 +138,11 @@ assert_eq "$before" "$( (s3_keys backups/; s3_keys wal/; s3_keys chunks/) | md5s
 # damaged object whole), verify passes.  Then the repository lock on S3:
 # while one expire holds it, another gives up after lock-timeout.
 section "s3: damaged and deleted chunks stored again; the repository lock"
-s3_sizes() {
-	aws_s3 s3api list-objects-v2 --bucket "$BUCKET" --prefix "$PREFIX/$DBID/chunks/" --output json |
-		python3 -c 'import json, sys
-d = sys.stdin.read().strip()
-for o in (json.loads(d).get("Contents", []) if d else []):
-    print(o["Key"], o["Size"])' | sort
-}
-before=$(s3_sizes)
+before=$(s3_objects chunks/)
 as_pg dd if=/dev/urandom of="${PG_DATA[p1]}/zz_fixture" bs=1K count=2048 status=none
 do_backup p1
 S2=$LAST_LABEL
-mapfile -t FIX < <(comm -13 <(printf '%s\n' "$before") <(s3_sizes) | awk '$2 > 300000 { print $1 }')
+mapfile -t FIX < <(comm -13 <(printf '%s\n' "$before") <(s3_objects chunks/) | awk -v p="$PREFIX/$DBID/" '$2 > 300000 { print p $1 }')
 assert_eq 2 "${#FIX[@]}" "s3: the fixture's two chunks were stored by $S2"
 printf 'not a chunk at all\n' >"$TR_TMP/root/garbage"
 aws_s3 s3api put-object --bucket "$BUCKET" --key "${FIX[0]}" --body "$TR_TMP/root/garbage" >/dev/null

@@ -102,22 +102,30 @@ export TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_DRIVER_DIR=$DRIVER_DIR
 export TOTALRECALL_SCHEDULE='* * * * *' TOTALRECALL_RETENTION_COUNT=2
 unset POSTGRES_DB TOTALRECALL_SPOOL_DIR PGDATA PGHOST PGPORT PGUSER PGDATABASE
 
-# ---- set up the primary ----
-run mkdir -p "$SOCK" "$tmp/bucket" "$tmp/state"
-run "$PGBIN/initdb" -D "$DATA" -U postgres -A trust --no-sync >"$tmp/initdb.log" 2>&1
-cat >>"$DATA/postgresql.conf" <<EOF
-port = $PORT
+# new_cluster DATADIR PORT [LINE...]: initdb, with the worker loaded and
+# archiving through totalrecall, plus the given postgresql.conf lines.
+new_cluster() {
+	local dir=$1 port=$2
+	shift 2
+	run "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync >"$tmp/initdb-$(basename "$dir").log" 2>&1
+	cat >>"$dir/postgresql.conf" <<EOF
+port = $port
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
 shared_preload_libraries = '$SO'
 totalrecall.binary = '$BIN'
 totalrecall.naptime = 1
-totalrecall.enabled = off
 wal_level = replica
 archive_mode = on
 archive_command = '$BIN archive-put %p'
 fsync = off
 EOF
+	printf '%s\n' "$@" >>"$dir/postgresql.conf"
+}
+
+# ---- set up the primary ----
+run mkdir -p "$SOCK" "$tmp/bucket" "$tmp/state"
+new_cluster "$DATA" "$PORT" "totalrecall.enabled = off"
 run "$PGBIN/pg_ctl" -D "$DATA" -l "$tmp/primary.log" -w start >/dev/null
 
 # Appends lines (stdin) to the spool the way tr_spool_append does: under
@@ -308,20 +316,7 @@ check "the worker stopped its child" log_has "totalrecall: stopping child proces
 # idleness (it was 8 before the worker held routine records back).
 IDLE=$tmp/idle
 IPORT=$((PORT + 2))
-run "$PGBIN/initdb" -D "$IDLE" -U postgres -A trust --no-sync >"$tmp/initdb-idle.log" 2>&1
-cat >>"$IDLE/postgresql.conf" <<EOF
-port = $IPORT
-listen_addresses = ''
-unix_socket_directories = '$SOCK'
-shared_preload_libraries = '$SO'
-totalrecall.binary = '$BIN'
-totalrecall.naptime = 1
-wal_level = replica
-archive_mode = on
-archive_command = '$BIN archive-put %p'
-archive_timeout = 1
-fsync = off
-EOF
+new_cluster "$IDLE" "$IPORT" "archive_timeout = 1"
 TOTALRECALL_DATABASE_ID=worker-idle TOTALRECALL_SCHEDULE=7d run "$PGBIN/pg_ctl" -D "$IDLE" -l "$tmp/idle.log" -w start >/dev/null
 iq() { run "$PGBIN/psql" -h "$SOCK" -p "$IPORT" -U postgres -d postgres -XAtq -c "$1" 2>/dev/null; }
 iq_is() { [ "$(iq "$1")" = "$2" ]; }
