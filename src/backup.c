@@ -573,9 +573,8 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 }
 
 /* --scheduled: is a backup due, judging from the repository? */
-static int backup_due(tr_repo *r, const tr_backupset *set)
+static int backup_due(const tr_config *cfg, const tr_backupset *set)
 {
-	const tr_config *cfg = r->cfg;
 	tr_schedule s;
 	char why[256];
 	tr_schedule_parse(tr_config_get(cfg, TR_S_SCHEDULE), &s, why, sizeof why);
@@ -641,7 +640,7 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 			snprintf(b->err, sizeof b->err, "%s", b->repo->err);
 			return -1;
 		}
-		int due = backup_due(b->repo, &set);
+		int due = backup_due(b->repo->cfg, &set);
 		tr_backupset_free(&set);
 		if (!due) {
 			tr_metric_status("skipped");

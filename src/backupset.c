@@ -184,14 +184,17 @@ static int load_header(tr_repo *r, const struct label *l, tr_manifest_hdr *h, in
 	if (rc == TR_OK || !tr_status_is_damage(rc))
 		return rc;
 	if (rc == TR_ENOTFOUND)
-		snprintf(why, sizeof why, "info backups/%s/info missing", l->name);
+		snprintf(why, sizeof why, "info missing (backups/%s/info)", l->name);
 	else
 		snprintf(why, sizeof why, "info damaged (%s)", r->err);
 	FILE *f = tr_manifest_open(r, l->name, h, &status);
 	if (f) {
 		fclose(f);
-		*loaded = 1;
-		return note_damage(dmg, l, 1, why);
+		int rc2 = note_damage(dmg, l, 1, why);
+		*loaded = rc2 == TR_OK;
+		if (!*loaded)
+			tr_manifest_hdr_free(h);
+		return rc2;
 	}
 	if (status == TR_ENOTFOUND)
 		return TR_OK;  /* removed since the listing (expire) */
