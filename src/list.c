@@ -1,6 +1,8 @@
 /*
  * list.c - `totalrecall list` (alias `info`): the backups in the
- * repository and the archived WAL range, as a table or as JSON.
+ * repository and the archived WAL range, as a table or as JSON.  A backup
+ * whose info or manifest is damaged is named (and listed from its
+ * manifest when only the info is): it never hides the others.
  */
 #include "config.h"
 #include "backupset.h"
@@ -42,15 +44,43 @@ static int wal_range_add(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
-static void iso_time(int64_t t, char out[32])
+/* A JSON string of s, escaped. */
+static void json_str(const char *s)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
 }
 
-static void print_json(const tr_backupset *set, const struct wal_range *w)
+/* Backups whose info or manifest could not be read (backupset.h). */
+static void print_damage_json(const tr_backup_damages *d)
+{
+	printf(",\"damaged\":[");
+	for (int i = 0; i < d->n; i++) {
+		printf("%s{\"label\":", i ? "," : "");
+		json_str(d->v[i].label);
+		printf(",\"listed\":%s,\"reason\":", d->v[i].listed ? "true" : "false");
+		json_str(d->v[i].reason);
+		putchar('}');
+	}
+	putchar(']');
+}
+
+static void print_damage_table(const tr_backup_damages *d)
+{
+	for (int i = 0; i < d->n; i++)
+		printf("damaged backup %s: %s%s\n", d->v[i].label, d->v[i].reason,
+		       d->v[i].listed ? " (listed from its manifest)" : " (not restorable)");
+}
+
+static void print_json(const tr_backupset *set, const tr_backup_damages *d, const struct wal_range *w)
 {
 	printf("{\"backups\":[");
 	for (int i = 0; i < set->n; i++) {
@@ -58,8 +88,8 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		char start[24], stop[24], t0[32], t1[32];
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
 		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
 		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
@@ -84,10 +114,13 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		printf(",\"last_segment\":%s%s%s,\"tip\":%s}", w->st[i].has_segments ? "\"" : "",
 		       w->st[i].has_segments ? last : "null", w->st[i].has_segments ? "\"" : "", w->st[i].tip ? "true" : "false");
 	}
-	printf("],\"diverged\":%s}\n", w->tips > 1 ? "true" : "false");
+	printf("],\"diverged\":%s", w->tips > 1 ? "true" : "false");
+	print_damage_json(d);
+	printf("}\n");
 }
 
-static void print_table(const tr_repo *r, const tr_backupset *set, const struct wal_range *w)
+static void print_table(const tr_repo *r, const tr_backupset *set, const tr_backup_damages *d,
+			const struct wal_range *w)
 {
 	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
 	if (set->n)
@@ -98,12 +131,13 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const struct 
 		char start[24], stop[24], t0[32], t1[32];
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
 		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
 		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
 	}
+	print_damage_table(d);
 	if (w->count)
 		printf("WAL archive: %s to %s, %" PRIu64 " segments, %.1f MiB stored\n", w->first, w->last, w->count,
 		       (double)w->bytes / 1048576);
@@ -140,6 +174,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	char err[2048];
 	tr_repo r;
 	tr_backupset set = { NULL, 0 };
+	tr_backup_damages dmg = { NULL, 0 };
 	struct wal_range w;
 	(void)argv;
 	if (argc != 0) {
@@ -155,7 +190,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	if (rc == TR_OK)
-		rc = tr_backupset_load(&r, &set);
+		rc = tr_backupset_load_checked(&r, &set, &dmg);
 	if (rc == TR_OK)
 		rc = tr_repo_list(&r, "wal/", wal_range_add, &w);
 	if (rc == TR_OK)
@@ -163,12 +198,13 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	if (rc != TR_OK)
 		tr_error("list: %s", r.err);
 	else if (tr_config_get(cfg, TR_S_JSON))
-		print_json(&set, &w);
+		print_json(&set, &dmg, &w);
 	else
-		print_table(&r, &set, &w);
+		print_table(&r, &set, &dmg, &w);
 	tr_backupset_free(&set);
 	tr_timelines_free(&w.tl);
 	free(w.st);
+	tr_backup_damages_free(&dmg);
 	tr_repo_close(&r);
 	return rc == TR_OK ? 0 : 1;
 }

@@ -171,6 +171,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_WAL_KEY_PREFIX] = { "wal-key-prefix", NULL, NULL, NULL, TR_T_STRING, NULL, 0, 0,
 		TR_SF_DRIVER | TR_SF_DERIVED,
 		"set by totalrecall, not settable: the key prefix of WAL objects, for drivers" },
+	[TR_S_LOCK_TIMEOUT] = { "lock-timeout", "TOTALRECALL_LOCK_TIMEOUT", NULL, "3600", TR_T_INT, NULL, 0, 86400, 0,
+		"seconds backup and expire wait for the repository lock the other holds" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }
@@ -266,6 +268,19 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Why tr_read_small_file failed, for a message. */
+static const char *read_error(int e, const char *max)
+{
+	static char msg[64];
+	if (e == E2BIG)
+		snprintf(msg, sizeof msg, "larger than %s", max);
+	else if (e == EINVAL)
+		snprintf(msg, sizeof msg, "not a regular file");
+	else
+		return strerror(e);
+	return msg;
+}
+
 /* One level of indirection; *out is malloc'ed.  Returns 1 if raw was an
  * indirection, 0 if it is a plain value, -1 on error. */
 static int resolve_once(const char *label, const char *raw, char **out, char *err, size_t errlen)
@@ -285,6 +300,7 @@ static int resolve_once(const char *label, const char *raw, char **out, char *er
 		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
 			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
 				 errno == E2BIG ? "larger than 64 KiB" : tr_strerror(errno));
+			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5, read_error(errno, "64 KiB"));
 			return -1;
 		}
 		if (memchr(buf, '\0', len)) {
@@ -397,13 +413,26 @@ static int read_file(tr_config *cfg, char *err, size_t errlen)
 			return 0;  /* the default file is optional */
 		snprintf(err, errlen, "config file %s: %s", path,
 			 errno == E2BIG ? "larger than 1 MiB" : tr_strerror(errno));
+		snprintf(err, errlen, "config file %s: %s", path, read_error(errno, "1 MiB"));
+		return -1;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {  /* the lines after it would be dropped silently */
+		int line = 1;
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		snprintf(err, errlen, "%s:%d: contains a NUL byte", path, line);
+		free_secret(buf);
 		return -1;
 	}
 	int rc = 0, lineno = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line && rc == 0;
-	     line = strtok_r(NULL, "\n", &save))
+	/* Line by line, empty ones included, so that messages name the right line. */
+	for (char *line = buf, *next; line && rc == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		rc = parse_file_line(cfg, line, path, ++lineno, err, errlen);
+	}
 	free_secret(buf);
 	return rc;
 }

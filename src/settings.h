@@ -92,6 +92,7 @@ enum tr_setting_id {
 	TR_S_S3_CHECKSUM,
 	TR_S_S3_REQUESTER_PAYS,
 	TR_S_WAL_KEY_PREFIX,
+	TR_S_LOCK_TIMEOUT,
 	TR_S_COUNT
 };
 
