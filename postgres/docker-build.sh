@@ -24,6 +24,8 @@ set -eu
 deps_dir=/usr/local/src/totalrecall-deps
 : "${DEBIAN_POOLS:=https://deb.debian.org/debian-security/pool/updates/main https://deb.debian.org/debian/pool/main}"
 die() { echo "docker-build: $*" >&2; exit 1; }
+t0=$(date +%s)
+took() { echo "docker-build: $1 in $(($(date +%s) - t0)) s"; t0=$(date +%s); }
 
 flavour() {
 	if [ -e /etc/alpine-release ]; then echo alpine; else echo debian; fi
@@ -109,19 +111,22 @@ debian_static_curl() {
 	s=$(find . -maxdepth 1 -type d -name 'curl-[0-9]*' | head -1)
 	[ -n "$s" ] || die "apt-get source curl made no curl-* directory"
 	cd "$s"
-	# Debian's flavour patches rename the library (libcurl-gnutls, -nss):
-	# take them back out, then regenerate the build files.
-	for p in 99_nss.patch 90_gnutls.patch; do
-		if [ -f "debian/patches/$p" ] && patch -R -p1 -s --dry-run <"debian/patches/$p" >/dev/null 2>&1; then
-			patch -R -p1 -s <"debian/patches/$p"
-		fi
-	done
-	autoreconf -fi >/dev/null 2>&1
+	# Debian's patches are applied (its security fixes are in lib/); the
+	# build files are upstream's, not regenerated: the patches that change
+	# them make Debian's other library flavours (libcurl-gnutls, -nss).
+	# Newer than every patched .am/.ac, make leaves them as they are.
+	now=$(date +%s)
+	find . \( -name Makefile.in -o -name configure -o -name aclocal.m4 -o -name '*.h.in' \) -exec touch -d "@$now" {} +
+	# --enable-unity (curl 8): the library as one compilation unit, built
+	# in seconds; older configures ignore it with a warning.
 	# shellcheck disable=SC2086 # a list of options
-	./configure -q --prefix="$deps_dir/curl" CFLAGS="-O2 -ffunction-sections -fdata-sections" $CURL_CONFIGURE
+	./configure -q --prefix="$deps_dir/curl" --enable-unity CFLAGS="-O2 -ffunction-sections -fdata-sections" \
+		$CURL_CONFIGURE >/dev/null
 	grep -q '^#define USE_OPENSSL 1' lib/curl_config.h || die "libcurl was configured without OpenSSL"
-	make -s -j"$(nproc)" -C lib >/dev/null
-	make -s -C lib install >/dev/null
+	# The library alone (lib's default target also builds a copy for curl's unit tests).
+	make -s -j"$(nproc)" -C lib libcurl.la >/dev/null
+	mkdir -p "$deps_dir/curl/lib"
+	cp lib/.libs/libcurl.a "$deps_dir/curl/lib/"
 	make -s -C include install >/dev/null
 	cd /
 	rm -rf "$deps_dir/src"
@@ -138,8 +143,7 @@ deps_debian() {
 		[ -e "$f" ] && curl=system
 	done
 	echo "$curl" >"$deps_dir/curl-mode"
-	pkgs="gcc libc6-dev make autoconf automake libtool pkg-config libzstd-dev libpq-dev libbearssl-dev
-		postgresql-server-dev-$major"
+	pkgs="gcc libc6-dev make autoconf automake libtool pkg-config libzstd-dev libpq-dev libbearssl-dev"
 	if [ "$curl" = system ]; then
 		pkgs="$pkgs libcurl4-openssl-dev"
 	else
@@ -149,10 +153,18 @@ deps_debian() {
 	apt-get update -qq
 	# shellcheck disable=SC2086 # a list of packages
 	apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+	# PGXS (headers, pg_config, makefiles) from postgresql-server-dev-MAJOR,
+	# unpacked without its dependencies: they are clang and LLVM (160 MB to
+	# fetch), for JIT bitcode the worker is built without (with_llvm=no).
+	mkdir -p "$deps_dir/deb"
+	(cd "$deps_dir/deb" && apt-get -o APT::Sandbox::User=root download -qq "postgresql-server-dev-$major")
+	dpkg-deb -x "$deps_dir"/deb/postgresql-server-dev-*.deb /
+	rm -rf "$deps_dir/deb"
+	took "toolchain and libraries installed"
 	# BearSSL statically: the only copy a symlink in a directory of archives,
 	# so that -lbearssl cannot pick the shared library.
 	ln -s "$(find /usr/lib -name libbearssl.a | head -1)" "$deps_dir/static/"
-	[ "$curl" = system ] || debian_static_curl
+	[ "$curl" = system ] || { debian_static_curl; took "libcurl (static) built"; }
 	echo "docker-build: PostgreSQL $major, libcurl: $curl"
 }
 
@@ -182,6 +194,7 @@ build_debian() {
 	make -s -j"$(nproc)" with_llvm=no >/dev/null
 	rm -rf /out
 	make -s install DESTDIR=/out with_llvm=no >/dev/null
+	took "TotalRecall built"
 	cd /
 	rm -rf "$b"
 	strip /out/usr/local/bin/totalrecall

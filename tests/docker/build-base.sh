@@ -93,7 +93,7 @@ standin() {
 	suite=$(suite_of "$major")
 	debian_image "$suite"
 	echo "build-base: building totalrecall-standin/postgres:$major (log: $cache/logs/standin-$major.log)"
-	"${DOCKER[@]}" build --network host -t "totalrecall-standin/postgres:$major" \
+	"${DOCKER[@]}" build --network host --force-rm -t "totalrecall-standin/postgres:$major" \
 		--build-arg "DEBIAN=totalrecall-debian:$suite" --build-arg "PG_MAJOR=$major" \
 		"$here/standin" >"$cache/logs/standin-$major.log" 2>&1 ||
 		{ tail -30 "$cache/logs/standin-$major.log" >&2; die "building the stand-in for $major failed"; }
