@@ -105,7 +105,8 @@ for m in "${majors[@]}"; do
 	if wait "${build_pid[$m]}"; then
 		pass "image built on postgres:$m (stand-in)"
 		built+=("$m")
-		grep -E '^(-rwx|[0-9]+[[:space:]]+total|docker-build:)' "$work/build-$m.log" | sed 's/^/# /'
+		sed 's/\x1b\[[0-9;]*m//g' "$work/build-$m.log" | grep -E '^(-rwx|[0-9]+[[:space:]]+total|docker-build:)' |
+			sed 's/^/# /'
 	else
 		fail "image on postgres:$m: build failed: $(tail -n 15 "$work/build-$m.log" | tr '\n' '|')"
 	fi
@@ -131,6 +132,9 @@ port() {
 	return 1
 }
 quiet() { "$@" >/dev/null 2>&1; }
+# essential DESC CMD...: check, and return 1 when it fails (the scenario
+# cannot go on).
+essential() { if "${@:2}"; then pass "$1"; else fail "$1"; return 1; fi; }
 
 volume() { D volume create --label "$label" "$run-$1" >/dev/null && echo "$run-$1"; }
 
@@ -148,13 +152,19 @@ start() {
 running() { [ "$(D inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
 stopped() { ! running "$1"; }
 
-# psql as the postgres user inside container NAME (the local socket).
-dsql() { D exec -u postgres "$1" psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
+# psql inside container NAME on the local socket, as the postgres user
+# (trust), connected as PG_USER_OF[NAME] to PG_DB_OF[NAME] (postgres).
+declare -A PG_USER_OF=() PG_DB_OF=()
+dsql() {
+	D exec -u postgres "$1" psql -X -At -v ON_ERROR_STOP=1 -U "${PG_USER_OF[$1]:-postgres}" \
+		-d "${PG_DB_OF[$1]:-postgres}" -c "$2"
+}
 
 # The final server (the temporary one of the entrypoint listens on no TCP
 # address) accepts connections on 127.0.0.1 and has left recovery.
 serving() {
-	D exec -u postgres "$1" pg_isready -q -h 127.0.0.1 -p "$2" -d postgres && [ "$(dsql "$1" 'SELECT pg_is_in_recovery()')" = f ]
+	D exec -u postgres "$1" pg_isready -q -h 127.0.0.1 -p "$2" -U "${PG_USER_OF[$1]:-postgres}" \
+		-d "${PG_DB_OF[$1]:-postgres}" && [ "$(dsql "$1" 'SELECT pg_is_in_recovery()')" = f ]
 }
 
 # wait_serving NAME PORT: polls; gives up at once when the container ended.
@@ -179,6 +189,8 @@ EXEC_ENV=()
 tr_exec() { local n=$1; shift; D exec -u postgres "${EXEC_ENV[@]}" "$n" totalrecall "$@"; }
 backup_count() { tr_exec "$1" list 2>/dev/null | grep -cE '^[0-9]{8}-[0-9]{6}F'; }
 backups_at_least() { [ "$(backup_count "$1")" -ge "$2" ]; }
+# took_backup NAME: a backup completed in this container (its own log).
+took_backup() { logs "$1" | grep -qE 'backup [0-9]{8}-[0-9]{6}F: complete'; }
 
 metric_count() { # NAME OPERATION
 	dsql "$1" "SELECT count(*) FROM totalrecall.metrics WHERE operation = '$2' AND status = 'ok'" 2>/dev/null
@@ -274,7 +286,7 @@ scenario_fs() { # MAJOR
 	# --- a: first start, empty volume and repository
 	a=$run-a$m; pa=$(port)
 	start "$a" "$img" "$(volume "a$m")" "$pa" "${fs_env[@]}"
-	check "$m/a: first start serves on 127.0.0.1:$pa" wait_serving "$a" "$pa" || return 1
+	essential "$m/a: first start serves on 127.0.0.1:$pa" wait_serving "$a" "$pa" || return 1
 	assert_contains "$(logs "$a")" "no backup in the repository: a new cluster will be initialised" \
 		"$m/a: empty repository: a new cluster is initialised"
 	assert_contains "$(logs "$a")" "PostgreSQL init process complete" "$m/a: initdb ran (entrypoint of the base)"
@@ -304,14 +316,14 @@ scenario_fs() { # MAJOR
 	seg=$(switch_wal "$a")
 	# Stopped at once: the segment just completed must still reach the
 	# archive (the archiver's last cycle at shutdown).
-	stop_clean "$a" 60
+	stop_clean "$a" 10
 	assert_eq 0 "$(ready_files "$run-a$m" "$img")" "$m/a: no WAL file left unarchived after docker stop"
 	assert_contains "$(logs "$a")" "archive-put $seg" "$m/a: the segment switched just before the stop ($seg) was archived"
 
 	# --- b: new container, new empty volume: restore of the latest state
 	b=$run-b$m; pb=$(port)
 	start "$b" "$img" "$(volume "b$m")" "$pb" "${fs_env[@]}"
-	check "$m/b: new container on an empty volume serves" wait_serving "$b" "$pb" || return 1
+	essential "$m/b: new container on an empty volume serves" wait_serving "$b" "$pb" || return 1
 	assert_contains "$(logs "$b")" "restored: PostgreSQL will recover from the archive" "$m/b: it restored itself"
 	assert_eq "$s3" "$(rows_state "$b")" "$m/b: rows equal the stopped container's (backup + WAL after it)"
 	assert_eq 2 "$(timeline "$b")" "$m/b: on timeline 2"
@@ -354,7 +366,7 @@ scenario_fs() { # MAJOR
 	c=$run-c$m; pc=$(port)
 	start "$c" "$img" "$(volume "c$m")" "$pc" "${fs_env[@]}" \
 		-e "TOTALRECALL_TARGET_TIME=$target" -e TOTALRECALL_TARGET_ACTION=promote
-	check "$m/c: point in time recovery serves" wait_serving "$c" "$pc" || return 1
+	essential "$m/c: point in time recovery serves" wait_serving "$c" "$pc" || return 1
 	assert_eq "$s2" "$(rows_state "$c")" "$m/c: rows as they were at $target (batches 1 and 2, not 3)"
 	assert_ne "$s1" "$s2" "$m/c: (batch 2 changed the rows)"
 	stop_clean "$c" 60
@@ -362,7 +374,7 @@ scenario_fs() { # MAJOR
 	# --- d: a data directory already there is not restored
 	d=$run-d$m; pd=$(port)
 	start "$d" "$img" "$run-a$m" "$pd" "${fs_env[@]}"
-	check "$m/d: a container on the first volume serves" wait_serving "$d" "$pd" || return 1
+	essential "$m/d: a container on the first volume serves" wait_serving "$d" "$pd" || return 1
 	assert_not_contains "$(logs "$d")" "empty data directory" "$m/d: no restore attempted"
 	assert_contains "$(logs "$d")" "Skipping initialization" "$m/d: the existing cluster is used"
 	assert_eq 1 "$(timeline "$d")" "$m/d: still timeline 1"
@@ -381,11 +393,28 @@ scenario_s3() { # MAJOR
 	s3_env=(-v "$work/secrets-$m:/run/secrets:ro" -e TOTALRECALL_DRIVER=s3 -e "TOTALRECALL_BUCKET=$bucket"
 		-e "TOTALRECALL_S3_ENDPOINT=$MOTO_URL" -e TOTALRECALL_S3_URI_STYLE=path -e AWS_REGION=us-east-1
 		-e AWS_ACCESS_KEY_ID=testing -e AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/aws_secret
-		-e "TOTALRECALL_DATABASE_ID=$id" -e TOTALRECALL_ENCRYPTION_KEY_FILE=/run/secrets/key)
-
-	e=$run-e$m; pe=$(port)
-	start "$e" "$img" "$(volume "e$m")" "$pe" "${s3_env[@]}"
-	check "$m/e: first start with an empty bucket serves" wait_serving "$e" "$pe" || return 1
+		-e "TOTALRECALL_DATABASE_ID=$id" -e TOTALRECALL_ENCRYPTION_KEY_FILE=/run/secrets/key
+		-e "TOTALRECALL_SCHEDULE=* * * * *")
+	# The official image's other variables, and an init script, which the
+	# entrypoint of the base runs on a temporary server that already
+	# archives and loads the worker.
+	mkdir -p "$work/initdb-$m"
+	cat >"$work/initdb-$m/01-schema.sql" <<-'EOF'
+	CREATE TABLE t (id int PRIMARY KEY, batch int NOT NULL, v text NOT NULL);
+	INSERT INTO t SELECT g, 0, md5(g::text) FROM generate_series(100001, 100500) g;
+	EOF
+	chmod -R a+rX "$work/initdb-$m"
+	local initdb_env=(-e POSTGRES_USER=app -e POSTGRES_DB=appdb -e POSTGRES_INITDB_ARGS=--data-checksums
+		-v "$work/initdb-$m:/docker-entrypoint-initdb.d:ro")
+	e=$run-e$m; pe=$(port); f=$run-f$m; pf=$(port)
+	PG_USER_OF[$e]=app PG_DB_OF[$e]=appdb PG_USER_OF[$f]=app PG_DB_OF[$f]=appdb
+	start "$e" "$img" "$(volume "e$m")" "$pe" "${s3_env[@]}" "${initdb_env[@]}"
+	essential "$m/e: first start with an empty bucket serves" wait_serving "$e" "$pe" || return 1
+	assert_contains "$(logs "$e")" "running /docker-entrypoint-initdb.d/01-schema.sql" "$m/e: the init script ran"
+	assert_eq 500 "$(dsql "$e" 'SELECT count(*) FROM t WHERE batch = 0')" "$m/e: ... and made its rows (in appdb, as app)"
+	assert_eq on "$(dsql "$e" 'SHOW data_checksums')" "$m/e: POSTGRES_INITDB_ARGS reached initdb"
+	check "$m/e: the worker keeps its metrics in POSTGRES_DB (appdb)" wait_until 30 metrics_table "$e"
+	check "$m/e: healthy (the health check connects as POSTGRES_USER)" wait_until 60 health_is "$e" healthy
 	# The entrypoint turns NAME_FILE into NAME=file:... for the server only:
 	# commands run with docker exec see the container's NAME_FILE variables,
 	# which totalrecall itself does not read.
@@ -395,16 +424,15 @@ scenario_s3() { # MAJOR
 	assert_contains "$(logs "$e")" "no backup in the repository: a new cluster will be initialised" \
 		"$m/e: empty bucket: a new cluster is initialised"
 	check "$m/e: the worker's schedule took a backup to S3" wait_until 120 backups_at_least "$e" 1
-	dsql "$e" "CREATE TABLE t (id int PRIMARY KEY, batch int NOT NULL, v text NOT NULL)" >/dev/null
 	add_batch "$e" 1 1 3000
 	state=$(rows_state "$e")
 	seg=$(switch_wal "$e")
 	check "$m/e: archived to S3 ($seg)" wait_until 60 archived "$e" "$seg"
 	stop_clean "$e" 60
+	assert_eq 0 "$(ready_files "$run-e$m" "$img")" "$m/e: no WAL file left unarchived after docker stop"
 
-	f=$run-f$m; pf=$(port)
-	start "$f" "$img" "$(volume "f$m")" "$pf" "${s3_env[@]}"
-	check "$m/f: new container restores from S3 and serves" wait_serving "$f" "$pf" || return 1
+	start "$f" "$img" "$(volume "f$m")" "$pf" "${s3_env[@]}" "${initdb_env[@]}"
+	essential "$m/f: new container restores from S3 and serves" wait_serving "$f" "$pf" || return 1
 	assert_contains "$(logs "$f")" "restored: PostgreSQL will recover from the archive" "$m/f: it restored itself"
 	assert_eq "$state" "$(rows_state "$f")" "$m/f: rows equal the first container's"
 	assert_eq 2 "$(timeline "$f")" "$m/f: on timeline 2"
@@ -414,6 +442,17 @@ scenario_s3() { # MAJOR
 	assert_eq 00000002 "${seg:0:8}" "$m/f: the archived segment is on timeline 2"
 	TR_DESC="$m/f: docker exec ... totalrecall verify (s3 repository)" assert_rc 0 tr_exec "$f" verify
 	EXEC_ENV=()
+}
+
+# s3_finish MAJOR: container f (left running while the fs scenario ran)
+# takes a backup on its own schedule, every minute, judged from the
+# repository; then stops.
+s3_finish() {
+	local f=$run-f$1
+	running "$f" || return 0
+	check "$1/f: the worker's schedule (* * * * *) took a backup in the restored container" \
+		wait_until 90 took_backup "$f"
+	assert_contains "$(logs "$f")" "backup: due: " "$1/f: ... when due"
 	stop_clean "$f" 60
 }
 
@@ -429,8 +468,9 @@ moto_up
 for m in "${built[@]}"; do
 	t=$SECONDS
 	image_checks "$m"
-	scenario_fs "$m" || fail "$m: fs scenario stopped early"
 	[ -z "$moto_pid" ] || scenario_s3 "$m" || fail "$m: s3 scenario stopped early"
+	scenario_fs "$m" || fail "$m: fs scenario stopped early"
+	s3_finish "$m"
 	note_time "postgres:$m scenarios" "$t"
 done
 note_time "test_image in all" "$t_start"

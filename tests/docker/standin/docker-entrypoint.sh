@@ -98,9 +98,9 @@ ep_temp_server() {
 ep_create_db() {
 	[ "$POSTGRES_DB" != postgres ] || return 0
 	local exists
-	exists=$(ep_psql --dbname postgres -At -v db="$POSTGRES_DB" \
-		-c "SELECT 1 FROM pg_database WHERE datname = :'db'")
-	[ -n "$exists" ] || ep_psql --dbname postgres -v db="$POSTGRES_DB" -c 'CREATE DATABASE :"db"'
+	# psql interpolates :'db' in its input, not in -c commands.
+	exists=$(ep_psql --dbname postgres -At -v db="$POSTGRES_DB" <<<"SELECT 1 FROM pg_database WHERE datname = :'db'")
+	[ -n "$exists" ] || ep_psql --dbname postgres -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db"'
 }
 
 ep_run_init_files() {
