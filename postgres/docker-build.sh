@@ -224,9 +224,8 @@ stage() {
 	# shellcheck disable=SC2046 # file names without blanks
 	du -cb $(find "$st" -type f) | tail -1
 	# The shared libraries the added files need, which the image must have.
-	# shellcheck disable=SC2046
-	echo "docker-build: needed: $(for f in $(find "$st" -name '*.so' -o -name totalrecall -type f); do
-		readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u | tr '\n' ' ')"
+	echo "docker-build: needed: $(find "$st" -type f \( -name '*.so' -o -name totalrecall \) -exec readelf -d {} + |
+		sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u | tr '\n' ' ')"
 }
 
 pg_config_cmd() {

@@ -41,6 +41,7 @@ docker_up() {
 		fi
 		docker_down
 	done
+	# shellcheck disable=SC2034 # read by the scripts that source this file
 	DOCKER_WHY="dockerd did not start: $(tail -n 3 "$log" | tr '\n' ' ')"
 	return 1
 }

@@ -41,7 +41,7 @@ top=$(cd "$here/../.." && pwd)
 TR_NAME=test_image
 export LC_ALL=C
 
-majors=(${TR_DOCKER_MAJORS:-17 15})
+read -r -a majors <<<"${TR_DOCKER_MAJORS:-17 15}"
 run=trimg$$
 label=org.totalrecall.test=$run
 work=$(mktemp -d "${TMPDIR:-/tmp}/totalrecall-docker.XXXXXX")
@@ -51,7 +51,7 @@ moto_pid=
 t_start=$SECONDS
 
 D() { "${DOCKER[@]}" "$@"; }
-note_time() { tr_note "$1: $(($SECONDS - $2)) s"; }
+note_time() { tr_note "$1: $((SECONDS - $2)) s"; }
 
 cleanup() {
 	set +e
