@@ -64,26 +64,14 @@ build_alpine() {
 }
 
 # --- Debian ------------------------------------------------------------------
-# A deb-src entry for each Debian source the image uses (apt-get source).
+# A deb-src entry for each Debian source the image uses (apt-get source):
+# Debian 12 and later list them in deb822 form, older ones in sources.list.
 debian_add_deb_src() {
-	list=/etc/apt/sources.list.d/totalrecall-deb-src.sources
 	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-		sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$list"
+		sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+			>/etc/apt/sources.list.d/totalrecall-deb-src.sources
 	else
-		codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-		cat >"$list" <<-EOF
-		Types: deb-src
-		URIs: http://deb.debian.org/debian
-		Suites: $codename $codename-updates
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-		Types: deb-src
-		URIs: http://deb.debian.org/debian-security
-		Suites: $codename-security
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-		EOF
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >/etc/apt/sources.list.d/totalrecall-deb-src.list
 	fi
 }
 

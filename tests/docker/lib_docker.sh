@@ -36,14 +36,23 @@ docker_up() {
 		dockerd ${driver:+--storage-driver "$driver"} --bridge=none --iptables=false --ip-forward=false \
 			--ip-masq=false >>"$log" 2>&1 &
 		DOCKERD_PID=$!
-		if wait_until 60 docker_answers; then
-			return 0
-		fi
+		docker_wait_start && return 0
 		docker_down
 	done
 	# shellcheck disable=SC2034 # read by the scripts that source this file
 	DOCKER_WHY="dockerd did not start: $(tail -n 3 "$log" | tr '\n' ' ')"
 	return 1
+}
+
+# docker_wait_start: up to 60 s for the dockerd just started to answer;
+# 1 at once when it has exited.
+docker_wait_start() {
+	local deadline=$((SECONDS + 60))
+	while ! docker_answers; do
+		kill -0 "$DOCKERD_PID" 2>/dev/null || return 1
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.2
+	done
 }
 
 # docker_down: stops the dockerd this script started (none otherwise).

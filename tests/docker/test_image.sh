@@ -46,6 +46,7 @@ run=trimg$$
 label=org.totalrecall.test=$run
 work=$(mktemp -d "${TMPDIR:-/tmp}/totalrecall-docker.XXXXXX")
 TR_LAST_OUT=$work/last.out
+# shellcheck disable=SC2034 # read by assert_rc (lib.sh)
 TR_LAST_ERR=$work/last.err
 moto_pid=
 t_start=$SECONDS
@@ -275,6 +276,23 @@ image_checks() { # MAJOR
 	assert_contains "$(cat "$TR_LAST_OUT")" "archive-put" "postgres:$m: --help lists the commands"
 }
 
+# restored_checks WHAT NAME PORT STATE FIRST_ID: container NAME, started on
+# an empty volume with a repository holding a backup, restored itself: it
+# serves, has the rows STATE of the container it replaces, is on timeline 2
+# and archives there (rows from FIRST_ID on are added, then a WAL switch).
+# Returns 1 when it does not serve.
+restored_checks() {
+	local what=$1 name=$2 port=$3 state=$4 id=$5 seg
+	essential "$what: new container on an empty volume serves" wait_serving "$name" "$port" || return 1
+	assert_contains "$(logs "$name")" "restored: PostgreSQL will recover from the archive" "$what: it restored itself"
+	assert_eq "$state" "$(rows_state "$name")" "$what: rows equal the stopped container's (backup + WAL after it)"
+	assert_eq 2 "$(timeline "$name")" "$what: on timeline 2"
+	add_batch "$name" 100 "$id" $((id + 99))
+	seg=$(switch_wal "$name")
+	check "$what: archives on the new timeline ($seg)" wait_until 60 archived "$name" "$seg"
+	assert_eq 00000002 "${seg:0:8}" "$what: the archived segment is on timeline 2"
+}
+
 scenario_fs() { # MAJOR
 	local m=$1 img=totalrecall-test:$1 repo id=fs-$1-$RANDOM pa pb pc pd a b c d
 	local fs_env s1 s2 s3 target seg
@@ -323,18 +341,12 @@ scenario_fs() { # MAJOR
 	# --- b: new container, new empty volume: restore of the latest state
 	b=$run-b$m; pb=$(port)
 	start "$b" "$img" "$(volume "b$m")" "$pb" "${fs_env[@]}"
-	essential "$m/b: new container on an empty volume serves" wait_serving "$b" "$pb" || return 1
-	assert_contains "$(logs "$b")" "restored: PostgreSQL will recover from the archive" "$m/b: it restored itself"
-	assert_eq "$s3" "$(rows_state "$b")" "$m/b: rows equal the stopped container's (backup + WAL after it)"
-	assert_eq 2 "$(timeline "$b")" "$m/b: on timeline 2"
-	add_batch "$b" 4 9001 9100
-	seg=$(switch_wal "$b")
-	check "$m/b: archives on the new timeline ($seg)" wait_until 60 archived "$b" "$seg"
-	assert_eq 00000002 "${seg:0:8}" "$m/b: the archived segment is on timeline 2"
+	restored_checks "$m/b" "$b" "$pb" "$s3" 9001 || return 1
 	check "$m/b: the restore is in totalrecall.metrics" wait_until 30 metric_at_least "$b" restore 1
 
 	# The health check follows archiving.
 	check "$m/b: healthy while archiving works" wait_until 60 health_is "$b" healthy
+	seg=$(dsql "$b" "SELECT last_archived_wal FROM pg_stat_archiver")
 	local waldir=/repo/$id/wal/${seg:0:16}
 	D exec "$b" chmod 0555 "$waldir"
 	add_batch "$b" 5 9101 9200
@@ -432,14 +444,7 @@ scenario_s3() { # MAJOR
 	assert_eq 0 "$(ready_files "$run-e$m" "$img")" "$m/e: no WAL file left unarchived after docker stop"
 
 	start "$f" "$img" "$(volume "f$m")" "$pf" "${s3_env[@]}" "${initdb_env[@]}"
-	essential "$m/f: new container restores from S3 and serves" wait_serving "$f" "$pf" || return 1
-	assert_contains "$(logs "$f")" "restored: PostgreSQL will recover from the archive" "$m/f: it restored itself"
-	assert_eq "$state" "$(rows_state "$f")" "$m/f: rows equal the first container's"
-	assert_eq 2 "$(timeline "$f")" "$m/f: on timeline 2"
-	add_batch "$f" 2 3001 3100
-	seg=$(switch_wal "$f")
-	check "$m/f: archives to S3 on the new timeline ($seg)" wait_until 60 archived "$f" "$seg"
-	assert_eq 00000002 "${seg:0:8}" "$m/f: the archived segment is on timeline 2"
+	restored_checks "$m/f" "$f" "$pf" "$state" 3001 || return 1
 	TR_DESC="$m/f: docker exec ... totalrecall verify (s3 repository)" assert_rc 0 tr_exec "$f" verify
 	EXEC_ENV=()
 }
