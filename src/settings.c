@@ -342,17 +342,44 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 	return 0;
 }
 
-static void read_env(tr_config *cfg)
+/* NAME_FILE (the official postgres image's convention, also for
+ * POSTGRES_PASSWORD_FILE): the file holding NAME's value, taken as
+ * "file:<path>".  The container's entrypoint turns them into file: values
+ * for the server; reading them here makes `docker exec ... totalrecall`
+ * see the same settings.  Both NAME and NAME_FILE set is an error. */
+static int read_env_file(int i, const char **v, char *buf, size_t buflen, char *err, size_t errlen)
 {
+	char name[160];
+	snprintf(name, sizeof name, "%s_FILE", defs[i].env);
+	const char *path = getenv(name);
+	if (!path || !*path)
+		return 0;
+	if (*v) {
+		snprintf(err, errlen, "both %s and %s are set: give one of them", defs[i].env, name);
+		return -1;
+	}
+	snprintf(buf, buflen, "file:%s", path);
+	*v = buf;
+	return 0;
+}
+
+static int read_env(tr_config *cfg, char *err, size_t errlen)
+{
+	char buf[4200];
 	for (int i = 0; i < TR_S_COUNT; i++) {
 		if (cfg->source[i] == TR_SRC_CMDLINE || !defs[i].env)
 			continue;
 		const char *v = getenv(defs[i].env);
+		if (v && !*v)
+			v = NULL;
+		if (read_env_file(i, &v, buf, sizeof buf, err, errlen) != 0)
+			return -1;
 		if (!v && defs[i].env_alt)
 			v = getenv(defs[i].env_alt);
 		if (v && *v)
 			set_raw(cfg, i, v, TR_SRC_ENV);
 	}
+	return 0;
 }
 
 /* Parses one "key = value" line of the config file. */
@@ -612,7 +639,8 @@ static char *default_state_dir(void)
 
 int tr_config_load(tr_config *cfg, char *err, size_t errlen)
 {
-	read_env(cfg);
+	if (read_env(cfg, err, errlen) != 0)
+		return -1;
 	if (read_file(cfg, err, errlen) != 0)
 		return -1;
 	for (int i = 0; i < TR_S_COUNT; i++) {

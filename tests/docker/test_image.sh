@@ -361,13 +361,12 @@ scenario_fs() { # MAJOR
 	check "$m/b: ... and the container is healthy again" wait_until 60 health_is "$b" healthy
 
 	# docker exec without -u runs as root: a command that creates the
-	# metrics spool then leaves it to root, and every later record of the
-	# server's commands is lost (a warning each time).  Shown on a spool
+	# metrics spool must leave it to the server's user, or every later
+	# record of the server's commands would be lost.  Shown on a spool
 	# directory of its own, where the worker cannot ingest in between.
 	D exec "$b" install -d -o postgres -m 0700 /tmp/spool-check
 	D exec -e TOTALRECALL_SPOOL_DIR=/tmp/spool-check "$b" totalrecall list >/dev/null 2>&1
-	TR_KNOWN_ISSUE="a command run as root creates metrics.spool owned by root (src/spool.c open_locked)" \
-		assert_eq postgres "$(D exec "$b" stat -c %U /tmp/spool-check/metrics.spool 2>&1)" \
+	assert_eq postgres "$(D exec "$b" stat -c %U /tmp/spool-check/metrics.spool 2>&1)" \
 		"$m/b: docker exec as root leaves the metrics spool to the server's user"
 
 	TR_DESC="$m: docker run ... totalrecall verify (fs repository)" assert_rc 0 \
@@ -427,12 +426,10 @@ scenario_s3() { # MAJOR
 	assert_eq on "$(dsql "$e" 'SHOW data_checksums')" "$m/e: POSTGRES_INITDB_ARGS reached initdb"
 	check "$m/e: the worker keeps its metrics in POSTGRES_DB (appdb)" wait_until 30 metrics_table "$e"
 	check "$m/e: healthy (the health check connects as POSTGRES_USER)" wait_until 60 health_is "$e" healthy
-	# The entrypoint turns NAME_FILE into NAME=file:... for the server only:
-	# commands run with docker exec see the container's NAME_FILE variables,
-	# which totalrecall itself does not read.
-	TR_KNOWN_ISSUE="totalrecall ignores NAME_FILE variables (src/settings.c); docker exec needs NAME=file:..." \
-		check "$m/e: docker exec ... totalrecall list with the _FILE secrets" quiet tr_exec "$e" list
-	EXEC_ENV=(-e TOTALRECALL_ENCRYPTION_KEY=file:/run/secrets/key -e AWS_SECRET_ACCESS_KEY=file:/run/secrets/aws_secret)
+	# The entrypoint turns NAME_FILE into NAME=file:... for the server;
+	# commands run with docker exec see the container's NAME_FILE
+	# variables, which totalrecall reads the same way.
+	check "$m/e: docker exec ... totalrecall list with the _FILE secrets" quiet tr_exec "$e" list
 	assert_contains "$(logs "$e")" "no backup in the repository: a new cluster will be initialised" \
 		"$m/e: empty bucket: a new cluster is initialised"
 	check "$m/e: the worker's schedule took a backup to S3" wait_until 120 backups_at_least "$e" 1
@@ -446,7 +443,6 @@ scenario_s3() { # MAJOR
 	start "$f" "$img" "$(volume "f$m")" "$pf" "${s3_env[@]}" "${initdb_env[@]}"
 	restored_checks "$m/f" "$f" "$pf" "$state" 3001 || return 1
 	TR_DESC="$m/f: docker exec ... totalrecall verify (s3 repository)" assert_rc 0 tr_exec "$f" verify
-	EXEC_ENV=()
 }
 
 # s3_finish MAJOR: container f (left running while the fs scenario ran)
