@@ -120,8 +120,12 @@ run_valgrind() {
 	VG_ENV=(TOTALRECALL_DRIVER=fs "TOTALRECALL_DRIVER_DIR=$dir/drivers/fs/.libs" "TOTALRECALL_BUCKET=$VG_DIR/repo"
 		TOTALRECALL_DATABASE_ID=vg TOTALRECALL_ENCRYPTION_KEY=valgrind-passphrase "TOTALRECALL_STATE_DIR=$VG_DIR/state"
 		TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_PARALLEL=2 "TOTALRECALL_SPOOL_DIR=$VG_DIR/spool")
-	head -c $((16 * 1024 * 1024)) /dev/urandom >"$VG_DIR/pgdata/pg_wal/000000010000000000000001"
-	head -c $((4 * 1024 * 1024)) /dev/zero >"$VG_DIR/pgdata/pg_wal/000000010000000000000002"
+	# segments archive-put takes for WAL (it checks the page header): one
+	# mostly random, one of 4 MiB (another wal_segment_size), mostly zeros
+	python3 "$top/tests/tools/mkwal.py" 000000010000000000000001 "$VG_DIR/pgdata/pg_wal/000000010000000000000001" \
+		--random $((16 * 1024 * 1024 - 4096))
+	python3 "$top/tests/tools/mkwal.py" 000000010000000000000002 "$VG_DIR/pgdata/pg_wal/000000010000000000000002" \
+		--size $((4 * 1024 * 1024))
 	printf '1\t0/3000000\tno recovery target specified\n' >"$VG_DIR/pgdata/pg_wal/00000002.history"
 	cd "$VG_DIR/pgdata"
 	vg "archive-put (creates the repository)" 0 archive-put pg_wal/000000010000000000000001
