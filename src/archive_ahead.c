@@ -30,6 +30,7 @@ struct tr_ahead {
 	tr_pool *pool;
 	struct ahead_job *jobs;
 	int n;
+	tr_section sec;      /* the section the file PostgreSQL asked for went to */
 };
 
 /* The marker directory, checked to be ours (statedir.h). */
@@ -141,9 +142,10 @@ int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer
 static int ahead_job(tr_repo *r, void *job, void *arg)
 {
 	struct ahead_job *j = job;
+	const tr_section *sec = arg;
 	tr_xfer x = { 0, 0 };
-	(void)arg;
-	if (tr_archive_file(r, j->path, j->name, 1, &x) == 0)
+	tr_repo_use_section(r, sec->n);
+	if (tr_archive_file(r, j->path, j->name, 1, sec, &x) == 0)
 		write_marker(r, j->path, j->name, &x);
 	return 0;  /* a failed look-ahead is retried when PostgreSQL asks */
 }
@@ -183,7 +185,7 @@ static int pick_ready(const tr_repo *r, const char *waldir, const char *skip, st
 	return picked;
 }
 
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
+struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec)
 {
 	char waldir[PATH_MAX], err[512];
 	int max = (int)tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD);
@@ -194,10 +196,11 @@ struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
 		free(a);
 		return NULL;
 	}
+	a->sec = *sec;
 	tr_dirname(path, waldir, sizeof waldir);
 	a->n = pick_ready(r, waldir, name, a->jobs, max);
 	if (a->n > 0)
-		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, NULL, err, sizeof err);
+		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, &a->sec, err, sizeof err);
 	for (int i = 0; a->pool && i < a->n; i++)
 		tr_pool_submit(a->pool, &a->jobs[i]);
 	if (!a->pool) {

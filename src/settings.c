@@ -148,6 +148,9 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		NULL, 0, 0, TR_SF_SECRET, "key rotate: the passphrase that replaces the current one" },
 	[TR_S_NEW_DATA_KEY] = { "new-data-key", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"key rotate: also start a new data key for objects written from then on" },
+	[TR_S_SECTION] = { "section", "TOTALRECALL_SECTION", NULL, NULL, TR_T_INT, NULL, 1, 9999, 0,
+		"the repository's history section whose WAL archive-get reads, or whose latest state restore brings "
+		"back (restore writes it into totalrecall_restore.conf); default: the cluster's own, else the current one" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }

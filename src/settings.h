@@ -82,6 +82,7 @@ enum tr_setting_id {
 	TR_S_TABLESPACE_MAP,
 	TR_S_NEW_ENCRYPTION_KEY,
 	TR_S_NEW_DATA_KEY,
+	TR_S_SECTION,
 	TR_S_COUNT
 };
 
