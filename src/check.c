@@ -10,6 +10,7 @@
 #include "metric.h"
 #include "pgconn.h"
 #include "repo.h"
+#include "section.h"
 #include "util.h"
 #include "walname.h"
 
@@ -46,7 +47,7 @@ static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errl
 	tr_object_info info;
 	double deadline = tr_now() + ARCHIVE_WAIT_SECONDS;
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
-	tr_wal_rel(walfile, rel, sizeof rel);
+	tr_repo_wal_rel(r, walfile, rel, sizeof rel);
 	for (;;) {
 		int rc = tr_repo_head(r, rel, &info);
 		if (rc == TR_OK)
@@ -86,6 +87,8 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 		rc = -1;
 	if (rc == 0)
 		rc = check_server(pg, err, sizeof err);
+	if (rc == 0)  /* the repository's cluster (section.h) */
+		rc = tr_section_admit_server(&r, pg, "check", err, sizeof err);
 	if (rc == 0)
 		rc = tr_pg_switch_wal(pg, walfile, sizeof walfile, err, sizeof err);
 	if (rc == 0) {

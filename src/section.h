@@ -40,8 +40,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "backupset.h"
 #include "clusterid.h"
 #include "manifest.h"
+#include "pgconn.h"
 #include "repo.h"
 
 #define TR_SECTION_MAX 9999   /* more would be a damaged listing, not upgrades */
@@ -117,6 +119,9 @@ void tr_sections_cache_save(const tr_repo *r, const tr_sections *s);
  * the current one (another cluster, or an older section's). */
 int tr_section_admit(tr_repo *r, const tr_cluster_id *id, const char *origin, tr_section *out, int *refused,
 		     char *err, size_t errlen);
+/* backup and check: tr_section_admit() for the server pg is connected to;
+ * logs which section it is.  0, or -1 with one line in err. */
+int tr_section_admit_server(tr_repo *r, tr_pg *pg, const char *origin, char *err, size_t errlen);
 /* archive-put of a file without a page header (.history, .backup): the
  * current section, n = 1 with a zero id when there is none yet. */
 int tr_section_current(tr_repo *r, tr_section *out, char *err, size_t errlen);
@@ -137,5 +142,25 @@ int tr_section_upgrade(tr_repo *r, const tr_cluster_id *id, const char *origin, 
  * repository; a repository that records none yet reads as one section 1
  * of unknown identity.  TR_OK or a TR_* status (r->err). */
 int tr_sections_for_listing(tr_repo *r, tr_sections *s);
+
+/* --- the backups of one section (section_scope.c) --- */
+
+/* Leaves in set only the backups of section n. */
+void tr_backupset_keep_section(tr_backupset *set, const tr_sections *s, uint32_t n);
+/* restore: the section it recovers in (--backup's, else the section
+ * setting's, else the current one), its backups alone left in set, and r
+ * working in it.  A section without a backup is refused, naming the
+ * newest backup of an older one.  0 with *n, or -1 with one line in err. */
+int tr_section_restore_scope(tr_repo *r, tr_backupset *set, uint32_t *n, char *err, size_t errlen);
+
+/* --- retention (section_expire.c) --- */
+
+/* Removes one object (or says it would): 0, or -1 with its own message. */
+typedef int (*tr_section_remove_fn)(void *ctx, const char *rel, int64_t size);
+/* expire: the WAL no kept backup needs (keep[i] for set->b[i]), section
+ * by section (see section_expire.c).  0, or -1 with err (or the remover's
+ * message). */
+int tr_sections_expire_wal(tr_repo *r, const tr_backupset *set, const int *keep, tr_section_remove_fn remove,
+			   void *ctx, char *err, size_t errlen);
 
 #endif

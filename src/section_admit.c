@@ -13,6 +13,7 @@
 #include "section.h"
 #include "backupset.h"
 #include "log.h"
+#include "pgconn.h"
 #include "util.h"
 #include "walheader.h"
 #include "walname.h"
@@ -347,12 +348,15 @@ int tr_sections_for_listing(tr_repo *r, tr_sections *s)
 int tr_section_upgrade(tr_repo *r, const tr_cluster_id *id, const char *origin, tr_section *out, int *added,
 		       char *err, size_t errlen)
 {
-	tr_sections s;
+	tr_sections s, cached;
 	char mine[96], theirs[160] = "";
+	int64_t age;
+	int have = tr_sections_cache_load(r, &cached, &age) == 0;
 	*added = 0;
-	if (read_storage(r, NULL, &s, err, errlen) != 0)
-		return -1;
-	if (!s.n && migrate(r, id, origin, &s, err, errlen) != 0)
+	int failed = read_storage(r, have ? &cached : NULL, &s, err, errlen) != 0;
+	if (have)
+		tr_sections_free(&cached);
+	if (failed || (!s.n && migrate(r, id, origin, &s, err, errlen) != 0))
 		return -1;
 	const tr_section *cur = tr_sections_current(&s), *older = tr_sections_by_sysid(&s, id->sysid);
 	const tr_section *bad = tr_sections_damaged(&s);
@@ -365,6 +369,9 @@ int tr_section_upgrade(tr_repo *r, const tr_cluster_id *id, const char *origin, 
 			 "first (%s)", bad->why);
 	else if (tr_cluster_id_equal(&cur->id, id))
 		rc = 0;
+	else if (older && older->n == cur->n)
+		snprintf(err, errlen, "%s: the current section records %s, another major version for this system "
+			 "identifier", mine, theirs);
 	else if (older)
 		snprintf(err, errlen, "%s is already history section %" PRIu32 ", older than the current %s: a repository "
 			 "never goes back to an older cluster", mine, older->n, theirs);
@@ -399,4 +406,26 @@ int tr_section_upgrade(tr_repo *r, const tr_cluster_id *id, const char *origin, 
 	if (rc == 0)
 		tr_repo_use_section(r, out->n);
 	return rc;
+}
+
+/* --- backup and check: the running server --- */
+
+int tr_section_admit_server(tr_repo *r, tr_pg *pg, const char *origin, char *err, size_t errlen)
+{
+	tr_pg_info info;
+	tr_cluster_id id;
+	tr_section sec;
+	char text[160];
+	int refused = 0;
+	if (tr_pg_info_get(pg, &info, err, errlen) != 0)
+		return -1;
+	if (tr_cluster_id_from_server(info.version, info.system_id, &id) != 0) {
+		snprintf(err, errlen, "the server reports an unreadable system identifier or version");
+		return -1;
+	}
+	if (tr_section_admit(r, &id, origin, &sec, &refused, err, errlen) != 0)
+		return -1;
+	tr_section_describe(&sec, text, sizeof text);
+	tr_info("%s: the server is the repository's cluster: %s", origin, text);
+	return 0;
 }
