@@ -55,17 +55,7 @@ static int file_identity(const char *path, char *out, size_t outlen)
  * planted or edited by someone without the keys is not believed. */
 static void marker_mac(const tr_repo *r, const char *name, const char *line, size_t len, char out[TR_CHECKSUM_STR_LEN])
 {
-	static const char label[] = "totalrecall ahead marker";
-	tr_checksum *c = tr_checksum_new(&r->keys);
-	out[0] = '\0';
-	if (!c)
-		return;
-	tr_checksum_update(c, label, sizeof label);
-	tr_checksum_update(c, r->base, strlen(r->base) + 1);
-	tr_checksum_update(c, name, strlen(name) + 1);
-	tr_checksum_update(c, line, len);
-	tr_checksum_final(c, out);
-	tr_checksum_free(c);
+	tr_repo_local_mac(r, "totalrecall ahead marker", name, strlen(name) + 1, line, len, out);
 }
 
 static void write_marker(const tr_repo *r, const char *path, const char *name, const tr_xfer *x)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "repo.h"
 #include "repo_internal.h"
+#include "checksum.h"
 #include "log.h"
 #include "statedir.h"
 #include "testhook.h"
@@ -95,6 +96,22 @@ int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t ou
 		errno = EACCES;
 	}
 	return fd;
+}
+
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[TR_CHECKSUM_STR_LEN])
+{
+	tr_checksum *c = tr_checksum_new(&r->keys);
+	out[0] = '\0';
+	if (!c)
+		return;
+	tr_checksum_update(c, label, strlen(label) + 1);
+	tr_checksum_update(c, r->base, strlen(r->base) + 1);
+	tr_checksum_update(c, a, alen);
+	if (blen)
+		tr_checksum_update(c, b, blen);
+	tr_checksum_final(c, out);
+	tr_checksum_free(c);
 }
 
 int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)

@@ -104,6 +104,13 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
  * reason was logged as a warning). */
 int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t outlen);
 
+/* A MAC over local state (look-ahead markers, the copy of the history
+ * sections) under the repository's MAC key: label, the repository, part a
+ * and part b, so that a file planted or edited by someone without the
+ * keys is not believed.  out is "" if out of memory. */
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[68]);
+
 /* Stores the keyring beside a backup (backups/<label>/keyring), one of
  * its redundant copies. */
 int tr_repo_put_keyring_copy(tr_repo *r, const char *label);

@@ -43,16 +43,7 @@ static int cache_dir(const tr_repo *r, char *path, size_t pathlen)
 
 static void cache_mac(const tr_repo *r, const char *text, size_t len, char out[TR_CHECKSUM_STR_LEN])
 {
-	static const char label[] = "totalrecall sections cache";
-	tr_checksum *c = tr_checksum_new(&r->keys);
-	out[0] = '\0';
-	if (!c)
-		return;
-	tr_checksum_update(c, label, sizeof label);
-	tr_checksum_update(c, r->base, strlen(r->base) + 1);
-	tr_checksum_update(c, text, len);
-	tr_checksum_final(c, out);
-	tr_checksum_free(c);
+	tr_repo_local_mac(r, "totalrecall sections cache", text, len, NULL, 0, out);
 }
 
 /* The file's text, if it is a regular file of ours. */

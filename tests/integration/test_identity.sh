@@ -7,7 +7,8 @@
 #   b. a second cluster (fresh initdb) with the same settings: its
 #      archive-put is refused (exit 1, one line naming both identifiers and
 #      `totalrecall upgrade`, nothing stored), also through its own
-#      archive_command; backup and check refuse it; check on p1 passes
+#      archive_command and for a history file (told by its data directory);
+#      backup and check refuse it; check on p1 passes
 #   c. a damaged section object: list, a cold archive-put, verify and
 #      restore report it, never "no history"
 #   d. migration: a repository without sections (made before them) with a
@@ -90,6 +91,13 @@ xseg=$(pg_switch x)
 check "x's archiver fails on $xseg" wait_until 60 pg_archive_failed x
 check "x's server log names the refusal" grep -q "is not the one this repository serves" "${PG_LOG[x]}"
 assert_eq "$before" "$(repo_listing)" "nothing of x was stored"
+# A history file carries no identifier: the data directory archive-put
+# runs in (PostgreSQL's working directory) says whose it is.
+printf '1\t0/3000000\tno recovery target specified\n' | as_pg tee "${PG_DATA[x]}/pg_wal/00000002.history" >/dev/null
+TR_DESC="archive-put of a history file in x's data directory" \
+	assert_rc 1 in_dir "${PG_DATA[x]}" tr_run archive-put pg_wal/00000002.history
+assert_contains "$(cat "$TR_LAST_ERR")" "system identifier $X_ID" "x's history file is refused as x's"
+assert_file_absent "$REPO/wal/00000002.history" "and not stored"
 TR_DESC="backup of x" assert_rc 1 tr_on x backup
 assert_contains "$(cat "$TR_LAST_ERR")" "totalrecall upgrade" "backup of x is refused naming totalrecall upgrade"
 assert_eq "$before" "$(repo_listing)" "the refused backup stored nothing"
