@@ -2,7 +2,9 @@
  * list.c - `totalrecall list` (alias `info`): the backups in the
  * repository and the archived WAL range, as a table or as JSON.  Each
  * history section (section.h) has its own WAL and timelines; each backup
- * is shown with its section.
+ * is shown with its section.  A backup whose info or manifest is damaged
+ * is named (and listed from its manifest when only the info is): it never
+ * hides the others.
  */
 #include "config.h"
 #include "backupset.h"
@@ -45,12 +47,40 @@ static int wal_range_add(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
-static void iso_time(int64_t t, char out[32])
+/* A JSON string of s, escaped. */
+static void json_str(const char *s)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* Backups whose info or manifest could not be read (backupset.h). */
+static void print_damage_json(const tr_backup_damages *d)
+{
+	printf(",\"damaged\":[");
+	for (int i = 0; i < d->n; i++) {
+		printf("%s{\"label\":", i ? "," : "");
+		json_str(d->v[i].label);
+		printf(",\"listed\":%s,\"reason\":", d->v[i].listed ? "true" : "false");
+		json_str(d->v[i].reason);
+		putchar('}');
+	}
+	putchar(']');
+}
+
+static void print_damage_table(const tr_backup_damages *d)
+{
+	for (int i = 0; i < d->n; i++)
+		printf("damaged backup %s: %s%s\n", d->v[i].label, d->v[i].reason,
+		       d->v[i].listed ? " (listed from its manifest)" : " (not restorable)");
 }
 
 /* "wal":{...},"timelines":[...],"diverged":x of one section. */
@@ -97,7 +127,8 @@ static void print_sections_json(const tr_sections *s, const struct wal_range *w)
 	print_wal_json(&w[s->n - 1]);
 }
 
-static void print_json(const tr_backupset *set, const tr_sections *s, const struct wal_range *w)
+static void print_json(const tr_backupset *set, const tr_backup_damages *d, const tr_sections *s,
+		       const struct wal_range *w)
 {
 	printf("{\"backups\":[");
 	for (int i = 0; i < set->n; i++) {
@@ -106,8 +137,8 @@ static void print_json(const tr_backupset *set, const tr_sections *s, const stru
 		uint32_t sec = tr_section_of_backup(s, b);
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
 		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
 		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
@@ -122,6 +153,7 @@ static void print_json(const tr_backupset *set, const tr_sections *s, const stru
 	}
 	printf("]");
 	print_sections_json(s, w);
+	print_damage_json(d);
 	printf("}\n");
 }
 
@@ -142,7 +174,8 @@ static void print_wal_table(const struct wal_range *w)
 		       "children of one point): restore refuses to choose and needs --target-timeline\n");
 }
 
-static void print_table(const tr_repo *r, const tr_backupset *set, const tr_sections *s, const struct wal_range *w)
+static void print_table(const tr_repo *r, const tr_backupset *set, const tr_backup_damages *d, const tr_sections *s,
+			const struct wal_range *w)
 {
 	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
 	if (set->n)
@@ -157,12 +190,13 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const tr_sect
 			snprintf(sec, sizeof sec, "%" PRIu32, n);
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %3s %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
 		       start, stop, b->timeline, sec, b->pg_version, (double)b->logical_bytes / 1048576,
 		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
 	}
+	print_damage_table(d);
 	for (int k = 0; k < s->n; k++) {
 		const tr_section *x = &s->v[k];
 		char id[160];
@@ -226,6 +260,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	char err[2048];
 	tr_repo r;
 	tr_backupset set = { NULL, 0 };
+	tr_backup_damages dmg = { NULL, 0 };
 	tr_sections sections = { NULL, 0 };
 	struct wal_range *w = NULL;
 	(void)argv;
@@ -241,7 +276,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	if (rc == TR_OK)
-		rc = tr_backupset_load(&r, &set);
+		rc = tr_backupset_load_checked(&r, &set, &dmg);
 	if (rc == TR_OK)
 		rc = tr_sections_for_listing(&r, &sections);
 	if (rc == TR_OK && !(w = calloc((size_t)sections.n, sizeof *w))) {
@@ -253,12 +288,13 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	if (rc != TR_OK)
 		tr_error("list: %s", r.err);
 	else if (tr_config_get(cfg, TR_S_JSON))
-		print_json(&set, &sections, w);
+		print_json(&set, &dmg, &sections, w);
 	else
-		print_table(&r, &set, &sections, w);
+		print_table(&r, &set, &dmg, &sections, w);
 	tr_backupset_free(&set);
 	free_wal(w, sections.n);
 	tr_sections_free(&sections);
+	tr_backup_damages_free(&dmg);
 	tr_repo_close(&r);
 	return rc == TR_OK ? 0 : 1;
 }
