@@ -193,7 +193,8 @@ static int expire_unreadable(struct expire *e, const tr_backupset *set, const tr
 		}
 		tr_info("expire: backup %s cannot be read and is older than every kept backup: removed", d->v[k].label);
 		if (remove_backup_object(e, d->v[k].label, "manifest") != 0 ||
-		    remove_backup_object(e, d->v[k].label, "info") != 0)
+		    remove_backup_object(e, d->v[k].label, "info") != 0 ||
+		    remove_backup_object(e, d->v[k].label, "keyring") != 0)
 			return -1;
 	}
 	return 0;

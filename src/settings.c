@@ -280,7 +280,7 @@ static const char *read_error(int e, const char *max)
 	else if (e == EINVAL)
 		snprintf(msg, sizeof msg, "not a regular file");
 	else
-		return strerror(e);
+		return tr_strerror(e);   /* TR_ENOTREG: a FIFO, a device */
 	return msg;
 }
 
@@ -301,8 +301,6 @@ static int resolve_once(const char *label, const char *raw, char **out, char *er
 		char *buf;
 		size_t len;
 		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
-			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
-				 errno == E2BIG ? "larger than 64 KiB" : tr_strerror(errno));
 			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5, read_error(errno, "64 KiB"));
 			return -1;
 		}
