@@ -178,6 +178,11 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"back (restore writes it into totalrecall_restore.conf); default: the cluster's own, else the current one" },
 };
 
+/* Each flag its own bit: two branches once gave REPEAT and DERIVED the same. */
+_Static_assert((TR_SF_SECRET + TR_SF_DRIVER + TR_SF_REQUIRED + TR_SF_REPEAT + TR_SF_DERIVED) ==
+		       (TR_SF_SECRET | TR_SF_DRIVER | TR_SF_REQUIRED | TR_SF_REPEAT | TR_SF_DERIVED),
+	       "setting flags must not share bits");
+
 const tr_setting_def *tr_setting_defs(void) { return defs; }
 
 int tr_setting_find(const char *name)
@@ -275,12 +280,9 @@ static char *trim(char *s)
 static const char *read_error(int e, const char *max)
 {
 	static char msg[64];
-	if (e == E2BIG)
-		snprintf(msg, sizeof msg, "larger than %s", max);
-	else if (e == EINVAL)
-		snprintf(msg, sizeof msg, "not a regular file");
-	else
-		return tr_strerror(e);   /* TR_ENOTREG: a FIFO, a device */
+	if (e != E2BIG)
+		return tr_strerror(e);  /* says "not a regular file" for a FIFO */
+	snprintf(msg, sizeof msg, "larger than %s", max);
 	return msg;
 }
 
@@ -343,17 +345,44 @@ int tr_config_resolve(const char *label, const char *raw, char **out, char *err,
 	return 0;
 }
 
-static void read_env(tr_config *cfg)
+/* NAME_FILE (the official postgres image's convention, also for
+ * POSTGRES_PASSWORD_FILE): the file holding NAME's value, taken as
+ * "file:<path>".  The container's entrypoint turns them into file: values
+ * for the server; reading them here makes `docker exec ... totalrecall`
+ * see the same settings.  Both NAME and NAME_FILE set is an error. */
+static int read_env_file(int i, const char **v, char *buf, size_t buflen, char *err, size_t errlen)
 {
+	char name[160];
+	snprintf(name, sizeof name, "%s_FILE", defs[i].env);
+	const char *path = getenv(name);
+	if (!path || !*path)
+		return 0;
+	if (*v) {
+		snprintf(err, errlen, "both %s and %s are set: give one of them", defs[i].env, name);
+		return -1;
+	}
+	snprintf(buf, buflen, "file:%s", path);
+	*v = buf;
+	return 0;
+}
+
+static int read_env(tr_config *cfg, char *err, size_t errlen)
+{
+	char buf[4200];
 	for (int i = 0; i < TR_S_COUNT; i++) {
 		if (cfg->source[i] == TR_SRC_CMDLINE || !defs[i].env)
 			continue;
 		const char *v = getenv(defs[i].env);
+		if (v && !*v)
+			v = NULL;
+		if (read_env_file(i, &v, buf, sizeof buf, err, errlen) != 0)
+			return -1;
 		if (!v && defs[i].env_alt)
 			v = getenv(defs[i].env_alt);
 		if (v && *v)
 			set_raw(cfg, i, v, TR_SRC_ENV);
 	}
+	return 0;
 }
 
 /* Parses one "key = value" line of the config file. */
@@ -412,8 +441,6 @@ static int read_file(tr_config *cfg, char *err, size_t errlen)
 	if (tr_read_small_file(path, 1024 * 1024, &buf, &len) != 0) {
 		if (!cfg->config_file && errno == ENOENT)
 			return 0;  /* the default file is optional */
-		snprintf(err, errlen, "config file %s: %s", path,
-			 errno == E2BIG ? "larger than 1 MiB" : tr_strerror(errno));
 		snprintf(err, errlen, "config file %s: %s", path, read_error(errno, "1 MiB"));
 		return -1;
 	}
@@ -617,7 +644,8 @@ static char *default_state_dir(void)
 
 int tr_config_load(tr_config *cfg, char *err, size_t errlen)
 {
-	read_env(cfg);
+	if (read_env(cfg, err, errlen) != 0)
+		return -1;
 	if (read_file(cfg, err, errlen) != 0)
 		return -1;
 	for (int i = 0; i < TR_S_COUNT; i++) {

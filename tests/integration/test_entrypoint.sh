@@ -118,7 +118,13 @@ expect_refusal() {  # NAME EXPECTED-TEXT VAR=value...
 no_key=(); for e in "${base_env[@]}"; do [[ $e == TOTALRECALL_ENCRYPTION_KEY=* ]] || no_key+=("$e"); done
 expect_refusal missing-key "missing required setting(s) TOTALRECALL_ENCRYPTION_KEY" "${no_key[@]}"
 no_drv=(); for e in "${base_env[@]}"; do [[ $e == TOTALRECALL_DRIVER=* ]] || no_drv+=("$e"); done
-expect_refusal s3-default-needs-credentials "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY (driver s3)" "${no_drv[@]}"
+# s3 (the default driver): static keys come as a pair, or not at all (the
+# AWS credential chain: IRSA, ECS, instance metadata); pinned to static
+# keys, both are needed.
+expect_refusal s3-half-a-key-pair "missing required setting(s) AWS_SECRET_ACCESS_KEY (driver s3)" "${no_drv[@]}" \
+	AWS_ACCESS_KEY_ID=AKIDEXAMPLE
+expect_refusal s3-static-needs-keys "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY (driver s3)" "${no_drv[@]}" \
+	TOTALRECALL_S3_CREDENTIALS=static
 expect_refusal unreadable-secret "cannot read /nonexistent/key" "${base_env[@]}" \
 	TOTALRECALL_ENCRYPTION_KEY=file:/nonexistent/key
 expect_refusal both-key-forms "both TOTALRECALL_ENCRYPTION_KEY and TOTALRECALL_ENCRYPTION_KEY_FILE" "${base_env[@]}" \

@@ -19,9 +19,13 @@ static char err[2048];
 static void clear_env(void)
 {
 	const tr_setting_def *d = tr_setting_defs();
+	char name[160];
 	for (int i = 0; i < TR_S_COUNT; i++) {
-		if (d[i].env)
+		if (d[i].env) {
 			unsetenv(d[i].env);
+			snprintf(name, sizeof name, "%s_FILE", d[i].env);
+			unsetenv(name);
+		}
 		if (d[i].env_alt)
 			unsetenv(d[i].env_alt);
 	}
@@ -431,6 +435,30 @@ START_TEST(repo_hash_tells_storage_accounts_apart)
 }
 END_TEST
 
+/* NAME_FILE=/path is NAME=file:/path (the official postgres image's
+ * convention); both forms at once are refused, naming both variables. */
+START_TEST(name_file_variables)
+{
+	tr_config cfg;
+	char *key = path_in_tmp("key"), *bucket = path_in_tmp("bucket");
+	write_file(key, "from-a-file\n");
+	write_file(bucket, "bucket-from-file");
+	setenv("TOTALRECALL_ENCRYPTION_KEY_FILE", key, 1);
+	setenv("TOTALRECALL_BUCKET_FILE", bucket, 1);
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_ENCRYPTION_KEY), "from-a-file");
+	ck_assert_str_eq(tr_config_get(&cfg, TR_S_BUCKET), "bucket-from-file");
+	tr_config_free(&cfg);
+	setenv("TOTALRECALL_ENCRYPTION_KEY", "direct", 1);
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, NULL), -1);
+	ck_assert_msg(strstr(err, "TOTALRECALL_ENCRYPTION_KEY and TOTALRECALL_ENCRYPTION_KEY_FILE"), "got '%s'", err);
+	ck_assert_ptr_null(strstr(err, "from-a-file"));
+	tr_config_free(&cfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -453,6 +481,7 @@ static Suite *suite(void)
 	tcase_add_test(t, required_settings_named);
 	tcase_add_test(t, unknown_cmdline_option);
 	tcase_add_test(t, repo_hash_tells_storage_accounts_apart);
+	tcase_add_test(t, name_file_variables);
 	suite_add_tcase(s, t);
 	TCase *l = tcase_create("loader");
 	tcase_add_test(l, loader_unknown_driver_names_dirs);
