@@ -4,12 +4,15 @@
 #define TR_ARCHIVE_H
 
 #include "repo.h"
+#include "section.h"
 #include "settings.h"
 
-/* Stores the WAL file at path (named name) put-if-absent.  0 when stored or
- * when the same content already is; 1 otherwise, with the reason logged
- * (at warning level when quiet, for look-ahead files). */
-int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, tr_xfer *x);
+/* Stores the WAL file at path (named name) put-if-absent, in history
+ * section sec (section.h), whose cluster a file with a page header must
+ * be.  0 when stored or when the same content already is; 1 otherwise,
+ * with the reason logged (at warning level when quiet, for look-ahead
+ * files). */
+int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, const tr_section *sec, tr_xfer *x);
 
 /*
  * Look-ahead: while PostgreSQL waits for archive-put of one file, up to
@@ -26,7 +29,7 @@ int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer
 /* Starts uploading other ready files; returns a handle to wait on, or NULL
  * when there is nothing to do. */
 struct tr_ahead;
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name);
+struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec);
 void tr_ahead_finish(struct tr_ahead *a);
 
 #endif

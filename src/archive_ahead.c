@@ -30,6 +30,7 @@ struct tr_ahead {
 	tr_pool *pool;
 	struct ahead_job *jobs;
 	int n;
+	tr_section sec;      /* the section the file PostgreSQL asked for went to */
 };
 
 /* The marker directory, checked to be ours (statedir.h). */
@@ -54,17 +55,7 @@ static int file_identity(const char *path, char *out, size_t outlen)
  * planted or edited by someone without the keys is not believed. */
 static void marker_mac(const tr_repo *r, const char *name, const char *line, size_t len, char out[TR_CHECKSUM_STR_LEN])
 {
-	static const char label[] = "totalrecall ahead marker";
-	tr_checksum *c = tr_checksum_new(&r->keys);
-	out[0] = '\0';
-	if (!c)
-		return;
-	tr_checksum_update(c, label, sizeof label);
-	tr_checksum_update(c, r->base, strlen(r->base) + 1);
-	tr_checksum_update(c, name, strlen(name) + 1);
-	tr_checksum_update(c, line, len);
-	tr_checksum_final(c, out);
-	tr_checksum_free(c);
+	tr_repo_local_mac(r, "totalrecall ahead marker", name, strlen(name) + 1, line, len, out);
 }
 
 static void write_marker(const tr_repo *r, const char *path, const char *name, const tr_xfer *x)
@@ -141,9 +132,10 @@ int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer
 static int ahead_job(tr_repo *r, void *job, void *arg)
 {
 	struct ahead_job *j = job;
+	const tr_section *sec = arg;
 	tr_xfer x = { 0, 0 };
-	(void)arg;
-	if (tr_archive_file(r, j->path, j->name, 1, &x) == 0)
+	tr_repo_use_section(r, sec->n);
+	if (tr_archive_file(r, j->path, j->name, 1, sec, &x) == 0)
 		write_marker(r, j->path, j->name, &x);
 	return 0;  /* a failed look-ahead is retried when PostgreSQL asks */
 }
@@ -183,7 +175,7 @@ static int pick_ready(const tr_repo *r, const char *waldir, const char *skip, st
 	return picked;
 }
 
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
+struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec)
 {
 	char waldir[PATH_MAX], err[512];
 	int max = (int)tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD);
@@ -194,10 +186,11 @@ struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
 		free(a);
 		return NULL;
 	}
+	a->sec = *sec;
 	tr_dirname(path, waldir, sizeof waldir);
 	a->n = pick_ready(r, waldir, name, a->jobs, max);
 	if (a->n > 0)
-		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, NULL, err, sizeof err);
+		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, &a->sec, err, sizeof err);
 	for (int i = 0; a->pool && i < a->n; i++)
 		tr_pool_submit(a->pool, &a->jobs[i]);
 	if (!a->pool) {

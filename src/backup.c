@@ -38,6 +38,7 @@
 #include "progress.h"
 #include "repolock.h"
 #include "schedule.h"
+#include "section.h"
 #include "testhook.h"
 #include "util.h"
 #include "walname.h"
@@ -417,7 +418,7 @@ static int find_archived(tr_repo *r, const tr_manifest_hdr *h, uint64_t *lsn, ch
 		char rel[64];
 		tr_object_info info;
 		tr_wal_file_name(h->timeline, *lsn, seg, name);
-		tr_wal_rel(name, rel, sizeof rel);
+		tr_repo_wal_rel(r, name, rel, sizeof rel);
 		int rc = tr_repo_head(r, rel, &info);
 		if (rc == TR_ENOTFOUND)
 			return 1;
@@ -748,6 +749,9 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		snprintf(b.err, sizeof b.err, "%s", r.err);
 		rc = -1;
 	}
+	/* Only the current history section's cluster (section.h). */
+	if (rc == 0 && tr_section_admit_server(&r, pg, "backup", b.err, sizeof b.err) != 0)
+		rc = -1;
 	b.repo = &r;
 	if (rc == 0 && !(b.body = tr_tmpfile(cfg))) {
 		snprintf(b.err, sizeof b.err, "cannot create a temporary file in %s/tmp: %s",

@@ -23,9 +23,10 @@
  *  1. expired backups: manifest first (the backup stops being listed),
  *     then info; a backup whose info and manifest both cannot be read goes
  *     once its manifest is older than the oldest kept backup;
- *  2. WAL no kept backup needs: files of any timeline whose segment number
- *     is below the lowest start segment of the kept backups (.history
- *     files always stay);
+ *  2. WAL no kept backup needs, per history section (section_expire.c):
+ *     files of any timeline whose segment number is below the lowest start
+ *     segment of the section's kept backups (.history files stay); all
+ *     the WAL of an older section that keeps no backup;
  *  3. chunks no kept backup references, older than an hour, unless a
  *     backup is in progress (its lock in locks/), or a kept backup's
  *     manifest cannot be read (its references are unknown).
@@ -40,9 +41,9 @@
 #include "log.h"
 #include "metric.h"
 #include "repolock.h"
+#include "section.h"
 #include "testhook.h"
 #include "util.h"
-#include "walname.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -257,54 +258,22 @@ static int expire_orphans(struct expire *e)
 
 /* --- WAL --- */
 
-struct wal_scan {
-	struct expire *e;
-	uint64_t keep_from;   /* segment number (log * per_log + seg) */
-	uint64_t per_log;
-	int failed;
-};
-
-static int wal_candidate(void *ctx, const tr_object_info *info)
+static int remove_wal(void *ctx, const char *rel, int64_t size)
 {
-	struct wal_scan *w = ctx;
-	const char *name = tr_basename(info->key);
-	unsigned tli, log, seg;
-	int kind = tr_wal_kind(name);
-	if (kind == TR_WAL_NONE || kind == TR_WAL_HISTORY || sscanf(name, "%8X%8X%8X", &tli, &log, &seg) != 3)
-		return 0;
-	if ((uint64_t)log * w->per_log + seg >= w->keep_from)
-		return 0;
-	if (remove_object(w->e, "WAL", info->key, info->size) != 0) {
-		w->failed = 1;
-		return 1;
-	}
-	return 0;
+	return remove_object(ctx, "WAL", rel, size);
 }
 
-/* The lowest start segment of the kept backups: backups are ordered by
- * stop time, and one on another timeline may have started earlier. */
-static uint64_t first_needed_segment(const tr_backupset *set, const int *keep)
-{
-	/* Kept backups that are not restorable count too: their WAL stays
-	 * as long as they do. */
-	uint64_t first = UINT64_MAX;
-	for (int i = 0; i < set->n; i++) {
-		uint64_t seg = set->b[i].start_lsn / set->b[i].wal_segment_size;
-		if (keep[i] && seg < first)
-			first = seg;
-	}
-	return first;
-}
-
+/* Each history section's WAL against its own kept backups (section.h);
+ * kept backups that are not restorable count too: their WAL stays as long
+ * as they do. */
 static int expire_wal(struct expire *e, const tr_backupset *set)
 {
-	const tr_manifest_hdr *newest = &set->b[set->n - 1];
-	struct wal_scan w = { e, first_needed_segment(set, e->keep), 0x100000000ULL / newest->wal_segment_size, 0 };
-	if (tr_repo_list(e->repo, "wal/", wal_candidate, &w) != TR_OK && !w.failed) {
-		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
-		return -1;
-	}
-	return w.failed ? -1 : 0;
+	char err[2048];
+	if (tr_sections_expire_wal(e->repo, set, e->keep, remove_wal, e, err, sizeof err) == 0)
+		return 0;
+	if (!e->err[0])
+		snprintf(e->err, sizeof e->err, "%s", err);
+	return -1;
 }
 
 /* --- chunks --- */

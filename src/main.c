@@ -96,6 +96,15 @@ static const command commands[] = {
 	  "key rotate --new-data-key: also starts a new data key for objects written from then\n"
 	  "  on (older keys stay in the keyring, to read what they wrote).\n"
 	  "key list: key ids, creation times and which one is current; never key material.\n" },
+	{ "upgrade", tr_cmd_upgrade, 1, "upgrade", "after pg_upgrade: record the new cluster as the next history section",
+	  "Run after pg_upgrade, with the new cluster: records its system identifier and\n"
+	  "major version as the repository's next history section.  From then on\n"
+	  "archive-put and backup accept the new cluster (its WAL goes under the new\n"
+	  "section's prefix) and refuse the old one; the old backups stay listed and\n"
+	  "restorable with the old major version.  Reads the identity from --pgdata's\n"
+	  "global/pg_control while the cluster is stopped, else from the running\n"
+	  "server (--pg-conninfo).  Safe to run again; refuses an older section's\n"
+	  "cluster and a lower major version.  Take a new backup right after.\n" },
 	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
 	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
 };

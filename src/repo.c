@@ -3,10 +3,12 @@
 #include "config.h"
 #include "repo.h"
 #include "repo_internal.h"
+#include "checksum.h"
 #include "log.h"
 #include "statedir.h"
 #include "testhook.h"
 #include "util.h"
+#include "walname.h"
 
 #include <bearssl.h>
 #include <errno.h>
@@ -135,6 +137,22 @@ int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t ou
 	return fd;
 }
 
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[TR_CHECKSUM_STR_LEN])
+{
+	tr_checksum *c = tr_checksum_new(&r->keys);
+	out[0] = '\0';
+	if (!c)
+		return;
+	tr_checksum_update(c, label, strlen(label) + 1);
+	tr_checksum_update(c, r->base, strlen(r->base) + 1);
+	tr_checksum_update(c, a, alen);
+	if (blen)
+		tr_checksum_update(c, b, blen);
+	tr_checksum_final(c, out);
+	tr_checksum_free(c);
+}
+
 int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
 {
 	int fd = tr_repo_local_dirfd(r, what, out, outlen);
@@ -150,6 +168,7 @@ int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 	r->cfg = cfg;
 	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
 	repo_base(cfg, r->base, sizeof r->base);
+	tr_repo_use_section(r, 1);
 	r->enc.cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
 	r->enc.compress = TR_COMPRESS_ZSTD;
 	r->enc.level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
@@ -183,6 +202,21 @@ void tr_repo_close(tr_repo *r)
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen)
 {
 	return (size_t)snprintf(out, outlen, "%s%s", r->base, rel) < outlen ? 0 : -1;
+}
+
+void tr_repo_use_section(tr_repo *r, uint32_t n)
+{
+	r->section = n ? n : 1;
+	/* Section 1's WAL stays where every earlier version put it. */
+	if (r->section == 1)
+		snprintf(r->wal, sizeof r->wal, "wal/");
+	else
+		snprintf(r->wal, sizeof r->wal, "wal-%u/", (unsigned)r->section);
+}
+
+int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen)
+{
+	return tr_wal_rel_in(r->wal, name, out, outlen);
 }
 
 int tr_repo_driver_fail(tr_repo *r, int rc)

@@ -53,6 +53,8 @@ typedef struct tr_repo {
 	char notices[1024];     /* repairs done while unlocking, one per line */
 	char base[1200];        /* key prefix: "[prefix/]dbid/" */
 	const char *dbid;
+	uint32_t section;       /* the history section worked in (section.h); 1 unless set */
+	char wal[24];           /* its WAL prefix: "wal/", or "wal-<N>/" for section N >= 2 */
 	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
 	char err[2048];         /* last error, one line */
 } tr_repo;
@@ -102,6 +104,13 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
  * reason was logged as a warning). */
 int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t outlen);
 
+/* A MAC over local state (look-ahead markers, the copy of the history
+ * sections) under the repository's MAC key: label, the repository, part a
+ * and part b, so that a file planted or edited by someone without the
+ * keys is not believed.  out is "" if out of memory. */
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[68]);
+
 /* Stores the keyring beside a backup (backups/<label>/keyring), one of
  * its redundant copies. */
 int tr_repo_put_keyring_copy(tr_repo *r, const char *label);
@@ -112,6 +121,10 @@ int tr_repo_keyring_report(tr_repo *r, void (*report)(void *ctx, const char *lin
 
 /* Full storage key of a relative name. */
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
+/* Where WAL file name lives in the section r works in (r->wal). */
+int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen);
+/* Makes r work in history section n (>= 1): its WAL prefix. */
+void tr_repo_use_section(tr_repo *r, uint32_t n);
 
 /* flags: TR_PUT_*.  TR_PUT_BATCH is dropped when the driver cannot batch,
  * so callers may always ask for it and call tr_repo_sync() before anything

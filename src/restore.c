@@ -30,6 +30,7 @@
 #include "restore_conf.h"
 #include "restore_plan.h"
 #include "restore_tree.h"
+#include "section.h"
 #include "spool.h"
 #include "util.h"
 
@@ -434,7 +435,7 @@ static int write_recovery(struct restore *rs, const tr_restore_plan *plan)
 {
 	static const char *const files[] = { "postgresql.auto.conf", "postgresql.conf", TR_RESTORE_CONF_NAME,
 					     "recovery.signal" };
-	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL };
+	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL, rs->repo->section };
 	for (size_t i = 0; i < TR_ARRAY_LEN(files); i++)
 		if (tr_rtree_note_file(&rs->tree, files[i]) != 0) {
 			snprintf(rs->err, sizeof rs->err, "out of memory");
@@ -559,6 +560,7 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 {
 	const tr_config *cfg = r->cfg;
 	int try_only = tr_config_get(cfg, TR_S_TRY) != NULL, status;
+	uint32_t section;
 	int rc = tr_repo_unlock(r, 0);
 	if (rc == TR_ENOTFOUND && try_only)
 		return 1;
@@ -574,6 +576,8 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 		snprintf(rs->err, sizeof rs->err, "the repository %s has no backup", r->base);
 		return -1;
 	}
+	if (tr_section_restore_scope(r, set, &section, rs->err, sizeof rs->err) != 0)
+		return -1;   /* the history section: its backups and its WAL (section.h) */
 	if (tr_restore_plan_make(r, set, plan, rs->err, sizeof rs->err) != 0)
 		return -1;
 	rs->mf = tr_manifest_open(r, set->b[plan->chosen].label, &rs->hdr, &status);

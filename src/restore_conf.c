@@ -116,7 +116,7 @@ char *tr_restore_command(const char *exe, const char *conf)
 	return cmd;
 }
 
-static int write_repo_conf(const tr_config *cfg, const char *path, char *err, size_t errlen)
+static int write_repo_conf(const tr_config *cfg, const char *path, uint32_t section, char *err, size_t errlen)
 {
 	const tr_setting_def *d = tr_setting_defs();
 	FILE *f = NULL;
@@ -150,6 +150,9 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 		}
 		fprintf(f, "%s = \"%s\"\n", d[id].name, out);
 	}
+	/* The backup's history section: its WAL, whatever is current later. */
+	if (section)
+		fprintf(f, "%s = \"%u\"\n", d[TR_S_SECTION].name, (unsigned)section);
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0 || rc != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -251,7 +254,7 @@ int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const tr_rec
 	snprintf(path, sizeof path, "%s/postgresql.conf", abs);
 	if (pgconf && copy_file(pgconf, path, err, errlen) != 0)
 		return -1;
-	if (write_repo_conf(cfg, conf, err, errlen) != 0 ||
+	if (write_repo_conf(cfg, conf, rec->section, err, errlen) != 0 ||
 	    write_recovery_settings(cfg, abs, conf, rec, err, errlen) != 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/recovery.signal", abs);

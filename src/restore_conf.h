@@ -10,6 +10,7 @@
 #define TR_RESTORE_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "settings.h"
 
@@ -19,6 +20,7 @@
 typedef struct tr_recovery {
 	const char *timeline;      /* recovery_target_timeline (NULL: 'latest') */
 	const char *target_time;   /* recovery_target_time as restore read it, with its zone (NULL: none) */
+	uint32_t section;          /* the history section whose WAL archive-get reads (section.h; 0: not written) */
 } tr_recovery;
 
 /* Checks the target options before anything is done. */

@@ -173,6 +173,9 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"set by totalrecall, not settable: the key prefix of WAL objects, for drivers" },
 	[TR_S_LOCK_TIMEOUT] = { "lock-timeout", "TOTALRECALL_LOCK_TIMEOUT", NULL, "3600", TR_T_INT, NULL, 0, 86400, 0,
 		"seconds backup and expire wait for the repository lock the other holds" },
+	[TR_S_SECTION] = { "section", "TOTALRECALL_SECTION", NULL, NULL, TR_T_INT, NULL, 1, 9999, 0,
+		"the repository's history section whose WAL archive-get reads, or whose latest state restore brings "
+		"back (restore writes it into totalrecall_restore.conf); default: the cluster's own, else the current one" },
 };
 
 /* Each flag its own bit: two branches once gave REPEAT and DERIVED the same. */
@@ -600,9 +603,11 @@ static int validate(tr_config *cfg, int id, char *err, size_t errlen)
 	return 0;
 }
 
-/* "[prefix/]dbid/wal/": where the repository keeps WAL (the layout of
- * repo.c), handed to drivers that can store WAL differently from backups
- * (s3-wal-storage-class) without knowing what WAL is. */
+/* "[prefix/]dbid/wal": where the repository keeps WAL (the layout of
+ * repo.c: wal/ for history section 1, wal-<N>/ for section N, section.h;
+ * nothing else in a repository starts with "wal"), handed to drivers that
+ * can store WAL differently from backups (s3-wal-storage-class) without
+ * knowing what WAL is. */
 static int derive_wal_prefix(tr_config *cfg)
 {
 	const char *prefix = cfg->value[TR_S_STORAGE_PREFIX], *dbid = cfg->value[TR_S_DATABASE_ID];
@@ -616,7 +621,7 @@ static int derive_wal_prefix(tr_config *cfg)
 	while (pl && prefix[pl - 1] == '/')
 		pl--;
 	char buf[1400];
-	snprintf(buf, sizeof buf, "%.*s%s%s/wal/", (int)pl, pl ? prefix : "", pl ? "/" : "", dbid);
+	snprintf(buf, sizeof buf, "%.*s%s%s/wal", (int)pl, pl ? prefix : "", pl ? "/" : "", dbid);
 	cfg->value[TR_S_WAL_KEY_PREFIX] = strdup(buf);
 	cfg->source[TR_S_WAL_KEY_PREFIX] = TR_SRC_DEFAULT;
 	return cfg->value[TR_S_WAL_KEY_PREFIX] ? 0 : -1;

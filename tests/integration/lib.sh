@@ -538,6 +538,11 @@ pg_archived_upto() {
 	[ "$r" = t ]
 }
 
+# pg_sysid NAME: the system identifier of cluster NAME.
+pg_sysid() {
+	psql_q "$1" "SELECT system_identifier FROM pg_control_system()"
+}
+
 # pg_archive_failed NAME: true when the archiver reported a failure.
 pg_archive_failed() {
 	local r
@@ -596,11 +601,13 @@ pg_scratch() {
 # fake_segment DIR NAME [SEED] [SIZE]: a file that passes archive-put's
 # WAL segment check (the long page header of the segment NAME denotes,
 # see tests/tools/mkwal.py), SEED-determined, owned by the server user.
-# FAKE_RANDOM: seeded bytes after the header (default 64 KiB).
+# FAKE_RANDOM: seeded bytes after the header (default 64 KiB);
+# FAKE_SYSID: the system identifier in the header (mkwal.py's default):
+# archive-put accepts only WAL of the cluster a repository serves.
 fake_segment() {
 	local dir=$1 name=$2 seed=${3:-1} size=${4:-16777216}
 	python3 "$top_srcdir/tests/tools/mkwal.py" "$name" "$dir/$name" --size "$size" --seed "$seed" \
-		--random "${FAKE_RANDOM:-65536}" || return 1
+		--random "${FAKE_RANDOM:-65536}" ${FAKE_SYSID:+--sysid "$FAKE_SYSID"} || return 1
 	if [ "$(id -u)" -eq 0 ]; then chown "$TR_SRV_USER" "$dir/$name"; fi
 }
 

@@ -83,6 +83,8 @@ copy_as() {
 section "a. archive_command on a busy cluster"
 pg_start_cluster p1 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p1"
 pass "p1 started on port ${PG_PORT[p1]} with archive_command = totalrecall archive-put %p"
+# Hand-made segments archived into p1's repository must be p1's WAL.
+FAKE_SYSID=$(pg_sysid p1) || tr_die "cannot read p1's system identifier"
 
 pg_cmd p1 pgbench -i -q -s 3 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
 pg_cmd p1 pgbench -n -c 2 -j 2 -t 400 >"$TR_TMP/root/pgbench-1.log" 2>&1 || tr_die "pgbench failed"
