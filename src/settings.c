@@ -142,6 +142,19 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"restore: NAME=PATH restores the data directory's link NAME as a link to PATH (repeatable)" },
 	[TR_S_TABLESPACE_MAP] = { "tablespace-map", NULL, NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_REPEAT,
 		"restore: OID_OR_NAME=PATH restores that tablespace into PATH (repeatable)" },
+	/* replicas (README: Replicas) */
+	[TR_S_STANDBY] = { "standby", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: a standby (standby.signal): replays the archive, then streams if --primary-conninfo says from where" },
+	[TR_S_PRIMARY_CONNINFO] = { "primary-conninfo", "TOTALRECALL_PRIMARY_CONNINFO", NULL, NULL, TR_T_STRING, NULL, 0,
+		0, TR_SF_SECRET, "restore --standby: written as primary_conninfo (the connection string the standby streams over)" },
+	[TR_S_TARGET_EXCLUSIVE] = { "target-exclusive", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: stop just before the target (recovery_target_inclusive = off)" },
+	[TR_S_DELTA] = { "delta", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: into a stopped data directory of the same cluster, fetching only the chunks that differ" },
+	[TR_S_BACKUP_STANDBY] = { "backup-standby", "TOTALRECALL_BACKUP_STANDBY", NULL, "n", TR_T_ENUM, "n|y|prefer", 0, 0,
+		0, "backup: from the standby at --standby-conninfo (y), from it when it answers else the primary (prefer)" },
+	[TR_S_STANDBY_CONNINFO] = { "standby-conninfo", "TOTALRECALL_STANDBY_CONNINFO", NULL, NULL, TR_T_STRING, NULL, 0,
+		0, TR_SF_SECRET, "backup --backup-standby: libpq connection string of the standby" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }
