@@ -1,4 +1,4 @@
-/* testhook.c - kill after N storage operations (see testhook.h). */
+/* testhook.c - crash, failure and pause points for the tests (see testhook.h). */
 #include "config.h"
 #include "testhook.h"
 
@@ -6,6 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static long kill_after = -1;   /* -1: no hook */
 static long ops;
@@ -33,4 +37,42 @@ void tr_testhook_op(void)
 	long n = __atomic_fetch_add(&ops, 1, __ATOMIC_RELAXED);
 	if (kill_after >= 0 && n >= kill_after)
 		raise(SIGKILL);
+}
+
+/* The count after "<point>:" when the variable names this point, else 0. */
+static long hook_arg(const char *var, const char *point, const char **rest)
+{
+	const char *v = getenv(var);
+	size_t n = strlen(point);
+	if (!v || strncmp(v, point, n) != 0 || v[n] != ':')
+		return 0;
+	*rest = v + n + 1;
+	return 1;
+}
+
+int tr_testhook_fail(const char *point)
+{
+	static long calls;
+	const char *rest;
+	if (!hook_arg("TOTALRECALL_TEST_FAIL", point, &rest))
+		return 0;
+	long n = __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+	return n == strtol(rest, NULL, 10);
+}
+
+void tr_testhook_pause(const char *point)
+{
+	const char *path;
+	char name[4096];
+	if (!hook_arg("TOTALRECALL_TEST_PAUSE", point, &path))
+		return;
+	snprintf(name, sizeof name, "%s.reached", path);
+	int fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	snprintf(name, sizeof name, "%s.go", path);
+	for (int i = 0; i < 3000 && access(name, F_OK) != 0; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 }

@@ -1,17 +1,31 @@
 /*
- * testhook.h - a deterministic crash point for the crash tests
- * (tests/integration/test_crash.sh).
+ * testhook.h - deterministic fault points for the tests.
  *
- * With TOTALRECALL_TEST_KILL_AFTER_OPS=N in the environment, the process
- * sends itself SIGKILL when its storage operation number N+1 is about to
- * start (N = 0: before the first), as kill -9 would at that moment; when it
- * ends before that, it prints "test hook: K storage operations" on stderr
- * so that a test learns how many points a command has.  Without the
- * variable it costs one relaxed atomic increment per operation.
+ * Crash point (tests/integration/test_crash.sh): with
+ * TOTALRECALL_TEST_KILL_AFTER_OPS=N in the environment, the process sends
+ * itself SIGKILL when its storage operation number N+1 is about to start
+ * (N = 0: before the first), as kill -9 would at that moment; when it ends
+ * before that, it prints "test hook: K storage operations" on stderr so
+ * that a test learns how many points a command has.  Without the variable
+ * it costs one relaxed atomic increment per operation.
+ *
+ * Failure point: with TOTALRECALL_TEST_FAIL=<point>:<n>, the n-th call
+ * (from 1) of tr_testhook_fail("<point>") returns 1 and the caller fails
+ * as if that step had failed (points: "chunk", a backup's chunk job).
+ *
+ * Pause point (races made deterministic): with
+ * TOTALRECALL_TEST_PAUSE=<point>:<path>, tr_testhook_pause("<point>")
+ * creates <path>.reached, then waits until <path>.go exists (at most five
+ * minutes).  Points: "expire-chunks" (expire holds the repository lock and
+ * has scanned the backup locks, before it removes chunks),
+ * "backup-before-manifest" (every chunk is stored, the manifest is not).
+ * Without the variables both cost one getenv per call.
  */
 #ifndef TR_TESTHOOK_H
 #define TR_TESTHOOK_H
 
 void tr_testhook_op(void);
+int tr_testhook_fail(const char *point);
+void tr_testhook_pause(const char *point);
 
 #endif
