@@ -1,6 +1,8 @@
 /* archive_ahead.c - archive-put look-ahead (see archive.h). */
 #include "config.h"
 #include "archive.h"
+#include "atomicfile.h"
+#include "checksum.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -30,12 +32,11 @@ struct tr_ahead {
 	int n;
 };
 
-static int marker_path(const tr_repo *r, const char *name, char *out, size_t outlen)
+/* The marker directory, checked to be ours (statedir.h). */
+static int marker_dir(const tr_repo *r)
 {
-	char dir[PATH_MAX];
-	if (tr_repo_local_dir(r, "ahead", dir, sizeof dir) != 0)
-		return -1;
-	return (size_t)snprintf(out, outlen, "%s/%s", dir, name) < outlen ? 0 : -1;
+	char path[PATH_MAX];
+	return tr_repo_local_dirfd(r, "ahead", path, sizeof path);
 }
 
 /* What identifies the file PostgreSQL will ask about. */
@@ -49,38 +50,92 @@ static int file_identity(const char *path, char *out, size_t outlen)
 	return 0;
 }
 
+/* A marker says "stored" to a later archive-put: it is keyed, so that one
+ * planted or edited by someone without the keys is not believed. */
+static void marker_mac(const tr_repo *r, const char *name, const char *line, size_t len, char out[TR_CHECKSUM_STR_LEN])
+{
+	static const char label[] = "totalrecall ahead marker";
+	tr_checksum *c = tr_checksum_new(&r->keys);
+	out[0] = '\0';
+	if (!c)
+		return;
+	tr_checksum_update(c, label, sizeof label);
+	tr_checksum_update(c, r->base, strlen(r->base) + 1);
+	tr_checksum_update(c, name, strlen(name) + 1);
+	tr_checksum_update(c, line, len);
+	tr_checksum_final(c, out);
+	tr_checksum_free(c);
+}
+
 static void write_marker(const tr_repo *r, const char *path, const char *name, const tr_xfer *x)
 {
-	char marker[PATH_MAX], tmp[PATH_MAX + 16], id[256], line[400];
-	if (marker_path(r, name, marker, sizeof marker) != 0 || file_identity(path, id, sizeof id) != 0)
+	char id[256], line[512], mac[TR_CHECKSUM_STR_LEN];
+	int dirfd = marker_dir(r);
+	if (dirfd < 0 || file_identity(path, id, sizeof id) != 0) {
+		if (dirfd >= 0)
+			close(dirfd);
 		return;
-	int n = snprintf(line, sizeof line, "%s %" PRIu64 " %" PRIu64 "\n", id, x->plain, x->stored);
-	snprintf(tmp, sizeof tmp, "%s.tmp", marker);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	int ok = tr_write_full(fd, line, (size_t)n) == 0;
-	close(fd);
-	if (!ok || rename(tmp, marker) != 0)
-		unlink(tmp);
+	}
+	int n = snprintf(line, sizeof line, "%s %" PRIu64 " %" PRIu64, id, x->plain, x->stored);
+	marker_mac(r, name, line, (size_t)n, mac);
+	n += snprintf(line + n, sizeof line - (size_t)n, " %s\n", mac);
+	if (tr_atomic_write_file_at(dirfd, name, line, (size_t)n, 0600, 0) != 0)
+		tr_debug("archive-put: cannot write the look-ahead marker of %s: %s", name, strerror(errno));
+	close(dirfd);
+}
+
+/* Reads and removes the marker of name: 1 with *line if it was there. */
+static int take_marker(const tr_repo *r, const char *name, char *line, size_t linelen)
+{
+	struct stat st;
+	int dirfd = marker_dir(r);
+	if (dirfd < 0)
+		return 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n = -1;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = tr_read_full(fd, line, linelen - 1);
+	if (fd >= 0) {
+		close(fd);
+		unlinkat(dirfd, name, 0);  /* used or stale: either way it is done */
+	}
+	close(dirfd);
+	if (n <= 0)
+		return 0;
+	line[n] = '\0';
+	return 1;
+}
+
+/* "<identity> <plain> <stored>", the part the MAC covers, and the MAC. */
+static int parse_marker(const char *line, const char *id, unsigned long long *plain, unsigned long long *stored,
+			size_t *covered, char mac[TR_CHECKSUM_STR_LEN])
+{
+	size_t idlen = strlen(id);
+	int used = 0;
+	if (strncmp(line, id, idlen) != 0 || sscanf(line + idlen, " %llu %llu%n", plain, stored, &used) != 2 ||
+	    sscanf(line + idlen + used, " %67s", mac) != 1)
+		return -1;
+	*covered = idlen + (size_t)used;
+	return 0;
 }
 
 int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x)
 {
-	char marker[PATH_MAX], id[256], *buf;
-	size_t len;
-	if (tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD) == 0 || marker_path(r, name, marker, sizeof marker) != 0 ||
-	    tr_read_small_file(marker, 1024, &buf, &len) != 0)
-		return 0;
-	int ok = file_identity(path, id, sizeof id) == 0 && strncmp(buf, id, strlen(id)) == 0 && buf[strlen(id)] == ' ';
+	char line[600], id[256], mac[TR_CHECKSUM_STR_LEN], want[TR_CHECKSUM_STR_LEN];
 	unsigned long long plain = 0, stored = 0;
-	if (ok && sscanf(buf + strlen(id), " %llu %llu", &plain, &stored) != 2)
-		ok = 0;
-	free(buf);
-	unlink(marker);  /* used or stale: either way it is done */
+	size_t covered = 0;
+	if (tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD) == 0 || !take_marker(r, name, line, sizeof line))
+		return 0;
+	if (file_identity(path, id, sizeof id) != 0 || parse_marker(line, id, &plain, &stored, &covered, mac) != 0)
+		return 0;  /* the file changed since: archive it again */
+	marker_mac(r, name, line, covered, want);
+	if (!want[0] || strlen(mac) != strlen(want) || !tr_ct_memeq(want, mac, strlen(want))) {
+		tr_warn("archive-put %s: its look-ahead marker does not authenticate: archiving it again", name);
+		return 0;
+	}
 	x->plain = plain;
 	x->stored = stored;
-	return ok;
+	return 1;
 }
 
 static int ahead_job(tr_repo *r, void *job, void *arg)
@@ -95,8 +150,11 @@ static int ahead_job(tr_repo *r, void *job, void *arg)
 
 static int has_marker(const tr_repo *r, const char *name)
 {
-	char marker[PATH_MAX];
-	return marker_path(r, name, marker, sizeof marker) == 0 && access(marker, F_OK) == 0;
+	int dirfd = marker_dir(r);
+	int has = dirfd >= 0 && faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (dirfd >= 0)
+		close(dirfd);
+	return has;
 }
 
 /* The names of up to max .ready files other than skip, oldest first. */

@@ -6,10 +6,15 @@
  * the file is confirmed absent from the archive (PostgreSQL asks for
  * files that do not exist in normal operation); exit TR_EXIT_FATAL (above
  * 125, so recovery stops instead of taking it for the end of WAL) on any
- * other failure.  The bytes go to a temporary file renamed to dst only
- * once the whole object has been authenticated.
+ * other failure.  "Absent" is confirmed in a repository confirmed present
+ * (repo.h): a repository that vanished during a recovery stops it instead
+ * of ending it.  The bytes go to a temporary file (atomicfile.h: O_EXCL,
+ * O_NOFOLLOW, in dst's directory) fsynced and renamed to dst only once the
+ * whole object has been authenticated; SIGTERM, SIGINT or SIGHUP removes
+ * it.
  */
 #include "config.h"
+#include "atomicfile.h"
 #include "commands.h"
 #include "log.h"
 #include "metric.h"
@@ -42,30 +47,35 @@ static int fd_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-/* One attempt: fetch into tmp.  Returns a TR_* / TR_REPO_* status. */
-static int fetch_once(tr_repo *r, const char *rel, const char *tmp, tr_xfer *x)
+/* One attempt into a fresh temporary file.  Returns a TR_* / TR_REPO_*
+ * status; on TR_OK the file is in place at dst. */
+static int fetch_once(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 {
-	struct fd_sink s = { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0 };
-	if (s.fd < 0) {
-		snprintf(r->err, sizeof r->err, "cannot create %s: %s", tmp, strerror(errno));
+	tr_atomic a;
+	if (tr_atomic_open(&a, dst, 0600) != 0) {
+		snprintf(r->err, sizeof r->err, "cannot create a temporary file beside %s: %s", dst, strerror(errno));
 		return TR_EIO;
 	}
+	tr_atomic_guard_signals(&a);
+	struct fd_sink s = { a.fd, 0 };
 	int rc = tr_repo_get(r, rel, fd_write, &s, x);
-	if (close(s.fd) != 0 && rc == TR_OK) {
-		s.failed = errno;
-		rc = TR_ECALLBACK;
-	}
 	if (s.failed)
-		snprintf(r->err, sizeof r->err, "cannot write %s: %s", tmp, strerror(s.failed));
+		snprintf(r->err, sizeof r->err, "cannot write beside %s: %s", dst, strerror(s.failed));
+	if (rc == TR_OK && tr_atomic_commit(&a, 0) != 0) {
+		snprintf(r->err, sizeof r->err, "cannot put %s in place: %s", dst, strerror(errno));
+		rc = TR_EIO;
+	}
+	tr_atomic_abort(&a);
+	tr_atomic_unguard();
 	return rc;
 }
 
 /* Retries what may be transient; refreshes stale cached keys once. */
-static int fetch(tr_repo *r, const char *rel, const char *tmp, tr_xfer *x)
+static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 {
 	int rc = TR_EIO, relocked = 0;
 	for (int attempt = 0; attempt < GET_ATTEMPTS; attempt++) {
-		rc = fetch_once(r, rel, tmp, x);
+		rc = fetch_once(r, rel, dst, x);
 		if (rc == TR_REPO_EKEY && r->keys_from_cache && !relocked) {
 			relocked = 1;
 			if ((rc = tr_repo_relock(r)) != TR_OK)
@@ -82,20 +92,12 @@ static int fetch(tr_repo *r, const char *rel, const char *tmp, tr_xfer *x)
 
 static int get_file(tr_repo *r, const char *dst, const char *name)
 {
-	char rel[256], dir[4096], tmp[4400];
+	char rel[256];
 	tr_xfer x = { 0, 0 };
 	double t0 = tr_now();
 
 	tr_wal_rel(name, rel, sizeof rel);
-	tr_dirname(dst, dir, sizeof dir);
-	snprintf(tmp, sizeof tmp, "%s/.%s.totalrecall-%ld.tmp", dir, tr_basename(dst), (long)getpid());
-	int rc = fetch(r, rel, tmp, &x);
-	if (rc == TR_OK && rename(tmp, dst) != 0) {
-		snprintf(r->err, sizeof r->err, "cannot rename %s to %s: %s", tmp, dst, strerror(errno));
-		rc = TR_EIO;
-	}
-	if (rc != TR_OK)
-		unlink(tmp);
+	int rc = fetch(r, rel, dst, &x);
 	if (rc == TR_ENOTFOUND) {
 		tr_metric_status("absent");
 		tr_info("archive-get %s: not in the archive", name);
@@ -132,11 +134,11 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
-		rc = tr_repo_unlock(&r, 0);
+		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_CACHED);
 	int status = TR_EXIT_FATAL;
 	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, r.err);
-	} else if (tr_prefetch_take(&r, name, dst, &x)) {
+	} else if (tr_prefetch_take(&r, name, dst, &x) == 0) {
 		tr_metric_bytes(x.plain, x.stored);
 		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
 		status = 0;

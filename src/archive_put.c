@@ -8,6 +8,14 @@
  * fatal).  An archived file is never replaced: the object is written with
  * put-if-absent, and on a conflict the stored content is compared through
  * its keyed checksum (or, for drivers without metadata, by decoding it).
+ *
+ * Only real WAL is stored: the file must be a regular file (a FIFO never
+ * hangs the call), and a file named as a segment must be one (walheader.h).
+ * A file that changes while it is read (PostgreSQL never changes a
+ * finished segment: something else does) fails the call, and the upload is
+ * abandoned before the object exists; a file that shrinks under the
+ * mapping pcompress.c reads raises SIGBUS, which pcompress turns into
+ * that same failure.
  */
 #include "config.h"
 #include "archive.h"
@@ -18,7 +26,9 @@
 #include "pcompress.h"
 #include "repo.h"
 #include "timeline.h"
+#include "testhook.h"
 #include "util.h"
+#include "walheader.h"
 #include "walname.h"
 
 #include <errno.h>
@@ -34,6 +44,7 @@
 struct file_src {
 	int fd;
 	int failed;
+	uint64_t done;
 };
 
 static ssize_t file_read(void *ctx, void *buf, size_t len)
@@ -42,6 +53,37 @@ static ssize_t file_read(void *ctx, void *buf, size_t len)
 	ssize_t n = tr_read_full(s->fd, buf, len);
 	if (n < 0)
 		s->failed = errno;
+	else
+		tr_testhook_truncate(s->fd, s->done += (uint64_t)n);
+	return n;
+}
+
+/* The body source, which fails at its end if the file is not as it was
+ * when archive-put looked at it first: no object is then created. */
+struct unchanged_src {
+	tr_read_fn read;
+	void *ctx;
+	int fd;
+	struct stat before;
+	int changed;
+};
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static ssize_t unchanged_read(void *ctx, void *buf, size_t len)
+{
+	struct unchanged_src *u = ctx;
+	struct stat now;
+	ssize_t n = u->read(u->ctx, buf, len);
+	if (n == 0 && (fstat(u->fd, &now) != 0 || !same_file(&u->before, &now))) {
+		u->changed = 1;
+		return -1;
+	}
 	return n;
 }
 
@@ -114,31 +156,54 @@ static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *
 /* Stores the file put-if-absent.  A file of a piece or more is compressed
  * straight from a mapping, in pieces on up to threads threads
  * (pcompress.h): PostgreSQL waits for this call, and compressing is most of
- * its time.  Anything else, or a file that cannot be mapped, is streamed. */
-static int upload(tr_repo *r, const char *rel, int fd, int threads, struct file_src *src, const char *sum,
-		  tr_xfer *x)
+ * its time.  Anything else, or a file that cannot be mapped, is streamed.
+ * The stored keyring is checked while the pieces compress. */
+static int upload(tr_repo *r, const char *rel, struct unchanged_src *u, int threads, struct file_src *src,
+		  const char *sum, tr_xfer *x)
 {
-	struct stat st;
 	char err[256];
 	tr_pcomp *pc = NULL;
-	if (r->enc.compress == TR_COMPRESS_ZSTD && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    tr_pcomp_pieces((uint64_t)st.st_size, threads) > 0 &&
-	    !(pc = tr_pcomp_start(fd, (uint64_t)st.st_size, r->enc.level, threads, err, sizeof err)))
+	uint64_t size = (uint64_t)u->before.st_size;
+	if (r->enc.compress == TR_COMPRESS_ZSTD && tr_pcomp_pieces(size, threads) > 0 &&
+	    !(pc = tr_pcomp_start(u->fd, size, r->enc.level, threads, err, sizeof err)))
 		tr_debug("archive-put: compressing in one piece: %s", err);
-	if (!pc)
-		return tr_repo_put(r, rel, file_read, src, TR_PUT_IF_ABSENT, sum, x);
-	int rc = tr_repo_put_zstd(r, rel, tr_pcomp_read, pc, TR_PUT_IF_ABSENT, sum, x);
-	if (rc == TR_ECALLBACK && tr_pcomp_error(pc)[0])
+	int rc = tr_repo_check_keyring(r);
+	if (rc != TR_OK) {
+		tr_pcomp_free(pc);
+		return rc;
+	}
+	if (!pc) {
+		u->read = file_read;
+		u->ctx = src;
+		return tr_repo_put(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
+	}
+	u->read = tr_pcomp_read;
+	u->ctx = pc;
+	rc = tr_repo_put_zstd(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
+	if (rc == TR_ECALLBACK && !u->changed && tr_pcomp_error(pc)[0])
 		snprintf(r->err, sizeof r->err, "%s", tr_pcomp_error(pc));
-	x->plain = rc == TR_OK ? (uint64_t)st.st_size : 0;
+	x->plain = rc == TR_OK ? size : 0;
 	tr_pcomp_free(pc);
 	return rc;
+}
+
+static void report_failure(const tr_repo *r, const char *path, const char *name, int level,
+			   const struct unchanged_src *u, const struct file_src *src)
+{
+	if (u->changed)
+		tr_log(level, "archive-put: %s changed while it was being read (size, time or identity): not "
+		       "archived, nothing stored", path);
+	else if (src->failed)
+		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(src->failed));
+	else
+		tr_log(level, "archive-put %s: %s", name, r->err);
 }
 
 static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int level, tr_xfer *x)
 {
 	char rel[256], sum[TR_CHECKSUM_STR_LEN];
-	struct file_src src = { fd, 0 };
+	struct file_src src = { fd, 0, 0 };
+	struct unchanged_src u = { NULL, NULL, fd, { 0 }, 0 };
 	double t0 = tr_now();
 	/* The checksum is object metadata: a driver that keeps none (fs) never
 	 * sees it, and a conflict is then settled by decoding the stored object
@@ -146,12 +211,12 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 	int want_sum = (r->ld.drv->caps & TR_CAP_CHECKSUM) != 0;
 
 	tr_wal_rel(name, rel, sizeof rel);
-	if (want_sum && file_checksum(&r->keys, fd, sum) != 0) {
+	if (fstat(fd, &u.before) != 0 || (want_sum && file_checksum(&r->keys, fd, sum) != 0)) {
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
 	int threads = level == TR_LOG_ERROR ? (int)tr_config_int(r->cfg, TR_S_PARALLEL) : 1;
-	int rc = upload(r, rel, fd, threads, &src, want_sum ? sum : NULL, x);
+	int rc = upload(r, rel, &u, threads, &src, want_sum ? sum : NULL, x);
 	if (rc == TR_EEXIST) {
 		int same = stored_is_identical(r, rel, fd, want_sum ? sum : NULL);
 		if (same == 1) {
@@ -166,10 +231,7 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 		return 1;
 	}
 	if (rc != TR_OK) {
-		if (src.failed)
-			tr_log(level, "archive-put: cannot read %s: %s", path, strerror(src.failed));
-		else
-			tr_log(level, "archive-put %s: %s", name, r->err);
+		report_failure(r, path, name, level, &u, &src);
 		return 1;
 	}
 	tr_info("archive-put %s: %llu bytes in, %llu stored, %.0f ms%s", name, (unsigned long long)x->plain,
@@ -177,16 +239,37 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 	return 0;
 }
 
+/* A segment name must hold a segment (walheader.h). */
+static int check_segment(const char *path, const char *name, int fd, int level)
+{
+	uint8_t head[TR_WAL_LONG_HEADER_LEN];
+	struct stat st;
+	tr_wal_header h;
+	char why[300];
+	if (tr_wal_kind(name) != TR_WAL_SEGMENT)
+		return 0;
+	ssize_t n = fstat(fd, &st) == 0 ? pread(fd, head, sizeof head, 0) : -1;
+	if (n < 0) {
+		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (tr_wal_segment_check(name, (uint64_t)st.st_size, head, (size_t)n, &h, why, sizeof why) != 0) {
+		tr_log(level, "archive-put: %s is not WAL segment %s: %s; not archived", path, name, why);
+		return -1;
+	}
+	return 0;
+}
+
 int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, tr_xfer *x)
 {
 	int level = quiet ? TR_LOG_WARNING : TR_LOG_ERROR;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = tr_open_regular(path, 0);
 	if (fd < 0) {
-		tr_log(level, "archive-put: cannot open %s: %s", path, strerror(errno));
+		tr_log(level, "archive-put: cannot open %s: %s", path, tr_strerror(errno));
 		return 1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int status = put_fd(r, path, name, fd, level, x);
+	int status = check_segment(path, name, fd, level) == 0 ? put_fd(r, path, name, fd, level, x) : 1;
 	close(fd);
 	return status;
 }
@@ -216,7 +299,7 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 	tr_repo r;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
-		rc = tr_repo_unlock(&r, 1);
+		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_CREATE | TR_UNLOCK_WRITER | TR_UNLOCK_CACHED);
 	int status = 1;
 	if (rc != TR_OK) {
 		tr_error("archive-put %s: %s", name, r.err);

@@ -445,6 +445,9 @@ static int write_manifest(struct backup *b, const tr_manifest_hdr *h)
 	int rc = TR_EIO;
 	if (!f || tr_manifest_write_hdr(f, h) != 0 || tr_manifest_write_end(f, 0) != 0)
 		goto out;
+	/* A copy of the keyring beside every backup (repo.h), before its info. */
+	if ((rc = tr_repo_put_keyring_copy(b->repo, h->label)) != TR_OK)
+		goto out;
 	snprintf(rel, sizeof rel, "backups/%s/info", h->label);
 	if ((rc = tr_repo_put_file(b->repo, rel, f, 0, NULL)) != TR_OK)
 		goto out;

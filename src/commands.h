@@ -17,5 +17,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv);
 int tr_cmd_check(tr_config *cfg, int argc, char **argv);
 int tr_cmd_expire(tr_config *cfg, int argc, char **argv);
 int tr_cmd_verify(tr_config *cfg, int argc, char **argv);
+int tr_cmd_init(tr_config *cfg, int argc, char **argv);
+int tr_cmd_key(tr_config *cfg, int argc, char **argv);
 
 #endif

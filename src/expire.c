@@ -115,7 +115,8 @@ static int expire_backups(struct expire *e, const tr_backupset *set, const int *
 		tr_info("expire: backup %s (stopped %" PRId64 ", %" PRIu64 " bytes stored)", set->b[i].label,
 			set->b[i].stop_time, set->b[i].stored_bytes);
 		if (remove_backup_object(e, set->b[i].label, "manifest") != 0 ||
-		    remove_backup_object(e, set->b[i].label, "info") != 0)
+		    remove_backup_object(e, set->b[i].label, "info") != 0 ||
+		    remove_backup_object(e, set->b[i].label, "keyring") != 0)
 			return -1;
 	}
 	return 0;
@@ -161,7 +162,7 @@ static int expire_orphans(struct expire *e)
 		    o->mtime > e->now - TR_LOCK_STALE || has_lock(e, o->label))
 			continue;
 		tr_info("expire: backup %s never completed (no manifest)", o->label);
-		if (remove_backup_object(e, o->label, "info") != 0)
+		if (remove_backup_object(e, o->label, "info") != 0 || remove_backup_object(e, o->label, "keyring") != 0)
 			return -1;
 	}
 	return 0;

@@ -82,6 +82,20 @@ static const command commands[] = {
 	  "unreferenced chunks are reported only.  Objects verified by an earlier run\n"
 	  "(state in <state-dir>/verify/) are not decoded again unless --full.\n"
 	  "--backup LABEL: only that backup, its chunks and the WAL from its start.\n" },
+	{ "init", tr_cmd_init, 1, "init", "create the repository, or check and repair its keyring",
+	  "Creates the repository (its keyring and keyring copy) where there is none; archive-put\n"
+	  "creates it by itself only where the storage has an atomic put-if-absent.  On an\n"
+	  "existing repository: checks that the passphrase opens it and rewrites every\n"
+	  "missing, damaged or stale keyring copy (also those beside backups).  Where objects\n"
+	  "remain but every keyring copy is lost, writes the keyring back from this host's key\n"
+	  "cache.  Never creates a new key where objects exist.  Safe to run again.\n" },
+	{ "key", tr_cmd_key, 1, "key rotate|list", "rotate the passphrase or the data key; list keys",
+	  "key rotate --new-encryption-key VALUE: re-wraps every data key under a new passphrase\n"
+	  "  (also TOTALRECALL_NEW_ENCRYPTION_KEY; file: and env: accepted); afterwards the new\n"
+	  "  passphrase opens every object and the old one is refused.\n"
+	  "key rotate --new-data-key: also starts a new data key for objects written from then\n"
+	  "  on (older keys stay in the keyring, to read what they wrote).\n"
+	  "key list: key ids, creation times and which one is current; never key material.\n" },
 	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
 	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
 };

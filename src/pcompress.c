@@ -8,6 +8,14 @@
  * mapping (MADV_DONTNEED on a private, never written file mapping: a later
  * touch would only read them again from the page cache, so it is always
  * safe), which keeps the memory of a thread at a few MiB.
+ *
+ * A file that shrinks while it is mapped makes the next touch of a page
+ * past its new end raise SIGBUS.  That must not kill archive-put (an exit
+ * status above 125 stops PostgreSQL's archiver, and the core file would
+ * hold keys): a handler installed once jumps back out of zstd to the
+ * compressing thread, whose piece then fails with an error.  Only a thread
+ * that is reading a mapping arms it; any other SIGBUS kills the process as
+ * before.
  */
 #include "config.h"
 #include "pcompress.h"
@@ -15,6 +23,8 @@
 #define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_c_stableInBuffer */
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +32,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
+
+#include "testhook.h"
 
 #define STEP (256u << 10)         /* input handed to zstd per call */
 #define PIECE_ALIGN (1u << 20)    /* piece offsets: a multiple of any page size */
@@ -32,6 +44,8 @@ struct piece {
 	tr_pcomp *pc;
 	pthread_t thread;
 	int started;
+	int fd;           /* for the test hook only */
+	uint64_t off;     /* of the piece in the file */
 	uint8_t *map;
 	size_t len;
 	uint8_t *out;
@@ -102,29 +116,46 @@ static ZSTD_CCtx *piece_cctx(int level, size_t len)
 	return c;
 }
 
-static void *piece_run(void *arg)
+/* --- SIGBUS on a mapping: an error of the piece, not a crash --- */
+
+static __thread sigjmp_buf *bus_jump;  /* set while this thread reads its mapping */
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig)
 {
-	struct piece *p = arg;
-	ZSTD_CCtx *c = piece_cctx(p->pc->level, p->len);
+	if (bus_jump)
+		siglongjmp(*bus_jump, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_bus_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* Compresses the piece; NULL or an error.  *pos: output bytes so far. */
+static const char *compress_piece(struct piece *p, ZSTD_CCtx *c, size_t *pos)
+{
 	size_t keep = keep_behind(p->pc->level, p->len), dropped = 0;
 	ZSTD_inBuffer ib = { p->map, 0, 0 };
 	ZSTD_outBuffer ob = { p->out, p->cap, 0 };
-	const char *err = c ? NULL : "out of memory for a zstd context";
-
-	while (!err) {
+	for (;;) {
 		ib.size = p->len - ib.size > STEP ? ib.size + STEP : p->len;
+		tr_testhook_truncate(p->fd, p->off + ib.size);
 		int end = ib.size == p->len;
 		size_t r = ZSTD_compressStream2(c, &ob, &ib, end ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(r)) {
-			err = ZSTD_getErrorName(r);
-			break;
-		}
+		*pos = ob.pos;
+		if (ZSTD_isError(r))
+			return ZSTD_getErrorName(r);
 		if (end && r == 0)
-			break;
-		if (ob.pos == ob.size) {
-			err = "compressed output larger than its bound";
-			break;
-		}
+			return NULL;
+		if (ob.pos == ob.size)
+			return "compressed output larger than its bound";
 		if (ib.pos > dropped + keep + STEP) {
 			size_t upto = (ib.pos - keep) & ~(size_t)(PAGE_ALIGN - 1);
 			madvise(p->map + dropped, upto - dropped, MADV_DONTNEED);
@@ -132,10 +163,34 @@ static void *piece_run(void *arg)
 		}
 		publish(p, ob.pos, 0, NULL);
 	}
+}
+
+/* compress_piece(), with a SIGBUS on the mapping turned into an error
+ * (zstd's state is abandoned, never used again: the context is freed). */
+static const char *compress_guarded(struct piece *p, ZSTD_CCtx *c, size_t *pos)
+{
+	sigjmp_buf jb;
+	pthread_once(&bus_once, install_bus_handler);
+	if (sigsetjmp(jb, 1) != 0) {
+		bus_jump = NULL;
+		return "the file shrank while it was being read (SIGBUS on its mapping)";
+	}
+	bus_jump = &jb;
+	const char *err = compress_piece(p, c, pos);
+	bus_jump = NULL;
+	return err;
+}
+
+static void *piece_run(void *arg)
+{
+	struct piece *p = arg;
+	ZSTD_CCtx *c = piece_cctx(p->pc->level, p->len);
+	size_t pos = 0;
+	const char *err = c ? compress_guarded(p, c, &pos) : "out of memory for a zstd context";
 	ZSTD_freeCCtx(c);
 	munmap(p->map, p->len);
 	p->map = NULL;
-	publish(p, ob.pos, 1, err);
+	publish(p, pos, 1, err);
 	return NULL;
 }
 
@@ -143,6 +198,8 @@ static int piece_init(tr_pcomp *pc, struct piece *p, int fd, uint64_t off, size_
 {
 	p->pc = pc;
 	p->len = len;
+	p->fd = fd;
+	p->off = off;
 	p->map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)off);
 	if (p->map == MAP_FAILED) {
 		p->map = NULL;

@@ -1,8 +1,10 @@
-/* repo.c - repository layout, key unlocking, and encoded transfers. */
+/* repo.c - repository layout and encoded transfers; the keys come from
+ * repo_unlock.c. */
 #include "config.h"
 #include "repo.h"
-#include "keycache.h"
+#include "repo_internal.h"
 #include "log.h"
+#include "statedir.h"
 #include "testhook.h"
 #include "util.h"
 
@@ -12,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define KEYRING_NAME "keyring"
+#define set_err tr_repo_set_err
 
-static void set_err(tr_repo *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(tr_repo *r, const char *fmt, ...)
+void tr_repo_set_err(tr_repo *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -77,29 +79,42 @@ void tr_repo_id_hash(const tr_config *cfg, char out[33])
 	tr_hex(digest, 16, out);
 }
 
-int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
+int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t outlen)
 {
-	char hash[33], id[17];
-	tr_repo_id_hash(r->cfg, hash);
+	char sub[128], id[17], err[1024];
 	tr_hex(r->keys.id, sizeof r->keys.id, id);
-	if ((size_t)snprintf(out, outlen, "%s/%s/%s-%s", tr_config_get(r->cfg, TR_S_STATE_DIR), what, hash, id) >=
-	    outlen) {
+	snprintf(sub, sizeof sub, "%s/%s-%s", what, r->hash, id);
+	if ((size_t)snprintf(out, outlen, "%s/%s", tr_config_get(r->cfg, TR_S_STATE_DIR), sub) >= outlen) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return tr_mkdirs(out, 0700);
+	int fd = tr_state_dir(r->cfg, sub, err, sizeof err);
+	if (fd < 0) {
+		tr_warn("%s", err);
+		errno = EACCES;
+	}
+	return fd;
+}
+
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
+{
+	int fd = tr_repo_local_dirfd(r, what, out, outlen);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 ? 0 : -1;
 }
 
 int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 {
-	char hash[33];
 	memset(r, 0, sizeof *r);
+	tr_no_core_dumps();  /* before any key is loaded */
 	r->cfg = cfg;
 	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
 	repo_base(cfg, r->base, sizeof r->base);
 	r->enc.cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
 	r->enc.compress = TR_COMPRESS_ZSTD;
 	r->enc.level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
+	tr_repo_id_hash(cfg, r->hash);
 
 	const char *driver = tr_config_get(cfg, TR_S_DRIVER);
 	if (tr_driver_load(driver, tr_config_get(cfg, TR_S_DRIVER_DIR), &r->ld, r->err, sizeof r->err) != 0)
@@ -110,8 +125,6 @@ int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 		set_err(r, "%s", r->conn ? r->ld.drv->errmsg(r->conn) : "out of memory");
 		return rc;
 	}
-	tr_repo_id_hash(cfg, hash);
-	tr_keycache_path(tr_config_get(cfg, TR_S_STATE_DIR), hash, r->cache_path, sizeof r->cache_path);
 	return TR_OK;
 }
 
@@ -122,6 +135,8 @@ void tr_repo_close(tr_repo *r)
 	r->conn = NULL;
 	tr_driver_unload(&r->ld);
 	tr_keys_wipe(&r->keys);
+	free(r->ring_text);
+	r->ring_text = NULL;
 	tr_enc_scratch_free(r->enc.scratch);
 	r->enc.scratch = NULL;
 }
@@ -131,139 +146,12 @@ int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen)
 	return (size_t)snprintf(out, outlen, "%s%s", r->base, rel) < outlen ? 0 : -1;
 }
 
-static int driver_fail(tr_repo *r, int rc)
+int tr_repo_driver_fail(tr_repo *r, int rc)
 {
 	set_err(r, "%s", r->ld.drv->errmsg(r->conn));
 	return rc;
 }
-
-/* --- raw (unencoded) transfers, for the keyring only --- */
-
-/* Reads the keyring object: 0, 1 if absent, or a negative status. */
-static int fetch_keyring(tr_repo *r, tr_keyring *ring)
-{
-	char key[TR_KEY_MAX + 1], buf[TR_KEYRING_MAX + 1], perr[256];
-	tr_membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
-	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
-	tr_testhook_op();
-	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &m);
-	if (rc == TR_ENOTFOUND)
-		return 1;
-	if (rc == TR_ECALLBACK) {
-		set_err(r, "keyring %s is larger than %d bytes: not a TotalRecall keyring", key, TR_KEYRING_MAX);
-		return TR_REPO_ECORRUPT;
-	}
-	if (rc != TR_OK)
-		return driver_fail(r, rc);
-	buf[m.len] = '\0';
-	if (tr_keyring_parse(buf, m.len, ring, perr, sizeof perr) != 0) {
-		set_err(r, "keyring %s: %s", key, perr);
-		return TR_REPO_ECORRUPT;
-	}
-	return 0;
-}
-
-/* Creates the repository's keyring; a racing creator's keyring wins. */
-static int create_keyring(tr_repo *r, const char *pass, tr_keyring *ring, uint8_t kek[32])
-{
-	char key[TR_KEY_MAX + 1], buf[TR_KEYRING_MAX];
-	uint32_t iter = (uint32_t)tr_config_int(r->cfg, TR_S_KDF_ITERATIONS);
-	if (tr_keyring_create(pass, iter, ring, &r->keys, kek) != 0) {
-		set_err(r, "cannot create a keyring: no random numbers");
-		return TR_EIO;
-	}
-	int n = tr_keyring_format(ring, buf, sizeof buf);
-	tr_membuf m = { buf, (size_t)n, sizeof buf, 0 };
-	tr_put_args a = { tr_mem_read, &m, n, TR_PUT_IF_ABSENT, NULL };
-	tr_repo_key(r, KEYRING_NAME, key, sizeof key);
-	tr_testhook_op();
-	int rc = r->ld.drv->put(r->conn, key, &a);
-	if (rc == TR_EEXIST)
-		return 1;
-	if (rc != TR_OK)
-		return driver_fail(r, rc);
-	tr_info("created repository %s (keyring %s, PBKDF2-SHA256 %u iterations)", r->base, key, iter);
-	return 0;
-}
-
-static int unlock_from_storage(tr_repo *r, int create, const char *pass)
-{
-	tr_keyring ring;
-	uint8_t kek[32];
-	int rc = fetch_keyring(r, &ring);
-	if (rc == 1 && !create) {
-		set_err(r, "no repository at %s (keyring not found): check the bucket, storage prefix and database id",
-			r->base);
-		return TR_ENOTFOUND;
-	}
-	if (rc == 1) {
-		rc = create_keyring(r, pass, &ring, kek);
-		if (rc == 1)  /* lost the race: use the winner's keyring */
-			rc = fetch_keyring(r, &ring);
-		else if (rc == 0)
-			goto cache;
-	}
-	if (rc != 0)
-		return rc;
-	tr_kdf_kek(pass, ring.salt, ring.iterations, kek);
-	if (tr_keyring_unwrap(&ring, kek, &r->keys) != 0) {
-		explicit_bzero(kek, sizeof kek);
-		set_err(r, "%s: encryption key does not match this repository (%skeyring)",
-			"TOTALRECALL_ENCRYPTION_KEY", r->base);
-		return TR_REPO_EKEY;
-	}
-cache:
-	if (tr_keycache_store(r->cache_path, pass, &ring, kek) != 0)
-		tr_warn("cannot write the key cache %s: %s (every command will derive the key again)",
-			r->cache_path, strerror(errno));
-	else
-		tr_keycache_mark_checked(r->cache_path);
-	explicit_bzero(kek, sizeof kek);
-	return TR_OK;
-}
-
-/* The cached keyring is still the stored one (checked once a minute). */
-static int cached_ring_current(tr_repo *r, const tr_keyring *cached)
-{
-	tr_keyring stored;
-	if (tr_keycache_checked_recently(r->cache_path))
-		return 1;
-	if (fetch_keyring(r, &stored) != 0)
-		return 0;  /* gone or unreadable: unlock from storage says which */
-	if (memcmp(stored.salt, cached->salt, sizeof stored.salt) != 0 ||
-	    memcmp(stored.wrapped, cached->wrapped, sizeof stored.wrapped) != 0 ||
-	    memcmp(stored.key_id, cached->key_id, sizeof stored.key_id) != 0) {
-		tr_info("the keyring of %s changed since it was cached: unlocking it again", r->base);
-		return 0;
-	}
-	tr_keycache_mark_checked(r->cache_path);
-	return 1;
-}
-
-int tr_repo_unlock(tr_repo *r, int create)
-{
-	const char *pass = tr_config_get(r->cfg, TR_S_ENCRYPTION_KEY);
-	tr_keyring ring;
-	uint8_t kek[32];
-	time_t age;
-
-	if (tr_keycache_load(r->cache_path, pass, &ring, kek, &age) == 0 && age < TR_KEYCACHE_MAX_AGE &&
-	    cached_ring_current(r, &ring) && tr_keyring_unwrap(&ring, kek, &r->keys) == 0) {
-		explicit_bzero(kek, sizeof kek);
-		r->keys_from_cache = 1;
-		return TR_OK;
-	}
-	explicit_bzero(kek, sizeof kek);
-	r->keys_from_cache = 0;
-	return unlock_from_storage(r, create, pass);
-}
-
-int tr_repo_relock(tr_repo *r)
-{
-	tr_keycache_forget(r->cache_path);
-	tr_keys_wipe(&r->keys);
-	return tr_repo_unlock(r, 0);
-}
+#define driver_fail tr_repo_driver_fail
 
 /* --- encoded transfers --- */
 
@@ -319,6 +207,14 @@ int tr_repo_sync(tr_repo *r)
 	return rc == TR_OK ? rc : driver_fail(r, rc);
 }
 
+/* Chunks are many and content-addressed: for them the keyring check of
+ * another connection of this process within the last 10 seconds counts.
+ * Any other object is checked within the second. */
+static int check_before_write(tr_repo *r, const char *rel)
+{
+	return tr_repo_keyring_guard(r, strncmp(rel, "chunks/", 7) == 0 ? 10.0 : 1.0, 1);
+}
+
 static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_read_fn src, void *ctx,
 		       unsigned flags, const char *checksum, tr_xfer *x)
 {
@@ -327,6 +223,9 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 		set_err(r, "object name too long: %s", rel);
 		return TR_EINVAL;
 	}
+	int rc = check_before_write(r, rel);
+	if (rc != TR_OK)
+		return rc;
 	logical_name(r, rel, name, sizeof name);
 	if (!r->enc.scratch)  /* a connection is used by one thread at a time */
 		r->enc.scratch = tr_enc_scratch_new();
@@ -342,7 +241,7 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 		flags &= ~TR_PUT_BATCH;
 	tr_put_args a = { hooked_read, &hs, -1, flags, checksum };
 	tr_testhook_op();
-	int rc = r->ld.drv->put(r->conn, key, &a);
+	rc = r->ld.drv->put(r->conn, key, &a);
 	if (rc == TR_ECALLBACK)
 		set_err(r, "%s: %s", key, tr_enc_error(enc));
 	else if (rc != TR_OK)
@@ -370,6 +269,111 @@ int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, uns
 	return put_encoded(r, rel, &o, src, ctx, flags, checksum, x);
 }
 
+int tr_repo_check_keyring(tr_repo *r)
+{
+	return tr_repo_keyring_guard(r, 1.0, 1);
+}
+
+/* --- decoding under whichever key the object names --- */
+
+#define KEY_ID_AT 12  /* offset of the key id in an object's header (format.h) */
+
+/* A sink in front of the decoder: the header's key id picks the data key
+ * (objects written before a --new-data-key rotation keep their key). */
+struct keyed_dec {
+	const tr_keys *keys;
+	const char *name;
+	tr_write_fn sink;
+	void *ctx;
+	uint8_t head[TR_FMT_HEADER_LEN];
+	size_t have;
+	tr_dec *dec;
+	int nomem;
+};
+
+static int start_decoder(struct keyed_dec *k)
+{
+	tr_keys *one = calloc(1, sizeof *one);
+	if (!one) {
+		k->nomem = 1;
+		return -1;
+	}
+	*one = *k->keys;
+	const tr_key_slot *s = k->have == TR_FMT_HEADER_LEN ? tr_keys_find(k->keys, k->head + KEY_ID_AT) : NULL;
+	if (s) {  /* the decoder reads enc and id */
+		memcpy(one->enc, s->enc, 32);
+		memcpy(one->id, s->id, 8);
+	}
+	k->dec = tr_dec_new(one, k->name, k->sink, k->ctx);
+	tr_keys_wipe(one);
+	free(one);
+	if (!k->dec) {
+		k->nomem = 1;
+		return -1;
+	}
+	return tr_dec_write(k->dec, k->head, k->have);
+}
+
+static int keyed_write(void *ctx, const void *buf, size_t len)
+{
+	struct keyed_dec *k = ctx;
+	if (!k->dec) {
+		size_t take = TR_FMT_HEADER_LEN - k->have < len ? TR_FMT_HEADER_LEN - k->have : len;
+		memcpy(k->head + k->have, buf, take);
+		k->have += take;
+		buf = (const uint8_t *)buf + take;
+		len -= take;
+		if (k->have < TR_FMT_HEADER_LEN)
+			return 0;
+		if (start_decoder(k) != 0)
+			return -1;
+	}
+	return len ? tr_dec_write(k->dec, buf, len) : 0;
+}
+
+/* The status of a transfer through a keyed decoder; fills x. */
+static int keyed_finish(tr_repo *r, struct keyed_dec *k, const char *key, int rc, tr_xfer *x)
+{
+	if (rc == TR_OK && !k->dec && start_decoder(k) != 0 && k->nomem)
+		rc = TR_ENOMEM;
+	int st = !k->dec ? TR_FMT_OK : rc == TR_OK ? tr_dec_finish(k->dec) : tr_dec_status(k->dec);
+	if (k->nomem) {
+		set_err(r, "out of memory");
+		rc = TR_ENOMEM;
+	} else if (st == TR_FMT_ESINK) {
+		set_err(r, "%s: writing the restored data failed", key);
+		rc = TR_ECALLBACK;
+	} else if (st != TR_FMT_OK) {
+		set_err(r, "%s: %s", key, tr_dec_error(k->dec));
+		rc = st == TR_FMT_EKEY ? TR_REPO_EKEY : TR_REPO_ECORRUPT;
+	} else if (rc != TR_OK) {
+		driver_fail(r, rc);
+	}
+	if (x) {
+		x->stored = k->dec ? tr_dec_bytes_in(k->dec) : 0;
+		x->plain = k->dec ? tr_dec_bytes_out(k->dec) : 0;
+	}
+	tr_dec_free(k->dec);
+	k->dec = NULL;
+	return rc;
+}
+
+/* "Absent" holds only in a repository confirmed present (repo.h). */
+static int confirm_absent(tr_repo *r, const char *key)
+{
+	char saved[sizeof r->err];
+	snprintf(saved, sizeof saved, "%s", r->err);
+	int rc = tr_repo_keyring_guard(r, 1.0, 0);
+	if (rc != TR_OK) {
+		char why[sizeof r->err];
+		snprintf(why, sizeof why, "%s", r->err);
+		set_err(r, "%s is not in storage, and the repository itself is not confirmed: %.1500s", key, why);
+		return rc == TR_ENOTFOUND ? TR_EIO : rc;
+	}
+	snprintf(r->err, sizeof r->err, "%s", saved);
+	return TR_ENOTFOUND;
+}
+
 int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x)
 {
 	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
@@ -378,31 +382,64 @@ int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfe
 		return TR_EINVAL;
 	}
 	logical_name(r, rel, name, sizeof name);
-	tr_dec *dec = tr_dec_new(&r->keys, name, sink, ctx);
-	if (!dec) {
-		set_err(r, "out of memory");
-		return TR_ENOMEM;
-	}
+	struct keyed_dec k = { &r->keys, name, sink, ctx, { 0 }, 0, NULL, 0 };
 	tr_testhook_op();
-	int rc = r->ld.drv->get(r->conn, key, tr_dec_write, dec);
-	int st = rc == TR_OK ? tr_dec_finish(dec) : tr_dec_status(dec);
-	if (rc == TR_OK && st == TR_FMT_OK) {
-		/* done */
-	} else if (st == TR_FMT_ESINK) {
-		set_err(r, "%s: writing the restored data failed", key);
-		rc = TR_ECALLBACK;
-	} else if (st != TR_FMT_OK) {
-		set_err(r, "%s: %s", key, tr_dec_error(dec));
-		rc = st == TR_FMT_EKEY ? TR_REPO_EKEY : TR_REPO_ECORRUPT;
-	} else {
-		driver_fail(r, rc);
+	int rc = keyed_finish(r, &k, key, r->ld.drv->get(r->conn, key, keyed_write, &k), x);
+	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+}
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	return tr_read_full(*(int *)ctx, buf, len);
+}
+
+int tr_repo_decode_fd(tr_repo *r, const char *rel, int fd, tr_write_fn sink, void *ctx, tr_xfer *x)
+{
+	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1], buf[65536];
+	tr_repo_key(r, rel, key, sizeof key);
+	logical_name(r, rel, name, sizeof name);
+	struct keyed_dec k = { &r->keys, name, sink, ctx, { 0 }, 0, NULL, 0 };
+	ssize_t n;
+	int rc = TR_OK;
+	while (rc == TR_OK && (n = fd_read(&fd, buf, sizeof buf)) != 0)
+		rc = n < 0 ? TR_EIO : keyed_write(&k, buf, (size_t)n) == 0 ? TR_OK : TR_ECALLBACK;
+	if (rc == TR_EIO) {
+		set_err(r, "%s: cannot read the local copy: %s", key, strerror(errno));
+		tr_dec_free(k.dec);
+		return rc;
 	}
-	if (x) {
-		x->stored = tr_dec_bytes_in(dec);
-		x->plain = tr_dec_bytes_out(dec);
-	}
-	tr_dec_free(dec);
-	return rc;
+	return keyed_finish(r, &k, key, rc == TR_ECALLBACK ? TR_OK : rc, x);
+}
+
+static int discard(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx; (void)buf; (void)len;
+	return 0;
+}
+
+/* The stored bytes go to the caller's sink and through a decoder: the
+ * transfer succeeds only if the object authenticates. */
+struct tee {
+	tr_write_fn raw;
+	void *ctx;
+	struct keyed_dec k;
+};
+
+static int tee_write(void *ctx, const void *buf, size_t len)
+{
+	struct tee *t = ctx;
+	return t->raw(t->ctx, buf, len) == 0 ? keyed_write(&t->k, buf, len) : -1;
+}
+
+int tr_repo_get_raw(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx)
+{
+	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
+	tr_repo_key(r, rel, key, sizeof key);
+	logical_name(r, rel, name, sizeof name);
+	struct tee t = { sink, ctx, { &r->keys, name, discard, NULL, { 0 }, 0, NULL, 0 } };
+	tr_testhook_op();
+	int rc = keyed_finish(r, &t.k, key, r->ld.drv->get(r->conn, key, tee_write, &t), NULL);
+	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
 }
 
 int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info)
@@ -411,7 +448,10 @@ int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info)
 	tr_repo_key(r, rel, key, sizeof key);
 	tr_testhook_op();
 	int rc = r->ld.drv->head(r->conn, key, info);
-	return rc == TR_OK ? rc : driver_fail(r, rc);
+	if (rc == TR_OK)
+		return rc;
+	driver_fail(r, rc);
+	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
 }
 
 int tr_repo_remove(tr_repo *r, const char *rel)

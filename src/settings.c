@@ -26,7 +26,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		TR_SF_SECRET | TR_SF_REQUIRED, "passphrase protecting the repository (any string)" },
 	[TR_S_BUCKET] = { "bucket", "TOTALRECALL_BUCKET", NULL, NULL, TR_T_STRING, NULL, 0, 0,
 		TR_SF_DRIVER | TR_SF_REQUIRED, "S3 bucket; for the fs driver, the absolute path of the directory" },
-	[TR_S_STORAGE_PREFIX] = { "storage-prefix", "TOTALRECALL_STORAGE_PREFIX", NULL, "", TR_T_STRING, NULL, 0, 0, 0,
+	[TR_S_STORAGE_PREFIX] = { "storage-prefix", "TOTALRECALL_STORAGE_PREFIX", NULL, "", TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER,
 		"key prefix inside the bucket, before the database id" },
 	[TR_S_REGION] = { "region", "AWS_REGION", "AWS_DEFAULT_REGION", NULL, TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
 		"S3 region (us-east-1 when unset)" },
@@ -55,7 +56,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_TIMEOUT] = { "timeout", "TOTALRECALL_TIMEOUT", NULL, "30", TR_T_INT, NULL, 1, 3600, TR_SF_DRIVER,
 		"seconds to connect, and without progress, before a request fails" },
 	[TR_S_STATE_DIR] = { "state-dir", "TOTALRECALL_STATE_DIR", NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER,
-		"local directory for the key cache and storage facts (default $HOME/.cache/totalrecall)" },
+		"local directory of this user for the key cache, look-ahead, prefetch and storage facts "
+		"(default $HOME/.cache/totalrecall; refused if another user owns it or can write it)" },
 	[TR_S_LOG_LEVEL] = { "log-level", "TOTALRECALL_LOG_LEVEL", NULL, "info", TR_T_ENUM,
 		"error|warning|info|debug", 0, 0, 0, "messages printed on stderr" },
 	[TR_S_KDF_ITERATIONS] = { "kdf-iterations", "TOTALRECALL_KDF_ITERATIONS", NULL, "600000", TR_T_INT, NULL,
@@ -142,6 +144,10 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"restore: NAME=PATH restores the data directory's link NAME as a link to PATH (repeatable)" },
 	[TR_S_TABLESPACE_MAP] = { "tablespace-map", NULL, NULL, NULL, TR_T_STRING, NULL, 0, 0, TR_SF_REPEAT,
 		"restore: OID_OR_NAME=PATH restores that tablespace into PATH (repeatable)" },
+	[TR_S_NEW_ENCRYPTION_KEY] = { "new-encryption-key", "TOTALRECALL_NEW_ENCRYPTION_KEY", NULL, NULL, TR_T_STRING,
+		NULL, 0, 0, TR_SF_SECRET, "key rotate: the passphrase that replaces the current one" },
+	[TR_S_NEW_DATA_KEY] = { "new-data-key", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"key rotate: also start a new data key for objects written from then on" },
 	/* replicas (README: Replicas) */
 	[TR_S_STANDBY] = { "standby", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"restore: a standby (standby.signal): replays the archive, then streams if --primary-conninfo says from where" },
@@ -268,7 +274,7 @@ static int resolve_once(const char *label, const char *raw, char **out, char *er
 		size_t len;
 		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
 			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
-				 errno == E2BIG ? "larger than 64 KiB" : strerror(errno));
+				 errno == E2BIG ? "larger than 64 KiB" : tr_strerror(errno));
 			return -1;
 		}
 		if (memchr(buf, '\0', len)) {
@@ -380,7 +386,7 @@ static int read_file(tr_config *cfg, char *err, size_t errlen)
 		if (!cfg->config_file && errno == ENOENT)
 			return 0;  /* the default file is optional */
 		snprintf(err, errlen, "config file %s: %s", path,
-			 errno == E2BIG ? "larger than 1 MiB" : strerror(errno));
+			 errno == E2BIG ? "larger than 1 MiB" : tr_strerror(errno));
 		return -1;
 	}
 	int rc = 0, lineno = 0;
@@ -523,7 +529,7 @@ static int validate(tr_config *cfg, int id, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (id == TR_S_ENCRYPTION_KEY && !*v) {
+	if ((id == TR_S_ENCRYPTION_KEY || id == TR_S_NEW_ENCRYPTION_KEY) && !*v) {
 		snprintf(err, errlen, "%s: is empty", label);
 		return -1;
 	}

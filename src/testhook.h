@@ -24,8 +24,16 @@
 #ifndef TR_TESTHOOK_H
 #define TR_TESTHOOK_H
 
+#include <stdint.h>
+
 void tr_testhook_op(void);
 int tr_testhook_fail(const char *point);
 void tr_testhook_pause(const char *point);
+
+/* With TOTALRECALL_TEST_TRUNCATE_AT=N: the first time a reader of the file
+ * open as fd reports that it has read up to pos >= N, the file is
+ * truncated to N bytes, as another process might do at that moment (the
+ * shrinking-WAL test of archive-put).  Without it, a no-op. */
+void tr_testhook_truncate(int fd, uint64_t pos);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,15 @@ int tr_unhex(const char *in, uint8_t *out, size_t outlen)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+int tr_ct_memeq(const void *a, const void *b, size_t n)
+{
+	const volatile uint8_t *x = a, *y = b;
+	uint8_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (uint8_t)(x[i] ^ y[i]);
+	return d == 0;
 }
 
 ssize_t tr_read_full(int fd, void *buf, size_t len)
@@ -143,9 +153,31 @@ int tr_strlcpy(char *out, const char *in, size_t outlen)
 	return 0;
 }
 
+int tr_open_regular(const char *path, int flags)
+{
+	struct stat st;
+	int fd = open(path, flags | O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISDIR(st.st_mode) ? EISDIR : TR_ENOTREG;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	/* Regular files never block; later reads need no special care. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+const char *tr_strerror(int e)
+{
+	return e == TR_ENOTREG ? "not a regular file" : strerror(e);
+}
+
 int tr_read_small_file(const char *path, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = tr_open_regular(path, 0);
 	if (fd < 0)
 		return -1;
 	char *buf = malloc(max + 1);
@@ -200,4 +232,10 @@ int tr_mem_write(void *ctx, const void *buf, size_t len)
 	memcpy((char *)m->data + m->len, buf, len);
 	m->len += len;
 	return 0;
+}
+
+void tr_no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &rl);
 }

@@ -222,7 +222,7 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 		snprintf(v.err, sizeof v.err, "%s", r.err);
 		rc = -1;
 	} else {
-		tr_vstate_path(tr_config_get(cfg, TR_S_STATE_DIR), r.cache_path, state, sizeof state);
+		tr_vstate_path(tr_config_get(cfg, TR_S_STATE_DIR), r.hash, state, sizeof state);
 		if (!v.full)
 			tr_vstate_load(&v.prev, state);
 		v.full = v.full || !v.prev.valid;

@@ -102,37 +102,20 @@ int tr_verify_parse_line(char *line, char *kind, int64_t *mtime, int64_t *size, 
 
 /* --- the keyring --- */
 
-/* The keys may come from the local cache: read the keyring object itself
- * and check that it parses and names the key in use. */
+static void report_line(void *ctx, const char *line)
+{
+	tr_verify_report(ctx, "%s", line);
+}
+
+/* Every copy of the keyring (repo.h): what unlocking repaired, and what is
+ * still missing, damaged or stale.  1 when the keyring or its copy could
+ * not be repaired. */
 int tr_verify_check_keyring(tr_verify *v)
 {
-	char key[TR_KEY_MAX + 1], perr[256] = "", text[TR_KEYRING_MAX + 1];
-	tr_membuf b = { text, 0, TR_KEYRING_MAX, 0 };
-	tr_keyring ring;
-	tr_repo *r = v->repo;
-	tr_repo_key(r, "keyring", key, sizeof key);
-	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &b);
-	if (rc == TR_ENOTFOUND) {
-		/* The keys came from the local cache: without the keyring no
-		 * other host can read anything. */
-		tr_verify_report(v, "missing keyring %s: no backup or WAL file here can be decrypted without this host's "
-				 "key cache", key);
-		return 1;
-	}
-	if (rc != TR_OK && rc != TR_ECALLBACK) {
-		snprintf(v->err, sizeof v->err, "%s", r->ld.drv->errmsg(r->conn));
-		return -1;
-	}
-	text[b.len] = '\0';
-	if (rc == TR_ECALLBACK)
-		snprintf(perr, sizeof perr, "larger than %d bytes", TR_KEYRING_MAX);
-	else if (tr_keyring_parse(text, b.len, &ring, perr, sizeof perr) == 0 &&
-		 memcmp(ring.key_id, r->keys.id, sizeof ring.key_id) != 0)
-		snprintf(perr, sizeof perr, "names another key than the one in use (stale key cache?)");
-	else if (rc == TR_OK && !perr[0])
-		return 0;
-	tr_verify_report(v, "damaged keyring: %s", perr);
-	return 1;
+	int rc = tr_repo_keyring_report(v->repo, report_line, v);
+	if (rc < 0)
+		snprintf(v->err, sizeof v->err, "%s", v->repo->err);
+	return rc < 0 ? -1 : rc;
 }
 
 /* --- damage --- */

@@ -156,15 +156,22 @@ static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
 		return s3_fail(c, TR_EINVAL, "%s: PUT s3://%s/%s: checksum longer than %d bytes",
 			       S3_DRIVER_NAME, c->conf.bucket, key, TR_CHECKSUM_MAX);
 	s3_put_opts o = { .checksum = a->checksum && *a->checksum ? a->checksum : NULL };
+	int fallback = 0;
 	if (a->flags & TR_PUT_IF_ABSENT) {
 		if ((rc = s3_condput_decide(c, &o.if_none_match)) != TR_OK)
 			return rc;
-		if (!o.if_none_match && (rc = s3_condput_check_absent(c, key)) != TR_OK)
-			return rc;
+		if (!o.if_none_match) {
+			if ((rc = s3_condput_check_absent(c, key)) != TR_OK)
+				return rc;
+			fallback = 1;
+			o.if_none_match = s3_condput_also_send(c);
+		}
 	}
 	s3_part part = { .cap = part_size_for(c, a->size_hint) };
 	rc = put_body(c, key, a, &o, &part);
 	free(part.p);
+	if (rc == TR_EEXIST && fallback)
+		s3_condput_mark_honoured(c);
 	return rc;
 }
 
@@ -191,22 +198,56 @@ static int64_t http_time(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
-/* A HEAD 404 has no body: ask the bucket, so a missing bucket is an
- * error and not "the object is absent". */
-static int bucket_exists(tr_conn *c, const char *key)
+static void fill_info(tr_object_info *info, const char *key, const s3_response *resp)
 {
-	s3_request req = { .method = "HEAD" };
+	snprintf(info->key, sizeof info->key, "%s", key);
+	info->size = resp->content_length < 0 ? 0 : resp->content_length;
+	info->mtime = http_time(resp->last_modified);
+	snprintf(info->checksum, sizeof info->checksum, "%s", resp->checksum);
+}
+
+/* A HEAD answer has no body, so its 404 cannot say NoSuchKey: absence is
+ * confirmed by a GET of the first byte, whose 404 must carry S3's
+ * NoSuchKey (s3_http.c).  A server or proxy answering 404 to anything is
+ * an error, never "absent". */
+static int confirm_absent(tr_conn *c, const char *key)
+{
+	s3_request req = { .method = "GET", .key = key };
 	s3_response resp;
+	s3_request_header(&req, "Range", "bytes=0-0");
 	int rc = s3_http_do(c, &req, &resp);
 	long st = resp.status;
+	int no_bucket = strcmp(resp.err.code, "NoSuchBucket") == 0;
 	s3_response_free(&resp);
-	if (rc == TR_OK)
-		return s3_fail(c, TR_ENOTFOUND, "%s: HEAD s3://%s/%s: not found", S3_DRIVER_NAME,
+	if (rc == TR_ENOTFOUND)
+		return rc;
+	if (rc == TR_OK || st == 416)  /* 416: an empty object exists */
+		return TR_EEXIST;
+	if (st == 404 && !no_bucket)  /* a missing bucket keeps s3_http's message */
+		return s3_fail(c, TR_EIO, "%s: HEAD s3://%s/%s: 404, and a GET of it got 404 without S3's "
+			       "NoSuchKey: not S3 answering (a proxy or a wrong endpoint?)", S3_DRIVER_NAME,
 			       c->conf.bucket, key);
-	if (st == 404)
-		return s3_fail(c, TR_EIO, "%s: HEAD s3://%s/%s: bucket not found (404 NoSuchBucket)",
-			       S3_DRIVER_NAME, c->conf.bucket, key);
 	return rc;
+}
+
+int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
+{
+	for (int attempt = 0;; attempt++) {
+		s3_request req = { .method = "HEAD", .key = key };
+		s3_response resp;
+		int rc = s3_http_do(c, &req, &resp);
+		long st = resp.status;
+		if (rc == TR_OK && info)
+			fill_info(info, key, &resp);
+		s3_response_free(&resp);
+		if (st != 404 || rc == TR_OK)
+			return rc;
+		rc = confirm_absent(c, key);
+		if (rc != TR_EEXIST || attempt == 1)
+			return rc == TR_EEXIST ? s3_fail(c, TR_EIO, "%s: HEAD s3://%s/%s: 404, but the object "
+							 "exists", S3_DRIVER_NAME, c->conf.bucket, key) : rc;
+		/* it appeared meanwhile: ask again */
+	}
 }
 
 static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
@@ -214,20 +255,8 @@ static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
 	int rc = check_key(c, "HEAD", key);
 	if (rc != TR_OK)
 		return rc;
-	s3_request req = { .method = "HEAD", .key = key };
-	s3_response resp;
-	rc = s3_http_do(c, &req, &resp);
 	memset(info, 0, sizeof *info);
-	if (rc == TR_OK) {
-		snprintf(info->key, sizeof info->key, "%s", key);
-		info->size = resp.content_length < 0 ? 0 : resp.content_length;
-		info->mtime = http_time(resp.last_modified);
-		snprintf(info->checksum, sizeof info->checksum, "%s", resp.checksum);
-	} else if (rc == TR_ENOTFOUND) {
-		rc = bucket_exists(c, key);
-	}
-	s3_response_free(&resp);
-	return rc;
+	return s3_head_object(c, key, info);
 }
 
 static int s3_remove(tr_conn *c, const char *key)

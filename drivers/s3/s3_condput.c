@@ -1,52 +1,46 @@
 /* s3_condput.c - does the server honour If-None-Match: * on PUT?  AWS S3
  * and MinIO do; some S3-compatible servers ignore it (and overwrite) or
- * answer 501.  With s3-conditional-put=auto the driver finds out once,
- * with a throwaway key, never with real data, and remembers the answer
- * in state-dir (one file per endpoint and bucket). */
+ * answer 501.  With s3-conditional-put=auto the driver finds out with a
+ * throwaway key under the storage prefix (".totalrecall-probe/<random>":
+ * a user whose policy covers only the prefix can write it), never with
+ * real data, and remembers the answer in state-dir for a day (one file
+ * per endpoint and bucket).  Once a day is up, it asks again.
+ *
+ * While the answer is "ignored", puts still carry If-None-Match besides
+ * the HEAD-then-PUT fallback: a server that answers 412 did honour it, and
+ * is believed (the key exists; the answer becomes "honoured").
+ *
+ * The driver cannot link the core, so the cache file is written here with
+ * the same care as the core's atomicfile.c: state-dir must be a directory
+ * of ours that nobody else can write, the temporary file is created
+ * O_EXCL|O_NOFOLLOW, fsynced and renamed, the directory fsynced. */
 #include "config.h"
 #include "s3_upload.h"
 #include "s3_http.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define PROBE_PREFIX ".totalrecall-probe/"
+#define PROBE_DIR ".totalrecall-probe/"
+#define CACHE_MAX_AGE 86400
 
-/* state-dir/s3-conditional-put-<hash of endpoint and bucket>, or "". */
-static void cache_path(tr_conn *c, char *out, size_t len)
+/* "s3-conditional-put-<hash of endpoint and bucket>" */
+static void cache_name(tr_conn *c, char *out, size_t len)
 {
 	char id[TR_KEY_MAX + 512], hash[65];
-	out[0] = '\0';
-	if (!c->conf.state_dir)
-		return;
 	snprintf(id, sizeof id, "%s://%s\n%s", c->conf.scheme, c->conf.endpoint_host, c->conf.bucket);
 	s3_sha256_hex(id, strlen(id), hash);
-	snprintf(out, len, "%s/s3-conditional-put-%.32s", c->conf.state_dir, hash);
-}
-
-static enum s3_condput_state cache_read(tr_conn *c)
-{
-	char path[4096], buf[32] = "";
-	cache_path(c, path, sizeof path);
-	FILE *f = path[0] ? fopen(path, "r") : NULL;
-	if (!f)
-		return S3_COND_UNKNOWN;
-	if (!fgets(buf, sizeof buf, f))
-		buf[0] = '\0';
-	fclose(f);
-	if (strncmp(buf, "honoured", 8) == 0)
-		return S3_COND_HONOURED;
-	if (strncmp(buf, "ignored", 7) == 0)
-		return S3_COND_IGNORED;
-	return S3_COND_UNKNOWN;
+	snprintf(out, len, "s3-conditional-put-%.32s", hash);
 }
 
 /* mkdir -p, mode 0700: the first command on a host may run before
- * anything made state-dir (private: it also holds the key cache). */
+ * anything made state-dir. */
 static void make_private_dirs(const char *dir)
 {
 	char buf[4096];
@@ -61,25 +55,83 @@ static void make_private_dirs(const char *dir)
 	(void)mkdir(buf, 0700);
 }
 
-/* Written to a temporary file and renamed, so readers never see half. */
+/* state-dir, opened without following a link, if it is ours and nobody
+ * else can write it; -1 otherwise (the answer is then not cached). */
+static int open_state_dir(tr_conn *c, int create)
+{
+	struct stat st;
+	if (!c->conf.state_dir)
+		return -1;
+	if (create)
+		make_private_dirs(c->conf.state_dir);
+	int fd = open(c->conf.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		s3_log(c, 1, "%s: %s is not a directory of this user that only it can write: the conditional-put "
+		       "answer is not cached there", S3_DRIVER_NAME, c->conf.state_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static enum s3_condput_state cache_read(tr_conn *c)
+{
+	char name[96], buf[64] = "", word[16];
+	struct stat st;
+	long long when = 0;
+	int dfd = open_state_dir(c, 0);
+	if (dfd < 0)
+		return S3_COND_UNKNOWN;
+	cache_name(c, name, sizeof name);
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0)
+		return S3_COND_UNKNOWN;
+	ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, buf, sizeof buf - 1) : -1;
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	long long now = (long long)time(NULL);
+	if (sscanf(buf, "%15s %lld", word, &when) != 2 || when > now || now - when >= CACHE_MAX_AGE)
+		return S3_COND_UNKNOWN;  /* a day old, from the future, or unreadable: ask again */
+	if (strcmp(word, "honoured") == 0)
+		return S3_COND_HONOURED;
+	if (strcmp(word, "ignored") == 0)
+		return S3_COND_IGNORED;
+	return S3_COND_UNKNOWN;
+}
+
+static int write_file_at(int dfd, const char *name, const char *text)
+{
+	char tmp[160];
+	snprintf(tmp, sizeof tmp, ".%s.%ld.%llx.tmp", name, (long)getpid(), (unsigned long long)time(NULL));
+	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	int ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || renameat(dfd, tmp, dfd, name) != 0) {
+		unlinkat(dfd, tmp, 0);
+		return -1;
+	}
+	return fsync(dfd);
+}
+
 static void cache_write(tr_conn *c, enum s3_condput_state st)
 {
-	char path[4096], tmp[4200];
-	cache_path(c, path, sizeof path);
-	if (!path[0])
+	char name[96], text[64];
+	int dfd = open_state_dir(c, 1);
+	if (dfd < 0)
 		return;
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	make_private_dirs(c->conf.state_dir);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0) {
-		s3_log(c, 1, "%s: cannot write %s; the probe will run again next time", S3_DRIVER_NAME, tmp);
-		return;
-	}
-	const char *text = st == S3_COND_HONOURED ? "honoured\n" : "ignored\n";
-	int ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0)
-		unlink(tmp);
+	cache_name(c, name, sizeof name);
+	snprintf(text, sizeof text, "%s %lld\n", st == S3_COND_HONOURED ? "honoured" : "ignored",
+		 (long long)time(NULL));
+	if (write_file_at(dfd, name, text) != 0)
+		s3_log(c, 1, "%s: cannot write %s/%s; the probe will run again next time", S3_DRIVER_NAME,
+		       c->conf.state_dir, name);
+	close(dfd);
 }
 
 static int probe_put(tr_conn *c, const char *key, int conditional, long *status)
@@ -108,14 +160,27 @@ static void probe_delete(tr_conn *c, const char *key)
 	memcpy(c->err, saved, sizeof saved);
 }
 
+/* "<storage-prefix>/.totalrecall-probe/<random>": inside the prefix the
+ * repositories live under, never at the bucket root when there is one. */
+static void probe_key(tr_conn *c, char *out, size_t len)
+{
+	const char *prefix = c->env.setting ? c->env.setting(c->env.ctx, "storage-prefix") : NULL;
+	while (prefix && *prefix == '/')
+		prefix++;
+	size_t pl = prefix ? strlen(prefix) : 0;
+	while (pl && prefix[pl - 1] == '/')
+		pl--;
+	snprintf(out, len, "%.*s%s" PROBE_DIR "%016llx%08llx", (int)pl, pl ? prefix : "", pl ? "/" : "",
+		 (unsigned long long)s3_random(c), (unsigned long long)(s3_random(c) & 0xffffffffu));
+}
+
 /* PUT a fresh key, then PUT it again with If-None-Match: *.  412 means
  * honoured; 2xx (overwritten) or 501 means ignored. */
 static int probe(tr_conn *c)
 {
-	char key[64];
+	char key[TR_KEY_MAX + 64];
 	long status;
-	snprintf(key, sizeof key, PROBE_PREFIX "%016llx%08llx", (unsigned long long)s3_random(c),
-		 (unsigned long long)(s3_random(c) & 0xffffffffu));
+	probe_key(c, key, sizeof key);
 	int rc = probe_put(c, key, 0, &status);
 	if (rc != TR_OK)
 		return rc;
@@ -166,20 +231,33 @@ int s3_condput_decide(tr_conn *c, int *use)
 	return TR_OK;
 }
 
+int s3_condput_also_send(tr_conn *c)
+{
+	return c->conf.condput == S3_CONDPUT_AUTO && c->cond_state == S3_COND_IGNORED && !c->saw_501;
+}
+
 void s3_condput_mark_ignored(tr_conn *c)
 {
 	c->cond_state = S3_COND_IGNORED;
+	c->saw_501 = 1;
 	if (c->conf.condput == S3_CONDPUT_AUTO)
 		cache_write(c, S3_COND_IGNORED);
 	warn_fallback(c);
 }
 
+void s3_condput_mark_honoured(tr_conn *c)
+{
+	if (c->conf.condput != S3_CONDPUT_AUTO || c->cond_state == S3_COND_HONOURED)
+		return;
+	s3_log(c, 1, "%s: %s answered 412 to If-None-Match although it was recorded as ignoring it: "
+	       "believed (the key exists), and recorded as honouring it", S3_DRIVER_NAME, c->conf.endpoint_host);
+	c->cond_state = S3_COND_HONOURED;
+	cache_write(c, S3_COND_HONOURED);
+}
+
 int s3_condput_check_absent(tr_conn *c, const char *key)
 {
-	s3_request req = { .method = "HEAD", .key = key };
-	s3_response resp;
-	int rc = s3_http_do(c, &req, &resp);
-	s3_response_free(&resp);
+	int rc = s3_head_object(c, key, NULL);
 	if (rc == TR_OK)
 		return s3_fail(c, TR_EEXIST, "%s: PUT s3://%s/%s: the key already exists",
 			       S3_DRIVER_NAME, c->conf.bucket, key);

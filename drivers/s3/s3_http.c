@@ -476,7 +476,11 @@ static int http_status(const s3_response *r)
 	long st = r->status;
 	if (st == 401 || st == 403 || (st == 400 && code_in(r->err.code, AUTH_CODES)))
 		return TR_EAUTH;
-	if (st == 404 && (!r->err.code[0] || strcmp(r->err.code, "NoSuchKey") == 0))
+	/* Absent only on S3's own word: a 404 from a proxy, an ingress or a
+	 * wrong endpoint (an HTML page, an empty body) is an error, or a
+	 * recovery would take it for the end of WAL.  HEAD has no body: its
+	 * 404 is confirmed by the caller (s3.c). */
+	if (st == 404 && strcmp(r->err.code, "NoSuchKey") == 0)
 		return TR_ENOTFOUND;
 	if (st == 412)
 		return TR_EEXIST;
@@ -511,6 +515,9 @@ static int fail_http(tr_conn *c, const char *what, const s3_response *r, int att
 		snprintf(tail, sizeof tail, " (after %d attempts)", attempts);
 	if (r->status == 404 && strcmp(r->err.code, "NoSuchBucket") == 0)
 		return s3_fail(c, TR_EIO, "%s: bucket not found (404 NoSuchBucket)", what);
+	if (r->status == 404 && strcmp(r->err.code, "NoSuchKey") != 0)
+		return s3_fail(c, TR_EIO, "%s: 404 without an S3 NoSuchKey answer (%s): not S3 speaking, a proxy or "
+			       "a wrong endpoint?", what, r->err.code[0] ? r->err.code : "no S3 error body");
 	return s3_fail(c, http_status(r), "%s: %ld %s%s%s%s", what, r->status, code,
 		       r->err.message[0] ? ": " : "", r->err.message, tail);
 }

@@ -60,6 +60,7 @@ struct tr_conn {
 	uint64_t rng;           /* xorshift state for backoff jitter and probe keys */
 	enum s3_condput_state cond_state;
 	int warned_fallback;
+	int saw_501;            /* the server refused If-None-Match: stop sending it */
 	int region_redirected;  /* followed a region redirect already */
 	char err[1024];
 };
@@ -72,5 +73,8 @@ void s3_conf_free(s3_conf *conf);
 void s3_log(tr_conn *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int s3_fail(tr_conn *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t s3_random(tr_conn *c);
+/* HEAD of key: TR_OK (info filled if not NULL), TR_ENOTFOUND only when a
+ * GET confirms S3's NoSuchKey, or an error. */
+int s3_head_object(tr_conn *c, const char *key, tr_object_info *info);
 
 #endif

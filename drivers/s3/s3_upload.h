@@ -52,6 +52,11 @@ int s3_put_multipart(tr_conn *c, const char *key, s3_body *body, s3_part *part,
 int s3_condput_decide(tr_conn *c, int *use);
 /* The server answered 501 to a conditional request: remember it. */
 void s3_condput_mark_ignored(tr_conn *c);
+/* In the HEAD-then-PUT fallback of auto mode: send If-None-Match all the
+ * same, in case the server honours it after all. */
+int s3_condput_also_send(tr_conn *c);
+/* A 412 to such a put: the server does honour it (believed, recorded). */
+void s3_condput_mark_honoured(tr_conn *c);
 /* HEAD-then-PUT fallback: TR_EEXIST when key exists, TR_OK when absent. */
 int s3_condput_check_absent(tr_conn *c, const char *key);
 

@@ -591,3 +591,15 @@ pg_scratch() {
 	as_pg mkdir -p "$d"
 	printf '%s\n' "$d"
 }
+
+# ---------------------------------------------------------------- WAL files
+# fake_segment DIR NAME [SEED] [SIZE]: a file that passes archive-put's
+# WAL segment check (the long page header of the segment NAME denotes,
+# see tests/tools/mkwal.py), SEED-determined, owned by the server user.
+# FAKE_RANDOM: seeded bytes after the header (default 64 KiB).
+fake_segment() {
+	local dir=$1 name=$2 seed=${3:-1} size=${4:-16777216}
+	python3 "$top_srcdir/tests/tools/mkwal.py" "$name" "$dir/$name" --size "$size" --seed "$seed" \
+		--random "${FAKE_RANDOM:-65536}" || return 1
+	if [ "$(id -u)" -eq 0 ]; then chown "$TR_SRV_USER" "$dir/$name"; fi
+}

@@ -99,8 +99,8 @@ FINAL=$FINAL_STATE
 
 section "list --json against the bucket"
 list_json >"$TR_TMP/root/list.json"
-assert_eq "backups/$S1/info backups/$S1/manifest" "$(s3_keys backups/ | tr '\n' ' ' | sed 's/ $//')" \
-	"the bucket holds the backup's info and manifest under <prefix>/<db>/backups/"
+assert_eq "backups/$S1/info backups/$S1/keyring backups/$S1/manifest" "$(s3_keys backups/ | tr '\n' ' ' | sed 's/ $//')" \
+	"the bucket holds the backup's info, keyring copy and manifest under <prefix>/<db>/backups/"
 nchunks=$(s3_keys chunks/ | wc -l)
 check "the bucket holds chunks under <prefix>/<db>/chunks/ ($nchunks)" test "$nchunks" -gt 10
 mapfile -t SEGS < <(s3_keys wal/ | sed 's,.*/,,' | grep -E '^[0-9A-F]{24}$' | sort)

@@ -47,8 +47,11 @@ case_() {
 }
 
 # A repository with one WAL file, for the cases that need one.
+# mkwal SEGMENT SEED [SIZE]: a file that passes archive-put's WAL check.
+MKWAL=$(cd "$(dirname "$0")/../tools" && pwd)/mkwal.py
+mkwal() { python3 "$MKWAL" "$1" "$LV_TMP/data/pg_wal/$1" --seed "$2" --size "${3:-1048576}" --random 65536; }
 as_user mkdir -p "$LV_TMP/data/pg_wal"
-head -c 1048576 /dev/urandom >"$LV_TMP/data/pg_wal/000000010000000000000001"
+mkwal 000000010000000000000001 1
 chown -R "${LV_USER:-$(id -un)}" "$LV_TMP/data"
 cd "$LV_TMP/data"
 case_ "archive-put into a new repository" 0 "archive-put 000000010000000000000001" -- archive-put pg_wal/000000010000000000000001
@@ -91,7 +94,7 @@ chmod 000 "$LV_TMP/data/pg_wal/000000010000000000000002"
 case_ "archive-put of an unreadable WAL file" 1 "Permission denied" -- archive-put pg_wal/000000010000000000000002
 case_ "archive-put of a missing WAL file" 1 "No such file" -- archive-put pg_wal/000000010000000000000003
 cp "$LV_TMP/data/pg_wal/000000010000000000000001" "$LV_TMP/orig"
-head -c 1048576 /dev/urandom >"$LV_TMP/data/pg_wal/000000010000000000000001"
+mkwal 000000010000000000000001 2
 case_ "archive-put of a different content under an archived name" 1 "000000010000000000000001" -- \
 	archive-put pg_wal/000000010000000000000001
 cp "$LV_TMP/orig" "$LV_TMP/data/pg_wal/000000010000000000000001"
@@ -121,7 +124,8 @@ mkdir -p "$full"
 if mount -t tmpfs -o size=2m,mode=0777 tmpfs "$full" 2>"$LV_TMP/mount.err"; then
 	LV_MOUNT=$full
 	trap 'umount "$LV_MOUNT" 2>/dev/null || true; finish' EXIT
-	head -c $((4 * 1024 * 1024)) /dev/urandom >"$LV_TMP/data/pg_wal/000000010000000000000004"
+	python3 "$MKWAL" 000000010000000000000004 "$LV_TMP/data/pg_wal/000000010000000000000004" --size 4194304 \
+		--random 4194304
 	chown "${LV_USER:-$(id -un)}" "$LV_TMP/data/pg_wal/000000010000000000000004"
 	case_ "archive-put to a full disk" 1 "No space left" "TOTALRECALL_BUCKET=$full" -- \
 		archive-put pg_wal/000000010000000000000004

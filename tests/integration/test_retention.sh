@@ -147,7 +147,9 @@ tr_note "start segments: A1 ${START[$A1]} A2 ${START[$A2]} A3 ${START[$A3]} Q1 $
 section "b. --dry-run --retention-count 3"
 min_kept=$(printf '%s\n' "${START[$Q1]}" "${START[$Q2]}" "${START[$A4]}" | sort -n | head -n 1)
 assert_eq "${START[$Q1]}" "$min_kept" "the oldest kept backup (Q1) starts at the lowest segment of the kept ones"
-EXP_BACKUPS=$(for l in $A1 $A2 $A3; do printf 'backups/%s/info\nbackups/%s/manifest\n' "$l" "$l"; done | sort)
+# A backup is its info, its manifest and the copy of the keyring beside it.
+backup_objects() { for l in "$@"; do printf 'backups/%s/info\nbackups/%s/keyring\nbackups/%s/manifest\n' "$l" "$l" "$l"; done | sort; }
+EXP_BACKUPS=$(backup_objects $A1 $A2 $A3)
 EXP_WAL=$(expected_wal "$min_kept")
 check "some WAL is below segment $min_kept (on timeline 1: $(grep -c '^wal/00000001' <<<"$EXP_WAL" || true) files)" test -n "$EXP_WAL"
 before=$(repo_listing)
@@ -189,7 +191,7 @@ assert_eq "" "$(listed_objects | grep '^backups/' || true)" "--retention-days 1:
 expire_run --dry-run --retention-count 1 --retention-days 1
 assert_eq "" "$(listed_objects | grep '^backups/' || true)" "--retention-count 1 --retention-days 1: the days rule keeps what the count rule would drop"
 expire_run --dry-run --retention-count 1
-assert_eq "$(for l in $Q1 $Q2; do printf 'backups/%s/info\nbackups/%s/manifest\n' "$l" "$l"; done | sort)" \
+assert_eq "$(backup_objects $Q1 $Q2)" \
 	"$(listed_objects | grep '^backups/' | cut -d' ' -f1 || true)" "--retention-count 1 alone would drop Q1 and Q2"
 expire_run --retention-days 1
 assert_eq "$before" "$(repo_listing)" "expire --retention-days 1 removed nothing"

@@ -1,5 +1,7 @@
-/* test_keyring.c - PBKDF2 vectors, key derivation, keyring wrap/unwrap and
- * its text form, keyed checksums and chunk ids. */
+/* test_keyring.c - PBKDF2 vectors, key derivation, the keyring (version 2
+ * and 0.1's version 1): sealing, opening, its text form, rotation and
+ * migration; which keyring to believe among disagreeing copies; keyed
+ * checksums and chunk ids. */
 #include "config.h"
 #include <check.h>
 #include <stdint.h>
@@ -9,7 +11,9 @@
 
 #include "checksum.h"
 #include "kdf.h"
+#include "keyresolve.h"
 #include "keyring.h"
+#include "util.h"
 
 static void unhex(const char *s, uint8_t *out)
 {
@@ -91,34 +95,47 @@ START_TEST(test_keyring_roundtrip)
 	char text[TR_KEYRING_MAX], err[200];
 
 	/* The default iteration count, as in production. */
-	ck_assert_int_eq(tr_keyring_create("correct horse battery staple", 0, &ring, &keys, kek), 0);
+	ck_assert_int_eq(tr_keyring_create("db-1", "correct horse battery staple", 0, &ring, &keys, kek), 0);
 	ck_assert_uint_eq(ring.iterations, TR_KDF_ITERATIONS_DEFAULT);
-	ck_assert_mem_eq(ring.key_id, keys.id, 8);
-	ck_assert_mem_ne(ring.wrapped, keys.data, 32);
+	ck_assert_int_eq(ring.version, 2);
+	ck_assert_uint_eq(ring.generation, 1);
+	ck_assert_int_eq(ring.nkeys, 1);
+	ck_assert_mem_eq(ring.keys[0].id, keys.id, 8);
+	ck_assert_mem_eq(ring.current, keys.id, 8);
+	ck_assert_mem_ne(ring.keys[0].wrapped, keys.data, 32);
 	int n = tr_keyring_format(&ring, text, sizeof(text));
 	ck_assert_int_gt(n, 0);
 	ck_assert_uint_eq(strlen(text), (size_t)n);
-	ck_assert_ptr_nonnull(strstr(text, "totalrecall-keyring 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "totalrecall-keyring 2\nrepository db-1\ngeneration 1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "kdf pbkdf2-sha256\n"));
 	ck_assert_ptr_nonnull(strstr(text, "iterations 600000\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nmac "));
+	/* Never key material in the clear. */
+	char hex[65];
+	tr_hex(keys.data, 32, hex);
+	ck_assert_ptr_null(strstr(text, hex));
 	ck_assert_int_eq(tr_keyring_parse(text, (size_t)n, &parsed, err, sizeof(err)), 0);
 	ck_assert_mem_eq(&parsed, &ring, sizeof(ring));
 
 	tr_kdf_kek("correct horse battery staple", parsed.salt, parsed.iterations, kek2);
 	ck_assert_mem_eq(kek, kek2, 32);
-	ck_assert_int_eq(tr_keyring_unwrap(&parsed, kek2, &keys2), 0);
-	ck_assert_mem_eq(&keys, &keys2, sizeof(keys));
+	ck_assert_int_eq(tr_keyring_open(&parsed, kek2, &keys2), 0);
+	ck_assert_mem_eq(keys.data, keys2.data, 32);
+	ck_assert_mem_eq(keys.enc, keys2.enc, 32);
+	ck_assert_mem_eq(keys.mac, keys2.mac, 32);
+	ck_assert_mem_eq(keys.chunk, keys2.chunk, 32);
+	ck_assert_mem_eq(keys.id, keys2.id, 8);
 
 	/* Too small a buffer. */
 	ck_assert_int_eq(tr_keyring_format(&ring, text, 50), -1);
 	/* Two keyrings differ in salt and data key. */
 	tr_keyring r2;
 	tr_keys k3;
-	ck_assert_int_eq(tr_keyring_create("correct horse battery staple", 1000, &r2, &k3, kek2), 0);
+	ck_assert_int_eq(tr_keyring_create("db-1", "correct horse battery staple", 1000, &r2, &k3, kek2), 0);
 	ck_assert_mem_ne(r2.salt, ring.salt, 16);
 	ck_assert_mem_ne(k3.data, keys.data, 32);
 	/* Below the minimum. */
-	ck_assert_int_eq(tr_keyring_create("x", TR_KDF_ITERATIONS_MIN - 1, &r2, &k3, kek2), -1);
+	ck_assert_int_eq(tr_keyring_create("db-1", "x", TR_KDF_ITERATIONS_MIN - 1, &r2, &k3, kek2), -1);
 }
 END_TEST
 
@@ -127,45 +144,145 @@ START_TEST(test_keyring_wrong_passphrase)
 	tr_keyring ring, t;
 	tr_keys keys, k2;
 	uint8_t kek[32], bad[32];
-	ck_assert_int_eq(tr_keyring_create("secret", 1000, &ring, &keys, kek), 0);
+	ck_assert_int_eq(tr_keyring_create("db", "secret", 1000, &ring, &keys, kek), 0);
 	tr_kdf_kek("Secret", ring.salt, ring.iterations, bad);
-	ck_assert_int_eq(tr_keyring_unwrap(&ring, bad, &k2), -1);
-	ck_assert_int_eq(tr_keyring_unwrap(&ring, kek, &k2), 0);
-	/* Each authenticated field bound: salt, iterations, key id, nonce,
-	 * wrapped key, tag. */
-	t = ring; t.salt[0] ^= 1;
-	ck_assert_int_eq(tr_keyring_unwrap(&t, kek, &k2), -1);
+	ck_assert_int_eq(tr_keyring_open(&ring, bad, &k2), -1);
+	ck_assert_int_eq(tr_keyring_open(&ring, kek, &k2), 0);
+	/* Every field is authenticated by the MAC: repository, generation,
+	 * creation time, iterations, salt, each key's id, time, nonce,
+	 * wrapped key and tag, the current key. */
+	t = ring; t.repository[0] ^= 1;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.generation++;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.created++;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
 	t = ring; t.iterations++;
-	ck_assert_int_eq(tr_keyring_unwrap(&t, kek, &k2), -1);
-	t = ring; t.key_id[7] ^= 0x80;
-	ck_assert_int_eq(tr_keyring_unwrap(&t, kek, &k2), -1);
-	t = ring; t.wrap_nonce[0] ^= 1;
-	ck_assert_int_eq(tr_keyring_unwrap(&t, kek, &k2), -1);
-	t = ring; t.wrapped[31] ^= 1;
-	ck_assert_int_eq(tr_keyring_unwrap(&t, kek, &k2), -1);
-	t = ring; t.wrap_tag[15] ^= 1;
-	ck_assert_int_eq(tr_keyring_unwrap(&t, kek, &k2), -1);
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.salt[0] ^= 1;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.keys[0].id[7] ^= 0x80;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.keys[0].created--;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.keys[0].nonce[0] ^= 1;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.keys[0].wrapped[31] ^= 1;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.keys[0].tag[15] ^= 1;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	t = ring; t.mac[0] ^= 1;
+	ck_assert_int_eq(tr_keyring_open(&t, kek, &k2), -1);
+	/* A failed open leaves no key behind. */
+	tr_keys zero;
+	memset(&zero, 0, sizeof(zero));
+	ck_assert_mem_eq(&k2, &zero, sizeof(k2));
 }
 END_TEST
 
-static const char GOOD[] =
-	"totalrecall-keyring 1\n"
-	"kdf pbkdf2-sha256\n"
-	"iterations 600000\n"
-	"salt 000102030405060708090a0b0c0d0e0f\n"
-	"key-id 0001020304050607\n"
-	"nonce 000102030405060708090a0b\n"
-	"wrapped 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
-	"tag 000102030405060708090a0b0c0d0e0f\n";
+/* Rotation: a new generation under a new passphrase holds every key,
+ * the old passphrase no longer opens it; a new data key becomes current
+ * while mac and chunk keys stay the repository's. */
+START_TEST(test_keyring_rotation)
+{
+	tr_keyring g1, g2, g3;
+	tr_keys k1, k2, opened;
+	uint8_t kek1[32], kek2[32], salt[16] = "rotation-salt-16", data[32];
+	ck_assert_int_eq(tr_keyring_create("db", "old", 1000, &g1, &k1, kek1), 0);
+	tr_kdf_kek("new", salt, 1000, kek2);
+	ck_assert_int_eq(tr_keyring_seal(&g2, &k1, "db", 2, 1000, salt, kek2), 0);
+	ck_assert_int_eq(tr_keyring_open(&g2, kek1, &opened), -1);
+	ck_assert_int_eq(tr_keyring_open(&g2, kek2, &opened), 0);
+	ck_assert_mem_eq(opened.data, k1.data, 32);
+	ck_assert_uint_eq(g2.generation, 2);
 
-/* Replaces the line starting with prefix (or appends if repl has no match). */
+	k2 = k1;
+	memset(data, 7, sizeof(data));
+	ck_assert_int_eq(tr_keys_add(&k2, data, 1234), 0);
+	ck_assert_mem_eq(k2.id, k1.id, 8);  /* adding does not change the current key */
+	ck_assert_int_eq(tr_keys_set_current(&k2, k2.slot[1].id), 0);
+	ck_assert_mem_ne(k2.id, k1.id, 8);
+	ck_assert_mem_ne(k2.enc, k1.enc, 32);
+	ck_assert_mem_eq(k2.mac, k1.mac, 32);
+	ck_assert_mem_eq(k2.chunk, k1.chunk, 32);
+	ck_assert_int_eq(tr_keyring_seal(&g3, &k2, "db", 3, 1000, salt, kek2), 0);
+	ck_assert_int_eq(g3.nkeys, 2);
+	ck_assert_int_eq(tr_keyring_open(&g3, kek2, &opened), 0);
+	ck_assert_mem_eq(opened.id, k2.id, 8);
+	ck_assert_mem_eq(opened.mac, k1.mac, 32);
+	ck_assert_ptr_nonnull(tr_keys_find(&opened, k1.id));
+	ck_assert_mem_eq(tr_keys_find(&opened, k1.id)->enc, k1.enc, 32);
+	ck_assert_int_eq(opened.slot[1].created, 1234);
+	uint8_t none[8] = { 0 };
+	ck_assert_ptr_null(tr_keys_find(&opened, none));
+	ck_assert_int_eq(tr_keys_set_current(&opened, none), -1);
+	/* The key list is bounded. */
+	tr_keys full;
+	memset(&full, 0, sizeof(full));
+	for (int i = 0; i < TR_KEYS_MAX; i++) {
+		data[0] = (uint8_t)i;
+		ck_assert_int_eq(tr_keys_add(&full, data, i), 0);
+	}
+	ck_assert_int_eq(tr_keys_add(&full, data, 0), -1);
+}
+END_TEST
+
+/* A 0.1 keyring opens, gives the same keys as before, and sealed as
+ * version 2 (same salt and KEK) keeps its key id. */
+START_TEST(test_keyring_v1_migration)
+{
+	tr_keys k, opened, v2keys;
+	tr_keyring v1, parsed, v2;
+	uint8_t salt[16] = "0123456789abcdef", kek[32];
+	char text[TR_KEYRING_MAX], err[200];
+	memset(&k, 0, sizeof(k));
+	for (int i = 0; i < 32; i++)
+		k.data[i] = (uint8_t)i;
+	tr_keys_derive(&k);
+	tr_kdf_kek("pass", salt, 1000, kek);
+	ck_assert_int_eq(tr_keyring_seal_v1(&v1, &k, 1000, salt, kek), 0);
+	int n = tr_keyring_format_v1(&v1, text, sizeof(text));
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_nonnull(strstr(text, "totalrecall-keyring 1\n"));
+	ck_assert_int_eq(tr_keyring_parse(text, (size_t)n, &parsed, err, sizeof(err)), 0);
+	ck_assert_int_eq(parsed.version, 1);
+	ck_assert_uint_eq(parsed.generation, 0);
+	ck_assert_int_eq(tr_keyring_open(&parsed, kek, &opened), 0);
+	ck_assert_mem_eq(opened.data, k.data, 32);
+	ck_assert_mem_eq(opened.id, k.id, 8);
+	uint8_t bad[32];
+	tr_kdf_kek("Pass", salt, 1000, bad);
+	ck_assert_int_eq(tr_keyring_open(&parsed, bad, &opened), -1);
+	/* The migration: version 2, generation 1, same key. */
+	ck_assert_int_eq(tr_keyring_open(&parsed, kek, &opened), 0);
+	ck_assert_int_eq(tr_keyring_seal(&v2, &opened, "db", 1, parsed.iterations, parsed.salt, kek), 0);
+	ck_assert_int_eq(tr_keyring_open(&v2, kek, &v2keys), 0);
+	ck_assert_mem_eq(v2keys.id, k.id, 8);
+	ck_assert_mem_eq(v2keys.enc, k.enc, 32);
+	ck_assert_mem_eq(v2keys.mac, k.mac, 32);
+	ck_assert_mem_eq(v2keys.chunk, k.chunk, 32);
+}
+END_TEST
+
+static char V2[TR_KEYRING_MAX];
+
+static void make_v2(void)
+{
+	tr_keyring ring;
+	tr_keys keys;
+	uint8_t kek[32];
+	ck_assert_int_eq(tr_keyring_create("db", "p", 1000, &ring, &keys, kek), 0);
+	ck_assert_int_gt(tr_keyring_format(&ring, V2, sizeof(V2)), 0);
+}
+
+/* Replaces the line starting with prefix in V2. */
 static int parse_edit(const char *prefix, const char *repl, char *err, size_t errlen)
 {
-	char buf[1024];
-	const char *p = strstr(GOOD, prefix);
+	char buf[TR_KEYRING_MAX + 200];
+	const char *p = strstr(V2, prefix);
 	ck_assert_ptr_nonnull(p);
 	const char *eol = strchr(p, '\n') + 1;
-	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - GOOD), GOOD, repl, eol);
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - V2), V2, repl, eol);
 	tr_keyring r;
 	return tr_keyring_parse(buf, strlen(buf), &r, err, errlen);
 }
@@ -174,48 +291,56 @@ START_TEST(test_keyring_parse_errors)
 {
 	char err[256];
 	tr_keyring r;
-	ck_assert_int_eq(tr_keyring_parse(GOOD, strlen(GOOD), &r, err, sizeof(err)), 0);
-	ck_assert_uint_eq(r.iterations, 600000);
-	ck_assert_int_eq(r.salt[15], 15);
-	ck_assert_int_eq(r.wrapped[31], 31);
-
+	make_v2();
+	ck_assert_int_eq(tr_keyring_parse(V2, strlen(V2), &r, err, sizeof(err)), 0);
 	ck_assert_int_eq(parse_edit("salt", "salt 0001zz\n", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "keyring line 4: salt is not 32 hex digits");
-	ck_assert_int_eq(parse_edit("tag", "tag 000102030405060708090a0b0c0d0e0g\n", err,
-				    sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 8"));
-	ck_assert_int_eq(parse_edit("nonce", "", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "keyring: missing the \"nonce\" line");
+	ck_assert_str_eq(err, "keyring line 7: salt is not 32 hex digits");
+	ck_assert_int_eq(parse_edit("current", "", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "keyring: missing the \"current\" line");
+	ck_assert_int_eq(parse_edit("current", "current 0001020304050607\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "keyring: the current key is not one of its keys");
 	ck_assert_int_eq(parse_edit("kdf", "kdf scrypt\n", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 2: unknown kdf \"scrypt\""));
+	ck_assert_ptr_nonnull(strstr(err, "line 5: unknown kdf \"scrypt\""));
 	ck_assert_int_eq(parse_edit("iterations", "iterations 999\n", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 3: 999 iterations, fewer than"));
-	ck_assert_int_eq(parse_edit("iterations", "iterations 1000\n", err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "line 6: 999 iterations, fewer than"));
 	ck_assert_int_eq(parse_edit("iterations", "iterations -5\n", err, sizeof(err)), -1);
 	ck_assert_int_eq(parse_edit("iterations", "iterations 99999999999\n", err, sizeof(err)), -1);
-	ck_assert_int_eq(parse_edit("iterations", "iterations 12x\n", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 3"));
-	ck_assert_int_eq(parse_edit("totalrecall-keyring", "totalrecall-keyring 2\n", err,
-				    sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 1: unsupported keyring version \"2\""));
+	ck_assert_int_eq(parse_edit("generation", "generation 0\n", err, sizeof(err)), -1);
+	ck_assert_int_eq(parse_edit("repository", "repository a/b\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "line 2: repository \"a/b\" is not a database id"));
+	ck_assert_int_eq(parse_edit("totalrecall-keyring", "totalrecall-keyring 3\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "line 1: unsupported keyring version \"3\""));
 	ck_assert_int_eq(parse_edit("totalrecall-keyring", "", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "line 1: not a TotalRecall keyring"));
-	ck_assert_int_eq(parse_edit("key-id", "key-id 00\nkey-id 0001020304050607\n", err,
-				    sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 5: key-id is not 16 hex digits"));
-	ck_assert_int_eq(parse_edit("wrapped", "wrapped 00\ncolour blue\n", err, sizeof(err)), -1);
-	ck_assert_int_eq(parse_edit("tag", "tag 000102030405060708090a0b0c0d0e0f\n"
-				    "tag 000102030405060708090a0b0c0d0e0f\n", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 9: \"tag\" appears twice"));
-	ck_assert_int_eq(parse_edit("salt", "salt\n", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 4"));
-	ck_assert_int_eq(parse_edit("tag", "colour blue\n", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 8: unknown field \"colour\""));
+	ck_assert_int_eq(parse_edit("key ", "key 00 1 2 3 4\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "line 8: key id is not 16 hex digits"));
+	ck_assert_int_eq(parse_edit("key ", "key 0001020304050607 1\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "line 8: expected \"key <id> <created> <nonce> <wrapped> <tag>\""));
+	ck_assert_int_eq(parse_edit("salt", "salt 000102030405060708090a0b0c0d0e0f\nsalt 000102030405060708090a0b0c0d0e0f\n",
+				    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "line 8: \"salt\" appears twice"));
+	ck_assert_int_eq(parse_edit("salt", "colour blue\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "line 7: unknown field \"colour\""));
+	/* Version 1 fields are not version 2 fields. */
+	ck_assert_int_eq(parse_edit("salt", "key-id 0001020304050607\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown field \"key-id\""));
+	/* Nothing after the mac line. */
+	char buf[TR_KEYRING_MAX + 100];
+	snprintf(buf, sizeof(buf), "%scurrent 0001020304050607\n", V2);
+	ck_assert_int_eq(tr_keyring_parse(buf, strlen(buf), &r, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "\"current\" after the mac line"));
+	/* A key listed twice. */
+	const char *k = strstr(V2, "key ");
+	const char *eol = strchr(k, '\n') + 1;
+	snprintf(buf, sizeof(buf), "%.*s%.*s%s", (int)(eol - V2), V2, (int)(eol - k), k, eol);
+	ck_assert_int_eq(tr_keyring_parse(buf, strlen(buf), &r, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "appears twice"));
 	ck_assert_int_eq(tr_keyring_parse("", 0, &r, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "keyring: empty, missing the \"totalrecall-keyring\" line");
 	/* CRLF line ends and blank lines are accepted. */
-	char crlf[1024];
+	char crlf[TR_KEYRING_MAX + 100];
 	size_t o = 0;
-	for (const char *p = GOOD; *p; p++) {
+	for (const char *p = V2; *p; p++) {
 		if (*p == '\n')
 			crlf[o++] = '\r';
 		crlf[o++] = *p;
@@ -223,13 +348,155 @@ START_TEST(test_keyring_parse_errors)
 	crlf[o++] = '\n';
 	ck_assert_int_eq(tr_keyring_parse(crlf, o, &r, err, sizeof(err)), 0);
 	/* An embedded NUL is an error. */
-	memcpy(crlf, GOOD, sizeof(GOOD));
+	memcpy(crlf, V2, strlen(V2));
 	crlf[30] = '\0';
-	ck_assert_int_eq(tr_keyring_parse(crlf, sizeof(GOOD) - 1, &r, err, sizeof(err)), -1);
+	ck_assert_int_eq(tr_keyring_parse(crlf, strlen(V2), &r, err, sizeof(err)), -1);
 	/* Too long. */
-	char big[TR_KEYRING_MAX + 10];
+	static char big[TR_KEYRING_MAX + 10];
 	memset(big, 'a', sizeof(big));
 	ck_assert_int_eq(tr_keyring_parse(big, sizeof(big), &r, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* --- which keyring to believe (keyresolve.h) --- */
+
+struct gen {
+	tr_keyring ring;
+	tr_keys keys;
+	uint8_t kek[32];
+	char text[TR_KEYRING_MAX];
+};
+
+static void gen_make(struct gen *g, const tr_keys *keys, const char *pass, uint64_t generation, uint8_t salt_byte)
+{
+	uint8_t salt[16];
+	memset(salt, salt_byte, sizeof(salt));
+	g->keys = *keys;
+	tr_kdf_kek(pass, salt, 1000, g->kek);
+	ck_assert_int_eq(tr_keyring_seal(&g->ring, keys, "db", generation, 1000, salt, g->kek), 0);
+	ck_assert_int_gt(tr_keyring_format(&g->ring, g->text, sizeof(g->text)), 0);
+}
+
+/* A candidate as repo_unlock.c fills it, opened with pass. */
+static void cand(tr_ring_cand *c, const char *name, const struct gen *g, const char *pass)
+{
+	tr_keys k;
+	uint8_t kek[32];
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	if (!g)
+		return;
+	c->present = c->parsed = 1;
+	c->ring = g->ring;
+	memcpy(c->hash, g->kek, 32);  /* any per-keyring value will do */
+	c->hash[0] ^= (uint8_t)g->ring.generation;
+	tr_kdf_kek(pass, g->ring.salt, g->ring.iterations, kek);
+	c->opens = tr_keyring_open(&g->ring, kek, &k) == 0;
+}
+
+static tr_keys one_key(uint8_t b)
+{
+	tr_keys k;
+	uint8_t data[32];
+	memset(&k, 0, sizeof(k));
+	memset(data, b, sizeof(data));
+	tr_keys_add(&k, data, b);
+	return k;
+}
+
+START_TEST(test_resolve)
+{
+	static struct gen g1, g2, g2x, other;
+	tr_ring_cand c[3];
+	char why[512];
+	int chosen;
+	tr_keys k = one_key(1), k2 = one_key(1), ko = one_key(9);
+	uint8_t data[32];
+	memset(data, 2, sizeof(data));
+	tr_keys_add(&k2, data, 2);
+	gen_make(&g1, &k, "old", 1, 1);
+	gen_make(&g2, &k, "new", 2, 2);      /* rotated to "new" */
+	gen_make(&g2x, &k2, "old", 2, 3);    /* rotated with a new data key, same passphrase */
+	gen_make(&other, &ko, "old", 1, 4);  /* another repository's keyring */
+
+	/* Identical keyring and copy. */
+	cand(&c[0], "keyring", &g1, "old");
+	cand(&c[1], "keyring-copy", &g1, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	ck_assert_int_eq(chosen, 0);
+	ck_assert_int_eq(tr_ring_stale(c, 1, chosen), 0);
+	/* The keyring lost: the copy is chosen, the keyring stale. */
+	cand(&c[0], "keyring", NULL, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	ck_assert_int_eq(chosen, 1);
+	ck_assert_int_eq(tr_ring_stale(c, 0, chosen), 1);
+	/* Nothing at all. */
+	cand(&c[1], "keyring-copy", NULL, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_NONE);
+	/* Damaged: a copy of the same salt that does not open. */
+	cand(&c[0], "keyring", &g1, "old");
+	cand(&c[1], "keyring-copy", &g1, "old");
+	c[1].opens = 0;
+	c[1].hash[5] ^= 1;
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	ck_assert_int_eq(chosen, 0);
+	ck_assert_int_eq(tr_ring_stale(c, 1, chosen), 1);
+	/* Wrong passphrase. */
+	cand(&c[0], "keyring", &g1, "wrong");
+	cand(&c[1], "keyring-copy", &g1, "wrong");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_WRONG_KEY);
+
+	/* A rotation killed between keyring and copy: the new passphrase
+	 * opens it and repairs the copy; the old one is refused. */
+	cand(&c[0], "keyring", &g2, "new");
+	cand(&c[1], "keyring-copy", &g1, "new");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	ck_assert_int_eq(chosen, 0);
+	ck_assert_int_eq(tr_ring_stale(c, 1, chosen), 1);
+	cand(&c[0], "keyring", &g2, "old");
+	cand(&c[1], "keyring-copy", &g1, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_NEWER);
+	ck_assert_ptr_nonnull(strstr(why, "rotated to another passphrase"));
+	/* Even when only an old copy beside a backup opens. */
+	cand(&c[0], "keyring", NULL, "old");
+	cand(&c[1], "keyring-copy", &g2, "old");
+	cand(&c[2], "backups/x/keyring", &g1, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 3, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_NEWER);
+	/* The same with the new passphrase: the old backup copy is stale. */
+	cand(&c[1], "keyring-copy", &g2, "new");
+	cand(&c[2], "backups/x/keyring", &g1, "new");
+	ck_assert_int_eq(tr_ring_resolve(c, 3, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	ck_assert_int_eq(chosen, 1);
+	/* A new data key, same passphrase: the newer generation wins. */
+	cand(&c[0], "keyring", &g1, "old");
+	cand(&c[1], "keyring-copy", &g2x, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	ck_assert_int_eq(chosen, 1);
+
+	/* Replaced: another repository's keyring, with or without the same
+	 * passphrase. */
+	cand(&c[0], "keyring", &other, "old");
+	cand(&c[1], "keyring-copy", &g1, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_CONFLICT);
+	cand(&c[0], "keyring", &other, "x");
+	cand(&c[1], "keyring-copy", &g1, "x");
+	c[1].opens = 1;
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_CONFLICT);
+	ck_assert_ptr_nonnull(strstr(why, "replaced"));
+	/* Replaced everywhere, opening with our passphrase: only the keys this
+	 * host has used tell. */
+	cand(&c[0], "keyring", &other, "old");
+	cand(&c[1], "keyring-copy", &other, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, NULL, 0, &chosen, why, sizeof(why)), TR_RESOLVE_OK);
+	uint8_t known[1][8];
+	memcpy(known[0], k.id, 8);
+	ck_assert_int_eq(tr_ring_resolve(c, 2, (const uint8_t (*)[8])known, 1, &chosen, why, sizeof(why)),
+			 TR_RESOLVE_CONFLICT);
+	ck_assert_ptr_nonnull(strstr(why, "lacks key"));
+	cand(&c[0], "keyring", &g2x, "old");
+	cand(&c[1], "keyring-copy", &g2x, "old");
+	ck_assert_int_eq(tr_ring_resolve(c, 2, (const uint8_t (*)[8])known, 1, &chosen, why, sizeof(why)),
+			 TR_RESOLVE_OK);
 }
 END_TEST
 
@@ -313,6 +580,9 @@ int main(void)
 	tcase_add_test(tc, test_keyring_roundtrip);
 	tcase_add_test(tc, test_keyring_wrong_passphrase);
 	tcase_add_test(tc, test_keyring_parse_errors);
+	tcase_add_test(tc, test_keyring_rotation);
+	tcase_add_test(tc, test_keyring_v1_migration);
+	tcase_add_test(tc, test_resolve);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("checksum");
 	tcase_add_test(tc, test_checksum);

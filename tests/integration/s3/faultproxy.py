@@ -14,7 +14,14 @@ Per request, with probability --rate, one of the faults is picked:
              closing
   truncate   forward, then send the headers (full Content-Length) and only
              half the body, and close
-The schedule depends only on the seed and the order of requests.
+  html404    answer 404 with an HTML page and no S3 <Error> body, as a
+             proxy, an ingress or a wrong endpoint does (never forwarded)
+  nosuchkey  answer a GET or HEAD with S3's 404 NoSuchKey (the object
+             looks absent to reads); other requests are forwarded
+--fault-path REGEX limits faults to requests whose path (with the query)
+matches; the others are forwarded untouched and do not advance the
+schedule.  The schedule depends only on the seed and the order of the
+requests it applies to.
 """
 import argparse
 import re
@@ -101,6 +108,11 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, code, [("Content-Type", "application/xml"),
                                   ("Content-Length", str(len(body)))], body)
 
+    def _html404(self):
+        body = (b"<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1>"
+                b"</center><hr><center>nginx</center></body></html>\n")
+        self._send(404, "Not Found", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))], body)
+
     def _wrong_region(self):
         """--bucket-region R: a request signed for another region gets what
         S3 answers then (301 PermanentRedirect or 400
@@ -126,13 +138,18 @@ class Handler(BaseHTTPRequestHandler):
         body = self._body()
         if self._wrong_region():
             return None
-        fault = self.server.schedule.next()
+        pat = self.server.fault_path
+        fault = self.server.schedule.next() if not pat or pat.search(self.path) else None
         if fault:
             self.log_message("inject %s on %s %s", fault, self.command, self.path)
         if fault == "500":
             return self._error(500, "InternalError")
         if fault == "503":
             return self._error(503, "SlowDown")
+        if fault == "html404":
+            return self._html404()
+        if fault == "nosuchkey" and self.command in ("GET", "HEAD"):
+            return self._error(404, "NoSuchKey")
         if fault == "reset":
             self.close_connection = True
             return self._reset()
@@ -155,6 +172,7 @@ def main():
     ap.add_argument("--stall", type=float, default=3.0)
     ap.add_argument("--bucket-region", default="", help="refuse requests signed for another region")
     ap.add_argument("--region-status", type=int, default=400, choices=(301, 400))
+    ap.add_argument("--fault-path", default="", help="only requests whose path matches this regex")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     host, port = a.upstream.rsplit(":", 1)
@@ -166,6 +184,7 @@ def main():
     srv.verbose = a.verbose
     srv.bucket_region = a.bucket_region
     srv.region_status = a.region_status
+    srv.fault_path = re.compile(a.fault_path) if a.fault_path else None
     srv.serve_forever()
 
 
