@@ -20,6 +20,7 @@
  * listed; its chunks are shared and collected by expire.
  */
 #include "config.h"
+#include "backup_pages.h"
 #include "backupset.h"
 #include "checksum.h"
 #include "chunkset.h"
@@ -91,6 +92,7 @@ struct backup {
 	tr_progress progress;
 	double t0;
 	char err[2048];
+	tr_pagecheck *pages;      /* data page checksums (backup_pages.h), or NULL */
 };
 
 /* --- worker side --- */
@@ -147,6 +149,8 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	if (!buf)
 		snprintf(repo->err, sizeof repo->err, "out of memory");
 	else if (read_chunk(c, buf, repo) == 0) {
+		if (b->pages)
+			tr_pagecheck_chunk(b->pages, c->file->rec.path, c->file->abspath, c->offset, buf, c->len);
 		tr_chunk_id(&repo->keys, buf, c->len, c->id);
 		if (c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
 			c->stored = c->prev_stored;
@@ -486,6 +490,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	if (tr_pg_backup_start(pg, h->label, &h->start_lsn, &h->timeline, b->err, sizeof b->err) != 0)
 		return -1;
 	h->start_time = time(NULL);
+	b->pages = tr_backup_pages_start(info, h);
 	tr_info("backup %s: started at %X/%X on timeline %u, %s to read", h->label, (unsigned)(h->start_lsn >> 32),
 		(unsigned)h->start_lsn, h->timeline, info->data_directory);
 	int rc = tr_datadir_walk(b->pgdata, on_entry, b, b->err, sizeof b->err);
@@ -566,6 +571,7 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 /* After the data: stop the backup, check the WAL, write the manifest. */
 static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 {
+	char pages[512];
 	int rc;
 	if (tr_pg_backup_stop(pg, &h->stop_lsn, &h->backup_label, &h->tablespace_map, &h->next_xid, b->err,
 			      sizeof b->err) != 0)
@@ -574,6 +580,10 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 	if (tr_pg_stop_facts(pg, &h->stop_time_us, &h->tablespace_names, b->err, sizeof b->err) != 0)
 		return -1;  /* restore's exact choice by time and its tablespace map need them */
 	rc = check_wal_archived(b->repo, h, b->err, sizeof b->err);
+	if (rc == 0 && tr_backup_pages_finish(b->pages, h, pages, sizeof pages) != 0) {
+		snprintf(b->err, sizeof b->err, "out of memory");
+		rc = -1;
+	}
 	h->logical_bytes = b->logical;
 	h->stored_bytes = b->stored;
 	h->new_bytes = b->new_bytes;
@@ -585,10 +595,10 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 	}
 	tr_metric_bytes(b->logical, b->new_bytes);
 	if (rc == 0)
-		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s", h->label,
+		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s%s", h->label,
 			(unsigned long long)b->files, (unsigned long long)b->logical, (unsigned long long)b->stored,
 			(unsigned long long)b->new_bytes, h->duration, *h->prior ? ", deduplicated against " : "",
-			h->prior);
+			h->prior, pages);
 	return rc;
 }
 
@@ -654,6 +664,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		tr_error("backup: %s", b.err);
 	tr_pool_stop(b.pool);
 	tr_chunkset_free(b.stored_ids);
+	tr_pagecheck_free(b.pages);
 	if (b.prev.f)
 		fclose(b.prev.f);
 	free(b.prev.chunks);

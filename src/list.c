@@ -6,6 +6,7 @@
 #include "backupset.h"
 #include "commands.h"
 #include "log.h"
+#include "pagecheck.h"
 #include "pgconn.h"
 #include "timeline.h"
 #include "util.h"
@@ -50,6 +51,44 @@ static void iso_time(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* Page checksums, damaged pages by file and block, and whether the backup
+ * was taken on a standby (pagecheck.h, README: Replicas). */
+static void print_json_pages(const tr_manifest_hdr *b)
+{
+	char path[4096];
+	unsigned long block;
+	int first = 1;
+	printf(",\"from_standby\":%s,\"page_checksums\":", b->from_standby ? "true" : "false");
+	if (*b->page_checksums)
+		json_string(b->page_checksums);
+	else
+		printf("null");
+	printf(",\"damaged_pages\":%" PRIu64 ",\"damaged\":[", b->damaged_pages);
+	for (const char *p = b->damaged_list; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
+		if (sscanf(p, "%4095s %lu", path, &block) != 2)
+			continue;
+		printf("%s{\"file\":", first ? "" : ",");
+		json_string(path);
+		printf(",\"block\":%lu}", block);
+		first = 0;
+	}
+	printf("]");
+}
+
 static void print_json(const tr_backupset *set, const struct wal_range *w)
 {
 	printf("{\"backups\":[");
@@ -63,10 +102,12 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
 		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
 		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
-		       ",\"new_bytes\":%" PRIu64 ",\"file_count\":%" PRIu64 ",\"duration\":%.3f}",
+		       ",\"new_bytes\":%" PRIu64 ",\"file_count\":%" PRIu64 ",\"duration\":%.3f",
 		       i ? "," : "", b->label, *b->prior ? "\"" : "", *b->prior ? b->prior : "null", *b->prior ? "\"" : "",
 		       t0, t1, start, stop, b->timeline, b->pg_version, b->system_id, b->logical_bytes, b->stored_bytes,
 		       b->new_bytes, b->file_count, b->duration);
+		print_json_pages(b);
+		putchar('}');
 	}
 	printf("],\"wal\":{\"first\":%s%s%s,\"last\":%s%s%s,\"segments\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
 	       "}", *w->first ? "\"" : "", *w->first ? w->first : "null", *w->first ? "\"" : "",
@@ -103,6 +144,21 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const struct 
 		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
 		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
 		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
+	}
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		if (b->from_standby)
+			printf("%s: taken on a standby\n", b->label);
+		if (!b->damaged_pages)
+			continue;
+		printf("DAMAGED PAGES in %s: %" PRIu64 " page%s with a bad checksum:", b->label, b->damaged_pages,
+		       b->damaged_pages == 1 ? "" : "s");
+		for (const char *p = b->damaged_list; *p;) {
+			size_t n = strcspn(p, "\n");
+			printf(" %.*s%s", (int)n, p, p[n] ? "," : "");
+			p += n + (p[n] ? 1 : 0);
+		}
+		printf("%s\n", b->damaged_pages > TR_PAGECHECK_LIST_MAX ? " ..." : "");
 	}
 	if (w->count)
 		printf("WAL archive: %s to %s, %" PRIu64 " segments, %.1f MiB stored\n", w->first, w->last, w->count,

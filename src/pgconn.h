@@ -20,6 +20,9 @@ typedef struct tr_pg_info {
 	int in_recovery;
 	char archive_mode[16];
 	char archive_command[1024];
+	int data_checksums;         /* data_checksums = on */
+	int block_size;             /* block_size */
+	uint64_t relseg_blocks;     /* segment_size / block_size: blocks in one relation segment file */
 } tr_pg_info;
 
 /* Connects with the pg-conninfo setting and the standard PG* variables. */
