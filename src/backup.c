@@ -21,6 +21,7 @@
  */
 #include "config.h"
 #include "backup_pages.h"
+#include "backup_source.h"
 #include "backupset.h"
 #include "checksum.h"
 #include "chunkset.h"
@@ -93,6 +94,7 @@ struct backup {
 	double t0;
 	char err[2048];
 	tr_pagecheck *pages;      /* data page checksums (backup_pages.h), or NULL */
+	tr_backup_source *src;    /* the server, a standby or the primary (backup_source.h) */
 };
 
 /* --- worker side --- */
@@ -573,12 +575,18 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 {
 	char pages[512];
 	int rc;
-	if (tr_pg_backup_stop(pg, &h->stop_lsn, &h->backup_label, &h->tablespace_map, &h->next_xid, b->err,
-			      sizeof b->err) != 0)
+	if (tr_backup_source_before_stop(b->src, h, b->err, sizeof b->err) != 0)
 		return -1;
+	if (tr_pg_backup_stop(pg, &h->stop_lsn, &h->backup_label, &h->tablespace_map, &h->next_xid, b->err,
+			      sizeof b->err) != 0) {
+		tr_backup_source_explain(b->src, h, b->err, sizeof b->err);
+		return -1;
+	}
 	h->stop_time = time(NULL);
 	if (tr_pg_stop_facts(pg, &h->stop_time_us, &h->tablespace_names, b->err, sizeof b->err) != 0)
 		return -1;  /* restore's exact choice by time and its tablespace map need them */
+	if (tr_backup_source_after_stop(b->src, h, b->err, sizeof b->err) != 0)
+		return -1;
 	rc = check_wal_archived(b->repo, h, b->err, sizeof b->err);
 	if (rc == 0 && tr_backup_pages_finish(b->pages, h, pages, sizeof pages) != 0) {
 		snprintf(b->err, sizeof b->err, "out of memory");
@@ -608,10 +616,6 @@ static int check_server(const tr_pg_info *info, const char *pgdata, char *err, s
 		snprintf(err, errlen, "PostgreSQL %d is not supported (14 or later)", info->version / 10000);
 		return -1;
 	}
-	if (info->in_recovery) {
-		snprintf(err, errlen, "the server is a standby: take backups on the primary");
-		return -1;
-	}
 	if (access(pgdata, R_OK | X_OK) != 0) {
 		snprintf(err, errlen, "cannot read the data directory %s: %s (run on the database host, as its owner, "
 			 "or set TOTALRECALL_PGDATA)", pgdata, strerror(errno));
@@ -625,7 +629,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	char err[2048];
 	struct backup b;
 	tr_repo r;
-	tr_pg_info info;
+	tr_backup_source src;
 	(void)argv;
 	if (argc != 0) {
 		tr_error("backup: takes no arguments");
@@ -640,11 +644,12 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.done, NULL);
 	b.chunk_size = (uint64_t)tr_config_int(cfg, TR_S_CHUNK_SIZE);
-	tr_pg *pg = tr_pg_connect(cfg, b.err, sizeof b.err);
-	int rc = pg ? tr_pg_info_get(pg, &info, b.err, sizeof b.err) : -1;
-	b.pgdata = tr_config_get(cfg, TR_S_PGDATA) ? tr_config_get(cfg, TR_S_PGDATA) : info.data_directory;
+	int rc = tr_backup_source_open(cfg, &src, b.err, sizeof b.err);
+	tr_pg *pg = src.pg;
+	b.src = &src;
+	b.pgdata = src.pgdata;
 	if (rc == 0)
-		rc = check_server(&info, b.pgdata, b.err, sizeof b.err);
+		rc = check_server(&src.info, b.pgdata, b.err, sizeof b.err);
 	int repo_rc = rc == 0 ? tr_repo_connect(&r, cfg) : TR_OK;
 	if (rc == 0 && repo_rc == TR_OK)
 		repo_rc = tr_repo_unlock(&r, 1);
@@ -659,7 +664,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = run_backup(&b, pg, &info);
+		rc = run_backup(&b, pg, &src.info);
 	if (rc < 0)
 		tr_error("backup: %s", b.err);
 	tr_pool_stop(b.pool);
@@ -672,7 +677,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		fclose(b.body);
 	free_queue(&b);
 	tr_repo_close(&r);
-	tr_pg_close(pg);  /* ends a running backup: the server aborts it */
+	tr_backup_source_close(&src);  /* ends a running backup: the server aborts it */
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.done);
 	return rc >= 0 ? 0 : 1;
