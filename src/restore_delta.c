@@ -197,11 +197,16 @@ static int remove_entry(tr_delta *d, int dirfd, const char *name, int depth)
 	return 0;
 }
 
-/* What stays in a directory although the backup does not hold it. */
+/* What stays in a directory although the backup does not hold it: the
+ * lock, the spool, the mark, and anything beside this cluster's version
+ * directory in a tablespace's location, which other clusters (another
+ * major version after pg_upgrade) may share. */
 static int kept(const char *rel, const char *name)
 {
 	if (!*rel)
 		return strcmp(name, TR_RESTORE_LOCK) == 0 || strcmp(name, TR_SPOOL_DIRNAME) == 0;
+	if (strncmp(rel, "pg_tblspc/", 10) == 0 && !strchr(rel + 10, '/'))
+		return 1;
 	return strcmp(rel, "global") == 0 && strcmp(name, tr_basename(TR_DELTA_MARK)) == 0;
 }
 

@@ -23,7 +23,9 @@
  *     the backup does not (another type at a path, files not in the
  *     backup: old WAL, postmaster.pid, signal files, dropped relations,
  *     links) is removed as the walk leaves each directory, never following
- *     a link; the lock file, the mark and the metrics spool stay;
+ *     a link; the lock file, the mark and the metrics spool stay, and so
+ *     does what a tablespace's location holds beside this cluster's
+ *     PG_<version>_<catalog> directory (other clusters may share it);
  *  3. backup_label, tablespace_map, the recovery settings, then
  *     global/pg_control; everything is flushed; the mark and the lock file
  *     are removed last.

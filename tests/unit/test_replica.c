@@ -247,6 +247,14 @@ START_TEST(test_delta_walk)
 	mk("outside");
 	put("outside/precious", "keep");
 	ck_assert_int_eq(symlink(at("outside"), at("data/base/evil")), 0);
+	/* A tablespace's location, shared with another cluster's version. */
+	mk("ts");
+	mk("ts/PG_15_1");
+	put("ts/PG_15_1/extra", "dropped");
+	mk("ts/PG_16_2");
+	put("ts/PG_16_2/theirs", "another cluster's");
+	mk("data/pg_tblspc");
+	ck_assert_int_eq(symlink(at("ts"), at("data/pg_tblspc/16385")), 0);
 
 	ck_assert_int_eq(tr_rtree_open_existing(&t, at("data"), (uid_t)-1, (gid_t)-1, err, sizeof err), 0);
 	ck_assert_ptr_nonnull(d = tr_delta_begin(&t, err, sizeof err));
@@ -263,7 +271,17 @@ START_TEST(test_delta_walk)
 	ck_assert_int_eq(tr_delta_push(d, "global", err, sizeof err), 0);
 	ck_assert_int_eq(tr_delta_enter(d, "global/1262", 'f', NULL, err, sizeof err), 0);
 	ck_assert_int_eq(tr_delta_prepare_file(&t, "global/1262", 2, 0600, err, sizeof err), 0);
+	ck_assert_int_eq(tr_delta_enter(d, "pg_tblspc", 'd', NULL, err, sizeof err), 0);
+	ck_assert_int_eq(tr_delta_push(d, "pg_tblspc", err, sizeof err), 0);
+	ck_assert_int_eq(tr_delta_enter(d, "pg_tblspc/16385", 'l', at("ts"), err, sizeof err), 0);
+	ck_assert_int_eq(tr_rtree_adopt_link(&t, "pg_tblspc/16385", at("ts"), 0, err, sizeof err), 0);
+	ck_assert_int_eq(tr_delta_push(d, "pg_tblspc/16385", err, sizeof err), 0);
+	ck_assert_int_eq(tr_delta_enter(d, "pg_tblspc/16385/PG_15_1", 'd', NULL, err, sizeof err), 0);
+	ck_assert_int_eq(tr_delta_push(d, "pg_tblspc/16385/PG_15_1", err, sizeof err), 0);
 	ck_assert_int_eq(tr_delta_enter(d, "pg_wal", 'd', NULL, err, sizeof err), 0);
+	ck_assert(!exists("ts/PG_15_1/extra"));      /* inside this cluster's directory: removed */
+	ck_assert(exists("ts/PG_16_2/theirs"));      /* beside it: another cluster's, kept */
+	ck_assert(exists("data/pg_tblspc/16385"));
 	ck_assert_int_eq(tr_delta_push(d, "pg_wal", err, sizeof err), 0);
 	ck_assert_int_eq(tr_delta_enter(d, "was_a_file", 'f', NULL, err, sizeof err), 0);
 	ck_assert(!exists("data/was_a_file"));       /* another type: removed first */
@@ -280,7 +298,7 @@ START_TEST(test_delta_walk)
 	ck_assert(exists("data/totalrecall_spool/metrics.spool"));
 	ck_assert(exists("data/" TR_DELTA_MARK));
 	ck_assert(exists("data/" TR_RESTORE_LOCK));
-	ck_assert_uint_eq(tr_delta_removed(d), 7);   /* extra, evil, the WAL, pid, signal, was_a_file and inner */
+	ck_assert_uint_eq(tr_delta_removed(d), 8);   /* extra, evil, ts extra, the WAL, pid, signal, was_a_file, inner */
 
 	/* Failed here: the lock file stays as the mark of an unfinished run. */
 	tr_delta_free(d);
