@@ -235,7 +235,8 @@ char *tr_pagecheck_list(tr_pagecheck *pc)
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&pc->mu);
-	qsort(pc->v, pc->n, sizeof *pc->v, cmp_damaged);
+	if (pc->n)
+		qsort(pc->v, pc->n, sizeof *pc->v, cmp_damaged);
 	for (size_t i = 0; i < pc->n; i++)
 		fprintf(f, "%s %u\n", pc->v[i].path, pc->v[i].block);
 	pthread_mutex_unlock(&pc->mu);

@@ -246,7 +246,8 @@ static int list_level(struct level *l)
 	closedir(dir);
 	if (failed || !(l->seen = calloc((size_t)l->n + 1, 1)))
 		return -1;
-	qsort(l->names, (size_t)l->n, sizeof *l->names, cmp_names);
+	if (l->n)
+		qsort(l->names, (size_t)l->n, sizeof *l->names, cmp_names);
 	return 0;
 }
 
@@ -342,7 +343,7 @@ int tr_delta_enter(tr_delta *d, const char *rel, char want, const char *link_to,
 	const char *name = rel + (*l->rel ? strlen(l->rel) + 1 : 0);
 	if (strchr(name, '/'))
 		return 0;  /* its directory is not in the manifest: nothing local to compare with */
-	char **hit = bsearch(&name, l->names, (size_t)l->n, sizeof *l->names, cmp_names);
+	char **hit = l->n ? bsearch(&name, l->names, (size_t)l->n, sizeof *l->names, cmp_names) : NULL;
 	if (!hit)
 		return 0;
 	l->seen[hit - l->names] = 1;

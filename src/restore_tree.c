@@ -111,13 +111,18 @@ static int take_lock(tr_rtree *t, char *err, size_t errlen)
 	return 0;
 }
 
-int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen)
+static void rtree_init(tr_rtree *t, uid_t uid, gid_t gid)
 {
-	char real[PATH_MAX];
 	memset(t, 0, sizeof *t);
 	t->rootfd = t->lockfd = -1;
 	t->uid = uid;
 	t->gid = gid;
+}
+
+int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	rtree_init(t, uid, gid);
 	if (access(root, F_OK) != 0 && errno == ENOENT) {
 		/* Only the run whose mkdir made it created it (another restore
 		 * may be making it at the same moment). */
@@ -158,10 +163,7 @@ int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err
 int tr_rtree_open_existing(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	char real[PATH_MAX];
-	memset(t, 0, sizeof *t);
-	t->rootfd = t->lockfd = -1;
-	t->uid = uid;
-	t->gid = gid;
+	rtree_init(t, uid, gid);
 	if (!realpath(root, real) || !(t->root = strdup(real)) || (t->rootfd = open(real, DIR_FLAGS)) < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", root, strerror(errno));
 		return -1;
