@@ -93,7 +93,8 @@ int tr_delta_check_dir(const char *dir, char sysid[32], char *err, size_t errlen
 	if (alive != 0) {
 		if (alive > 0)
 			snprintf(err, errlen, "a server is running on %s (postmaster.pid names process %ld): stop it first; "
-				 "restore --delta writes only into a stopped cluster (nothing was changed)", dir, pid);
+				 "restore --delta writes only into a stopped cluster (if no server runs there, the file is "
+				 "stale: remove it; nothing was changed)", dir, pid);
 		else
 			snprintf(err, errlen, "cannot read %s/postmaster.pid: %s (nothing was changed)", dir, strerror(errno));
 		return -1;
@@ -443,6 +444,14 @@ tr_delta *tr_delta_begin(tr_rtree *t, char *err, size_t errlen)
 	d->t = t;
 	for (int i = 0; i < MAX_DEPTH; i++)
 		d->lv[i].fd = -1;
+	/* Once more under the lock: a server started since the first check. */
+	long pid;
+	if (tr_delta_postmaster_alive(t->root, &pid) != 0) {
+		snprintf(err, errlen, "a server started on %s meanwhile (postmaster.pid names process %ld): nothing was "
+			 "changed", t->root, pid);
+		free(d);
+		return NULL;
+	}
 	if (hide_control(t, err, errlen) != 0) {
 		free(d);
 		return NULL;

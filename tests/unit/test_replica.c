@@ -238,7 +238,7 @@ START_TEST(test_delta_walk)
 	put("data/base/extra", "dropped relation");
 	mk("data/pg_wal");
 	put("data/pg_wal/000000010000000000000009", "old wal");
-	put("data/postmaster.pid", "12345\n");
+	put("data/postmaster.pid", "2147483000\n");  /* stale */
 	put("data/standby.signal", "");
 	mk("data/totalrecall_spool");
 	put("data/totalrecall_spool/metrics.spool", "x");
