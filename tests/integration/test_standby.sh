@@ -8,7 +8,8 @@
 #      a row inserted on the primary appears on it
 #   c. a backup taken from that standby (--backup-standby=y) is marked as
 #      such, and restores to the primary's data; the primary was asked to
-#      finish the last segment
+#      finish the last segment; without a primary connection the primary's
+#      archive_timeout finishes it
 #   d. the choice of server: a standby at --pg-conninfo is refused without
 #      --backup-standby; y with the standby down fails; prefer falls back
 #      to the primary; a --pgdata of another server is refused
@@ -96,6 +97,20 @@ restore_to r1 --backup "$B2" --target-action promote
 start_restored r1 && wait_until 120 pg_not_in_recovery r1
 assert_eq "$STATE" "$(psql_state r1)" "the standby's backup restores to the primary's data"
 drop_cluster r1
+
+# Without a primary to ask, the primary's archive_timeout finishes the
+# segment (1 s here; the backup waits at most archive-timeout).
+psql_q p1 "ALTER SYSTEM SET archive_timeout = 1" >/dev/null
+psql_q p1 "SELECT pg_reload_conf()" >/dev/null
+psql_q p1 "INSERT INTO marks VALUES ('no primary to ask')"
+wait_until 60 sql_true s1 "SELECT EXISTS (SELECT 1 FROM marks WHERE t = 'no primary to ask')" || fail "s1 caught up"
+do_backup p1 --backup-standby y --standby-conninfo "$(standby_of s1)" --pg-conninfo "host=127.0.0.1 port=$(free_port)" \
+	--archive-timeout 60
+err=$(cat "$TR_TMP/root/backup-$LAST_BACKUP_END.err")
+assert_contains "$err" "no primary to finish the last WAL segment" "without a primary: it says so"
+assert_contains "$err" "waiting for the primary to archive" "and waits for the primary's archiver"
+psql_q p1 "ALTER SYSTEM RESET archive_timeout" >/dev/null
+psql_q p1 "SELECT pg_reload_conf()" >/dev/null
 
 # ------------------------------------------------------------------ d
 section "d. which server: refusals and the fallback"
