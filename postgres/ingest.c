@@ -16,6 +16,18 @@
  * ingested again.  A crash after the commit and before the unlink ingests
  * the file again too, but every record carries a random 128-bit id, the
  * primary key, so the second pass inserts nothing.  Hence exactly once.
+ *
+ * When (tr_ingest_spool_if_due): an insert writes WAL, and with
+ * archive_timeout set, WAL on an otherwise idle server makes it switch and
+ * archive a segment, whose archive-put record the next ingestion inserts,
+ * and so on: one segment archived per archive_timeout, forever.  So while
+ * the server is idle (no other session took a transaction id since the
+ * worker's last ingestion), records that only report routine success
+ * (archive-put, archive-get and expire runs that went well, scheduled
+ * backups that were not due) wait in the spool, for at most
+ * IDLE_INGEST_MAX seconds.  Anything else (a failure, a backup taken, a
+ * verify, a check, a restore, a malformed line, a file left claimed) is
+ * ingested at once, with whatever waits.
  */
 #include "worker.h"
 #include "spool.h"
@@ -29,6 +41,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
@@ -43,6 +56,7 @@
 
 #define INGEST_SUFFIX ".ingest"
 #define NARGS 9
+#define IDLE_INGEST_MAX 3600  /* seconds a routine record may wait on an idle server */
 
 typedef struct record {
 	char *id, *operation, *subject, *status, *error;
@@ -425,6 +439,108 @@ static List *claimed_files(const char *dir)
 	return names;
 }
 
+/* ---- when to ingest ---- */
+
+typedef bool (*record_fn)(const record *r, void *ctx);
+
+/* Calls fn for each complete record of the file (NULL for a malformed
+ * line) until it returns true; false if it never did. */
+static bool any_record(const char *path, record_fn fn, void *ctx)
+{
+	char line[TR_SPOOL_MAX_LINE + 2];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof line, f) != NULL) {
+		size_t len = strlen(line);
+		record r;
+
+		if (len == 0 || line[len - 1] != '\n') {
+			if (feof(f))
+				break;  /* an append in progress */
+			skip_line(f);
+			found = fn(NULL, ctx);
+			continue;
+		}
+		line[len - 1] = '\0';
+		found = fn(parse_record(line, &r) ? &r : NULL, ctx);
+	}
+	fclose(f);
+	return found;
+}
+
+static bool is_news(const record *r, void *ctx)
+{
+	if (r == NULL)
+		return true;  /* malformed: ingesting reports it */
+	if (strcmp(r->operation, "backup") == 0)
+		return strcmp(r->status, "skipped") != 0;
+	if (strcmp(r->status, "ok") != 0 && strcmp(r->status, "absent") != 0)
+		return true;
+	return strcmp(r->operation, "archive-put") != 0 && strcmp(r->operation, "archive-get") != 0 &&
+		strcmp(r->operation, "expire") != 0;
+}
+
+static bool backup_since(const record *r, void *ctx)
+{
+	return r != NULL && strcmp(r->operation, "backup") == 0 && strcmp(r->status, "ok") == 0 &&
+		r->started >= *(const TimestampTz *) ctx;
+}
+
+bool tr_spool_backup_since(const char *dir, TimestampTz since)
+{
+	char spool[MAXPGPATH];
+
+	snprintf(spool, sizeof spool, "%s/%s", dir, TR_SPOOL_FILE);
+	return any_record(spool, backup_since, &since);
+}
+
+static FullTransactionId xid_after_ingest;
+static bool ingested_once;
+static TimestampTz waiting_since;
+
+/* Whether the spool holds something to ingest now (see the top). */
+static bool ingest_due(const char *dir)
+{
+	char spool[MAXPGPATH];
+	struct stat st;
+	List *claimed;
+	bool news;
+
+	snprintf(spool, sizeof spool, "%s/%s", dir, TR_SPOOL_FILE);
+	claimed = claimed_files(dir);
+	if (claimed != NIL || !ingested_once)
+		return true;
+	if (stat(spool, &st) != 0 || st.st_size == 0)
+		return false;  /* nothing waits */
+	if (!FullTransactionIdEquals(ReadNextFullTransactionId(), xid_after_ingest))
+		return true;  /* the server is not idle: this WAL causes no extra switch */
+	news = any_record(spool, is_news, NULL);
+	if (news)
+		return true;
+	if (waiting_since == 0)
+		waiting_since = GetCurrentTimestamp();
+	return TimestampDifferenceExceeds(waiting_since, GetCurrentTimestamp(), IDLE_INGEST_MAX * 1000);
+}
+
+void tr_ingest_spool_if_due(const char *dir)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "totalrecall ingest check",
+	                                          ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	bool due = ingest_due(dir);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	if (!due) {
+		ereport(DEBUG1, (errmsg("totalrecall: the server is idle; routine metrics wait in the spool")));
+		return;
+	}
+	tr_ingest_spool(dir);
+}
+
 void tr_ingest_spool(const char *dir)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "totalrecall ingest",
@@ -442,4 +558,8 @@ void tr_ingest_spool(const char *dir)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+	/* Our own inserts took transaction ids: the next check compares with this. */
+	xid_after_ingest = ReadNextFullTransactionId();
+	ingested_once = true;
+	waiting_since = 0;
 }

@@ -57,6 +57,14 @@ static const char *const migrations[] = {
 	"  FROM totalrecall.metrics"
 	"  WHERE status = 'failed' AND finished_at > now() - interval '24 hours'"
 	"  ORDER BY finished_at DESC;",
+	/* 2: the result of the last verify (the worker runs one after every
+	 * scheduled backup): ok, incomplete (latest state not reachable) or
+	 * failed (a backup is not restorable). */
+	"CREATE VIEW totalrecall.last_verify AS"
+	"  SELECT finished_at, status, error, now() - finished_at AS age"
+	"  FROM totalrecall.metrics"
+	"  WHERE operation = 'verify'"
+	"  ORDER BY finished_at DESC LIMIT 1;",
 };
 
 #define SCHEMA_VERSION ((int) lengthof(migrations))

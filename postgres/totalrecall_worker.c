@@ -6,8 +6,10 @@
  * finished, one worker connects to totalrecall.database and, every
  * totalrecall.naptime seconds: creates or migrates the totalrecall schema,
  * ingests the metrics spool, runs `totalrecall backup --scheduled` (the
- * binary decides whether a backup is due) and `totalrecall expire` as child
- * processes, and ingests the spool again for their records.  On a standby
+ * binary decides whether a backup is due), `totalrecall expire` and, when a
+ * backup was taken, `totalrecall verify` as child processes, and ingests
+ * the spool again for their records (on an idle server, routine records
+ * wait: see ingest.c).  On a standby
  * (after a demotion-like restart into recovery) it does nothing.
  *
  * Built for PostgreSQL 14 to 18; the version guards are marked.
@@ -178,20 +180,30 @@ static void run_command(const char *what, const char *const *args)
 	log_exit(what, tr_run_child(args, spool_dir));
 }
 
+/* The schedule; after a backup was taken, expire and then an incremental
+ * verify, whose record (status ok, incomplete or failed) lands in
+ * totalrecall.metrics: damage is found within one schedule period. */
 static void run_once(void)
 {
 	static const char *const backup[] = { "backup", "--scheduled", NULL };
 	static const char *const expire[] = { "expire", NULL };
+	static const char *const verify[] = { "verify", NULL };
+	TimestampTz before;
+	bool backed_up;
 
 	if (!tr_schema_ensure())
 		return;
-	tr_ingest_spool(spool_dir);
+	tr_ingest_spool_if_due(spool_dir);
 	if (!tr_enabled || tr_got_sigterm)
 		return;
+	before = GetCurrentTimestamp();
 	run_command("backup --scheduled", backup);
+	backed_up = tr_spool_backup_since(spool_dir, before);
 	if (!tr_got_sigterm)
 		run_command("expire", expire);
-	tr_ingest_spool(spool_dir);
+	if (backed_up && !tr_got_sigterm)
+		run_command("verify", verify);
+	tr_ingest_spool_if_due(spool_dir);
 }
 
 /* Sleeps on the latch until naptime after started, reloading the settings

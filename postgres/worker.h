@@ -10,6 +10,8 @@
 
 #include <signal.h>
 
+#include "datatype/timestamp.h"
+
 /* Settings (GUCs totalrecall.*), defined in totalrecall_worker.c. */
 extern char *tr_database;
 extern char *tr_binary;
@@ -29,6 +31,13 @@ bool tr_schema_ensure(void);
 
 /* Moves the spool in dir into totalrecall.metrics, exactly once. */
 void tr_ingest_spool(const char *dir);
+/* The same, unless the server is idle and only routine records wait
+ * (they would keep an idle server archiving a segment per archive_timeout;
+ * see ingest.c). */
+void tr_ingest_spool_if_due(const char *dir);
+/* Whether the spool holds a successful backup that started at or after
+ * since (the scheduled backup just run took one). */
+bool tr_spool_backup_since(const char *dir, TimestampTz since);
 
 /* Runs the totalrecall binary with args (NULL-terminated, without argv[0])
  * as a child process and waits for it; returns its wait status, or -1 if

@@ -14,16 +14,22 @@
  * relation files in place, page by page, so fixed offsets find unchanged
  * data without content-defined chunking.
  *
- * Order of writes: chunks, then (after pg_backup_stop and the check that
- * the WAL from start to stop is archived) backups/<label>/info, then
- * backups/<label>/manifest.  A backup interrupted at any point is never
- * listed; its chunks are shared and collected by expire.
+ * A chunk that is missing from storage or that verify found damaged is
+ * stored again, never shared (chunkcheck.h).
+ *
+ * Order of writes: under the repository lock (repolock.h), the backup's
+ * own lock locks/<label>, then the previous manifest is read; then chunks,
+ * then (after pg_backup_stop and the check that the WAL from start to stop
+ * is archived) backups/<label>/info, then backups/<label>/manifest.  A
+ * backup interrupted at any point is never listed; its chunks are shared
+ * and collected by expire, which removes none while the lock exists.
  */
 #include "config.h"
 #include "backup_pages.h"
 #include "backup_source.h"
 #include "backupset.h"
 #include "checksum.h"
+#include "chunkcheck.h"
 #include "chunkset.h"
 #include "commands.h"
 #include "datadir.h"
@@ -32,7 +38,9 @@
 #include "pgconn.h"
 #include "pool.h"
 #include "progress.h"
+#include "repolock.h"
 #include "schedule.h"
+#include "testhook.h"
 #include "util.h"
 #include "walname.h"
 
@@ -83,6 +91,8 @@ struct backup {
 	uint64_t chunk_size;
 	tr_pool *pool;
 	tr_chunkset *stored_ids;  /* chunks this backup stored, recently */
+	tr_idset repair;          /* chunks to store again (chunkcheck.h), sorted; read-only in the workers */
+	uint64_t repaired;        /* chunks stored again, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t done;
 	struct file_job *head, *tail;
@@ -121,13 +131,15 @@ static int read_chunk(struct chunk_slot *c, uint8_t *buf, tr_repo *repo)
 	return 0;
 }
 
-static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf)
+/* Stores a chunk put-if-absent; one to repair replaces whatever is there
+ * with a plain put (the good copy is written, then switched in). */
+static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf, int repair)
 {
 	char rel[128];
 	tr_membuf src = { (void *)buf, c->len, c->len, 0 };
 	tr_xfer x = { 0, 0 };
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	int rc = tr_repo_put(repo, rel, tr_mem_read, &src, TR_PUT_IF_ABSENT | TR_PUT_BATCH, NULL, &x);
+	int rc = tr_repo_put(repo, rel, tr_mem_read, &src, (repair ? 0 : TR_PUT_IF_ABSENT) | TR_PUT_BATCH, NULL, &x);
 	if (rc == TR_OK) {
 		c->stored = x.stored;
 		c->is_new = 1;
@@ -142,6 +154,22 @@ static int store_chunk(tr_repo *repo, struct chunk_slot *c, const uint8_t *buf)
 	return -1;
 }
 
+static void count_repaired(struct backup *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->repaired++;
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Every chunk job ends here, run or skipped: its file counts it done. */
+static void chunk_finished(struct backup *b, struct chunk_slot *c)
+{
+	pthread_mutex_lock(&b->mu);
+	c->file->pending--;
+	pthread_cond_broadcast(&b->done);
+	pthread_mutex_unlock(&b->mu);
+}
+
 static int chunk_job(tr_repo *repo, void *job, void *arg)
 {
 	struct chunk_slot *c = job;
@@ -150,26 +178,35 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	int rc = -1;
 	if (!buf)
 		snprintf(repo->err, sizeof repo->err, "out of memory");
+	else if (tr_testhook_fail("chunk"))
+		snprintf(repo->err, sizeof repo->err, "test hook: chunk job failed (%s)", c->file->rec.path);
 	else if (read_chunk(c, buf, repo) == 0) {
 		if (b->pages)
 			tr_pagecheck_chunk(b->pages, c->file->rec.path, c->file->abspath, c->offset, buf, c->len);
 		tr_chunk_id(&repo->keys, buf, c->len, c->id);
-		if (c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
+		int repair = tr_idset_has(&b->repair, c->id);
+		if (!repair && c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
 			c->stored = c->prev_stored;
 			rc = 0;
 		} else if (tr_chunkset_claim(b->stored_ids, c->id, &c->stored)) {
 			rc = 0;  /* another file of this backup holds the same chunk */
 		} else {
-			rc = store_chunk(repo, c, buf);
+			rc = store_chunk(repo, c, buf, repair);
 			tr_chunkset_done(b->stored_ids, c->id, rc == 0, c->stored);
+			if (rc == 0 && repair)
+				count_repaired(b);
 		}
 	}
 	free(buf);
-	pthread_mutex_lock(&b->mu);
-	c->file->pending--;
-	pthread_cond_broadcast(&b->done);
-	pthread_mutex_unlock(&b->mu);
+	chunk_finished(b, c);
 	return rc;
+}
+
+/* A chunk skipped after another one failed: its file must still see it
+ * finished, or flush_files would wait for it forever (pool.h). */
+static void chunk_skipped(void *job, void *arg)
+{
+	chunk_finished(arg, job);
 }
 
 /* --- previous manifest --- */
@@ -421,6 +458,41 @@ static int check_wal_archived(tr_repo *r, const tr_manifest_hdr *h, char *err, s
 	return rc == 0 ? 0 : -1;
 }
 
+/* Positions the previous manifest on its first record again. */
+static int prev_rewind(struct prev_cursor *p, char *err, size_t errlen)
+{
+	tr_manifest_hdr h;
+	if (fseek(p->f, 0, SEEK_SET) != 0 || tr_manifest_read_hdr(p->f, &h, err, errlen) != 0)
+		return -1;
+	tr_manifest_hdr_free(&h);
+	return prev_next(p, err, errlen);
+}
+
+/* The chunks to store again instead of sharing them (chunkcheck.h). */
+static int find_repairs(struct backup *b, char *prior)
+{
+	int drop;
+	uint64_t missing, damaged;
+	if (tr_chunkcheck(b->repo, b->prev.f, &b->repair, &drop, &missing, &damaged, b->err, sizeof b->err) != 0)
+		return -1;
+	if (missing || damaged)
+		tr_warn("backup: %llu chunk%s of %s missing from storage, %llu found damaged by verify: stored again",
+			(unsigned long long)missing, missing == 1 ? "" : "s", *prior ? prior : "the previous backup",
+			(unsigned long long)damaged);
+	if (drop) {
+		tr_warn("backup: more than %d chunks of %s are missing: not deduplicating against it", TR_CHUNKCHECK_MAX,
+			prior);
+		fclose(b->prev.f);
+		b->prev.f = NULL;
+		b->prev.have = 0;
+		prior[0] = '\0';
+		return 0;
+	}
+	if (b->prev.f && prev_rewind(&b->prev, b->err, sizeof b->err) != 0)
+		return -1;
+	return 0;
+}
+
 /* Opens the newest backup of the same system as the dedup reference. */
 static void open_previous(struct backup *b, const tr_backupset *set, const char *system_id, char *prior)
 {
@@ -489,6 +561,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	b->pool = tr_pool_start(b->repo, workers, 2 * workers, chunk_job, b, b->err, sizeof b->err);
 	if (!b->pool)
 		return -1;
+	tr_pool_on_skip(b->pool, chunk_skipped);
 	if (tr_pg_backup_start(pg, h->label, &h->start_lsn, &h->timeline, b->err, sizeof b->err) != 0)
 		return -1;
 	h->start_time = time(NULL);
@@ -524,14 +597,40 @@ static int backup_due(const tr_config *cfg, const tr_backupset *set)
 static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg);
 
 /* The label is the start time to the second; a backup started within the
- * second of an existing one takes the next free second: labels name
- * backups, their times are recorded in the manifest. */
-static void unique_label(const tr_backupset *set, char label[64])
+ * second of an existing or running one takes the next free second: labels
+ * name backups, their times are recorded in the manifest.  Takes the
+ * backup's lock, put-if-absent, under that label. */
+static int take_label(tr_repo *r, const tr_backupset *set, char label[64])
 {
+	int rc;
 	time_t t = time(NULL);
-	make_label(t, label);
-	while (tr_backupset_find(set, label) >= 0)
-		make_label(++t, label);
+	do {
+		make_label(t++, label);
+		rc = tr_backupset_find(set, label) >= 0 ? TR_EEXIST : tr_lock_take(r, label);
+	} while (rc == TR_EEXIST);
+	return rc;
+}
+
+/* Under the repository lock, so that no expire runs in between: takes a
+ * label and the backup's lock, opens the previous manifest.  Then finds
+ * the chunks to store again (the backup's lock keeps expire from removing
+ * any chunk from here on). */
+static int register_backup(struct backup *b, tr_manifest_hdr *h, const tr_pg_info *info, int *locked)
+{
+	tr_backupset set;
+	tr_repolock lock;
+	if (tr_repolock_take(b->repo, &lock, "backup", b->err, sizeof b->err) != 0)
+		return -1;
+	int rc = tr_backupset_load(b->repo, &set);
+	if (rc == TR_OK && (rc = take_label(b->repo, &set, h->label)) == TR_OK) {
+		*locked = 1;
+		open_previous(b, &set, info->system_id, h->prior);
+	}
+	if (rc != TR_OK)
+		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
+	tr_backupset_free(&set);
+	tr_repolock_release(&lock);
+	return rc == TR_OK ? find_repairs(b, h->prior) : -1;
 }
 
 /* Returns 0 done, 1 not due (--scheduled), -1 failed. */
@@ -545,27 +644,31 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 	snprintf(h.system_id, sizeof h.system_id, "%s", info->system_id);
 	h.wal_segment_size = info->wal_segment_size;
 	h.chunk_size = b->chunk_size;
-	int rc = tr_backupset_load(b->repo, &set);
-	if (rc != TR_OK) {
-		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
-		return -1;
-	}
-	unique_label(&set, h.label);
-	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED) && !backup_due(b->repo->cfg, &set)) {
-		tr_metric_status("skipped");
+	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED)) {
+		int rc = tr_backupset_load(b->repo, &set);
+		if (rc != TR_OK) {
+			snprintf(b->err, sizeof b->err, "%s", b->repo->err);
+			return -1;
+		}
+		int due = backup_due(b->repo->cfg, &set);
 		tr_backupset_free(&set);
-		return 1;
+		if (!due) {
+			tr_metric_status("skipped");
+			return 1;
+		}
 	}
-	tr_metric_subject(h.label);
-	open_previous(b, &set, info->system_id, h.prior);
-	tr_backupset_free(&set);
-	if (tr_lock_take(b->repo, h.label) != TR_OK) {
-		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
-		return -1;
+	int locked = 0;
+	int rc = register_backup(b, &h, info, &locked);
+	if (locked)
+		tr_metric_subject(h.label);
+	if (rc == 0)
+		rc = copy_data(b, &h, pg, info);
+	if (rc == 0) {
+		tr_testhook_pause("backup-before-manifest");
+		rc = finish_backup(b, &h, pg);
 	}
-	rc = copy_data(b, &h, pg, info);
-	rc = rc == 0 ? finish_backup(b, &h, pg) : rc;
-	tr_lock_release(b->repo, h.label);
+	if (locked)
+		tr_lock_release(b->repo, h.label);
 	tr_manifest_hdr_free(&h);
 	return rc;
 }
@@ -602,6 +705,9 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 		rc = -1;
 	}
 	tr_metric_bytes(b->logical, b->new_bytes);
+	if (rc == 0 && b->repaired)
+		tr_info("backup %s: stored again %llu chunk%s that storage had lost or damaged", h->label,
+			(unsigned long long)b->repaired, b->repaired == 1 ? "" : "s");
 	if (rc == 0)
 		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s%s", h->label,
 			(unsigned long long)b->files, (unsigned long long)b->logical, (unsigned long long)b->stored,
@@ -670,6 +776,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	tr_pool_stop(b.pool);
 	tr_chunkset_free(b.stored_ids);
 	tr_pagecheck_free(b.pages);
+	tr_idset_free(&b.repair);
 	if (b.prev.f)
 		fclose(b.prev.f);
 	free(b.prev.chunks);

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "backupset.h"
 #include "log.h"
+#include "repolock.h"
 #include "util.h"
 
 #include <time.h>
@@ -14,6 +15,14 @@
 void tr_chunk_rel(const char *id, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "chunks/%.2s/%s", id + 1, id);
+}
+
+void tr_backup_time_iso(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 FILE *tr_tmpfile(const tr_config *cfg)
@@ -89,8 +98,13 @@ FILE *tr_manifest_open(tr_repo *r, const char *label, tr_manifest_hdr *h, int *s
 }
 
 /* Collects labels that have a manifest. */
+struct label {
+	char name[64];
+	int64_t mtime;   /* of the manifest */
+};
+
 struct labels {
-	char (*v)[64];
+	struct label *v;
 	int n, cap;
 };
 
@@ -109,7 +123,8 @@ static int collect_label(void *ctx, const tr_object_info *info)
 		l->v = grown;
 		l->cap = cap;
 	}
-	snprintf(l->v[l->n++], 64, "%.*s", (int)(slash - k), k);
+	snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%.*s", (int)(slash - k), k);
+	l->v[l->n++].mtime = info->mtime;
 	return 0;
 }
 
@@ -136,18 +151,79 @@ static int load_info(tr_repo *r, const char *label, tr_manifest_hdr *h)
 	return status;
 }
 
+int tr_status_is_damage(int status)
+{
+	return status == TR_REPO_ECORRUPT || status == TR_REPO_EKEY || status == TR_ENOTFOUND;
+}
+
+static int note_damage(tr_backup_damages *dmg, const struct label *l, int listed, const char *reason)
+{
+	tr_warn("backup %s: %s%s", l->name, reason, listed ? "; its header was read from its manifest" :
+		"; left out (not restorable)");
+	if (!dmg)
+		return TR_OK;
+	void *grown = realloc(dmg->v, (size_t)(dmg->n + 1) * sizeof *dmg->v);
+	if (!grown)
+		return TR_ENOMEM;
+	dmg->v = grown;
+	tr_backup_damage *d = &dmg->v[dmg->n++];
+	memset(d, 0, sizeof *d);
+	snprintf(d->label, sizeof d->label, "%s", l->name);
+	snprintf(d->reason, sizeof d->reason, "%s", reason);
+	d->listed = listed;
+	d->manifest_mtime = l->mtime;
+	return TR_OK;
+}
+
+/* The header of one backup: from its info, else from its manifest. */
+static int load_header(tr_repo *r, const struct label *l, tr_manifest_hdr *h, int *loaded, tr_backup_damages *dmg)
+{
+	char why[1400];
+	int status, rc = load_info(r, l->name, h);
+	*loaded = rc == TR_OK;
+	if (rc == TR_OK || !tr_status_is_damage(rc))
+		return rc;
+	if (rc == TR_ENOTFOUND)
+		snprintf(why, sizeof why, "info missing (backups/%s/info)", l->name);
+	else
+		snprintf(why, sizeof why, "info damaged (%s)", r->err);
+	FILE *f = tr_manifest_open(r, l->name, h, &status);
+	if (f) {
+		fclose(f);
+		int rc2 = note_damage(dmg, l, 1, why);
+		*loaded = rc2 == TR_OK;
+		if (!*loaded)
+			tr_manifest_hdr_free(h);
+		return rc2;
+	}
+	if (status == TR_ENOTFOUND)
+		return TR_OK;  /* removed since the listing (expire) */
+	if (!tr_status_is_damage(status))
+		return status;
+	snprintf(why + strlen(why), sizeof why - strlen(why), ", manifest damaged too (%s)", r->err);
+	return note_damage(dmg, l, 0, why);
+}
+
 int tr_backupset_load(tr_repo *r, tr_backupset *set)
+{
+	return tr_backupset_load_checked(r, set, NULL);
+}
+
+int tr_backupset_load_checked(tr_repo *r, tr_backupset *set, tr_backup_damages *dmg)
 {
 	struct labels l = { NULL, 0, 0 };
 	memset(set, 0, sizeof *set);
+	if (dmg)
+		memset(dmg, 0, sizeof *dmg);
 	int rc = tr_repo_list(r, "backups/", collect_label, &l);
 	if (rc == TR_OK && l.n)
 		set->b = calloc((size_t)l.n, sizeof *set->b);
 	if (rc == TR_OK && l.n && !set->b)
 		rc = TR_ENOMEM;
 	for (int i = 0; rc == TR_OK && i < l.n; i++) {
-		rc = load_info(r, l.v[i], &set->b[set->n]);
-		if (rc == TR_OK)
+		int loaded;
+		rc = load_header(r, &l.v[i], &set->b[set->n], &loaded, dmg);
+		if (rc == TR_OK && loaded)
 			set->n++;
 	}
 	free(l.v);
@@ -158,6 +234,12 @@ int tr_backupset_load(tr_repo *r, tr_backupset *set)
 	if (set->n)  /* qsort(NULL, 0) is undefined */
 		qsort(set->b, (size_t)set->n, sizeof *set->b, by_stop_time);
 	return TR_OK;
+}
+
+void tr_backup_damages_free(tr_backup_damages *d)
+{
+	free(d->v);
+	memset(d, 0, sizeof *d);
 }
 
 void tr_backupset_free(tr_backupset *set)
@@ -178,8 +260,10 @@ int tr_backupset_find(const tr_backupset *set, const char *label)
 
 int tr_lock_take(tr_repo *r, const char *label)
 {
-	char rel[128], body[128];
-	int n = snprintf(body, sizeof body, "backup %s in progress since %lld\n", label, (long long)time(NULL));
+	char rel[128], body[600], who[128], holder[500];
+	snprintf(who, sizeof who, "backup %s", label);
+	tr_lock_holder_self(who, holder, sizeof holder);  /* expire tells a killed backup's lock by it */
+	int n = snprintf(body, sizeof body, "%s since %lld\n", holder, (long long)time(NULL));
 	FILE *f = tr_tmpfile(r->cfg);
 	if (!f) {
 		snprintf(r->err, sizeof r->err, "cannot create a temporary file: %s", strerror(errno));
@@ -187,8 +271,10 @@ int tr_lock_take(tr_repo *r, const char *label)
 	}
 	fwrite(body, 1, (size_t)n, f);
 	snprintf(rel, sizeof rel, "locks/%s", label);
-	int rc = tr_repo_put_file(r, rel, f, 0, NULL);
+	int rc = tr_repo_put_file(r, rel, f, TR_PUT_IF_ABSENT, NULL);  /* TR_EEXIST: the label is taken */
 	fclose(f);
+	if (rc == TR_EEXIST && tr_lock_is_ours(r, rel, body))
+		rc = TR_OK;  /* a retried request whose first attempt had stored it */
 	return rc;
 }
 

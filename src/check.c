@@ -2,7 +2,10 @@
  * check.c - `totalrecall check`: would a backup taken now be restorable?
  * Verifies the configuration, storage access, the encryption key against
  * the repository, archive_mode and archive_command in the server, then
- * forces a WAL switch and waits until that file is in the archive.
+ * writes a WAL record (a restore point, as pgBackRest does), switches to a
+ * new segment and waits until the segment holding that record is in the
+ * archive.  On an idle server pg_switch_wal() alone names a segment that
+ * was archived long ago, which proves nothing about archive_command now.
  */
 #include "config.h"
 #include "commands.h"
@@ -14,10 +17,11 @@
 #include "walname.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define ARCHIVE_WAIT_SECONDS 60
+#define ARCHIVE_WAIT_SECONDS 60   /* unless archive-timeout is given */
 
 static int check_server(tr_pg *pg, char *err, size_t errlen)
 {
@@ -40,11 +44,38 @@ static int check_server(tr_pg *pg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A new WAL record, then a switch: walfile is the segment that holds the
+ * record, which the server must now archive. */
+static int force_new_segment(tr_pg *pg, char *walfile, size_t len, char *err, size_t errlen)
+{
+	char *name = tr_pg_value(pg, "SELECT pg_walfile_name(pg_create_restore_point('totalrecall check'))", err,
+				 errlen);
+	if (!name) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "cannot write a restore point to test archiving (check needs the right to run "
+			 "pg_create_restore_point and pg_switch_wal): %s", why);
+		return -1;
+	}
+	snprintf(walfile, len, "%s", name);
+	free(name);
+	char *end = tr_pg_value(pg, "SELECT pg_switch_wal()", err, errlen);
+	free(end);
+	return end ? 0 : -1;
+}
+
+static int archive_wait_seconds(const tr_config *cfg)
+{
+	return cfg->source[TR_S_ARCHIVE_TIMEOUT] > TR_SRC_DEFAULT ? (int)tr_config_int(cfg, TR_S_ARCHIVE_TIMEOUT)
+								 : ARCHIVE_WAIT_SECONDS;
+}
+
 static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errlen)
 {
 	char rel[64];
 	tr_object_info info;
-	double deadline = tr_now() + ARCHIVE_WAIT_SECONDS;
+	int seconds = archive_wait_seconds(r->cfg);
+	double deadline = tr_now() + seconds;
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
 	tr_wal_rel(walfile, rel, sizeof rel);
 	for (;;) {
@@ -60,7 +91,7 @@ static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errl
 		nanosleep(&pause, NULL);
 	}
 	snprintf(err, errlen, "WAL file %s was not archived within %d seconds: see the server log for archive_command "
-		 "errors", walfile, ARCHIVE_WAIT_SECONDS);
+		 "errors and pg_stat_archiver", walfile, seconds);
 	return -1;
 }
 
@@ -82,12 +113,15 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 	}
 	if (rc == 0)
 		tr_info("check: storage reachable, encryption key matches repository %s", r.base);
+	const char *storage = rc == 0 ? tr_repo_describe(&r) : NULL;
+	if (storage)
+		tr_info("check: storage: %s", storage);
 	if (rc == 0 && !(pg = tr_pg_connect(cfg, err, sizeof err)))
 		rc = -1;
 	if (rc == 0)
 		rc = check_server(pg, err, sizeof err);
 	if (rc == 0)
-		rc = tr_pg_switch_wal(pg, walfile, sizeof walfile, err, sizeof err);
+		rc = force_new_segment(pg, walfile, sizeof walfile, err, sizeof err);
 	if (rc == 0) {
 		tr_metric_subject(walfile);
 		rc = wait_archived(&r, walfile, err, sizeof err);

@@ -1,22 +1,34 @@
 /*
  * expire.c - `totalrecall expire [--dry-run]`: retention.
  *
- * A backup is kept if it is among the retention-count newest, or newer
- * than retention-days days (either rule keeps it); with neither set, every
- * backup is kept.  The newest backup is always kept.  Backups are ordered
- * by their recorded stop times, never by name or timeline.
+ * Which backups stay: from the newest down, the manifest of every backup
+ * that may stay is decoded before anything is removed.  A backup whose
+ * manifest decodes is restorable and counts; one whose manifest is
+ * damaged or missing is kept while it is newer than the oldest kept
+ * restorable backup, but never counted.  A backup is kept if it is among
+ * the retention-count newest restorable ones, or newer than retention-days
+ * days (either rule keeps it); with neither set, every backup is kept.
+ * The newest restorable backup is always kept; with none, nothing is
+ * removed and expire fails.  Backups are ordered by their recorded stop
+ * times, never by name or timeline.  A storage failure while deciding
+ * removes nothing.
+ *
+ * expire holds the repository lock (repolock.h) from before it reads the
+ * backups until its last removal, so no backup registers in between.
  *
  * Then, in this order (each step safe to interrupt and repeat):
- *  0. locks older than a day (left by a backup that was killed) and the
- *     info of a backup that never wrote its manifest, older than a day and
- *     with no lock: neither can belong to a running backup;
+ *  0. locks older than a day or whose process (on this machine) no longer
+ *     runs, and the info of a backup that never wrote its manifest, older
+ *     than a day and with no lock: neither can belong to a running backup;
  *  1. expired backups: manifest first (the backup stops being listed),
- *     then info;
+ *     then info; a backup whose info and manifest both cannot be read goes
+ *     once its manifest is older than the oldest kept backup;
  *  2. WAL no kept backup needs: files of any timeline whose segment number
  *     is below the lowest start segment of the kept backups (.history
  *     files always stay);
  *  3. chunks no kept backup references, older than an hour, unless a
- *     backup is in progress (a lock younger than a day in locks/).
+ *     backup is in progress (its lock in locks/), or a kept backup's
+ *     manifest cannot be read (its references are unknown).
  * The set of referenced chunks is built in passes over a slice of the id
  * space each (chunkref.h), so memory stays under a fixed budget whatever
  * the size of the repository.
@@ -27,6 +39,8 @@
 #include "commands.h"
 #include "log.h"
 #include "metric.h"
+#include "repolock.h"
+#include "testhook.h"
 #include "util.h"
 #include "walname.h"
 
@@ -46,11 +60,14 @@ struct bobj {
 
 struct expire {
 	tr_repo *repo;
+	tr_repolock lock;
 	int dry_run;
 	int64_t now;
 	uint64_t objects, bytes;   /* removed (or would be) */
-	FILE **manifests;          /* decoded manifests of kept backups */
-	int nmanifests;
+	int *keep;                 /* by index in the backup set */
+	FILE **manifests;          /* decoded manifests of the kept restorable backups, by index, or NULL */
+	int nset;
+	int unknown_refs;          /* a kept backup's manifest cannot be read */
 	struct bobj *objs;         /* every object under backups/ */
 	int nobjs, cap_objs;
 	int lock_active;           /* a lock younger than TR_LOCK_STALE */
@@ -67,6 +84,7 @@ static int remove_object(struct expire *e, const char *what, const char *rel, in
 		return 0;
 	}
 	tr_debug("expire: removing %s", rel);
+	tr_repolock_refresh(&e->lock);
 	if (tr_repo_remove(e->repo, rel) != TR_OK) {
 		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
 		return -1;
@@ -74,18 +92,54 @@ static int remove_object(struct expire *e, const char *what, const char *rel, in
 	return 0;
 }
 
-/* Marks keep[] by the retention rules; returns how many are kept. */
-static int apply_rules(const tr_config *cfg, const tr_backupset *set, int *keep, int64_t now)
+/* Decides what stays, from the newest backup down (see the top), decoding
+ * the manifest of each backup it keeps.  Returns how many are kept, or -1
+ * (nothing is removed then). */
+static int decide(struct expire *e, const tr_backupset *set)
 {
+	const tr_config *cfg = e->repo->cfg;
 	const char *count = tr_config_get(cfg, TR_S_RETENTION_COUNT), *days = tr_config_get(cfg, TR_S_RETENTION_DAYS);
-	int kept = 0;
-	for (int i = 0; i < set->n; i++) {
-		int by_count = count && i >= set->n - atoi(count);
-		int by_days = days && set->b[i].stop_time >= now - (int64_t)atoi(days) * 86400;
-		keep[i] = (!count && !days) || by_count || by_days || i == set->n - 1;
-		kept += keep[i];
+	int restorable = 0, kept = 0;
+	for (int i = set->n - 1; i >= 0; i--) {
+		int by_days = days && set->b[i].stop_time >= e->now - (int64_t)atoi(days) * 86400;
+		if (count && restorable >= atoi(count) && !by_days && restorable > 0)
+			break;  /* older ones have older stop times: none is kept */
+		if (!count && days && !by_days && restorable > 0)
+			break;
+		tr_manifest_hdr h;
+		int status;
+		FILE *f = tr_manifest_open(e->repo, set->b[i].label, &h, &status);
+		e->keep[i] = 1;
+		kept++;
+		if (f) {
+			tr_manifest_hdr_free(&h);
+			e->manifests[i] = f;
+			restorable++;
+			continue;
+		}
+		if (!tr_status_is_damage(status)) {
+			snprintf(e->err, sizeof e->err, "%s", e->repo->err);
+			return -1;
+		}
+		e->unknown_refs = 1;
+		tr_warn("expire: backup %s is not restorable (%s): kept, not counted toward retention", set->b[i].label,
+			e->repo->err);
+	}
+	if (restorable == 0 && set->n > 0) {
+		snprintf(e->err, sizeof e->err, "no backup in the repository is restorable (see the warnings): "
+			 "nothing is removed");
+		return -1;
 	}
 	return kept;
+}
+
+/* Stop time of the oldest kept backup. */
+static int64_t oldest_kept(const struct expire *e, const tr_backupset *set)
+{
+	for (int i = 0; i < set->n; i++)
+		if (e->keep[i])
+			return set->b[i].stop_time;
+	return INT64_MAX;
 }
 
 static const struct bobj *find_obj(const struct expire *e, const char *label, const char *kind)
@@ -107,16 +161,38 @@ static int remove_backup_object(struct expire *e, const char *label, const char 
 	return remove_object(e, what, rel, o->size);
 }
 
-static int expire_backups(struct expire *e, const tr_backupset *set, const int *keep)
+static int expire_backups(struct expire *e, const tr_backupset *set)
 {
 	for (int i = 0; i < set->n; i++) {
-		if (keep[i])
+		if (e->keep[i])
 			continue;
-		tr_info("expire: backup %s (stopped %" PRId64 ", %" PRIu64 " bytes stored)", set->b[i].label,
-			set->b[i].stop_time, set->b[i].stored_bytes);
+		char stopped[32];
+		tr_backup_time_iso(set->b[i].stop_time, stopped);
+		tr_info("expire: backup %s (stopped %s, %" PRIu64 " bytes stored)", set->b[i].label, stopped,
+			set->b[i].stored_bytes);
 		if (remove_backup_object(e, set->b[i].label, "manifest") != 0 ||
 		    remove_backup_object(e, set->b[i].label, "info") != 0 ||
 		    remove_backup_object(e, set->b[i].label, "keyring") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Backups whose info and manifest both cannot be read (backupset.h): their
+ * stop time is unknown, their manifest's storage time stands in for it. */
+static int expire_unreadable(struct expire *e, const tr_backupset *set, const tr_backup_damages *d)
+{
+	int64_t oldest = oldest_kept(e, set);
+	for (int k = 0; k < d->n; k++) {
+		if (d->v[k].listed)
+			continue;
+		if (d->v[k].manifest_mtime >= oldest) {
+			e->unknown_refs = 1;
+			continue;  /* named by the warning of tr_backupset_load */
+		}
+		tr_info("expire: backup %s cannot be read and is older than every kept backup: removed", d->v[k].label);
+		if (remove_backup_object(e, d->v[k].label, "manifest") != 0 ||
+		    remove_backup_object(e, d->v[k].label, "info") != 0)
 			return -1;
 	}
 	return 0;
@@ -198,6 +274,8 @@ static int wal_candidate(void *ctx, const tr_object_info *info)
  * stop time, and one on another timeline may have started earlier. */
 static uint64_t first_needed_segment(const tr_backupset *set, const int *keep)
 {
+	/* Kept backups that are not restorable count too: their WAL stays
+	 * as long as they do. */
 	uint64_t first = UINT64_MAX;
 	for (int i = 0; i < set->n; i++) {
 		uint64_t seg = set->b[i].start_lsn / set->b[i].wal_segment_size;
@@ -207,10 +285,10 @@ static uint64_t first_needed_segment(const tr_backupset *set, const int *keep)
 	return first;
 }
 
-static int expire_wal(struct expire *e, const tr_backupset *set, const int *keep)
+static int expire_wal(struct expire *e, const tr_backupset *set)
 {
 	const tr_manifest_hdr *newest = &set->b[set->n - 1];
-	struct wal_scan w = { e, first_needed_segment(set, keep), 0x100000000ULL / newest->wal_segment_size, 0 };
+	struct wal_scan w = { e, first_needed_segment(set, e->keep), 0x100000000ULL / newest->wal_segment_size, 0 };
 	if (tr_repo_list(e->repo, "wal/", wal_candidate, &w) != TR_OK && !w.failed) {
 		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
 		return -1;
@@ -220,29 +298,44 @@ static int expire_wal(struct expire *e, const tr_backupset *set, const int *keep
 
 /* --- chunks --- */
 
-#define MAX_STALE_LOCKS 64
+#define MAX_LOCKS 256
 
 struct lock_scan {
 	struct expire *e;
-	char stale[MAX_STALE_LOCKS][128];
-	int64_t stale_size[MAX_STALE_LOCKS];
-	int nstale;
+	struct { char key[128]; int64_t mtime, size; } v[MAX_LOCKS];
+	int n;
 };
 
 static int lock_seen(void *ctx, const tr_object_info *info)
 {
 	struct lock_scan *l = ctx;
-	if (info->mtime >= l->e->now - TR_LOCK_STALE) {
+	if (strcmp(info->key, TR_REPOLOCK_NAME) == 0)
+		return 0;  /* the repository lock: not a backup */
+	if (l->n == MAX_LOCKS) {  /* more than that: every further one counts as running */
 		l->e->lock_active = 1;
 		snprintf(l->e->lock_active_name, sizeof l->e->lock_active_name, "%s", info->key);
-	} else if (l->nstale < MAX_STALE_LOCKS) {  /* the rest next time */
-		l->stale_size[l->nstale] = info->size;
-		snprintf(l->stale[l->nstale++], sizeof l->stale[0], "%s", info->key);
+		return 0;
 	}
+	snprintf(l->v[l->n].key, sizeof l->v[0].key, "%s", info->key);
+	l->v[l->n].mtime = info->mtime;
+	l->v[l->n++].size = info->size;
 	return 0;
 }
 
-/* Notes a running backup; removes the locks of backups killed a day ago. */
+/* Whether the lock of a backup belongs to a process of this machine that
+ * no longer runs (a killed backup): its lock body names its holder. */
+static int lock_holder_gone(struct expire *e, const char *key)
+{
+	char body[1024];
+	tr_membuf m = { body, 0, sizeof body - 1, 0 };
+	if (tr_repo_get(e->repo, key, tr_mem_write, &m, NULL) != TR_OK)
+		return 0;
+	body[m.len] = '\0';
+	return tr_lock_holder_gone(body);
+}
+
+/* Notes a running backup; removes the locks of backups killed a day ago,
+ * or killed on this machine. */
 static int scan_locks(struct expire *e)
 {
 	struct lock_scan *l = calloc(1, sizeof *l);
@@ -256,34 +349,21 @@ static int scan_locks(struct expire *e)
 		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
 		rc = -1;
 	}
-	for (int i = 0; rc == 0 && i < l->nstale; i++)
-		rc = remove_object(e, "stale lock", l->stale[i], l->stale_size[i]);
+	for (int i = 0; rc == 0 && i < l->n; i++) {
+		int stale = l->v[i].mtime < e->now - TR_LOCK_STALE;
+		if (!stale && lock_holder_gone(e, l->v[i].key)) {
+			tr_info("expire: %s: its backup no longer runs (killed)", l->v[i].key);
+			stale = 1;
+		}
+		if (stale) {
+			rc = remove_object(e, "stale lock", l->v[i].key, l->v[i].size);
+		} else {
+			e->lock_active = 1;
+			snprintf(e->lock_active_name, sizeof e->lock_active_name, "%s", l->v[i].key);
+		}
+	}
 	free(l);
 	return rc;
-}
-
-/* Decoded manifests of the kept backups, read again by each pass. */
-static int open_manifests(struct expire *e, const tr_backupset *set, const int *keep, uint64_t *refs)
-{
-	e->manifests = calloc((size_t)set->n, sizeof *e->manifests);
-	if (!e->manifests)
-		return -1;
-	*refs = 0;
-	for (int i = 0; i < set->n; i++) {
-		if (!keep[i])
-			continue;
-		tr_manifest_hdr h;
-		int status;
-		FILE *f = tr_manifest_open(e->repo, set->b[i].label, &h, &status);
-		if (!f) {
-			snprintf(e->err, sizeof e->err, "%s", e->repo->err);
-			return -1;
-		}
-		tr_manifest_hdr_free(&h);
-		e->manifests[e->nmanifests++] = f;
-		*refs += tr_chunkref_estimate(&set->b[i]);
-	}
-	return 0;
 }
 
 static int add_ref(void *ctx, const tr_mf_rec *file, const tr_mf_rec *chunk)
@@ -296,7 +376,9 @@ static int add_ref(void *ctx, const tr_mf_rec *file, const tr_mf_rec *chunk)
 static int collect_refs(struct expire *e, unsigned pass, unsigned passes, tr_idset *s)
 {
 	s->n = 0;
-	for (int m = 0; m < e->nmanifests; m++) {
+	for (int m = 0; m < e->nset; m++) {
+		if (!e->manifests[m])
+			continue;
 		int r = tr_chunkref_scan(e->manifests[m], pass, passes, add_ref, s, e->err, sizeof e->err);
 		if (r == 1)
 			snprintf(e->err, sizeof e->err, "out of memory");
@@ -331,15 +413,20 @@ static int chunk_candidate(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
-static int expire_chunks(struct expire *e, const tr_backupset *set, const int *keep)
+static int expire_chunks(struct expire *e, const tr_backupset *set)
 {
-	uint64_t refs;
+	uint64_t refs = 0;
 	if (e->lock_active) {
 		tr_info("expire: a backup is in progress (%s): no chunk is removed this time", e->lock_active_name);
 		return 0;
 	}
-	if (open_manifests(e, set, keep, &refs) != 0)
-		return -1;
+	if (e->unknown_refs) {
+		tr_info("expire: a kept backup cannot be read (see the warnings): no chunk is removed this time");
+		return 0;
+	}
+	for (int i = 0; i < set->n; i++)
+		if (e->manifests[i])
+			refs += tr_chunkref_estimate(&set->b[i]);
 	unsigned passes = tr_chunkref_passes(refs, sizeof(char[66]));
 	tr_idset s = { NULL, 0, 0 };
 	int rc = 0;
@@ -359,20 +446,26 @@ static int expire_chunks(struct expire *e, const tr_backupset *set, const int *k
 
 static void close_manifests(struct expire *e)
 {
-	for (int i = 0; i < e->nmanifests; i++)
-		fclose(e->manifests[i]);
+	for (int i = 0; e->manifests && i < e->nset; i++)
+		if (e->manifests[i])
+			fclose(e->manifests[i]);
 	free(e->manifests);
+	free(e->keep);
 	free(e->objs);
 }
 
-static int run_expire(struct expire *e, const tr_backupset *set)
+static int run_expire(struct expire *e, const tr_backupset *set, const tr_backup_damages *dmg)
 {
-	int *keep = calloc((size_t)set->n + 1, sizeof *keep);
-	if (!keep) {
+	e->nset = set->n;
+	e->keep = calloc((size_t)set->n + 1, sizeof *e->keep);
+	e->manifests = calloc((size_t)set->n + 1, sizeof *e->manifests);
+	if (!e->keep || !e->manifests) {
 		snprintf(e->err, sizeof e->err, "out of memory");
 		return -1;
 	}
-	int kept = apply_rules(e->repo->cfg, set, keep, e->now);
+	int kept = decide(e, set);
+	if (kept < 0)
+		return -1;
 	tr_info("expire: %d backup%s, %d kept", set->n, set->n == 1 ? "" : "s", kept);
 	int rc = scan_locks(e);
 	if (rc == 0 && tr_repo_list(e->repo, "backups/", collect_bobj, e) != TR_OK) {
@@ -384,12 +477,15 @@ static int run_expire(struct expire *e, const tr_backupset *set)
 	if (rc == 0 && set->n == 0)
 		tr_info("expire: no backup in the repository, nothing else to do");
 	if (rc == 0 && set->n > 0)
-		rc = expire_backups(e, set, keep);
+		rc = expire_backups(e, set);
 	if (rc == 0 && set->n > 0)
-		rc = expire_wal(e, set, keep);
+		rc = expire_unreadable(e, set, dmg);
 	if (rc == 0 && set->n > 0)
-		rc = expire_chunks(e, set, keep);
-	free(keep);
+		rc = expire_wal(e, set);
+	if (rc == 0 && set->n > 0) {
+		tr_testhook_pause("expire-chunks");
+		rc = expire_chunks(e, set);
+	}
 	return rc;
 }
 
@@ -399,6 +495,7 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	struct expire e;
 	tr_repo r;
 	tr_backupset set = { NULL, 0 };
+	tr_backup_damages dmg = { NULL, 0 };
 	(void)argv;
 	if (argc != 0) {
 		tr_error("expire: takes no arguments");
@@ -415,14 +512,18 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
-	if (rc == TR_OK)
-		rc = tr_backupset_load(&r, &set);
 	if (rc != TR_OK) {
 		snprintf(e.err, sizeof e.err, "%s", r.err);
 		rc = -1;
+	} else if (!e.dry_run && tr_repolock_take(&r, &e.lock, "expire", e.err, sizeof e.err) != 0) {
+		rc = -1;  /* a dry run removes nothing: it takes no lock */
+	} else if (tr_backupset_load_checked(&r, &set, &dmg) != TR_OK) {
+		snprintf(e.err, sizeof e.err, "%s", r.err);
+		rc = -1;
 	} else {
-		rc = run_expire(&e, &set);
+		rc = run_expire(&e, &set, &dmg);
 	}
+	tr_repolock_release(&e.lock);
 	if (rc == 0 && !e.dry_run)
 		tr_metric_bytes(0, e.bytes);
 	if (rc == 0)
@@ -432,6 +533,7 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 		tr_error("expire: %s", e.err);
 	close_manifests(&e);
 	tr_backupset_free(&set);
+	tr_backup_damages_free(&dmg);
 	tr_repo_close(&r);
 	return rc == 0 ? 0 : 1;
 }

@@ -1,6 +1,8 @@
 /*
  * list.c - `totalrecall list` (alias `info`): the backups in the
- * repository and the archived WAL range, as a table or as JSON.
+ * repository and the archived WAL range, as a table or as JSON.  A backup
+ * whose info or manifest is damaged is named (and listed from its
+ * manifest when only the info is): it never hides the others.
  */
 #include "config.h"
 #include "backupset.h"
@@ -43,24 +45,17 @@ static int wal_range_add(void *ctx, const tr_object_info *info)
 	return 0;
 }
 
-static void iso_time(int64_t t, char out[32])
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void json_string(const char *s)
+/* A JSON string of s, escaped. */
+static void json_str(const char *s)
 {
 	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
 		else
-			putchar(*s);
+			putchar(*p);
 	}
 	putchar('"');
 }
@@ -74,22 +69,43 @@ static void print_json_pages(const tr_manifest_hdr *b)
 	int first = 1;
 	printf(",\"from_standby\":%s,\"page_checksums\":", b->from_standby ? "true" : "false");
 	if (*b->page_checksums)
-		json_string(b->page_checksums);
+		json_str(b->page_checksums);
 	else
 		printf("null");
-	printf(",\"damaged_pages\":%" PRIu64 ",\"damaged\":[", b->damaged_pages);
+	printf(",\"damaged_pages\":%" PRIu64 ",\"damaged_page_list\":[", b->damaged_pages);
 	for (const char *p = b->damaged_list; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
 		if (sscanf(p, "%4095s %lu", path, &block) != 2)
 			continue;
 		printf("%s{\"file\":", first ? "" : ",");
-		json_string(path);
+		json_str(path);
 		printf(",\"block\":%lu}", block);
 		first = 0;
 	}
 	printf("]");
 }
 
-static void print_json(const tr_backupset *set, const struct wal_range *w)
+/* Backups whose info or manifest could not be read (backupset.h). */
+static void print_damage_json(const tr_backup_damages *d)
+{
+	printf(",\"damaged\":[");
+	for (int i = 0; i < d->n; i++) {
+		printf("%s{\"label\":", i ? "," : "");
+		json_str(d->v[i].label);
+		printf(",\"listed\":%s,\"reason\":", d->v[i].listed ? "true" : "false");
+		json_str(d->v[i].reason);
+		putchar('}');
+	}
+	putchar(']');
+}
+
+static void print_damage_table(const tr_backup_damages *d)
+{
+	for (int i = 0; i < d->n; i++)
+		printf("damaged backup %s: %s%s\n", d->v[i].label, d->v[i].reason,
+		       d->v[i].listed ? " (listed from its manifest)" : " (not restorable)");
+}
+
+static void print_json(const tr_backupset *set, const tr_backup_damages *d, const struct wal_range *w)
 {
 	printf("{\"backups\":[");
 	for (int i = 0; i < set->n; i++) {
@@ -97,8 +113,8 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		char start[24], stop[24], t0[32], t1[32];
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
 		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
 		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
 		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
@@ -125,26 +141,14 @@ static void print_json(const tr_backupset *set, const struct wal_range *w)
 		printf(",\"last_segment\":%s%s%s,\"tip\":%s}", w->st[i].has_segments ? "\"" : "",
 		       w->st[i].has_segments ? last : "null", w->st[i].has_segments ? "\"" : "", w->st[i].tip ? "true" : "false");
 	}
-	printf("],\"diverged\":%s}\n", w->tips > 1 ? "true" : "false");
+	printf("],\"diverged\":%s", w->tips > 1 ? "true" : "false");
+	print_damage_json(d);
+	printf("}\n");
 }
 
-static void print_table(const tr_repo *r, const tr_backupset *set, const struct wal_range *w)
+/* Backups taken on a standby, and the damaged pages backups found. */
+static void print_pages_table(const tr_backupset *set)
 {
-	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
-	if (set->n)
-		printf("%-17s %-20s %-20s %-12s %-12s %3s %6s %10s %10s %10s %8s\n", "label", "start (UTC)", "stop (UTC)",
-		       "start lsn", "stop lsn", "tli", "pg", "size MiB", "stored MiB", "new MiB", "seconds");
-	for (int i = 0; i < set->n; i++) {
-		const tr_manifest_hdr *b = &set->b[i];
-		char start[24], stop[24], t0[32], t1[32];
-		tr_lsn_format(b->start_lsn, start);
-		tr_lsn_format(b->stop_lsn, stop);
-		iso_time(b->start_time, t0);
-		iso_time(b->stop_time, t1);
-		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
-		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
-		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
-	}
 	for (int i = 0; i < set->n; i++) {
 		const tr_manifest_hdr *b = &set->b[i];
 		if (b->from_standby)
@@ -160,6 +164,28 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const struct 
 		}
 		printf("%s\n", b->damaged_pages > TR_PAGECHECK_LIST_MAX ? " ..." : "");
 	}
+}
+
+static void print_table(const tr_repo *r, const tr_backupset *set, const tr_backup_damages *d,
+			const struct wal_range *w)
+{
+	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
+	if (set->n)
+		printf("%-17s %-20s %-20s %-12s %-12s %3s %6s %10s %10s %10s %8s\n", "label", "start (UTC)", "stop (UTC)",
+		       "start lsn", "stop lsn", "tli", "pg", "size MiB", "stored MiB", "new MiB", "seconds");
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		char start[24], stop[24], t0[32], t1[32];
+		tr_lsn_format(b->start_lsn, start);
+		tr_lsn_format(b->stop_lsn, stop);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
+		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
+		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
+		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
+	}
+	print_pages_table(set);
+	print_damage_table(d);
 	if (w->count)
 		printf("WAL archive: %s to %s, %" PRIu64 " segments, %.1f MiB stored\n", w->first, w->last, w->count,
 		       (double)w->bytes / 1048576);
@@ -196,6 +222,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	char err[2048];
 	tr_repo r;
 	tr_backupset set = { NULL, 0 };
+	tr_backup_damages dmg = { NULL, 0 };
 	struct wal_range w;
 	(void)argv;
 	if (argc != 0) {
@@ -211,7 +238,7 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	if (rc == TR_OK)
-		rc = tr_backupset_load(&r, &set);
+		rc = tr_backupset_load_checked(&r, &set, &dmg);
 	if (rc == TR_OK)
 		rc = tr_repo_list(&r, "wal/", wal_range_add, &w);
 	if (rc == TR_OK)
@@ -219,12 +246,13 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	if (rc != TR_OK)
 		tr_error("list: %s", r.err);
 	else if (tr_config_get(cfg, TR_S_JSON))
-		print_json(&set, &w);
+		print_json(&set, &dmg, &w);
 	else
-		print_table(&r, &set, &w);
+		print_table(&r, &set, &dmg, &w);
 	tr_backupset_free(&set);
 	tr_timelines_free(&w.tl);
 	free(w.st);
+	tr_backup_damages_free(&dmg);
 	tr_repo_close(&r);
 	return rc == TR_OK ? 0 : 1;
 }

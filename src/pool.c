@@ -24,6 +24,7 @@ struct tr_pool {
 	int stopping, failed;
 	char error[2048];
 	tr_job_fn fn;
+	tr_release_fn release;  /* skipped jobs, or NULL */
 	void *arg;
 	int nworkers;
 	struct worker *workers;
@@ -62,10 +63,14 @@ static void *worker_main(void *ctx)
 		pthread_cond_signal(&p->not_full);
 		int skip = p->failed;
 		pthread_mutex_unlock(&p->mu);
-		/* After a failure the remaining jobs are drained, not run. */
-		int rc = skip ? 0 : p->fn(&w->repo, job, p->arg);
-		if (rc != 0)
+		/* After a failure the remaining jobs are drained, not run, and
+		 * handed back (pool.h). */
+		if (skip) {
+			if (p->release)
+				p->release(job, p->arg);
+		} else if (p->fn(&w->repo, job, p->arg) != 0) {
 			tr_pool_set_error(p, w->repo.err);
+		}
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
 		pthread_cond_broadcast(&p->idle);
@@ -120,6 +125,8 @@ tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, 
 		}
 	return p;
 }
+
+void tr_pool_on_skip(tr_pool *p, tr_release_fn release) { p->release = release; }
 
 int tr_pool_submit(tr_pool *p, void *job)
 {

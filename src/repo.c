@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define set_err tr_repo_set_err
@@ -64,15 +65,53 @@ static void repo_base(const tr_config *cfg, char *out, size_t outlen)
 		 tr_config_get(cfg, TR_S_DATABASE_ID));
 }
 
+/* The value of "Name=" in an Azure connection string ("" if absent).  The
+ * account names the storage as the endpoint does; the rest of the string
+ * (the account key or SAS) is a secret and stays out of the hash, so that
+ * rotating it keeps the local state. */
+static void conn_string_part(const char *cs, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = cs; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+		while (*p == ' ')
+			p++;
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t n = strcspn(p + nl + 1, ";");
+			snprintf(out, outlen, "%.*s", (int)n, p + nl + 1);
+			return;
+		}
+	}
+}
+
+/* What tells storage locations apart besides driver, bucket, endpoint and
+ * prefix: the Azure account (two accounts may hold containers of the same
+ * name).  Empty for every other driver, so their hashes never changed. */
+static void storage_account(const tr_config *cfg, char *out, size_t outlen)
+{
+	const char *account = tr_config_get(cfg, TR_S_AZURE_ACCOUNT);
+	const char *cs = tr_config_get(cfg, TR_S_AZURE_CONNECTION_STRING);
+	char name[256], endpoint[1024];
+	out[0] = '\0';
+	if (cs && *cs) {
+		conn_string_part(cs, "AccountName", name, sizeof name);
+		conn_string_part(cs, "BlobEndpoint", endpoint, sizeof endpoint);
+		snprintf(out, outlen, "\n%s\n%s", name, endpoint);
+	} else if (account && *account) {
+		snprintf(out, outlen, "\n%s", account);
+	}
+}
+
 void tr_repo_id_hash(const tr_config *cfg, char out[33])
 {
-	char base[1200], ident[4096];
+	char base[1200], ident[4096], account[1300];
 	br_sha256_context h;
 	uint8_t digest[32];
 	const char *endpoint = tr_config_get(cfg, TR_S_ENDPOINT);
 	repo_base(cfg, base, sizeof base);
-	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", tr_config_get(cfg, TR_S_DRIVER), tr_config_get(cfg, TR_S_BUCKET),
-		 endpoint ? endpoint : "", base);
+	storage_account(cfg, account, sizeof account);
+	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s%s", tr_config_get(cfg, TR_S_DRIVER), tr_config_get(cfg, TR_S_BUCKET),
+		 endpoint ? endpoint : "", base, account);
 	br_sha256_init(&h);
 	br_sha256_update(&h, ident, strlen(ident));
 	br_sha256_out(&h, digest);

@@ -165,6 +165,13 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	return rc;
 }
 
+/* A chunk skipped after another one failed: freed here (pool.h). */
+static void chunk_get_skipped(void *job, void *arg)
+{
+	(void)arg;
+	free(job);
+}
+
 /* --- checks before writing --- */
 
 /* Whether dir is empty or absent (a lock file alone is left to the lock,
@@ -450,7 +457,11 @@ static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, 
 		*control = c;
 		return 0;
 	}
-	return tr_pool_submit(rs->pool, c);
+	if (tr_pool_submit(rs->pool, c) != 0) {
+		free(c);  /* not taken (pool.h) */
+		return -1;
+	}
+	return 0;
 }
 
 static int lay_out_one(struct restore *rs, const tr_mf_rec *rec, const tr_mf_rec *next, uint64_t *off,
@@ -573,11 +584,14 @@ static int fsync_links(struct restore *rs)
 	return 0;
 }
 
-/* backup_label, tablespace_map, the recovery settings, pg_control. */
+/* backup_label, tablespace_map, the recovery settings, pg_control.
+ * Takes control: frees it unless the pool took it (pool.h). */
 static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_get *control)
 {
-	if (write_text(rs, "backup_label", rs->hdr.backup_label) != 0)
+	if (write_text(rs, "backup_label", rs->hdr.backup_label) != 0) {
+		free(control);
 		return -1;
+	}
 	if (*rs->hdr.tablespace_map) {
 		/* Moved tablespaces: PostgreSQL re-creates pg_tblspc's links from
 		 * this file, which must name the new locations. */
@@ -586,11 +600,15 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 		if (!map)
 			snprintf(rs->err, sizeof rs->err, "backup %s: its tablespace_map cannot be read", rs->hdr.label);
 		free(map);
-		if (rc != 0)
+		if (rc != 0) {
+			free(control);
 			return -1;
+		}
 	}
-	if (write_recovery(rs, plan) != 0)
+	if (write_recovery(rs, plan) != 0) {
+		free(control);
 		return -1;
+	}
 	tr_testhook_pause("restore-before-control");  /* tests: everything but pg_control is written */
 	if (control && rs->delta &&
 	    tr_delta_prepare_file(&rs->tree, PG_CONTROL, rs->control_rec.size, rs->control_rec.mode, rs->err,
@@ -599,7 +617,10 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 		return -1;
 	}
 	if (control) {  /* pg_control last of the data: before it, nothing starts */
-		if (tr_pool_submit(rs->pool, control) != 0 || tr_pool_wait(rs->pool) != 0) {
+		int taken = tr_pool_submit(rs->pool, control) == 0;
+		if (!taken)
+			free(control);
+		if (!taken || tr_pool_wait(rs->pool) != 0) {
 			snprintf(rs->err, sizeof rs->err, "%s", tr_pool_error(rs->pool));
 			return -1;
 		}
@@ -615,6 +636,8 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 	int workers = (int)tr_config_int(rs->repo->cfg, TR_S_PARALLEL);
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
+	if (rs->pool)
+		tr_pool_on_skip(rs->pool, chunk_get_skipped);
 	tr_progress_init(&rs->progress, "restore", rs->hdr.logical_bytes);
 	if (rc == 0)
 		rc = lay_out(rs, &control);

@@ -12,12 +12,27 @@
 #include <unistd.h>
 
 /* The settings archive-get needs to reach and unlock the repository. */
-static const int repo_settings[] = {
-	TR_S_DRIVER, TR_S_DRIVER_DIR, TR_S_DATABASE_ID, TR_S_ENCRYPTION_KEY, TR_S_BUCKET, TR_S_STORAGE_PREFIX,
-	TR_S_REGION, TR_S_ACCESS_KEY_ID, TR_S_SECRET_ACCESS_KEY, TR_S_SESSION_TOKEN, TR_S_ENDPOINT,
-	TR_S_S3_URI_STYLE, TR_S_S3_CA_FILE, TR_S_S3_INSECURE, TR_S_S3_PART_SIZE, TR_S_S3_CONDITIONAL_PUT,
-	TR_S_RETRIES, TR_S_RETRY_MAX_TIME, TR_S_TIMEOUT, TR_S_STATE_DIR, TR_S_LOG_LEVEL,
+/* The core's settings that name and open the repository; with every
+ * setting handed to drivers (repo_setting), they are what archive-get in
+ * the restored cluster needs: credentials of any source, SSE-C keys,
+ * Azure accounts, a driver added later.  Derived settings are recomputed. */
+static const int core_repo_settings[] = {
+	TR_S_DRIVER, TR_S_DRIVER_DIR, TR_S_DATABASE_ID, TR_S_ENCRYPTION_KEY, TR_S_STORAGE_PREFIX, TR_S_STATE_DIR,
+	TR_S_LOG_LEVEL,
 };
+
+static int repo_setting(int id)
+{
+	const tr_setting_def *d = tr_setting_defs();
+	if (d[id].flags & TR_SF_DERIVED)
+		return 0;
+	if (d[id].flags & TR_SF_DRIVER)
+		return 1;
+	for (size_t i = 0; i < TR_ARRAY_LEN(core_repo_settings); i++)
+		if (core_repo_settings[i] == id)
+			return 1;
+	return 0;
+}
 
 static const int target_settings[] = { TR_S_TARGET_TIME, TR_S_TARGET_LSN, TR_S_TARGET_XID, TR_S_TARGET_NAME,
 				       TR_S_TARGET };
@@ -142,8 +157,9 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 		return -1;
 	}
 	fprintf(f, "# Written by totalrecall restore: the repository this cluster recovers from.\n");
-	for (size_t i = 0; i < TR_ARRAY_LEN(repo_settings); i++) {
-		int id = repo_settings[i];
+	for (int id = 0; id < TR_S_COUNT; id++) {
+		if (!repo_setting(id))
+			continue;
 		/* The state directory only when given: its default depends on the
 		 * environment, and the server's is not restore's (root's HOME). */
 		const char *raw = cfg->raw[id], *v = id == TR_S_STATE_DIR ? cfg->value[id] : tr_config_get(cfg, id);

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <time.h>
 
+#define SCHEDULE_CHECK_FROM 946684800  /* 2000-01-01 00:00 UTC */
+
 struct field {
 	const char *name;
 	int lo, hi;
@@ -167,6 +169,13 @@ int tr_schedule_parse(const char *text, tr_schedule *s, char *err, size_t errlen
 	s->dow = (uint8_t)((bits[4] | (bits[4] >> 7)) & 0x7f);  /* 7 is Sunday too */
 	s->dom_any = any[2];
 	s->dow_any = any[4];
+	/* "0 0 31 2 *" parses but never fires: refuse it rather than never
+	 * take a backup.  Eight years from any date see every calendar day,
+	 * 29 February included; a fixed start keeps parsing reproducible. */
+	if (tr_schedule_next(s, SCHEDULE_CHECK_FROM) < 0) {
+		snprintf(err, errlen, "schedule \"%s\" never fires: none of its months has that day", text);
+		return -1;
+	}
 	return 0;
 }
 

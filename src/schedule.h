@@ -31,6 +31,7 @@ typedef struct tr_schedule {
 	int dom_any, dow_any;  /* the field was "*" */
 } tr_schedule;
 
+/* 0, or -1 with err, also for an expression that can never fire. */
 int tr_schedule_parse(const char *text, tr_schedule *s, char *err, size_t errlen);
 /* First firing time strictly after t (seconds since the epoch, UTC); -1 if
  * none within eight years (e.g. "0 0 30 2 *"). */

@@ -148,6 +148,31 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		NULL, 0, 0, TR_SF_SECRET, "key rotate: the passphrase that replaces the current one" },
 	[TR_S_NEW_DATA_KEY] = { "new-data-key", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"key rotate: also start a new data key for objects written from then on" },
+	[TR_S_S3_CREDENTIALS] = { "s3-credentials", "TOTALRECALL_S3_CREDENTIALS", NULL, "auto", TR_T_ENUM,
+		"auto|static|web-identity|container|imds|profile", 0, 0, TR_SF_DRIVER,
+		"where S3 credentials come from: auto walks the AWS chain, or one source" },
+	[TR_S_S3_PROFILE] = { "s3-profile", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER, "profile of ~/.aws/credentials and ~/.aws/config (default: default)" },
+	[TR_S_S3_SSE] = { "s3-sse", "TOTALRECALL_S3_SSE", NULL, NULL, TR_T_ENUM, "AES256|aws:kms", 0, 0, TR_SF_DRIVER,
+		"server-side encryption asked for each object (default: the bucket's)" },
+	[TR_S_S3_SSE_KMS_KEY_ID] = { "s3-sse-kms-key-id", "TOTALRECALL_S3_SSE_KMS_KEY_ID", NULL, NULL, TR_T_STRING,
+		NULL, 0, 0, TR_SF_DRIVER, "KMS key (id, ARN or alias) for s3-sse=aws:kms" },
+	[TR_S_S3_SSE_CUSTOMER_KEY] = { "s3-sse-customer-key", "TOTALRECALL_S3_SSE_CUSTOMER_KEY", NULL, NULL,
+		TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER | TR_SF_SECRET,
+		"SSE-C: base64 of a 32-byte key S3 encrypts each object with (needed to read it back)" },
+	[TR_S_S3_STORAGE_CLASS] = { "s3-storage-class", "TOTALRECALL_S3_STORAGE_CLASS", NULL, NULL, TR_T_STRING, NULL,
+		0, 0, TR_SF_DRIVER, "storage class of backups and every other object (default: the bucket's)" },
+	[TR_S_S3_WAL_STORAGE_CLASS] = { "s3-wal-storage-class", "TOTALRECALL_S3_WAL_STORAGE_CLASS", NULL, NULL,
+		TR_T_STRING, NULL, 0, 0, TR_SF_DRIVER, "storage class of archived WAL (default: s3-storage-class)" },
+	[TR_S_S3_CHECKSUM] = { "s3-checksum", "TOTALRECALL_S3_CHECKSUM", NULL, "sha256", TR_T_ENUM, "sha256|md5|none",
+		0, 0, TR_SF_DRIVER, "integrity checksum sent with every upload (Object Lock buckets need one)" },
+	[TR_S_S3_REQUESTER_PAYS] = { "s3-requester-pays", "TOTALRECALL_S3_REQUESTER_PAYS", NULL, "false", TR_T_BOOL,
+		NULL, 0, 0, TR_SF_DRIVER, "send x-amz-request-payer: requester (Requester Pays buckets)" },
+	[TR_S_WAL_KEY_PREFIX] = { "wal-key-prefix", NULL, NULL, NULL, TR_T_STRING, NULL, 0, 0,
+		TR_SF_DRIVER | TR_SF_DERIVED,
+		"set by totalrecall, not settable: the key prefix of WAL objects, for drivers" },
+	[TR_S_LOCK_TIMEOUT] = { "lock-timeout", "TOTALRECALL_LOCK_TIMEOUT", NULL, "3600", TR_T_INT, NULL, 0, 86400, 0,
+		"seconds backup and expire wait for the repository lock the other holds" },
 	/* replicas (README: Replicas) */
 	[TR_S_STANDBY] = { "standby", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"restore: a standby (standby.signal): replays the archive, then streams if --primary-conninfo says from where" },
@@ -235,7 +260,7 @@ int tr_config_set_cmdline(tr_config *cfg, const char *name, const char *value,
 			  char *err, size_t errlen)
 {
 	int id = tr_setting_find(name);
-	if (id < 0 || strcmp(defs[id].name, name) != 0) {
+	if (id < 0 || strcmp(defs[id].name, name) != 0 || (defs[id].flags & TR_SF_DERIVED)) {
 		snprintf(err, errlen, "unknown option --%s", name);
 		return -1;
 	}
@@ -254,6 +279,19 @@ static char *trim(char *s)
 	while (n && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
 	return s;
+}
+
+/* Why tr_read_small_file failed, for a message. */
+static const char *read_error(int e, const char *max)
+{
+	static char msg[64];
+	if (e == E2BIG)
+		snprintf(msg, sizeof msg, "larger than %s", max);
+	else if (e == EINVAL)
+		snprintf(msg, sizeof msg, "not a regular file");
+	else
+		return strerror(e);
+	return msg;
 }
 
 /* One level of indirection; *out is malloc'ed.  Returns 1 if raw was an
@@ -275,6 +313,7 @@ static int resolve_once(const char *label, const char *raw, char **out, char *er
 		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
 			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
 				 errno == E2BIG ? "larger than 64 KiB" : tr_strerror(errno));
+			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5, read_error(errno, "64 KiB"));
 			return -1;
 		}
 		if (memchr(buf, '\0', len)) {
@@ -359,7 +398,7 @@ static int parse_file_line(tr_config *cfg, char *line, const char *path, int lin
 				*p = '_';
 		id = tr_setting_find(key);
 	}
-	if (id < 0) {
+	if (id < 0 || (defs[id].flags & TR_SF_DERIVED)) {
 		snprintf(err, errlen, "%s:%d: unknown setting \"%s\"", path, lineno, key);
 		return -1;
 	}
@@ -387,13 +426,26 @@ static int read_file(tr_config *cfg, char *err, size_t errlen)
 			return 0;  /* the default file is optional */
 		snprintf(err, errlen, "config file %s: %s", path,
 			 errno == E2BIG ? "larger than 1 MiB" : tr_strerror(errno));
+		snprintf(err, errlen, "config file %s: %s", path, read_error(errno, "1 MiB"));
+		return -1;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {  /* the lines after it would be dropped silently */
+		int line = 1;
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		snprintf(err, errlen, "%s:%d: contains a NUL byte", path, line);
+		free_secret(buf);
 		return -1;
 	}
 	int rc = 0, lineno = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line && rc == 0;
-	     line = strtok_r(NULL, "\n", &save))
+	/* Line by line, empty ones included, so that messages name the right line. */
+	for (char *line = buf, *next; line && rc == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		rc = parse_file_line(cfg, line, path, ++lineno, err, errlen);
+	}
 	free_secret(buf);
 	return rc;
 }
@@ -536,6 +588,28 @@ static int validate(tr_config *cfg, int id, char *err, size_t errlen)
 	return 0;
 }
 
+/* "[prefix/]dbid/wal/": where the repository keeps WAL (the layout of
+ * repo.c), handed to drivers that can store WAL differently from backups
+ * (s3-wal-storage-class) without knowing what WAL is. */
+static int derive_wal_prefix(tr_config *cfg)
+{
+	const char *prefix = cfg->value[TR_S_STORAGE_PREFIX], *dbid = cfg->value[TR_S_DATABASE_ID];
+	free(cfg->value[TR_S_WAL_KEY_PREFIX]);
+	cfg->value[TR_S_WAL_KEY_PREFIX] = NULL;
+	if (!dbid)
+		return 0;
+	while (prefix && *prefix == '/')
+		prefix++;
+	size_t pl = prefix ? strlen(prefix) : 0;
+	while (pl && prefix[pl - 1] == '/')
+		pl--;
+	char buf[1400];
+	snprintf(buf, sizeof buf, "%.*s%s%s/wal/", (int)pl, pl ? prefix : "", pl ? "/" : "", dbid);
+	cfg->value[TR_S_WAL_KEY_PREFIX] = strdup(buf);
+	cfg->source[TR_S_WAL_KEY_PREFIX] = TR_SRC_DEFAULT;
+	return cfg->value[TR_S_WAL_KEY_PREFIX] ? 0 : -1;
+}
+
 /* $TOTALRECALL_STATE_DIR, else $XDG_CACHE_HOME/totalrecall, else
  * $HOME/.cache/totalrecall, else /tmp/totalrecall-UID. */
 static char *default_state_dir(void)
@@ -578,7 +652,7 @@ int tr_config_load(tr_config *cfg, char *err, size_t errlen)
 	}
 	free(cfg->state_dir);
 	cfg->state_dir = cfg->value[TR_S_STATE_DIR] ? strdup(cfg->value[TR_S_STATE_DIR]) : default_state_dir();
-	if (!cfg->state_dir) {
+	if (!cfg->state_dir || derive_wal_prefix(cfg) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

@@ -82,6 +82,17 @@ enum tr_setting_id {
 	TR_S_TABLESPACE_MAP,
 	TR_S_NEW_ENCRYPTION_KEY,
 	TR_S_NEW_DATA_KEY,
+	TR_S_S3_CREDENTIALS,
+	TR_S_S3_PROFILE,
+	TR_S_S3_SSE,
+	TR_S_S3_SSE_KMS_KEY_ID,
+	TR_S_S3_SSE_CUSTOMER_KEY,
+	TR_S_S3_STORAGE_CLASS,
+	TR_S_S3_WAL_STORAGE_CLASS,
+	TR_S_S3_CHECKSUM,
+	TR_S_S3_REQUESTER_PAYS,
+	TR_S_WAL_KEY_PREFIX,
+	TR_S_LOCK_TIMEOUT,
 	/* replicas (README: Replicas) */
 	TR_S_STANDBY,
 	TR_S_PRIMARY_CONNINFO,
@@ -100,6 +111,7 @@ enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM, T
 #define TR_SF_REQUIRED 0x4u  /* commands that touch storage need it */
 #define TR_SF_REPEAT   0x8u  /* may be given more than once (command line, config file):
 			      * the values are kept one a line, in order */
+#define TR_SF_DERIVED  0x8u  /* computed from other settings; not settable */
 
 typedef struct tr_setting_def {
 	const char *name;     /* long option and config-file key */

@@ -29,9 +29,32 @@ static int is_set(const char *s)
 
 /* archive_command runs with the data directory as its working directory;
  * these two files tell a data directory from any other directory. */
-static int cwd_is_datadir(void)
+static int is_datadir(const char *dir)
 {
-	return access("PG_VERSION", F_OK) == 0 && access("global/pg_control", F_OK) == 0;
+	char a[PATH_MAX], b[PATH_MAX];
+	snprintf(a, sizeof a, "%s/PG_VERSION", dir);
+	snprintf(b, sizeof b, "%s/global/pg_control", dir);
+	return access(a, F_OK) == 0 && access(b, F_OK) == 0;
+}
+
+static int cwd_is_datadir(void) { return is_datadir("."); }
+
+/* The data directory pgdata names.  A relative one is relative to where
+ * the server was started (pg_ctl -D data puts PGDATA=data into the
+ * server's environment), not to the data directory archive_command runs
+ * in: when it names no data directory from here and here is one, here is
+ * what it meant.  The result is absolute, so a later chdir() does not move
+ * the spool. */
+static int real_datadir(const char *pgdata, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	if (pgdata[0] == '/')
+		return snprintf(out, len, "%s", pgdata);
+	if (!getcwd(cwd, sizeof cwd))
+		return snprintf(out, len, "%s", pgdata);
+	if (!is_datadir(pgdata) && cwd_is_datadir())
+		return snprintf(out, len, "%s", cwd);
+	return snprintf(out, len, "%s/%s", cwd, pgdata);
 }
 
 const char *tr_spool_dir(const char *spool_setting, const char *pgdata, char *buf, size_t len)
@@ -41,8 +64,14 @@ const char *tr_spool_dir(const char *spool_setting, const char *pgdata, char *bu
 
 	if (is_set(spool_setting))
 		n = snprintf(buf, len, "%s", spool_setting);
-	else if (is_set(pgdata))
-		n = snprintf(buf, len, "%s/%s", pgdata, TR_SPOOL_DIRNAME);
+	else if (is_set(pgdata)) {
+		char dir[PATH_MAX];
+		n = real_datadir(pgdata, dir, sizeof dir);
+		if (n >= 0 && (size_t)n < sizeof dir)
+			n = snprintf(buf, len, "%s/%s", dir, TR_SPOOL_DIRNAME);
+		else
+			n = -1;
+	}
 	else if (cwd_is_datadir())
 		/* Absolute, so that a later chdir() does not move the spool. */
 		n = getcwd(cwd, sizeof cwd) ? snprintf(buf, len, "%s/%s", cwd, TR_SPOOL_DIRNAME)

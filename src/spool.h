@@ -46,12 +46,14 @@ typedef struct tr_metric {
 	char subject[256];       /* WAL file name or backup label, may be "" */
 	int64_t start_us, finish_us;  /* Unix epoch microseconds */
 	uint64_t bytes_read, bytes_stored;
-	const char *status;      /* "ok", "failed", "absent", "skipped" */
+	const char *status;      /* "ok", "failed", "absent", "skipped", "incomplete" (verify exit 2) */
 	char error[512];         /* one line, "" if none; never contains secrets (callers guarantee) */
 } tr_metric;
 
 /* Where the spool lives: TOTALRECALL_SPOOL_DIR if set (passed as spool_setting), else
- * <pgdata>/totalrecall_spool when pgdata (TOTALRECALL_PGDATA/PGDATA) is given, else
+ * <pgdata>/totalrecall_spool when pgdata (TOTALRECALL_PGDATA/PGDATA) is given (a relative
+ * pgdata that names no data directory from a working directory that is one means the
+ * working directory: pg_ctl -D data leaves PGDATA=data to archive_command), else
  * ./totalrecall_spool when the working directory is a data directory (has PG_VERSION
  * and global/pg_control: archive_command runs there), else NULL: no spool.
  * Empty strings count as not set.  The result is in buf (or NULL if it does

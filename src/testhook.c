@@ -39,6 +39,30 @@ void tr_testhook_op(void)
 		raise(SIGKILL);
 }
 
+static long long truncate_at = -2;  /* -2: not read yet, -1: no hook */
+static int truncated;
+
+void tr_testhook_truncate(int fd, uint64_t pos)
+{
+	if (__atomic_load_n(&truncate_at, __ATOMIC_ACQUIRE) == -2) {
+		const char *v = getenv("TOTALRECALL_TEST_TRUNCATE_AT");
+		char *end;
+		long long n = v ? strtoll(v, &end, 10) : -1;
+		__atomic_store_n(&truncate_at, v && *v && !*end && n >= 0 ? n : -1, __ATOMIC_RELEASE);
+	}
+	long long at = __atomic_load_n(&truncate_at, __ATOMIC_ACQUIRE);
+	if (at < 0 || pos < (uint64_t)at || __atomic_exchange_n(&truncated, 1, __ATOMIC_ACQ_REL))
+		return;
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	int w = open(self, O_WRONLY | O_CLOEXEC);
+	if (w >= 0) {
+		if (ftruncate(w, (off_t)at) == 0)
+			fprintf(stderr, "test hook: truncated the file to %lld bytes\n", at);
+		close(w);
+	}
+}
+
 /* The count after "<point>:" when the variable names this point, else 0. */
 static long hook_arg(const char *var, const char *point, const char **rest)
 {
@@ -74,29 +98,5 @@ void tr_testhook_pause(const char *point)
 	for (int i = 0; i < 3000 && access(name, F_OK) != 0; i++) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
-	}
-}
-
-static long long truncate_at = -2;  /* -2: not read yet, -1: no hook */
-static int truncated;
-
-void tr_testhook_truncate(int fd, uint64_t pos)
-{
-	if (__atomic_load_n(&truncate_at, __ATOMIC_ACQUIRE) == -2) {
-		const char *v = getenv("TOTALRECALL_TEST_TRUNCATE_AT");
-		char *end;
-		long long n = v ? strtoll(v, &end, 10) : -1;
-		__atomic_store_n(&truncate_at, v && *v && !*end && n >= 0 ? n : -1, __ATOMIC_RELEASE);
-	}
-	long long at = __atomic_load_n(&truncate_at, __ATOMIC_ACQUIRE);
-	if (at < 0 || pos < (uint64_t)at || __atomic_exchange_n(&truncated, 1, __ATOMIC_ACQ_REL))
-		return;
-	char self[64];
-	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-	int w = open(self, O_WRONLY | O_CLOEXEC);
-	if (w >= 0) {
-		if (ftruncate(w, (off_t)at) == 0)
-			fprintf(stderr, "test hook: truncated the file to %lld bytes\n", at);
-		close(w);
 	}
 }

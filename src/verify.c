@@ -13,10 +13,17 @@
  *  7. the state for the next run (skipped with --backup, which verifies
  *     only part of the repository).
  * Objects verified by an earlier run are skipped unless --full (see
- * verify_state.h).  Problems are printed one per line on stdout; the exit
- * status is 1 if a backup in scope is not restorable or verify could not
- * finish, else 0: WAL gaps after a backup's stop and unreferenced chunks
- * are reported but only limit recovery.
+ * verify_state.h).  Problems are printed one per line on stdout.  Exit
+ * status, for monitors:
+ *   0  every backup in scope is restorable, the newest one up to the last
+ *      archived WAL (the latest state);
+ *   2  every backup is restorable, but the WAL after the newest backup has
+ *      a gap: a restore to the latest state would stop (and, without a
+ *      target, promote) before it; the last reachable segment is named;
+ *   1  a backup is not restorable, or verify could not finish.
+ * Gaps after older backups' stops and unreferenced chunks are reported but
+ * change nothing: the newest backup is what a restore to the latest state
+ * starts from.
  */
 #include "config.h"
 #include "verify.h"
@@ -147,6 +154,8 @@ static int run_phases(tr_verify *v, int *keyring_bad)
 		return -1;
 	set_scope(v);
 	v->pool = tr_pool_start(v->repo, workers, 2 * workers, tr_verify_decode_job, v, v->err, sizeof v->err);
+	if (v->pool)
+		tr_pool_on_skip(v->pool, tr_verify_skip_job);
 	return v->pool ? 0 : -1;
 }
 
@@ -161,6 +170,32 @@ static int run_checks(tr_verify *v)
 	return tr_verify_chunks(v);
 }
 
+/* The newest backup in scope (by stop time) whose manifest was read. */
+static const struct tr_vbackup *newest_backup(const tr_verify *v)
+{
+	const struct tr_vbackup *n = NULL;
+	for (int i = 0; i < v->nb; i++)
+		if (v->b[i].mf && (!n || v->b[i].h.stop_time > n->h.stop_time ||
+				   (v->b[i].h.stop_time == n->h.stop_time && v->b[i].h.stop_lsn > n->h.stop_lsn)))
+			n = &v->b[i];
+	return n;
+}
+
+/* 2 when the latest state cannot be reached from the newest backup. */
+static int latest_state(tr_verify *v)
+{
+	const struct tr_vbackup *n = newest_backup(v);
+	if (!n || !n->first_missing[0])
+		return 0;
+	tr_verify_report(v, "latest state not reachable: WAL from %s is missing after the newest backup %s; a "
+			 "restore to the latest state stops at %s, the last reachable segment", n->first_missing,
+			 n->label, n->last_reachable);
+	tr_error("verify: the latest state is not reachable: WAL is missing from %s on; recovery from backup %s "
+		 "stops at %s", n->first_missing, n->label, n->last_reachable);
+	tr_metric_status("incomplete");
+	return 2;
+}
+
 static int summarise(tr_verify *v, int keyring_bad)
 {
 	int broken = 0;
@@ -171,7 +206,12 @@ static int summarise(tr_verify *v, int keyring_bad)
 	       "%d not restorable\n", v->decoded, v->dec_wal, v->dec_chunk, v->dec_info, v->decoded_bytes, v->skipped,
 	       v->manifests_read, v->nb, v->nb == 1 ? "" : "s", broken + (keyring_bad ? v->nb - broken : 0));
 	tr_metric_bytes(v->decoded_bytes, 0);
-	return broken || keyring_bad ? 1 : 0;
+	if (broken || keyring_bad) {
+		tr_error("verify: %d of %d backup%s not restorable (see the lines above)",
+			 keyring_bad ? v->nb : broken, v->nb, v->nb == 1 ? " is" : "s are");
+		return 1;
+	}
+	return latest_state(v);
 }
 
 static void verify_free(tr_verify *v)
@@ -243,5 +283,5 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 		tr_error("verify: %s", v.err);
 	verify_free(&v);
 	tr_repo_close(&r);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 || rc == 2 ? rc : 1;
 }

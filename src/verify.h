@@ -31,6 +31,9 @@ struct tr_vbackup {
 	tr_manifest_hdr h;     /* from the manifest itself: info may be the damaged one */
 	FILE *mf;              /* decoded manifest, NULL if missing or damaged */
 	int broken;            /* not restorable */
+	/* The first WAL gap after its stop, along its timeline path: a
+	 * recovery from it stops at last_reachable, before first_missing. */
+	char first_missing[25], last_reachable[25];
 };
 
 /* A damaged object and the decoder's reason; sorted by key after each phase. */
@@ -73,6 +76,8 @@ int tr_verify_needs_decode(const tr_verify *v, const char *key, int64_t mtime, i
 /* The pool's job: decodes one object, records damage; -1 only if the
  * storage failed. */
 int tr_verify_decode_job(tr_repo *repo, void *job, void *arg);
+/* Frees a decoding job the pool skipped after a failure (pool.h). */
+void tr_verify_skip_job(void *job, void *arg);
 /* Queues the decoding of one object on the pool. */
 int tr_verify_submit(tr_verify *v, char kind, const char *key);
 /* Decodes the WAL, history and info objects that need it; waits. */

@@ -235,6 +235,12 @@ int tr_verify_decode_job(tr_repo *repo, void *job, void *arg)
 	return ok;
 }
 
+void tr_verify_skip_job(void *job, void *arg)
+{
+	(void)arg;
+	free(job);
+}
+
 int tr_verify_submit(tr_verify *v, char kind, const char *key)
 {
 	struct vjob *j = malloc(sizeof *j);
@@ -245,6 +251,7 @@ int tr_verify_submit(tr_verify *v, char kind, const char *key)
 	j->kind = kind;
 	snprintf(j->key, sizeof j->key, "%s", key);
 	if (tr_pool_submit(v->pool, j) != 0) {
+		free(j);  /* not taken (pool.h) */
 		snprintf(v->err, sizeof v->err, "%s", tr_pool_error(v->pool));
 		return -1;
 	}

@@ -11,14 +11,11 @@
 
 #define STATE_MAGIC "totalrecall-verify-state 1"
 
-void tr_vstate_path(const char *state_dir, const char *cache_path, char *out, size_t outlen)
+void tr_vstate_path(const char *state_dir, const char *repo_hash, char *out, size_t outlen)
 {
-	/* The key cache is already named by a hash of the repository identity
-	 * (driver, bucket, endpoint, prefix, database id): reuse that hash. */
-	const char *base = tr_basename(cache_path);
-	const char *dot = strrchr(base, '.');
-	int n = dot ? (int)(dot - base) : (int)strlen(base);
-	snprintf(out, outlen, "%s/verify/%.*s.state", state_dir, n, base);
+	/* Named by the hash of the repository's identity (tr_repo_id_hash),
+	 * as the rest of its local state. */
+	snprintf(out, outlen, "%s/verify/%s.state", state_dir, repo_hash);
 }
 
 static int add_recent(tr_vstate *s, const char *key, int64_t mtime, int64_t size)

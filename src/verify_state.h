@@ -47,8 +47,8 @@ typedef struct tr_vstate {
 	size_t ndamaged, capdamaged;
 } tr_vstate;
 
-/* Path of the state of the repository whose key cache is cache_path. */
-void tr_vstate_path(const char *state_dir, const char *cache_path, char *out, size_t outlen);
+/* Path of the verify state of the repository named repo_hash (tr_repo_id_hash). */
+void tr_vstate_path(const char *state_dir, const char *repo_hash, char *out, size_t outlen);
 /* Loads the state; a missing or unreadable one leaves s->valid 0. */
 void tr_vstate_load(tr_vstate *s, const char *path);
 /* 1 if the object can be skipped (verified by an earlier run). */

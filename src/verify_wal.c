@@ -178,26 +178,39 @@ static uint64_t highest_in(const struct timeline *t, uint64_t lo, uint64_t hi)
 	return best;
 }
 
-static void report_gap(tr_verify *v, struct tr_vbackup *b, const struct wal_map *m, uint32_t tli, uint64_t g0,
-		       uint64_t g1, uint64_t stop)
+/* A range of the path: timeline tli from segment lo; the segment before
+ * lo is on prev_tli (the parent timeline at a fork). */
+struct span {
+	uint32_t tli, prev_tli;
+	uint64_t lo;
+};
+
+static void report_gap(tr_verify *v, struct tr_vbackup *b, const struct wal_map *m, const struct span *sp,
+		       uint64_t g0, uint64_t g1, uint64_t stop)
 {
 	char a[25], z[25];
-	seg_name(m, tli, g0, a);
-	seg_name(m, tli, g1, z);
+	seg_name(m, sp->tli, g0, a);
+	seg_name(m, sp->tli, g1, z);
 	if (g0 <= stop) {
 		b->broken = 1;
 		tr_verify_report(v, "missing WAL %s..%s: backup %s is not restorable (needed between its start and stop)",
 				 a, z, b->label);
-	} else {
-		tr_verify_report(v, "missing WAL %s..%s: after the stop of backup %s, which can be recovered only to "
-				 "before %s", a, z, b->label, a);
+		return;
+	}
+	tr_verify_report(v, "missing WAL %s..%s: after the stop of backup %s, which can be recovered only to "
+			 "before %s", a, z, b->label, a);
+	if (!b->first_missing[0]) {
+		snprintf(b->first_missing, sizeof b->first_missing, "%s", a);
+		seg_name(m, g0 > sp->lo ? sp->tli : sp->prev_tli, g0 - 1, b->last_reachable);
 	}
 }
 
 /* Gaps of timeline t within [lo, hi]. */
-static void check_range(tr_verify *v, struct tr_vbackup *b, struct wal_map *m, uint32_t tli, uint64_t lo,
+static void check_range(tr_verify *v, struct tr_vbackup *b, struct wal_map *m, const struct span *sp,
 			uint64_t hi, uint64_t stop)
 {
+	uint32_t tli = sp->tli;
+	uint64_t lo = sp->lo;
 	struct timeline *t = timeline(m, tli);
 	uint64_t next = lo;   /* first segment not yet seen present */
 	for (size_t i = 0; t && i < t->n && next <= hi; i++) {
@@ -206,11 +219,11 @@ static void check_range(tr_verify *v, struct tr_vbackup *b, struct wal_map *m, u
 		if (t->runs[i].lo > hi)
 			break;
 		if (t->runs[i].lo > next)
-			report_gap(v, b, m, tli, next, t->runs[i].lo - 1, stop);
+			report_gap(v, b, m, sp, next, t->runs[i].lo - 1, stop);
 		next = t->runs[i].hi + 1;
 	}
 	if (next <= hi)
-		report_gap(v, b, m, tli, next, hi, stop);
+		report_gap(v, b, m, sp, next, hi, stop);
 }
 
 static int check_backup(tr_verify *v, struct tr_vbackup *b, struct wal_map *m)
@@ -231,10 +244,10 @@ static int check_backup(tr_verify *v, struct tr_vbackup *b, struct wal_map *m)
 			end = top;
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint64_t lo = p[i].begin > start ? p[i].begin : start;
+		struct span sp = { p[i].tli, i ? p[i - 1].tli : p[i].tli, p[i].begin > start ? p[i].begin : start };
 		uint64_t hi = i + 1 < n && p[i + 1].begin && p[i + 1].begin - 1 < end ? p[i + 1].begin - 1 : end;
-		if (lo <= hi)
-			check_range(v, b, m, p[i].tli, lo, hi, stop);
+		if (sp.lo <= hi)
+			check_range(v, b, m, &sp, hi, stop);
 	}
 	free(p);
 	return 0;

@@ -336,11 +336,29 @@ static int publish(tr_conn *c, const char *tmp, const char *path, unsigned flags
 	return fsync_parent(c, path);
 }
 
+/* Creates the temporary file of path, making its directories.  A remove
+ * may take an emptied directory away between the two steps
+ * (remove_empty_parents): then both are done again. */
+static int create_tmp(tr_conn *c, const char *path, char *tmp, size_t tmplen, int *fd)
+{
+	const char *slash = strrchr(path, '/');
+	for (int attempt = 0;; attempt++) {
+		int rc = make_parents(c, path);
+		if (rc != TR_OK && !(rc == TR_ENOTFOUND && attempt < 100))
+			return rc;
+		snprintf(tmp, tmplen, "%.*s/" TMP_PREFIX "%ld-XXXXXX", (int)(slash - path), path, (long)getpid());
+		if (rc == TR_OK && (*fd = mkostemp(tmp, O_CLOEXEC)) >= 0)
+			return TR_OK;
+		if ((rc == TR_OK && errno != ENOENT) || attempt >= 100)
+			return fail(c, "create temporary file in", path);
+	}
+}
+
 static int fs_put(tr_conn *c, const char *key, const tr_put_args *args)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 64];
-	int rc = key_path(c, key, path, sizeof path);
-	if (rc != TR_OK || (rc = make_parents(c, path)) != TR_OK)
+	int fd, rc = key_path(c, key, path, sizeof path);
+	if (rc != TR_OK)
 		return rc;
 	int batch = (args->flags & TR_PUT_BATCH) != 0;
 	if (batch && (args->flags & TR_PUT_IF_ABSENT) && access(path, F_OK) == 0) {
@@ -348,11 +366,8 @@ static int fs_put(tr_conn *c, const char *key, const tr_put_args *args)
 		set_msg(c, "fs: %s exists", path);
 		return TR_EEXIST;
 	}
-	char *slash = strrchr(path, '/');
-	snprintf(tmp, sizeof tmp, "%.*s/" TMP_PREFIX "%ld-XXXXXX", (int)(slash - path), path, (long)getpid());
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return fail(c, "create temporary file in", path);
+	if ((rc = create_tmp(c, path, tmp, sizeof tmp, &fd)) != TR_OK)
+		return rc;
 	fchmod(fd, 0640);
 	rc = write_body(c, fd, path, args);
 	if (close(fd) != 0 && rc == TR_OK)
@@ -525,6 +540,27 @@ static int fs_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 	return walk_dir(&w, "");
 }
 
+/* Removes the directories above path that the removal left empty, up to
+ * (not including) the root.  rmdir(2) fails on a directory that is not
+ * empty, so a concurrent put, whose temporary file is in the directory
+ * before its name is, keeps it; a put that finds its directory gone
+ * makes it again (create_tmp). */
+static void remove_empty_parents(tr_conn *c, const char *path)
+{
+	char dir[PATH_MAX];
+	size_t root = strlen(c->root);
+	snprintf(dir, sizeof dir, "%s", path);
+	for (char *slash = strrchr(dir, '/'); slash && (size_t)(slash - dir) > root; slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		if (rmdir(dir) != 0)
+			return;  /* not empty (or not ours to remove): stop here */
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof parent, "%s", dir);
+		*strrchr(parent, '/') = '\0';
+		(void)fsync_dir(c, parent);  /* best effort: a directory that comes back is harmless */
+	}
+}
+
 static int fs_remove(tr_conn *c, const char *key)
 {
 	char path[PATH_MAX];
@@ -533,7 +569,12 @@ static int fs_remove(tr_conn *c, const char *key)
 		return rc;
 	if (unlink(path) != 0)
 		return errno == ENOENT ? TR_OK : fail(c, "remove", path);
-	return fsync_parent(c, path);
+	rc = fsync_parent(c, path);
+	if (rc == TR_ENOTFOUND)
+		return TR_OK;  /* a concurrent remove took the emptied directory away */
+	if (rc == TR_OK)
+		remove_empty_parents(c, path);
+	return rc;
 }
 
 static const char *fs_errmsg(tr_conn *c) { return c ? c->msg : "fs: out of memory"; }

@@ -3,6 +3,8 @@
  * s3_condput (put-if-absent) and s3_xml (listings). */
 #include "config.h"
 #include "s3_internal.h"
+#include "s3_creds.h"
+#include "s3_endpoint.h"
 #include "s3_http.h"
 #include "s3_upload.h"
 
@@ -13,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define S3_VERSION "0.1.0"
 
 /* --- connection helpers used by every file --- */
 
@@ -82,6 +82,7 @@ static void s3_close(tr_conn *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	s3_creds_close(c);
 	s3_conf_free(&c->conf);
 	free(c);
 }
@@ -97,9 +98,12 @@ static int s3_open(const tr_driver_env *env, tr_conn **out)
 	int rc = s3_conf_load(c);
 	if (rc != TR_OK)
 		return rc;
+	s3_region_cache_load(c);
 	c->curl = s3_http_handle();
 	if (!c->curl)
 		return s3_fail(c, TR_ENOMEM, "%s: cannot create a curl handle", S3_DRIVER_NAME);
+	if ((rc = s3_creds_open(c)) != TR_OK)
+		return rc;
 	s3_log(c, 3, "%s: bucket %s at %s://%s, region %s, %s-style", S3_DRIVER_NAME, c->conf.bucket,
 	       c->conf.scheme, c->conf.endpoint_host, c->conf.region,
 	       c->conf.path_style ? "path" : "virtual-hosted");
@@ -189,20 +193,11 @@ static int s3_get(tr_conn *c, const char *key, tr_write_fn write, void *ctx)
 	return rc;
 }
 
-static int64_t http_time(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	if (!s[0] || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 static void fill_info(tr_object_info *info, const char *key, const s3_response *resp)
 {
 	snprintf(info->key, sizeof info->key, "%s", key);
 	info->size = resp->content_length < 0 ? 0 : resp->content_length;
-	info->mtime = http_time(resp->last_modified);
+	info->mtime = s3_http_date(resp->last_modified);
 	snprintf(info->checksum, sizeof info->checksum, "%s", resp->checksum);
 }
 
@@ -327,7 +322,7 @@ static unsigned s3_conn_caps(tr_conn *c)
 	return caps;
 }
 
-/* --- the vtable --- */
+/* --- the vtable (describe() is in s3_describe.c) --- */
 
 static const tr_driver s3_driver = {
 	.abi_version = TR_DRIVER_ABI_VERSION,
@@ -345,7 +340,7 @@ static const tr_driver s3_driver = {
 	.close = s3_close,
 	.sync = NULL,
 	.conn_caps = s3_conn_caps,
-	.describe = NULL,
+	.describe = s3_describe,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

@@ -2,6 +2,8 @@
  * name the setting, never a secret value. */
 #include "config.h"
 #include "s3_internal.h"
+#include "s3_creds.h"
+#include "s3_endpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -78,12 +80,6 @@ static int is_ip_or_localhost(const char *host)
 	return 1;
 }
 
-static int ends_with_host(const char *hostport, const char *suffix)
-{
-	size_t n = strcspn(hostport, ":");
-	size_t s = strlen(suffix);
-	return n >= s && strncmp(hostport + n - s, suffix, s) == 0;
-}
 #endif
 
 /* auto: virtual-hosted on AWS, except for dotted bucket names over TLS
@@ -97,8 +93,7 @@ static int resolve_uri_style(tr_conn *c)
 #ifdef TR_S3_PROFILE_MINIO
 		k->path_style = 1;
 #else
-		int aws = ends_with_host(k->endpoint_host, ".amazonaws.com") &&
-			  !is_ip_or_localhost(k->endpoint_host);
+		int aws = s3_is_aws_host(k->endpoint_host) && !is_ip_or_localhost(k->endpoint_host);
 		int dotted_tls = strchr(k->bucket, '.') && strcmp(k->scheme, "https") == 0;
 		k->path_style = !aws || dotted_tls;
 #endif
@@ -126,40 +121,76 @@ static int load_condput(tr_conn *c)
 	return TR_OK;
 }
 
+static int load_credentials_setting(tr_conn *c)
+{
+	static const enum s3_cred_source all[] = { S3_CRED_AUTO, S3_CRED_STATIC, S3_CRED_WEB_IDENTITY,
+						   S3_CRED_CONTAINER, S3_CRED_IMDS, S3_CRED_PROFILE };
+	const char *v = get(c, "s3-credentials");
+	c->conf.cred_setting = S3_CRED_AUTO;
+	if (!v)
+		return TR_OK;
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(v, s3_cred_source_name(all[i])) == 0) {
+			c->conf.cred_setting = all[i];
+			return TR_OK;
+		}
+	return s3_fail(c, TR_EINVAL, "%s: setting s3-credentials: \"%s\" is not auto, static, web-identity, "
+		       "container, imds or profile", S3_DRIVER_NAME, v);
+}
+
+/* The region setting, else the profile's region (as the AWS SDKs do),
+ * else us-east-1. */
+static int load_region(tr_conn *c)
+{
+	char from_profile[64];
+	const char *r = get(c, "region");
+	if (!r && s3_profile_region(c, from_profile, sizeof from_profile) == 0)
+		r = from_profile;
+	if (!r)
+		r = "us-east-1";
+	if (!s3_region_valid(r))
+		return s3_fail(c, TR_EINVAL, "%s: setting region: \"%.64s\" is not a region name (e.g. eu-west-1)",
+			       S3_DRIVER_NAME, r);
+	c->conf.region = strdup(r);
+	c->conf.signing_region = strdup(r);
+	if (!c->conf.region || !c->conf.signing_region)
+		return s3_fail(c, TR_ENOMEM, "s3: out of memory");
+	return TR_OK;
+}
+
 static int load_required(tr_conn *c)
 {
 	s3_conf *k = &c->conf;
 	if (!get(c, "bucket"))
 		return s3_fail(c, TR_EINVAL, "%s: setting bucket is required", S3_DRIVER_NAME);
-	if (!get(c, "access-key-id"))
-		return s3_fail(c, TR_EINVAL, "%s: setting access-key-id is required", S3_DRIVER_NAME);
-	if (!get(c, "secret-access-key"))
-		return s3_fail(c, TR_EINVAL, "%s: setting secret-access-key is required", S3_DRIVER_NAME);
 #ifdef TR_S3_PROFILE_MINIO
 	if (!get(c, "endpoint"))
 		return s3_fail(c, TR_EINVAL, "minio: setting endpoint is required (e.g. http://127.0.0.1:9000)");
 #endif
-	if (dup_setting(c, "bucket", NULL, &k->bucket) || dup_setting(c, "region", "us-east-1", &k->region) ||
+	if (dup_setting(c, "bucket", NULL, &k->bucket) ||
 	    dup_setting(c, "access-key-id", NULL, &k->access_key_id) ||
 	    dup_setting(c, "secret-access-key", NULL, &k->secret_access_key) ||
 	    dup_setting(c, "session-token", NULL, &k->session_token) ||
+	    dup_setting(c, "s3-profile", NULL, &k->profile) ||
 	    dup_setting(c, "s3-ca-file", NULL, &k->ca_file) ||
 	    dup_setting(c, "state-dir", NULL, &k->state_dir))
 		return s3_fail(c, TR_ENOMEM, "s3: out of memory");
-	return TR_OK;
+	return load_region(c);
 }
 
 static int load_endpoint(tr_conn *c)
 {
+	char host[256];
 	const char *ep = get(c, "endpoint");
 	if (ep)
 		return parse_endpoint(c, ep);
 	c->conf.endpoint_is_default = 1;
+	if (s3_aws_host("s3", c->conf.region, host, sizeof host) != 0)
+		return s3_fail(c, TR_EINVAL, "%s: setting region: too long", S3_DRIVER_NAME);
 	c->conf.scheme = strdup("https");
-	c->conf.endpoint_host = malloc(strlen(c->conf.region) + 32);
+	c->conf.endpoint_host = strdup(host);
 	if (!c->conf.scheme || !c->conf.endpoint_host)
 		return s3_fail(c, TR_ENOMEM, "s3: out of memory");
-	sprintf(c->conf.endpoint_host, "s3.%s.amazonaws.com", c->conf.region);
 	return TR_OK;
 }
 
@@ -185,8 +216,9 @@ static int load_numbers(tr_conn *c)
 int s3_conf_load(tr_conn *c)
 {
 	int rc;
-	if ((rc = load_required(c)) || (rc = load_endpoint(c)) || (rc = resolve_uri_style(c)) ||
-	    (rc = load_numbers(c)) || (rc = load_condput(c)))
+	if ((rc = load_credentials_setting(c)) || (rc = load_required(c)) || (rc = load_endpoint(c)) ||
+	    (rc = resolve_uri_style(c)) || (rc = load_numbers(c)) || (rc = load_condput(c)) ||
+	    (rc = s3_features_load(c)))
 		return rc;
 	return TR_OK;
 }
@@ -195,6 +227,11 @@ void s3_conf_free(s3_conf *k)
 {
 	if (k->secret_access_key)
 		memset(k->secret_access_key, 0, strlen(k->secret_access_key));
+	if (k->session_token)
+		memset(k->session_token, 0, strlen(k->session_token));
+	s3_features_free(&k->feat);
+	free(k->profile);
+	free(k->signing_region);
 	free(k->bucket);
 	free(k->region);
 	free(k->access_key_id);

@@ -6,6 +6,9 @@
  * If-Match on the ETag, so the sink never sees a byte twice or misses one. */
 #include "config.h"
 #include "s3_http.h"
+#include "s3_creds.h"
+#include "s3_endpoint.h"
+#include "s3_features.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,9 +22,7 @@
 #define BACKOFF_BASE_MS 200
 #define BACKOFF_CAP_MS 20000
 
-static const char EMPTY_SHA256[] =
-	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
+#define MAX_SKEW 900               /* S3 refuses requests 15 minutes off */
 /* --- process-wide init --- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -177,7 +178,7 @@ static void new_response(xfer *x, const char *line, size_t len)
 	copy_val(buf, sizeof buf, line, len);
 	const char *sp = strchr(buf, ' ');
 	r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-	r->etag[0] = r->checksum[0] = r->last_modified[0] = r->bucket_region[0] = '\0';
+	r->etag[0] = r->checksum[0] = r->last_modified[0] = r->bucket_region[0] = r->date[0] = '\0';
 	r->content_length = -1;
 	x->range_start = x->range_total = -1;
 }
@@ -210,6 +211,8 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *ud)
 		copy_val(r->last_modified, sizeof r->last_modified, v, vlen);
 	} else if (header_is(line, len, "x-amz-bucket-region", &v, &vlen)) {
 		copy_val(r->bucket_region, sizeof r->bucket_region, v, vlen);
+	} else if (header_is(line, len, "Date", &v, &vlen)) {
+		copy_val(r->date, sizeof r->date, v, vlen);
 	} else if (header_is(line, len, "Content-Range", &v, &vlen)) {
 		long long s, e, t;
 		copy_val(num, sizeof num, v, vlen);
@@ -248,9 +251,9 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 
 /* --- building the request --- */
 
-static void amz_date(char out[17])
+static void amz_date(const tr_conn *c, char out[17])
 {
-	time_t t = time(NULL);
+	time_t t = (time_t)s3_now(c);
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
@@ -277,7 +280,8 @@ static void raw_path(tr_conn *c, const s3_request *req, s3_str *path, s3_str *ho
 static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
 	s3_str h = { 0 };
-	s3_str_printf(&h, "%s: %s", name, value);
+	/* "Name:" with nothing after it removes a header curl would add. */
+	s3_str_printf(&h, "%s:%s%s", name, *value ? " " : "", value);
 	char *line = s3_str_take(&h);
 	struct curl_slist *n = line ? curl_slist_append(*list, line) : NULL;
 	free(line);
@@ -287,26 +291,34 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 	return 0;
 }
 
+static int has_header(const s3_kv *hdr, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(hdr[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Signs the request and turns it into a URL and a curl header list. */
-static int build(tr_conn *c, const s3_request *req, xfer *x, const char *payload_hash, built *b)
+static int build(tr_conn *c, const s3_request *req, xfer *x, const s3_digests *dg, built *b)
 {
 	s3_str path = { 0 }, host = { 0 }, url = { 0 };
-	s3_kv hdr[S3_MAX_HEADERS + 6];
-	size_t n = 0;
+	s3_kv hdr[S3_MAX_HEADERS + 24];
+	size_t n = 0, max = sizeof hdr / sizeof hdr[0];
 	char date[17];
 	s3_sigv4_result sig;
 	int rc = -1;
 
 	memset(b, 0, sizeof *b);
 	raw_path(c, req, &path, &host);
-	amz_date(date);
+	amz_date(c, date);
 	if (path.oom || host.oom)
 		goto out;
 	hdr[n++] = (s3_kv){ "Host", host.p };
-	hdr[n++] = (s3_kv){ "x-amz-content-sha256", payload_hash };
+	hdr[n++] = (s3_kv){ "x-amz-content-sha256", dg->sha256_hex };
 	hdr[n++] = (s3_kv){ "x-amz-date", date };
-	if (c->conf.session_token)
-		hdr[n++] = (s3_kv){ "x-amz-security-token", c->conf.session_token };
+	if (c->creds.session_token)
+		hdr[n++] = (s3_kv){ "x-amz-security-token", c->creds.session_token };
 	for (size_t i = 0; i < req->nheaders; i++)
 		hdr[n++] = req->headers[i];
 	if (req->sink && x->delivered > 0) {
@@ -315,9 +327,10 @@ static int build(tr_conn *c, const s3_request *req, xfer *x, const char *payload
 		if (x->etag[0])
 			hdr[n++] = (s3_kv){ "If-Match", x->etag };
 	}
-	s3_sigv4_request sr = { req->method, path.p, req->query, req->nquery, hdr, n, payload_hash,
+	s3_features_headers(c, req, dg, hdr, &n, max);
+	s3_sigv4_request sr = { req->method, path.p, req->query, req->nquery, hdr, n, dg->sha256_hex,
 				S3_SIGV4_S3 };
-	s3_sigv4_key key = { c->conf.access_key_id, c->conf.secret_access_key, c->conf.region, "s3",
+	s3_sigv4_key key = { c->creds.access_key_id, c->creds.secret_access_key, c->conf.region, "s3",
 			     date };
 	if (s3_sigv4_sign(&sr, &key, &sig) != 0)
 		goto out;
@@ -333,15 +346,12 @@ static int build(tr_conn *c, const s3_request *req, xfer *x, const char *payload
 		rc = add_header(&b->headers, hdr[i].name, hdr[i].value);
 	if (rc == 0)
 		rc = add_header(&b->headers, "Authorization", sig.authorization);
-	if (rc == 0) {
-		/* No 100-continue round trip; no form content type on POST. */
-		struct curl_slist *l = curl_slist_append(b->headers, "Expect:");
-		if (l)
-			b->headers = l;
-		if (l && strcmp(req->method, "POST") == 0)
-			rc = add_header(&b->headers, "Content-Type", "application/xml");
-		rc = l ? rc : -1;
-	}
+	/* No 100-continue round trip; and no Content-Type of curl's making
+	 * (a POST would get a form type): the features set the right one. */
+	if (rc == 0)
+		rc = add_header(&b->headers, "Expect", "");
+	if (rc == 0 && !has_header(hdr, n, "Content-Type"))
+		rc = add_header(&b->headers, "Content-Type", "");
 	s3_sigv4_result_free(&sig);
 out:
 	s3_str_free(&path);
@@ -395,6 +405,7 @@ static CURLcode perform(tr_conn *c, const s3_request *req, xfer *x, const built 
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, S3_USER_AGENT);
 	if (c->conf.ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->conf.ca_file);
 	if (c->conf.insecure) {
@@ -407,7 +418,7 @@ static CURLcode perform(tr_conn *c, const s3_request *req, xfer *x, const built 
 
 /* --- deciding what an answer means --- */
 
-enum outcome { OUT_OK, OUT_RETRY, OUT_FAIL, OUT_REDIRECT };
+enum outcome { OUT_OK, OUT_RETRY, OUT_FAIL, OUT_REDIRECT, OUT_SKEWED, OUT_EXPIRED };
 
 static int code_in(const char *code, const char *const *list)
 {
@@ -424,8 +435,45 @@ static const char *const AUTH_CODES[] = {
 };
 static const char *const TRANSIENT_CODES[] = {
 	"RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable",
-	"ConditionalRequestConflict", "OperationAborted", NULL
+	"ConditionalRequestConflict", "OperationAborted",
+	/* The body we hold is right: a mismatch is damage on the way. */
+	"BadDigest", "XAmzContentSHA256Mismatch", NULL
 };
+static const char *const EXPIRED_CODES[] = {
+	"ExpiredToken", "TokenRefreshRequired", "InvalidToken", NULL
+};
+
+int64_t s3_http_date(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!s[0] || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* How far the server's clock is from ours (by its Date), or 0 when it is
+ * within what S3 accepts or unknown. */
+static int64_t server_skew(const tr_conn *c, const s3_response *r)
+{
+	int64_t server = s3_http_date(r->date);
+	if (!server)
+		return 0;
+	int64_t d = server - s3_now(c);
+	return d > MAX_SKEW || d < -MAX_SKEW ? d : 0;
+}
+
+/* A refusal that new credentials or a corrected clock could cure.  A
+ * HEAD answer has no body to say which: its Date tells skew apart. */
+static enum outcome auth_outcome(const tr_conn *c, const s3_response *r)
+{
+	int head_refusal = !r->err.code[0] && (r->status == 400 || r->status == 403);
+	if (strcmp(r->err.code, "RequestTimeTooSkewed") == 0 || (head_refusal && server_skew(c, r)))
+		return OUT_SKEWED;
+	if (c->creds.expiration && (code_in(r->err.code, EXPIRED_CODES) || head_refusal))
+		return OUT_EXPIRED;
+	return OUT_FAIL;
+}
 
 static int transient_curl(CURLcode cc)
 {
@@ -468,6 +516,8 @@ static enum outcome classify_http(tr_conn *c, const s3_request *req, s3_response
 		return OUT_RETRY;
 	if ((st == 400 || st == 409) && code_in(r->err.code, TRANSIENT_CODES))
 		return OUT_RETRY;
+	if (st == 400 || st == 403)
+		return auth_outcome(c, r);
 	return OUT_FAIL;
 }
 
@@ -539,23 +589,16 @@ static long backoff_ms(tr_conn *c, int attempt)
 	return (long)(s3_random(c) % (uint64_t)(ceiling + 1));
 }
 
-/* Switches the signing region (and the AWS endpoint) to the bucket's. */
+/* Switches the signing region (and the AWS endpoint) to the bucket's,
+ * and remembers it for the next commands. */
 static int follow_region(tr_conn *c, const char *region)
 {
-	char *r = strdup(region);
-	if (!r)
+	char reg[64];
+	snprintf(reg, sizeof reg, "%s", region); /* region lives in the response */
+	if (!s3_region_valid(reg) || s3_switch_region(c, reg) != 0)
 		return -1;
-	free(c->conf.region);
-	c->conf.region = r;
-	if (c->conf.endpoint_is_default) {
-		char *host = malloc(strlen(region) + 32);
-		if (!host)
-			return -1;
-		sprintf(host, "s3.%s.amazonaws.com", region);
-		free(c->conf.endpoint_host);
-		c->conf.endpoint_host = host;
-	}
 	c->region_redirected = 1;
+	s3_region_cache_store(c, reg);
 	return 0;
 }
 
@@ -569,12 +612,12 @@ static void reset_attempt(xfer *x)
 }
 
 /* One attempt: returns the outcome and the curl code. */
-static enum outcome attempt(tr_conn *c, const s3_request *req, xfer *x, const char *hash,
+static enum outcome attempt(tr_conn *c, const s3_request *req, xfer *x, const s3_digests *dg,
 			    CURLcode *cc, const char *what)
 {
 	built b;
 	reset_attempt(x);
-	if (build(c, req, x, hash, &b) != 0) {
+	if (build(c, req, x, dg, &b) != 0) {
 		built_free(&b);
 		*cc = CURLE_OUT_OF_MEMORY;
 		return OUT_FAIL;
@@ -620,12 +663,48 @@ static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int
 	return fail_http(c, what, x->resp, attempts);
 }
 
+/* The server refused our clock: sign with its time from now on. */
+static int correct_clock(tr_conn *c, const s3_response *r, const char *what)
+{
+	int64_t skew = server_skew(c, r);
+	if (!skew)
+		return 0;
+	c->clock_offset += skew;
+	s3_log(c, 1, "%s: this host's clock is %lld s %s the server's (RequestTimeTooSkewed); signing "
+	       "with the server's time from now on: fix the clock (NTP)", what,
+	       (long long)(skew < 0 ? -skew : skew), skew > 0 ? "behind" : "ahead of");
+	return 1;
+}
+
+/* Redirects, skew and expired credentials: each cured at most once per
+ * request, without counting as a retry.  1 when the request should be
+ * sent again at once. */
+static int cure(tr_conn *c, enum outcome o, const s3_response *resp, const char *what, int *cured)
+{
+	if (o == OUT_REDIRECT && !c->region_redirected) {
+		const char *reg = redirect_region(c, resp);
+		s3_log(c, 1, "%s: the bucket is in region %s, following", what, reg);
+		return follow_region(c, reg) == 0;
+	}
+	if (o == OUT_SKEWED && !(*cured & 1)) {
+		*cured |= 1;
+		return correct_clock(c, resp, what);
+	}
+	if (o == OUT_EXPIRED && !(*cured & 2)) {
+		*cured |= 2;
+		return s3_creds_refresh_now(c);
+	}
+	return 0;
+}
+
 int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 {
-	char what[TR_KEY_MAX + 300], hash[65];
+	char what[TR_KEY_MAX + 300];
+	s3_digests dg;
 	xfer x;
 	CURLcode cc = CURLE_OK;
 	double start = now_ms();
+	int cured = 0;
 
 	memset(resp, 0, sizeof *resp);
 	memset(&x, 0, sizeof x);
@@ -634,25 +713,23 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 	x.resp = resp;
 	x.total = -1;
 	describe(c, req, what, sizeof what);
-	if (req->body_len)
-		s3_sha256_hex(req->body, req->body_len, hash);
-	else
-		memcpy(hash, EMPTY_SHA256, sizeof hash);
+	s3_digests_compute(c, req->body ? req->body : "", req->body_len, &dg);
 
 	/* Backoff grows only while attempts make no progress: a download that
 	 * resumes after each break is not a struggling server. */
 	int stuck = 0;
 	for (int n = 0;; n++) {
 		int64_t before = x.delivered;
-		enum outcome o = attempt(c, req, &x, hash, &cc, what);
+		int rc = s3_creds_ensure(c);
+		if (rc != TR_OK)
+			return rc;
+		enum outcome o = attempt(c, req, &x, &dg, &cc, what);
 		stuck = x.delivered > before ? 0 : stuck + 1;
-		if (o == OUT_OK)
+		if (o == OUT_OK) {
+			snprintf(resp->sent_checksum, sizeof resp->sent_checksum, "%s", dg.sha256_b64);
 			return TR_OK;
-		if (o == OUT_REDIRECT && !c->region_redirected) {
-			const char *reg = redirect_region(c, resp);
-			s3_log(c, 1, "%s: the bucket is in region %s, following", what, reg);
-			if (follow_region(c, reg) != 0)
-				return s3_fail(c, TR_ENOMEM, "%s: out of memory", what);
+		}
+		if (cure(c, o, resp, what, &cured)) {
 			n--;
 			continue;
 		}

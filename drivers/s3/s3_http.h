@@ -33,6 +33,8 @@ typedef struct s3_response {
 	char checksum[TR_CHECKSUM_MAX + 1]; /* x-amz-meta-tr-checksum */
 	char last_modified[64];
 	char bucket_region[64];      /* x-amz-bucket-region */
+	char date[64];               /* Date, the server's clock */
+	char sent_checksum[48];      /* x-amz-checksum-sha256 of the body we sent, or "" */
 	s3_xml_error err;            /* parsed from an error body */
 } s3_response;
 
@@ -49,6 +51,9 @@ void s3_request_header(s3_request *r, const char *name, const char *value);
  */
 int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp);
 void s3_response_free(s3_response *resp);
+
+/* "Wed, 01 May 2024 12:00:00 GMT" -> seconds since the epoch, 0 if malformed. */
+int64_t s3_http_date(const char *s);
 
 /* curl_global_init once per process, and a fresh easy handle. */
 CURL *s3_http_handle(void);

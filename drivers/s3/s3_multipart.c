@@ -139,8 +139,11 @@ static int upload_part(upload *u, const s3_part *part)
 			     S3_DRIVER_NAME, u->c->conf.bucket, u->key, num);
 	if (rc == TR_OK) {
 		u->nparts++;
-		s3_str_printf(&u->parts, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
-			      u->nparts, resp.etag);
+		/* With SHA-256 checksums, S3 wants each part's again at completion. */
+		int sha = u->c->conf.feat.checksum == S3_CHECKSUM_SHA256;
+		s3_str_printf(&u->parts, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag>%s%s%s</Part>",
+			      u->nparts, resp.etag, sha ? "<ChecksumSHA256>" : "", sha ? resp.sent_checksum : "",
+			      sha ? "</ChecksumSHA256>" : "");
 		if (u->parts.oom)
 			rc = s3_fail(u->c, TR_ENOMEM, "%s: out of memory", S3_DRIVER_NAME);
 	}

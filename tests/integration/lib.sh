@@ -603,3 +603,6 @@ fake_segment() {
 		--random "${FAKE_RANDOM:-65536}" || return 1
 	if [ "$(id -u)" -eq 0 ]; then chown "$TR_SRV_USER" "$dir/$name"; fi
 }
+
+# shellcheck source=tests/integration/faultproxy.sh
+. "$(dirname "${BASH_SOURCE[0]}")/faultproxy.sh"

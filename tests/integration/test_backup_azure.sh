@@ -112,8 +112,8 @@ tr_note "check said: $(cat "$TR_LAST_OUT" "$TR_LAST_ERR" | head -c 800 | tr '\n'
 
 section "list --json against the container"
 list_json >"$TR_TMP/root/list.json"
-assert_eq "backups/$S1/info backups/$S1/manifest" "$(az_keys backups/ | tr '\n' ' ' | sed 's/ $//')" \
-	"the container holds the backup's info and manifest under <prefix>/<db>/backups/"
+assert_eq "backups/$S1/info backups/$S1/keyring backups/$S1/manifest" "$(az_keys backups/ | tr '\n' ' ' | sed 's/ $//')" \
+	"the container holds the backup's info, keyring copy and manifest under <prefix>/<db>/backups/"
 nchunks=$(az_keys chunks/ | wc -l)
 check "the container holds chunks under <prefix>/<db>/chunks/ ($nchunks)" test "$nchunks" -gt 10
 mapfile -t SEGS < <(az_keys wal/ | sed 's,.*/,,' | grep -E '^[0-9A-F]{24}$' | sort)
@@ -129,7 +129,7 @@ before=$( (az_keys backups/; az_keys wal/; az_keys chunks/) | md5sum)
 TR_DESC="expire --dry-run --retention-count 1" assert_rc 0 tr_run --dry-run --retention-count 1 expire
 assert_eq "$before" "$( (az_keys backups/; az_keys wal/; az_keys chunks/) | md5sum)" "--dry-run removed nothing from the container"
 TR_DESC="expire --retention-count 1" assert_rc 0 tr_run --retention-count 1 expire
-assert_eq "backups/$S2/info backups/$S2/manifest" "$(az_keys backups/ | tr '\n' ' ' | sed 's/ $//')" \
+assert_eq "backups/$S2/info backups/$S2/keyring backups/$S2/manifest" "$(az_keys backups/ | tr '\n' ' ' | sed 's/ $//')" \
 	"expire removed $S1's blobs and kept $S2's"
 assert_eq "$S2" "$(list_labels | tr '\n' ' ' | sed 's/ $//')" "list shows $S2 only"
 TR_DESC="verify --full after expire" assert_rc 0 tr_run --full verify
@@ -152,11 +152,11 @@ azh mkcontainer "$CONTAINER"
 # operation through and the restored cluster holds the same data.
 section "a cycle through 5% injected faults"
 FAULT_SEED=${TR_FAULT_SEED:-5}
-PROXY_PORT=$(free_port)
-python3 "$here/s3/faultproxy.py" --port "$PROXY_PORT" --upstream "127.0.0.1:$AZ_PORT" --seed "$FAULT_SEED" \
-	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 2 -v 2>"$TR_TMP/root/proxy.log" &
-TR_BG_PIDS+=($!)
-wait_until 30 port_open "$PROXY_PORT" || tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+faultproxy_start "$TR_TMP/root/proxy.log" --upstream "127.0.0.1:$AZ_PORT" --seed "$FAULT_SEED" \
+	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 2 -v ||
+	tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+TR_BG_PIDS+=("$FAULTPROXY_PID")
+PROXY_PORT=$FAULTPROXY_PORT
 DBID=db-faults
 # The endpoint setting wins over the connection string's BlobEndpoint.
 # A stall (2 s without a byte) trips the 1 s timeout; 10 retries with backoff.

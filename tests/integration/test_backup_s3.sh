@@ -2,7 +2,9 @@
 # tests/integration/test_backup_s3.sh - a full cycle through the s3 driver
 # against moto_server on 127.0.0.1 (path-style addressing): archive_command,
 # backup, list --json against the bucket's objects, restore to the latest
-# point, a restored cluster with the same data, expire --dry-run; then the
+# point, a restored cluster with the same data, expire --dry-run; a chunk
+# damaged and one deleted in the bucket, stored again by the next backup;
+# the repository lock held by one expire makes another give up; then the
 # same cycle for another database through faultproxy.py at 5% injected
 # faults (500, 503, resets, stalls, truncated bodies; seed TR_FAULT_SEED).
 # Uses lib.sh (PostgreSQL clusters); moto is started the way
@@ -46,14 +48,16 @@ PREFIX=ci/bt
 DBID=db-s3
 aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null || tr_die "cannot create the bucket"
 pass "bucket $BUCKET created"
-# s3_keys PREFIX: keys below <prefix>/<db>/PREFIX, relative to <prefix>/<db>/.
-s3_keys() {
+# s3_objects PREFIX: "KEY SIZE" of the objects below <prefix>/<db>/PREFIX,
+# keys relative to <prefix>/<db>/, sorted; s3_keys PREFIX: the keys alone.
+s3_objects() {
 	aws_s3 s3api list-objects-v2 --bucket "$BUCKET" --prefix "$PREFIX/$DBID/$1" --output json |
 		python3 -c 'import json, sys
 d = sys.stdin.read().strip()
 for o in (json.loads(d).get("Contents", []) if d else []):
-    print(o["Key"].split("/", 3)[3])' | sort
+    print(o["Key"].split("/", 3)[3], o["Size"])' | sort
 }
+s3_keys() { s3_objects "$1" | cut -d' ' -f1; }
 
 tr_write_keyfile "the s3 passphrase $RANDOM"
 # The s3 driver: next to the binary in the build tree, or in
@@ -128,6 +132,38 @@ before=$( (s3_keys backups/; s3_keys wal/; s3_keys chunks/) | md5sum)
 TR_DESC="expire --dry-run --retention-count 1" assert_rc 0 tr_run --dry-run --retention-count 1 expire
 assert_eq "$before" "$( (s3_keys backups/; s3_keys wal/; s3_keys chunks/) | md5sum)" "--dry-run removed nothing from the bucket"
 
+# ------------------------------------------------------------------ repair
+# A chunk overwritten with garbage and one deleted in the bucket: verify
+# names both, the next backup stores them again (a plain PUT replaces the
+# damaged object whole), verify passes.  Then the repository lock on S3:
+# while one expire holds it, another gives up after lock-timeout.
+section "s3: damaged and deleted chunks stored again; the repository lock"
+before=$(s3_objects chunks/)
+as_pg dd if=/dev/urandom of="${PG_DATA[p1]}/zz_fixture" bs=1K count=2048 status=none
+do_backup p1
+S2=$LAST_LABEL
+mapfile -t FIX < <(comm -13 <(printf '%s\n' "$before") <(s3_objects chunks/) | awk -v p="$PREFIX/$DBID/" '$2 > 300000 { print p $1 }')
+assert_eq 2 "${#FIX[@]}" "s3: the fixture's two chunks were stored by $S2"
+printf 'not a chunk at all\n' >"$TR_TMP/root/garbage"
+aws_s3 s3api put-object --bucket "$BUCKET" --key "${FIX[0]}" --body "$TR_TMP/root/garbage" >/dev/null
+aws_s3 s3api delete-object --bucket "$BUCKET" --key "${FIX[1]}" >/dev/null
+TR_DESC="s3: verify with a damaged and a missing chunk" assert_rc 1 tr_run verify
+assert_contains "$(cat "$TR_LAST_OUT")" "damaged chunk ${FIX[0]##*/} of backup $S2" "s3: verify names the damaged chunk"
+assert_contains "$(cat "$TR_LAST_OUT")" "missing chunk ${FIX[1]##*/} of backup $S2" "s3: verify names the missing chunk"
+do_backup p1
+assert_contains "$(cat "$TR_LAST_ERR")" "stored again 2 chunks" "s3: the next backup stored both again"
+TR_DESC="s3: verify after the repairing backup" assert_rc 0 tr_run verify
+as_pg mkdir -p "$TR_TMP/hooks"
+(rc=0; tr_run TOTALRECALL_TEST_PAUSE="expire-chunks:$TR_TMP/hooks/s3lock" expire >"$TR_TMP/root/s3exp.out" \
+	2>"$TR_TMP/root/s3exp.err" || rc=$?; echo "$rc" >"$TR_TMP/root/s3exp.rc") &
+wait_until 120 test -e "$TR_TMP/hooks/s3lock.reached" || fail "s3: expire did not reach its pause point"
+TR_DESC="s3: a second expire while the first holds the lock" assert_rc 1 tr_run TOTALRECALL_LOCK_TIMEOUT=2 expire
+assert_contains "$(cat "$TR_LAST_ERR")" "the repository is locked by expire" "s3: it names the holder and gives up"
+touch "$TR_TMP/hooks/s3lock.go"
+wait_until 120 test -s "$TR_TMP/root/s3exp.rc" || fail "s3: the first expire did not finish"
+assert_eq 0 "$(cat "$TR_TMP/root/s3exp.rc" 2>/dev/null)" "s3: the first expire completes"
+assert_eq "" "$(s3_keys locks/)" "s3: no lock is left in the bucket"
+
 drop_cluster p1
 
 # ------------------------------------------------------------------ faults
@@ -138,12 +174,11 @@ drop_cluster p1
 # operation through, and the restored cluster must hold the same data.
 section "full cycle through 5% injected faults"
 FAULT_SEED=${TR_FAULT_SEED:-5}
-PROXY_PORT=$(free_port)
-python3 "$here/s3/faultproxy.py" --port "$PROXY_PORT" --upstream "127.0.0.1:$MOTO_PORT" --seed "$FAULT_SEED" \
-	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 3 -v 2>"$TR_TMP/root/proxy.log" &
-TR_BG_PIDS+=($!)
-proxy_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; }
-wait_until 30 proxy_open || tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+faultproxy_start "$TR_TMP/root/proxy.log" --upstream "127.0.0.1:$MOTO_PORT" --seed "$FAULT_SEED" \
+	--rate 0.05 --faults 500,503,reset,stall,truncate --stall 3 -v ||
+	tr_die "faultproxy did not come up: $(tail -n 5 "$TR_TMP/root/proxy.log")"
+TR_BG_PIDS+=("$FAULTPROXY_PID")
+PROXY_PORT=$FAULTPROXY_PORT
 DBID=db-faults
 # A stall (3 s without a byte) trips the 2 s timeout; 10 retries with backoff.
 tr_env_set "TOTALRECALL_DATABASE_ID=$DBID" "TOTALRECALL_S3_ENDPOINT=http://127.0.0.1:$PROXY_PORT" \

@@ -10,6 +10,9 @@
 #   e. puts never synced never appear, and leave no temporary file
 #   d. listing removes a day-old temporary file left by a killed writer,
 #      and leaves a fresh one
+#   f. removing the last key of a directory removes the directories it
+#      left empty, up to the bucket; puts racing with removals in the same
+#      directory all succeed
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -84,5 +87,31 @@ listed=$(drv list chunks/aa/)
 assert_not_contains "$listed" ".tr-tmp" "d. temporary files are never listed"
 check "d. the day-old temporary file was removed" test ! -e "$B/chunks/aa/.tr-tmp-1-old"
 check "d. the fresh temporary file stays" test -e "$B/chunks/aa/.tr-tmp-2-new"
+
+# ------------------------------------------------------------------ f
+drv put db/backups/L1/info --gen 10 >/dev/null && drv put db/backups/L1/manifest --gen 10 >/dev/null &&
+	drv put db/backups/L2/info --gen 10 >/dev/null
+drv rm db/backups/L1/manifest && drv rm db/backups/L1/info
+check "f. the emptied directory of a removed backup is gone" test ! -e "$B/db/backups/L1"
+check "f. its parent, still holding another backup, stays" test -d "$B/db/backups/L2"
+drv rm db/backups/L2/info
+check "f. the last removal empties backups/ and removes it" test ! -e "$B/db/backups"
+check "f. the bucket itself stays" test -d "$B"
+# Two writers putting and removing keys of one directory: a put may find
+# its directory removed between creating it and its temporary file.
+race() { # TAG
+	local i rc=0
+	for i in $(seq 1 200); do
+		drv put "race/x/y/$1$i" --gen 100 >/dev/null || { echo "put $1$i failed"; rc=1; }
+		drv rm "race/x/y/$1$i" || { echo "rm $1$i failed"; rc=1; }
+	done
+	return $rc
+}
+race a >"$TR_TMP/race-a.out" 2>&1 &
+pa=$!
+race b >"$TR_TMP/race-b.out" 2>&1 || rb=$?
+wait "$pa" || ra=$?
+assert_eq "0 0" "${ra:-0} ${rb:-0}" "f. 400 puts racing with removals in one directory all succeeded $(cat "$TR_TMP"/race-*.out | head -3 | tr '\n' ' ')"
+check "f. nothing is left of the race's directories" test ! -e "$B/race"
 
 finish

@@ -57,7 +57,7 @@ assert_contains "$log" "complete" "the backup completes"
 assert_contains "$log" "1 page with a bad checksum: $VICTIM block 2" "its log line names the file and block"
 assert_contains "$log" "WARNING" "and a warning does"
 assert_eq 1 "$(backup_field "$B2" damaged_pages)" "list --json: exactly one damaged page"
-assert_eq "$VICTIM 2" "$(list_json | jq_py "' '.join('%s %d' % (d['file'], d['block']) for b in j['backups'] if b['label'] == '$B2' for d in b['damaged'])")" \
+assert_eq "$VICTIM 2" "$(list_json | jq_py "' '.join('%s %d' % (d['file'], d['block']) for b in j['backups'] if b['label'] == '$B2' for d in b['damaged_page_list'])")" \
 	"list --json: its file and block"
 TR_DESC="list" assert_rc 0 tr_run list
 assert_contains "$(cat "$TR_LAST_OUT")" "DAMAGED PAGES in $B2: 1 page with a bad checksum: $VICTIM 2" "the list table says it too"

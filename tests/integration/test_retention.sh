@@ -173,6 +173,9 @@ assert_eq "" "$added" "nothing was added to the repository"
 list_json >"$TR_TMP/root/after-c.json"
 assert_eq "$Q1 $Q2 $A4" "$(jq_py '[b["label"] for b in j["backups"]]' <"$TR_TMP/root/after-c.json" | tr '\n' ' ' | sed 's/ $//')" \
 	"list: Q1 Q2 A4 remain"
+assert_eq "" "$(cd "$REPO" && find . -mindepth 1 -type d -empty | sort)" "no empty directory is left behind (fs driver)"
+assert_not_contains "$(cat "$TR_LAST_ERR")" "(stopped 1" "stop times are not logged as epoch seconds"
+check "stop times are logged in ISO 8601 UTC" grep -qE "expire: backup $A1 \(stopped [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z" "$TR_LAST_ERR"
 check ".history files kept" test -f "$REPO/wal/00000002.history"
 newest_wal_before=$(cut -d' ' -f1 <<<"$before" | grep -E '^wal/[0-9A-F]{16}/[0-9A-F]{24}$' | sort -t/ -k3 | tail -n 1)
 check "the newest WAL ($newest_wal_before) kept" test -f "$REPO/$newest_wal_before"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_verify.sh - `totalrecall verify` against a real PostgreSQL 15
-# archiving to the fs driver: a clean repository passes; a flipped byte in a
-# chunk, a deleted chunk and a WAL gap inside a backup fail naming what is
-# broken; a WAL gap after the backup is reported with exit 0; incremental
-# runs decode only new objects, --full decodes all.
+# archiving to the fs driver: a clean repository passes (exit 0); a flipped
+# byte in a chunk, a deleted chunk and a WAL gap inside a backup fail naming
+# what is broken (exit 1); a WAL gap after the newest backup means the
+# latest state is not reachable (exit 2, naming the last reachable
+# segment); incremental runs decode only new objects, --full decodes all.
 set -euo pipefail
 . "$(dirname "$0")/lib_verify.sh"
 lv_init verify
@@ -84,7 +85,8 @@ assert_rc 1 "verify with WAL missing inside the backup"
 assert_contains "$OUT" "missing WAL $START..$START: backup $LABEL is not restorable" "the missing range is named"
 mv "$LV_TMP/wal.saved" "$(seg_path "$START")"
 
-# 6. WAL missing after the stop: reported, exit 0
+# 6. WAL missing after the stop of the newest backup: every backup is
+# restorable, but the latest state is not (exit 2)
 pg_new_segment
 s1=$SEG
 pg_new_segment
@@ -92,9 +94,15 @@ s2=$SEG
 pg_new_segment
 mv "$(seg_path "$s2")" "$LV_TMP/wal2.saved"
 tr_run verify
-assert_rc 0 "verify with WAL missing after the backup's stop"
+assert_rc 2 "verify with WAL missing after the newest backup's stop"
 assert_contains "$OUT" "missing WAL $s2..$s2: after the stop of backup $LABEL" "the gap after the stop is reported"
+assert_contains "$OUT" "latest state not reachable: WAL from $s2 is missing after the newest backup $LABEL; a restore to the latest state stops at $s1" \
+	"the last reachable segment is named"
+assert_contains "$OUT" "0 not restorable" "... and every backup is still restorable"
+assert_contains "$ERR" "the latest state is not reachable" "one error line says so (it goes to the metrics)"
 mv "$LV_TMP/wal2.saved" "$(seg_path "$s2")"
+tr_run verify
+assert_rc 0 "verify once the gap is filled: the latest state is reachable again"
 note "segments $s1 $s2"
 
 # 7. a damaged WAL file after the stop, a damaged unreferenced chunk, and
@@ -108,12 +116,18 @@ assert_rc 0 "second backup"
 tr_run list
 label2=$(awk 'NR > 2 && $1 != "'"$LABEL"'" && $1 ~ /^[0-9]/ { print $1 }' <<<"$OUT" | tail -1)
 rm -f "$LV_REPO/db1/backups/$label2/manifest"
-tr_run verify
-assert_rc 0 "damaged WAL after the stop and unreferenced chunks do not fail verify"
+# --full: the previous run recorded $s2 as verified, and the flip may fall
+# within the same second as its storage time, which an incremental run
+# compares (objects never change in place; this test's damage does).
+tr_run verify --full
+assert_rc 2 "damaged WAL after the stop: the latest state is not reachable (exit 2); unreferenced chunks change nothing"
 assert_contains "$OUT" "damaged WAL file $s2" "damaged WAL is named"
+assert_contains "$OUT" "a restore to the latest state stops at $s1" "the last reachable segment is the one before it"
 assert_contains "$OUT" "damaged chunk $(basename "$orphan"), referenced by no backup" "a damaged orphan chunk is named"
 assert_contains "$OUT" "unreferenced chunk" "chunks of the unlisted backup are reported as unreferenced"
 flip_byte "$(seg_path "$s2")" 100
+tr_run verify
+assert_rc 0 "verify once the WAL file is repaired"
 
 # 8. timelines: restore the backup, let it recover to the end of the
 # archive and promote (timeline 2); verify follows the backup onto the new
@@ -138,8 +152,9 @@ assert_rc 0 "verify after the switch to timeline 2"
 assert_not_contains "$OUT" "missing WAL" "the WAL is continuous along timeline 1 then 2"
 mv "$(seg_path "$t2b")" "$LV_TMP/wal3.saved"
 tr_run verify
-assert_rc 0 "verify with a gap on timeline 2 after the backup's stop"
+assert_rc 2 "verify with a gap on timeline 2 after the backup's stop (exit 2)"
 assert_contains "$OUT" "missing WAL $t2b..$t2b: after the stop of backup $LABEL" "the gap on timeline 2 is named"
+assert_contains "$OUT" "a restore to the latest state stops at $t2a" "the last reachable segment is on timeline 2"
 assert_not_contains "$OUT" "missing WAL 00000001" "nothing is expected on timeline 1 after the switch"
 mv "$LV_TMP/wal3.saved" "$(seg_path "$t2b")"
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # test_worker.sh - the background worker (postgres/totalrecall.so) against a
 # real PostgreSQL 15 cluster: schema and views, spool ingestion, exactly-once
-# across crashes, archive-put metrics, scheduled backup and expire, no work
-# on a standby, prompt stop of a running child on fast shutdown.
+# across crashes, archive-put metrics, scheduled backup, expire and the
+# verify after it, no work on a standby, prompt stop of a running child on
+# fast shutdown; then a second, idle cluster with archive_timeout = 1 s:
+# the worker's own metrics do not keep it archiving a segment per second,
+# and a damaged backup info does not stop the worker's runs.
 #
 # PostgreSQL refuses to run as root: as root, the clusters run as the
 # unprivileged user trtest (created if missing).  Skips (exit 77) when the
@@ -50,7 +53,7 @@ run() {
 }
 
 stop_all() {
-	for d in "$STANDBY" "$DATA"; do
+	for d in "$STANDBY" "$DATA" "$tmp/idle"; do
 		if [ -f "$d/postmaster.pid" ]; then
 			run "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true
 		fi
@@ -99,22 +102,30 @@ export TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_DRIVER_DIR=$DRIVER_DIR
 export TOTALRECALL_SCHEDULE='* * * * *' TOTALRECALL_RETENTION_COUNT=2
 unset POSTGRES_DB TOTALRECALL_SPOOL_DIR PGDATA PGHOST PGPORT PGUSER PGDATABASE
 
-# ---- set up the primary ----
-run mkdir -p "$SOCK" "$tmp/bucket" "$tmp/state"
-run "$PGBIN/initdb" -D "$DATA" -U postgres -A trust --no-sync >"$tmp/initdb.log" 2>&1
-cat >>"$DATA/postgresql.conf" <<EOF
-port = $PORT
+# new_cluster DATADIR PORT [LINE...]: initdb, with the worker loaded and
+# archiving through totalrecall, plus the given postgresql.conf lines.
+new_cluster() {
+	local dir=$1 port=$2
+	shift 2
+	run "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync >"$tmp/initdb-$(basename "$dir").log" 2>&1
+	cat >>"$dir/postgresql.conf" <<EOF
+port = $port
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
 shared_preload_libraries = '$SO'
 totalrecall.binary = '$BIN'
 totalrecall.naptime = 1
-totalrecall.enabled = off
 wal_level = replica
 archive_mode = on
 archive_command = '$BIN archive-put %p'
 fsync = off
 EOF
+	printf '%s\n' "$@" >>"$dir/postgresql.conf"
+}
+
+# ---- set up the primary ----
+run mkdir -p "$SOCK" "$tmp/bucket" "$tmp/state"
+new_cluster "$DATA" "$PORT" "totalrecall.enabled = off"
 run "$PGBIN/pg_ctl" -D "$DATA" -l "$tmp/primary.log" -w start >/dev/null
 
 # Appends lines (stdin) to the spool the way tr_spool_append does: under
@@ -157,13 +168,13 @@ worker_pid() {
 }
 
 # ---- schema and views ----
-check "worker creates schema version 1" wait_for q_is "SELECT version FROM totalrecall.schema_version" 1
-check "metrics table and three views exist" q_is \
+check "worker creates schema version 2" wait_for q_is "SELECT version FROM totalrecall.schema_version" 2
+check "metrics table and four views exist" q_is \
 	"SELECT count(*) FROM pg_views WHERE schemaname = 'totalrecall'
-	   AND viewname IN ('last_backup', 'archive_status', 'failures_24h')" 3
+	   AND viewname IN ('last_backup', 'archive_status', 'failures_24h', 'last_verify')" 4
 views_answer() {
 	q "SELECT * FROM totalrecall.last_backup, totalrecall.archive_status,
-	   (SELECT count(*) FROM totalrecall.failures_24h) f" >/dev/null
+	   (SELECT count(*) FROM totalrecall.failures_24h) f, (SELECT count(*) FROM totalrecall.last_verify) v" >/dev/null
 }
 check "views answer" views_answer
 check "bytes are 64-bit" q_is "SELECT string_agg(data_type, ',' ORDER BY column_name) FROM information_schema.columns
@@ -247,6 +258,9 @@ check "metrics row for backup" wait_for q_is \
 check "metrics row for expire" wait_for q_is "SELECT count(*) > 0 FROM totalrecall.metrics WHERE operation = 'expire'" t
 check "last_backup names it" wait_for q_is "SELECT label IS NOT NULL AND age < interval '1 hour' FROM totalrecall.last_backup" t
 check "the worker logged the runs" log_has "totalrecall: backup --scheduled finished"
+check "a verify ran after the scheduled backup and its result is in totalrecall.metrics" wait_for q_is \
+	"SELECT status FROM totalrecall.last_verify" ok
+check "... and the worker logged it" log_has "totalrecall: verify finished"
 q "ALTER SYSTEM SET totalrecall.enabled = off"
 q "SELECT pg_reload_conf()" >/dev/null
 
@@ -293,6 +307,46 @@ run "$PGBIN/pg_ctl" -D "$DATA" -m fast -t 60 -w stop >/dev/null
 check "fast shutdown with a running child takes under 10 s" test $((SECONDS - start)) -lt 10
 check "the child is gone" bash -c "! kill -0 $(cat "$tmp/slow.pid") 2>/dev/null"
 check "the worker stopped its child" log_has "totalrecall: stopping child process"
+
+# ---- an idle server with archive_timeout ----
+# Every insert into totalrecall.metrics writes WAL; with archive_timeout,
+# WAL makes an idle server switch and archive a segment, whose archive-put
+# record the next ingestion would insert: one segment per archive_timeout,
+# forever.  Measured: segments archived during 8 archive_timeout periods of
+# idleness (it was 8 before the worker held routine records back).
+IDLE=$tmp/idle
+IPORT=$((PORT + 2))
+new_cluster "$IDLE" "$IPORT" "archive_timeout = 1"
+TOTALRECALL_DATABASE_ID=worker-idle TOTALRECALL_SCHEDULE=7d run "$PGBIN/pg_ctl" -D "$IDLE" -l "$tmp/idle.log" -w start >/dev/null
+iq() { run "$PGBIN/psql" -h "$SOCK" -p "$IPORT" -U postgres -d postgres -XAtq -c "$1" 2>/dev/null; }
+iq_is() { [ "$(iq "$1")" = "$2" ]; }
+ilog_has() { grep -q -- "$1" "$tmp/idle.log"; }
+segments() { find "$tmp/bucket/worker-idle/wal" -type f -name '0*' ! -name '*.*' 2>/dev/null | wc -l; }
+check "idle: the first scheduled backup and its verify are recorded" wait_for iq_is \
+	"SELECT count(*) FILTER (WHERE operation = 'backup' AND status = 'ok') || '/' ||
+	        count(*) FILTER (WHERE operation = 'verify' AND status = 'ok') FROM totalrecall.metrics" 1/1
+a=$(segments)
+t0=$SECONDS
+sleep 8  # a measurement window (8 archive_timeout periods), not a wait for a condition
+b=$(segments)
+echo "# idle: $((b - a)) segments archived in $((SECONDS - t0)) s with archive_timeout = 1 s"
+check "idle: at most 2 segments archived in 8 archive_timeout periods (got $((b - a)))" test $((b - a)) -le 2
+check "idle: the worker kept running meanwhile" ilog_has "totalrecall: expire finished"
+iq "CREATE TABLE busy AS SELECT 1 AS x" >/dev/null
+seg=$(iq "SELECT pg_walfile_name(pg_switch_wal())")
+check "idle: once sessions write again, the records are ingested at once ($seg)" wait_for iq_is \
+	"SELECT count(*) > 0 FROM totalrecall.metrics WHERE operation = 'archive-put' AND subject = '$seg'" t
+# A damaged info used to make every backup --scheduled and expire fail.
+info=$(find "$tmp/bucket/worker-idle/backups" -name info | head -n 1)
+label=$(basename "$(dirname "$info")")
+printf 'X' | dd of="$info" bs=1 seek=50 conv=notrunc status=none
+mark=$(wc -l <"$tmp/idle.log")
+after_mark() { tail -n +"$((mark + 1))" "$tmp/idle.log" | grep -q -- "$1"; }
+check "idle: with a damaged info the runs go on, naming it" wait_for after_mark "backup $label: info damaged"
+check "... backup --scheduled finishes" wait_for after_mark "totalrecall: backup --scheduled finished"
+check "... expire finishes" wait_for after_mark "totalrecall: expire finished"
+check "... and neither failed" bash -c "! tail -n +$((mark + 1)) '$tmp/idle.log' | grep -q 'failed with exit status'"
+run "$PGBIN/pg_ctl" -D "$IDLE" -m fast -w stop >/dev/null
 
 summary
 [ "$failed" -eq 0 ]

@@ -279,7 +279,7 @@ int main(int argc, char **argv)
 			return 5;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: drvtool -D DRIVER [-d DIR] [-o name=value]... put|get|head|list|rm|batch ARG\n"
+		fprintf(stderr, "usage: drvtool -D DRIVER [-d DIR] [-o name=value]... put|get|head|list|rm|batch|describe ARG\n"
 				"       drvtool gen SIZE [--seed N]\n");
 		return 5;
 	}

@@ -2,12 +2,15 @@
  * config file) and the driver loader's errors. */
 #include "config.h"
 #include "loader.h"
+#include "repo.h"
 #include "settings.h"
 
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/tr-test-config-XXXXXX";
@@ -243,6 +246,76 @@ START_TEST(config_file_errors)
 }
 END_TEST
 
+/* A NUL byte used to end the file there: the settings after it were
+ * dropped without a word. */
+START_TEST(config_file_nul_refused)
+{
+	tr_config cfg;
+	char *conf = path_in_tmp("nul.conf");
+	static const char body[] = "bucket = ok\n\nregion = eu\0west-1\nretries = 3\n";
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fwrite(body, 1, sizeof body - 1, f), sizeof body - 1);
+	fclose(f);
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, conf), -1);
+	ck_assert_msg(strstr(err, conf) && strstr(err, ":3: contains a NUL byte"), "got '%s'", err);
+	tr_config_free(&cfg);
+}
+END_TEST
+
+/* Messages count empty lines too. */
+START_TEST(config_file_line_numbers_count_blank_lines)
+{
+	tr_config cfg;
+	char *conf = path_in_tmp("blank.conf");
+	write_file(conf, "bucket = ok\n\n# comment\n\nno equals sign here\n");
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, conf), -1);
+	ck_assert_msg(strstr(err, ":5: expected") != NULL, "got '%s'", err);
+	tr_config_free(&cfg);
+}
+END_TEST
+
+/* Opening a FIFO waits for a writer: a file: secret or a config file that
+ * is one is refused at once.  An alarm fails the test instead of hanging. */
+START_TEST(fifo_secret_refused_without_blocking)
+{
+	tr_config cfg;
+	char *fifo = path_in_tmp("key.fifo"), ref[600];
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(ref, sizeof ref, "file:%s", fifo);
+	setenv("TOTALRECALL_ENCRYPTION_KEY", ref, 1);
+	alarm(10);
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, NULL), -1);
+	ck_assert_msg(strstr(err, "TOTALRECALL_ENCRYPTION_KEY") && strstr(err, "not a regular file"), "got '%s'", err);
+	tr_config_free(&cfg);
+	unsetenv("TOTALRECALL_ENCRYPTION_KEY");
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, fifo), -1);
+	ck_assert_msg(strstr(err, "config file") && strstr(err, "not a regular file"), "got '%s'", err);
+	tr_config_free(&cfg);
+	alarm(0);
+}
+END_TEST
+
+/* A schedule that never fires is refused, naming the setting. */
+START_TEST(schedule_that_never_fires_refused)
+{
+	tr_config cfg;
+	setenv("TOTALRECALL_SCHEDULE", "0 0 31 2 *", 1);
+	tr_config_init(&cfg);
+	ck_assert_int_eq(load(&cfg, NULL), -1);
+	ck_assert_msg(strstr(err, "TOTALRECALL_SCHEDULE") && strstr(err, "never"), "got '%s'", err);
+	tr_config_free(&cfg);
+	setenv("TOTALRECALL_SCHEDULE", "0 0 29 2 *", 1);  /* every four years: fine */
+	tr_config_init(&cfg);
+	ck_assert_msg(load(&cfg, NULL) == 0, "29 February refused: %s", err);
+	tr_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(required_settings_named)
 {
 	tr_config cfg;
@@ -324,6 +397,40 @@ START_TEST(loader_finds_fs_in_build_tree)
 }
 END_TEST
 
+/* The hash naming a repository's local state (key cache, verify state)
+ * tells Azure accounts apart, never depends on a secret, and is unchanged
+ * for drivers that have no account. */
+static void hash_with(const char *var, const char *value, char out[33])
+{
+	tr_config cfg;
+	tr_config_init(&cfg);
+	clear_env();
+	setenv("TOTALRECALL_DRIVER", "azure", 1);
+	setenv("TOTALRECALL_BUCKET", "backups", 1);
+	setenv("TOTALRECALL_DATABASE_ID", "db", 1);
+	if (var)
+		setenv(var, value, 1);
+	ck_assert_int_eq(load(&cfg, NULL), 0);
+	tr_repo_id_hash(&cfg, out);
+	tr_config_free(&cfg);
+}
+
+START_TEST(repo_hash_tells_storage_accounts_apart)
+{
+	char none[33], a[33], b[33], cs1[33], cs2[33], cs3[33];
+	hash_with(NULL, NULL, none);
+	hash_with("AZURE_STORAGE_ACCOUNT", "accounta", a);
+	hash_with("AZURE_STORAGE_ACCOUNT", "accountb", b);
+	ck_assert_str_ne(a, b);
+	ck_assert_str_ne(none, a);
+	hash_with("AZURE_STORAGE_CONNECTION_STRING", "AccountName=accounta;AccountKey=a2V5MQ==", cs1);
+	hash_with("AZURE_STORAGE_CONNECTION_STRING", "AccountName=accounta;AccountKey=a2V5Mg==", cs2);
+	hash_with("AZURE_STORAGE_CONNECTION_STRING", "AccountName=accountb;AccountKey=a2V5MQ==", cs3);
+	ck_assert_str_eq(cs1, cs2);  /* a rotated key keeps the local state */
+	ck_assert_str_ne(cs1, cs3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -339,8 +446,13 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, bad_values_are_refused, 0, sizeof bad_values / sizeof bad_values[0]);
 	tcase_add_test(t, sizes_and_bools_normalise);
 	tcase_add_test(t, config_file_errors);
+	tcase_add_test(t, config_file_nul_refused);
+	tcase_add_test(t, config_file_line_numbers_count_blank_lines);
+	tcase_add_test(t, fifo_secret_refused_without_blocking);
+	tcase_add_test(t, schedule_that_never_fires_refused);
 	tcase_add_test(t, required_settings_named);
 	tcase_add_test(t, unknown_cmdline_option);
+	tcase_add_test(t, repo_hash_tells_storage_accounts_apart);
 	suite_add_tcase(s, t);
 	TCase *l = tcase_create("loader");
 	tcase_add_test(l, loader_unknown_driver_names_dirs);

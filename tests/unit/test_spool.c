@@ -210,6 +210,10 @@ START_TEST(dir_resolution)
 	ck_assert_int_eq(chdir(tmpdir), 0);
 	ck_assert_ptr_null(tr_spool_dir(NULL, NULL, buf, sizeof buf));
 	ck_assert_ptr_null(tr_spool_dir("", "", buf, sizeof buf));
+	/* A relative pgdata from a directory that is no data directory: made
+	 * absolute against the working directory. */
+	snprintf(expect, sizeof expect, "%s/rel/totalrecall_spool", tmpdir);
+	ck_assert_str_eq(tr_spool_dir(NULL, "rel", buf, sizeof buf), expect);
 	/* A data directory: archive_command's working directory. */
 	ck_assert_int_eq(mkdir("global", 0700), 0);
 	FILE *f = fopen("PG_VERSION", "w");
@@ -220,6 +224,16 @@ START_TEST(dir_resolution)
 	snprintf(expect, sizeof expect, "%s/totalrecall_spool", tmpdir);
 	ck_assert_str_eq(tr_spool_dir(NULL, NULL, buf, sizeof buf), expect);
 	ck_assert_str_eq(tr_spool_dir("/x", NULL, buf, sizeof buf), "/x");
+	/* pg_ctl -D data: the server (and archive_command, run in the data
+	 * directory) has PGDATA=data, which names nothing from here. */
+	ck_assert_str_eq(tr_spool_dir(NULL, "data", buf, sizeof buf), expect);
+	/* A relative pgdata that does name a data directory from here. */
+	ck_assert_int_eq(mkdir("sub", 0700), 0);
+	ck_assert_int_eq(mkdir("sub/global", 0700), 0);
+	fclose(fopen("sub/PG_VERSION", "w"));
+	fclose(fopen("sub/global/pg_control", "w"));
+	snprintf(expect, sizeof expect, "%s/sub/totalrecall_spool", tmpdir);
+	ck_assert_str_eq(tr_spool_dir(NULL, "sub", buf, sizeof buf), expect);
 	ck_assert_int_eq(chdir(cwd), 0);
 }
 END_TEST

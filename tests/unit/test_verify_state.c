@@ -39,10 +39,10 @@ static void write_sample(void)
 	ck_assert_int_eq(tr_vstate_commit(&w), 0);
 }
 
-START_TEST(path_reuses_cache_hash)
+START_TEST(path_named_by_repository_hash)
 {
 	char out[PATH_MAX];
-	tr_vstate_path("/state", "/state/keys/0123abcd.key", out, sizeof out);
+	tr_vstate_path("/state", "0123abcd", out, sizeof out);
 	ck_assert_str_eq(out, "/state/verify/0123abcd.state");
 }
 END_TEST
@@ -143,7 +143,7 @@ static Suite *vstate_suite(void)
 	Suite *s = suite_create("verify_state");
 	TCase *tc = tcase_create("verify_state");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, path_reuses_cache_hash);
+	tcase_add_test(tc, path_named_by_repository_hash);
 	tcase_add_test(tc, missing_state_skips_nothing);
 	tcase_add_test(tc, skip_rules);
 	tcase_add_test(tc, corrupt_state_means_full_run);

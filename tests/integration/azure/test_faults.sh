@@ -16,15 +16,11 @@ azh "$AZURITE_URL" mkcontainer "$C" || { echo "$AZ_SUITE: 0 passed, 1 failed"; e
 
 # start_proxy SEED RATE FAULTS -> PROXY_URL (stops the previous one)
 start_proxy() {
-	[ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
-	local port
-	port=$(free_port)
-	python3 "$S3DIR/faultproxy.py" --port "$port" --upstream "127.0.0.1:$AZURITE_PORT" --seed "$1" \
-		--rate "$2" --faults "$3" --stall 3 -v 2>>"$S3_TMP/proxy.log" &
-	PROXY_PID=$!
-	S3_PIDS+=($PROXY_PID)
-	PROXY_URL="http://127.0.0.1:$port/$AZ_ACCOUNT"
-	wait_port "$port"
+	faultproxy_stop
+	faultproxy_start "$S3_TMP/proxy.log" --upstream "127.0.0.1:$AZURITE_PORT" --seed "$1" \
+		--rate "$2" --faults "$3" --stall 3 -v || return 1
+	S3_PIDS+=("$FAULTPROXY_PID")
+	PROXY_URL="http://127.0.0.1:$FAULTPROXY_PORT/$AZ_ACCOUNT"
 }
 
 # A 3 s stall trips the 1 s timeout; enough retries for a 30% fault rate.

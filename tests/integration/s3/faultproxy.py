@@ -4,7 +4,10 @@ that injects faults on a seeded schedule, so the driver's retries, resumes
 and error handling can be tested reproducibly.
 
     faultproxy.py --port P --upstream 127.0.0.1:U --seed N --rate 0.3 \
-                  --faults 500,503,reset,stall,truncate [--stall 3]
+                  --faults 500,503,reset,stall,truncate [--stall 3] [--ready-file F]
+
+(--port 0: the kernel picks the port; --ready-file receives it once the
+proxy listens.)
 
 Per request, with probability --rate, one of the faults is picked:
   500, 503   answer with an S3 <Error> body, without forwarding
@@ -18,6 +21,8 @@ Per request, with probability --rate, one of the faults is picked:
              proxy, an ingress or a wrong endpoint does (never forwarded)
   nosuchkey  answer a GET or HEAD with S3's 404 NoSuchKey (the object
              looks absent to reads); other requests are forwarded
+  corrupt    flip one byte of a request body (PUT or POST with a body) on the
+             way to the server, after the client signed and checksummed it
 --fault-path REGEX limits faults to requests whose path (with the query)
 matches; the others are forwarded untouched and do not advance the
 schedule.  The schedule depends only on the seed and the order of the
@@ -26,6 +31,7 @@ requests it applies to.
 import argparse
 import re
 import http.client
+import os
 import random
 import socket
 import struct
@@ -153,6 +159,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self.close_connection = True
             return self._reset()
+        if fault == "corrupt" and body:
+            damaged = bytearray(body)
+            damaged[len(damaged) // 2] ^= 0x01
+            body = bytes(damaged)
         status, reason, hdrs, data = self._forward(body)
         if fault in ("truncate", "stall") and len(data) >= 2:
             return self._send(status, reason, hdrs, data, cut=len(data) // 2,
@@ -173,6 +183,7 @@ def main():
     ap.add_argument("--bucket-region", default="", help="refuse requests signed for another region")
     ap.add_argument("--region-status", type=int, default=400, choices=(301, 400))
     ap.add_argument("--fault-path", default="", help="only requests whose path matches this regex")
+    ap.add_argument("--ready-file", help="written with the port once the proxy listens")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     host, port = a.upstream.rsplit(":", 1)
@@ -185,6 +196,10 @@ def main():
     srv.bucket_region = a.bucket_region
     srv.region_status = a.region_status
     srv.fault_path = re.compile(a.fault_path) if a.fault_path else None
+    if a.ready_file:
+        with open(a.ready_file + ".tmp", "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.rename(a.ready_file + ".tmp", a.ready_file)
     srv.serve_forever()
 
 

@@ -7,10 +7,19 @@
 : "${top_builddir:=$top_srcdir}"
 S3DIR="$top_srcdir/tests/integration/s3"
 DRVTOOL="$top_builddir/tests/tools/drvtool"
+# shellcheck source=tests/integration/faultproxy.sh
+. "$top_srcdir/tests/integration/faultproxy.sh"
 # distcheck builds from a tarball without the npm packages: run-all.sh points here.
 NODE_DIR="${TR_S3RVER_NODE_DIR:-$S3DIR/node}"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=aws
+
+# Commands run with `env -i` keep the sanitizers' settings (tests/sanitize.sh:
+# LeakSanitizer must not scan TLS in a process that loaded libcurl).
+SAN_ENV=()
+for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+	[ -n "${!v:-}" ] && SAN_ENV+=("$v=${!v}")
+done
 
 PASS=0
 FAIL=0
@@ -50,7 +59,7 @@ stop_servers() {
 		wait "$pid" 2>/dev/null
 	done
 	S3_PIDS=()
-	rm -rf "$S3_TMP"
+	[ -n "${TR_KEEP:-}" ] || rm -rf "$S3_TMP"
 }
 trap stop_servers EXIT
 
@@ -104,3 +113,65 @@ drv() {
 }
 
 sha() { sha256sum | cut -c1-64; }
+
+# --- fakeaws.py: signature-checking S3 stand-in, STS, ECS, IMDS ---
+
+# start_fake [fakeaws options...] -> FAKE_URL (the S3 proxy in front of
+# moto), STS_URL, ECS_URL, IMDS_URL, BLACKHOLE_URL; needs start_moto first.
+start_fake() {
+	local ready="$S3_TMP/fake.ready"
+	rm -f "$ready"
+	# Port 0: fakeaws binds and reports its ports, so nothing can take
+	# one between choosing and binding it.
+	python3 "$S3DIR/fakeaws.py" --upstream "127.0.0.1:$MOTO_PORT" --s3 127.0.0.1:0 --sts 127.0.0.1:0 \
+		--ecs 127.0.0.1:0 --imds 127.0.0.1:0 --blackhole 127.0.0.1:0 --closed 127.0.0.1:0 --ready-file "$ready" "$@" \
+		2>>"$S3_TMP/fake.log" &
+	S3_PIDS+=($!)
+	for _ in $(seq 1 100); do
+		[ -e "$ready" ] && break
+		sleep 0.1
+	done
+	if [ ! -e "$ready" ]; then
+		echo "fakeaws did not come up: $(tail -3 "$S3_TMP/fake.log")" >&2
+		return 1
+	fi
+	fake_port() { sed -n "s/^$1 //p" "$ready"; }
+	FAKE_URL="http://127.0.0.1:$(fake_port s3)" STS_URL="http://127.0.0.1:$(fake_port sts)"
+	ECS_URL="http://127.0.0.1:$(fake_port ecs)" IMDS_URL="http://127.0.0.1:$(fake_port imds)"
+	BLACKHOLE_URL="http://127.0.0.1:$(fake_port blackhole)" CLOSED_PORT=$(fake_port closed)
+}
+
+# start_faultproxy [faultproxy options...] -> FAULT_URL (port chosen by the proxy).
+start_faultproxy() {
+	faultproxy_start /dev/stderr "$@" || { echo "faultproxy did not come up" >&2; return 1; }
+	S3_PIDS+=("$FAULTPROXY_PID")
+	FAULT_URL="http://127.0.0.1:$FAULTPROXY_PORT"
+}
+
+# fake_q EXPR: evaluates a Python expression over the fake's state d
+# (d["issued"]["sts"], d["log"], ...) and prints it.
+fake_q() {
+	curl -sf "$FAKE_URL/_fake/state" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+# fake_post OP [JSON]: config, expire, clear-log.
+fake_post() { curl -sf -X POST --data-binary "${2:-}" "$FAKE_URL/_fake/$1" >/dev/null; }
+
+# moto_head BUCKET KEY...: what moto stored for each key, one line each:
+# "KEY class=.. sse=.. kms=.. type=.. sha256=.." (straight from moto, not
+# through any proxy; the AWS CLI would take a second per call).
+moto_head() {
+	python3 - "$MOTO_URL" "$@" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+url, bucket, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
+                  aws_secret_access_key="y", config=Config(s3={"addressing_style": "path"}))
+for k in keys:
+    h = s3.head_object(Bucket=bucket, Key=k, ChecksumMode="ENABLED")
+    print("%s class=%s sse=%s kms=%s type=%s sha256=%s" % (
+        k, h.get("StorageClass", "STANDARD"), h.get("ServerSideEncryption", "-"), h.get("SSEKMSKeyId", "-"),
+        h.get("ContentType", "-"), h.get("ChecksumSHA256", "-")))
+PY
+}

@@ -15,15 +15,11 @@ start_moto || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
 
 # start_proxy SEED RATE FAULTS -> PROXY_URL (stops the previous one)
 start_proxy() {
-	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
-	local port
-	port=$(free_port)
-	python3 "$S3DIR/faultproxy.py" --port "$port" --upstream "127.0.0.1:$MOTO_PORT" --seed "$1" \
-		--rate "$2" --faults "$3" --stall 3 -v "${@:4}" 2>>"$S3_TMP/proxy.log" &
-	PROXY_PID=$!
-	S3_PIDS+=($PROXY_PID)
-	PROXY_URL="http://127.0.0.1:$port"
-	wait_port "$port"
+	faultproxy_stop
+	faultproxy_start "$S3_TMP/proxy.log" --upstream "127.0.0.1:$MOTO_PORT" --seed "$1" \
+		--rate "$2" --faults "$3" --stall 3 -v "${@:4}" || return 1
+	S3_PIDS+=("$FAULTPROXY_PID")
+	PROXY_URL="http://127.0.0.1:$FAULTPROXY_PORT"
 }
 
 # Lowered timeout so a 3 s stall trips it; enough retries for rate 0.3.

@@ -25,12 +25,12 @@ KEY_ID=AKIDTOTALRECALLKEYS
 SECRET=totalrecall-keys-secret
 BUCKET=keys-bucket
 MOTO_PID=
-PROXY_PID=
+FAULTPROXY_PID=
 section() { tr_note "== $* (at ${SECONDS}s)"; }
 
 stop_servers() {
 	local p
-	for p in $PROXY_PID $MOTO_PID; do
+	for p in $FAULTPROXY_PID $MOTO_PID; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
 	done
 }
@@ -53,14 +53,10 @@ check "bucket $BUCKET created" aws_s3 s3api create-bucket --bucket "$BUCKET"
 
 # start_proxy RATE FAULTS [faultproxy options]: PROXY_URL (the previous one stopped).
 start_proxy() {
-	[ -z "$PROXY_PID" ] || { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true; }
-	local port
-	port=$(free_port)
-	python3 "$here/faultproxy.py" --port "$port" --upstream "127.0.0.1:$MOTO_PORT" --seed 1 --rate "$1" \
-		--faults "$2" -v "${@:3}" 2>>"$TR_TMP/root/proxy.log" &
-	PROXY_PID=$!
-	PROXY_URL=http://127.0.0.1:$port
-	wait_until 30 port_open "$port"
+	faultproxy_stop
+	faultproxy_start "$TR_TMP/root/proxy.log" --upstream "127.0.0.1:$MOTO_PORT" --seed 1 --rate "$1" \
+		--faults "$2" -v "${@:3}" || return 1
+	PROXY_URL=http://127.0.0.1:$FAULTPROXY_PORT
 }
 
 KEY="s3 keys passphrase $RANDOM"
