@@ -287,7 +287,7 @@ static const char *read_error(int e, const char *max)
 	static char msg[64];
 	if (e == E2BIG)
 		snprintf(msg, sizeof msg, "larger than %s", max);
-	else if (e == EINVAL)
+	else if (e == EINVAL || e == TR_ENOTREG)
 		snprintf(msg, sizeof msg, "not a regular file");
 	else
 		return strerror(e);

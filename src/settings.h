@@ -111,7 +111,7 @@ enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM, T
 #define TR_SF_REQUIRED 0x4u  /* commands that touch storage need it */
 #define TR_SF_REPEAT   0x8u  /* may be given more than once (command line, config file):
 			      * the values are kept one a line, in order */
-#define TR_SF_DERIVED  0x8u  /* computed from other settings; not settable */
+#define TR_SF_DERIVED  0x10u /* computed from other settings; not settable */
 
 typedef struct tr_setting_def {
 	const char *name;     /* long option and config-file key */
