@@ -68,8 +68,9 @@ static int runs_on(tr_pg *pg, const char *what, const char *pgdata, char *err, s
 	if (!ok)
 		return -1;
 	/* The postmaster writes its start time before the one SQL reports. */
+	long ppid = parent_of(backend);
 	if (read_postmaster_pid(pgdata, &pid, &start, &port) != 0 || port != sport || sstart < start ||
-	    sstart - start > 60 || (parent_of(backend) >= 0 && parent_of(backend) != pid)) {
+	    sstart - start > 60 || (ppid >= 0 && ppid != pid)) {
 		snprintf(err, errlen, "the %s does not run on %s (its postmaster.pid names another server, or none): "
 			 "backup reads the data directory of the server it backs up, on this host; run it there, or set "
 			 "--pgdata to that server's directory", what, pgdata);

@@ -73,13 +73,15 @@ static void print_json_pages(const tr_manifest_hdr *b)
 	else
 		printf("null");
 	printf(",\"damaged_pages\":%" PRIu64 ",\"damaged_page_list\":[", b->damaged_pages);
-	for (const char *p = b->damaged_list; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "") {
-		if (sscanf(p, "%4095s %lu", path, &block) != 2)
-			continue;
-		printf("%s{\"file\":", first ? "" : ",");
-		json_str(path);
-		printf(",\"block\":%lu}", block);
-		first = 0;
+	for (const char *p = b->damaged_list; p && *p;) {  /* "<path> <block>" lines */
+		if (sscanf(p, "%4095s %lu", path, &block) == 2) {
+			printf("%s{\"file\":", first ? "" : ",");
+			json_str(path);
+			printf(",\"block\":%lu}", block);
+			first = 0;
+		}
+		p += strcspn(p, "\n");
+		p += *p == '\n';
 	}
 	printf("]");
 }
