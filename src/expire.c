@@ -161,6 +161,16 @@ static int remove_backup_object(struct expire *e, const char *label, const char 
 	return remove_object(e, what, rel, o->size);
 }
 
+/* A backup's objects, manifest first (so it stops being listed), then its
+ * info, then its copy of the keyring (written before the info). */
+static int remove_backup(struct expire *e, const char *label)
+{
+	return remove_backup_object(e, label, "manifest") != 0 || remove_backup_object(e, label, "info") != 0 ||
+			       remove_backup_object(e, label, "keyring") != 0
+		       ? -1
+		       : 0;
+}
+
 static int expire_backups(struct expire *e, const tr_backupset *set)
 {
 	for (int i = 0; i < set->n; i++) {
@@ -170,9 +180,7 @@ static int expire_backups(struct expire *e, const tr_backupset *set)
 		tr_backup_time_iso(set->b[i].stop_time, stopped);
 		tr_info("expire: backup %s (stopped %s, %" PRIu64 " bytes stored)", set->b[i].label, stopped,
 			set->b[i].stored_bytes);
-		if (remove_backup_object(e, set->b[i].label, "manifest") != 0 ||
-		    remove_backup_object(e, set->b[i].label, "info") != 0 ||
-		    remove_backup_object(e, set->b[i].label, "keyring") != 0)
+		if (remove_backup(e, set->b[i].label) != 0)
 			return -1;
 	}
 	return 0;
@@ -191,8 +199,7 @@ static int expire_unreadable(struct expire *e, const tr_backupset *set, const tr
 			continue;  /* named by the warning of tr_backupset_load */
 		}
 		tr_info("expire: backup %s cannot be read and is older than every kept backup: removed", d->v[k].label);
-		if (remove_backup_object(e, d->v[k].label, "manifest") != 0 ||
-		    remove_backup_object(e, d->v[k].label, "info") != 0)
+		if (remove_backup(e, d->v[k].label) != 0)
 			return -1;
 	}
 	return 0;
@@ -229,16 +236,20 @@ static int has_lock(struct expire *e, const char *label)
 	return tr_repo_head(e->repo, rel, &info) == TR_OK;
 }
 
-/* The info of a backup killed before its manifest: a day old and unlocked. */
+/* What a backup killed before its manifest left, a day old and unlocked:
+ * its info, or only its keyring copy (killed before the info). */
 static int expire_orphans(struct expire *e)
 {
 	for (int i = 0; i < e->nobjs; i++) {
 		const struct bobj *o = &e->objs[i];
-		if (strcmp(o->kind, "info") != 0 || find_obj(e, o->label, "manifest") ||
-		    o->mtime > e->now - TR_LOCK_STALE || has_lock(e, o->label))
+		int info = strcmp(o->kind, "info") == 0;
+		if ((!info && strcmp(o->kind, "keyring") != 0) || find_obj(e, o->label, "manifest") ||
+		    (!info && find_obj(e, o->label, "info")) || o->mtime > e->now - TR_LOCK_STALE ||
+		    has_lock(e, o->label))
 			continue;
 		tr_info("expire: backup %s never completed (no manifest)", o->label);
-		if (remove_backup_object(e, o->label, "info") != 0 || remove_backup_object(e, o->label, "keyring") != 0)
+		if ((info && remove_backup_object(e, o->label, "info") != 0) ||
+		    remove_backup_object(e, o->label, "keyring") != 0)
 			return -1;
 	}
 	return 0;

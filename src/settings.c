@@ -188,6 +188,11 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		0, TR_SF_SECRET, "backup --backup-standby: libpq connection string of the standby" },
 };
 
+/* Each flag its own bit: two branches once gave REPEAT and DERIVED the same. */
+_Static_assert((TR_SF_SECRET + TR_SF_DRIVER + TR_SF_REQUIRED + TR_SF_REPEAT + TR_SF_DERIVED) ==
+		       (TR_SF_SECRET | TR_SF_DRIVER | TR_SF_REQUIRED | TR_SF_REPEAT | TR_SF_DERIVED),
+	       "setting flags must not share bits");
+
 const tr_setting_def *tr_setting_defs(void) { return defs; }
 
 int tr_setting_find(const char *name)
@@ -285,12 +290,9 @@ static char *trim(char *s)
 static const char *read_error(int e, const char *max)
 {
 	static char msg[64];
-	if (e == E2BIG)
-		snprintf(msg, sizeof msg, "larger than %s", max);
-	else if (e == EINVAL || e == TR_ENOTREG)
-		snprintf(msg, sizeof msg, "not a regular file");
-	else
-		return strerror(e);
+	if (e != E2BIG)
+		return tr_strerror(e);  /* says "not a regular file" for a FIFO */
+	snprintf(msg, sizeof msg, "larger than %s", max);
 	return msg;
 }
 
@@ -311,8 +313,6 @@ static int resolve_once(const char *label, const char *raw, char **out, char *er
 		char *buf;
 		size_t len;
 		if (tr_read_small_file(raw + 5, 64 * 1024, &buf, &len) != 0) {
-			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5,
-				 errno == E2BIG ? "larger than 64 KiB" : tr_strerror(errno));
 			snprintf(err, errlen, "%s: cannot read %s: %s", label, raw + 5, read_error(errno, "64 KiB"));
 			return -1;
 		}
@@ -424,8 +424,6 @@ static int read_file(tr_config *cfg, char *err, size_t errlen)
 	if (tr_read_small_file(path, 1024 * 1024, &buf, &len) != 0) {
 		if (!cfg->config_file && errno == ENOENT)
 			return 0;  /* the default file is optional */
-		snprintf(err, errlen, "config file %s: %s", path,
-			 errno == E2BIG ? "larger than 1 MiB" : tr_strerror(errno));
 		snprintf(err, errlen, "config file %s: %s", path, read_error(errno, "1 MiB"));
 		return -1;
 	}

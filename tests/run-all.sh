@@ -58,6 +58,10 @@ run_part "sanitizers (ASan + UBSan make check, valgrind)" sanitize.log bash test
 run_part "fuzzing (${FUZZ_SECONDS:=45} s per target)" fuzz.log env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/fuzz/run.sh
 # The portable musl builds (both variants) and their round trip with PostgreSQL.
 run_part "portable musl builds" musl.log bash tests/portable/test_musl.sh
+# The Docker image (Debian flavour) built on local stand-ins of the official
+# postgres:17 and postgres:15 images, run as real containers; installs
+# docker.io and starts dockerd when absent ("skipped" only where it cannot).
+run_part "Docker image" docker.log bash tests/docker/test_image.sh
 
 echo "== summaries"
 passed=0 failed=0

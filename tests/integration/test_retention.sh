@@ -218,6 +218,12 @@ as_pg mkdir -p "$REPO/backups/20990102-000000F" "$REPO/backups/20990103-000000F"
 as_pg cp "$some_info" "$REPO/backups/20990102-000000F/info"
 as_pg cp "$some_info" "$REPO/backups/20990103-000000F/info"
 touch -d '2 days ago' "$REPO/backups/20990102-000000F/info"
+# A backup killed after its keyring copy and before its info leaves the
+# copy alone: a day old and unlocked, it goes too.
+some_ring=$(find "$REPO/backups" -name keyring | head -n 1)
+as_pg mkdir -p "$REPO/backups/20990104-000000F"
+as_pg cp "$some_ring" "$REPO/backups/20990104-000000F/keyring"
+touch -d '2 days ago' "$REPO/backups/20990104-000000F/keyring"
 before=$(repo_listing)
 expire_run --dry-run --retention-count 3
 DRY=$(listed_objects)
@@ -226,9 +232,9 @@ missing=$(for c in $EPHEMERAL_CHUNKS; do grep -qx "$c [0-9]*" <<<"$DRY" || echo 
 assert_eq "" "$missing" "--dry-run lists every chunk of the dropped table (only A2 referenced them)"
 listed_keepers=$(for c in $KEEPER_CHUNKS; do grep -q "^$c " <<<"$DRY" && echo "$c"; done || true)
 assert_eq "" "$listed_keepers" "--dry-run lists no chunk of the keeper table"
-assert_eq "$(printf '%s\n' backups/20990102-000000F/info locks/20990101-000000F)" \
-	"$(grep -v '^chunks/' <<<"$DRY" | cut -d' ' -f1 || true)" \
-	"--dry-run lists, besides chunks, only the stale lock and the day-old info without a manifest"
+assert_eq "$(printf '%s\n' backups/20990102-000000F/info backups/20990104-000000F/keyring locks/20990101-000000F)" \
+	"$(grep -v '^chunks/' <<<"$DRY" | cut -d' ' -f1 | sort || true)" \
+	"--dry-run lists, besides chunks, only the stale lock, the day-old info without a manifest and the day-old lone keyring copy"
 wrong=$(while read -r k s; do [ -z "$k" ] || [ "$(stat -c %s "$REPO/$k")" = "$s" ] || echo "$k"; done <<<"$DRY")
 assert_eq "" "$wrong" "--dry-run: the chunk sizes listed are the objects' sizes"
 expire_run --retention-count 3
@@ -242,6 +248,7 @@ assert_eq "" "$left" "the dropped table's chunks (unreferenced, aged) are gone"
 check "the stale lock is gone" test ! -e "$REPO/locks/20990101-000000F"
 check "the day-old info without a manifest is gone" test ! -e "$REPO/backups/20990102-000000F/info"
 check "the fresh info without a manifest stays" test -f "$REPO/backups/20990103-000000F/info"
+check "the day-old keyring copy without info or manifest is gone" test ! -e "$REPO/backups/20990104-000000F"
 as_pg rm -rf "$REPO/backups/20990103-000000F" "$REPO/backups/20990102-000000F"
 
 # ------------------------------------------------------------------ f
