@@ -10,6 +10,7 @@
 #include "backupset.h"
 #include "commands.h"
 #include "log.h"
+#include "pagecheck.h"
 #include "pgconn.h"
 #include "section.h"
 #include "timeline.h"
@@ -60,6 +61,52 @@ static void json_str(const char *s)
 			putchar(*p);
 	}
 	putchar('"');
+}
+
+/* Page checksums, damaged pages by file and block, and whether the backup
+ * was taken on a standby (pagecheck.h, README: Replicas). */
+static void print_json_pages(const tr_manifest_hdr *b)
+{
+	char path[4096];
+	unsigned long block;
+	int first = 1;
+	printf(",\"from_standby\":%s,\"page_checksums\":", b->from_standby ? "true" : "false");
+	if (*b->page_checksums)
+		json_str(b->page_checksums);
+	else
+		printf("null");
+	printf(",\"damaged_pages\":%" PRIu64 ",\"damaged_page_list\":[", b->damaged_pages);
+	for (const char *p = b->damaged_list; p && *p;) {  /* "<path> <block>" lines */
+		if (sscanf(p, "%4095s %lu", path, &block) == 2) {
+			printf("%s{\"file\":", first ? "" : ",");
+			json_str(path);
+			printf(",\"block\":%lu}", block);
+			first = 0;
+		}
+		p += strcspn(p, "\n");
+		p += *p == '\n';
+	}
+	printf("]");
+}
+
+/* Backups taken on a standby, and the damaged pages backups found. */
+static void print_pages_table(const tr_backupset *set)
+{
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		if (b->from_standby)
+			printf("%s: taken on a standby\n", b->label);
+		if (!b->damaged_pages)
+			continue;
+		printf("DAMAGED PAGES in %s: %" PRIu64 " page%s with a bad checksum:", b->label, b->damaged_pages,
+		       b->damaged_pages == 1 ? "" : "s");
+		for (const char *p = b->damaged_list; *p;) {
+			size_t n = strcspn(p, "\n");
+			printf(" %.*s%s", (int)n, p, p[n] ? "," : "");
+			p += n + (p[n] ? 1 : 0);
+		}
+		printf("%s\n", b->damaged_pages > TR_PAGECHECK_LIST_MAX ? " ..." : "");
+	}
 }
 
 /* Backups whose info or manifest could not be read (backupset.h). */
@@ -147,9 +194,11 @@ static void print_json(const tr_backupset *set, const tr_backup_damages *d, cons
 		       t0, t1, start, stop, b->timeline, b->pg_version, b->system_id, b->logical_bytes, b->stored_bytes,
 		       b->new_bytes, b->file_count, b->duration);
 		if (sec)
-			printf("%" PRIu32 "}", sec);
+			printf("%" PRIu32, sec);
 		else
-			printf("null}");   /* its section cannot be read */
+			printf("null");   /* its section cannot be read */
+		print_json_pages(b);
+		putchar('}');
 	}
 	printf("]");
 	print_sections_json(s, w);
@@ -196,6 +245,7 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const tr_back
 		       start, stop, b->timeline, sec, b->pg_version, (double)b->logical_bytes / 1048576,
 		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
 	}
+	print_pages_table(set);
 	print_damage_table(d);
 	for (int k = 0; k < s->n; k++) {
 		const tr_section *x = &s->v[k];

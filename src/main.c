@@ -44,7 +44,11 @@ static const command commands[] = {
 	  "reading the data directory in parallel; stores deduplicated, compressed,\n"
 	  "encrypted chunks and a manifest.  Fails unless the WAL from its start to its\n"
 	  "stop is in the archive.  Connection: --pg-conninfo and the PG* variables.\n"
-	  "--scheduled: only when the schedule (--schedule) says a backup is due.\n" },
+	  "--scheduled: only when the schedule (--schedule) says a backup is due.\n"
+	  "--backup-standby y|prefer: back up the standby at --standby-conninfo (prefer:\n"
+	  "the primary at --pg-conninfo when no standby answers); the primary is asked\n"
+	  "to finish the last WAL segment.  With data checksums, every page is verified;\n"
+	  "damaged pages are reported by file and block (list --json), not fatal.\n" },
 	{ "restore", tr_cmd_restore, 1, "restore [DATADIR]",
 	  "rebuild an empty data directory from a backup",
 	  "Restores the newest backup (or --backup LABEL, or the newest one before\n"
@@ -57,7 +61,10 @@ static const command commands[] = {
 	  "Links outside pg_tblspc become plain directories or files unless --link-map\n"
 	  "NAME=PATH moves them; --tablespace-map OID_OR_NAME=PATH moves a tablespace.\n"
 	  "--archive-mode=off: the restored copy never archives.  Diverged timelines\n"
-	  "are refused unless --target-timeline chooses one.\n" },
+	  "are refused unless --target-timeline chooses one.  --target-exclusive: stop\n"
+	  "just before the target.  --standby: a standby (standby.signal), streaming from\n"
+	  "--primary-conninfo once the archive is replayed.  --delta: into a stopped\n"
+	  "cluster of the same system, fetching only the chunks that differ.\n" },
 	{ "list", tr_cmd_list, 1, "list [--json]", "list backups and the archived WAL range",
 	  "Lists backups: label, start and stop times and LSNs, timeline, PostgreSQL\n"
 	  "version, size, stored size, newly stored bytes, duration; and the WAL range.\n" },

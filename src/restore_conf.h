@@ -1,6 +1,7 @@
 /*
  * restore_conf.h - what a restored data directory needs to recover:
- * recovery.signal, the recovery settings appended to postgresql.auto.conf
+ * recovery.signal (standby.signal for --standby, with primary_conninfo
+ * when given), the recovery settings appended to postgresql.auto.conf
  * (restore_command calling `totalrecall archive-get` with the same
  * configuration, and the recovery target), and the repository settings in
  * <pgdata>/totalrecall_restore.conf (mode 0600, never backed up): file:

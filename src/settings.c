@@ -176,6 +176,19 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_SECTION] = { "section", "TOTALRECALL_SECTION", NULL, NULL, TR_T_INT, NULL, 1, 9999, 0,
 		"the repository's history section whose WAL archive-get reads, or whose latest state restore brings "
 		"back (restore writes it into totalrecall_restore.conf); default: the cluster's own, else the current one" },
+	/* replicas (README: Replicas) */
+	[TR_S_STANDBY] = { "standby", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: a standby (standby.signal): replays the archive, then streams if --primary-conninfo says from where" },
+	[TR_S_PRIMARY_CONNINFO] = { "primary-conninfo", "TOTALRECALL_PRIMARY_CONNINFO", NULL, NULL, TR_T_STRING, NULL, 0,
+		0, TR_SF_SECRET, "restore --standby: written as primary_conninfo (the connection string the standby streams over)" },
+	[TR_S_TARGET_EXCLUSIVE] = { "target-exclusive", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: stop just before the target (recovery_target_inclusive = off)" },
+	[TR_S_DELTA] = { "delta", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
+		"restore: into a stopped data directory of the same cluster, fetching only the chunks that differ" },
+	[TR_S_BACKUP_STANDBY] = { "backup-standby", "TOTALRECALL_BACKUP_STANDBY", NULL, "n", TR_T_ENUM, "n|y|prefer", 0, 0,
+		0, "backup: from the standby at --standby-conninfo (y), from it when it answers else the primary (prefer)" },
+	[TR_S_STANDBY_CONNINFO] = { "standby-conninfo", "TOTALRECALL_STANDBY_CONNINFO", NULL, NULL, TR_T_STRING, NULL, 0,
+		0, TR_SF_SECRET, "backup --backup-standby: libpq connection string of the standby" },
 };
 
 /* Each flag its own bit: two branches once gave REPEAT and DERIVED the same. */

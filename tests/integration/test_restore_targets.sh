@@ -13,6 +13,9 @@
 #   d. targets the archive does not reach are refused before anything is
 #      written: a transaction that never committed, a time after the newest
 #      commit, an LSN after the last record
+#   e. --target-exclusive stops just before a transaction (its row is
+#      missing, the one before it is there; without it both are), and is
+#      refused without a time, LSN or xid target
 # Last line: "restore_targets: N passed, M failed".  TR_KEEP=1 keeps the temp dir.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -148,6 +151,29 @@ refused "--target-xid of a transaction that never committed" "not in the archive
 refused "--target-time after the newest commit" "after the end of the archive" --target-time "$(utc_now)"
 refused "--target-lsn after the last record" "after the end of the archive" \
 	--target-lsn "$(psql_q p1 "SELECT pg_current_wal_lsn() + 100000000")"
+
+# ------------------------------------------------------------------ e
+section "e. an exclusive xid target"
+psql_q p1 "CREATE TABLE excl (i int)"
+psql_q p1 "INSERT INTO excl VALUES (1)"
+X2=$(psql_q p1 "INSERT INTO excl VALUES (2) RETURNING txid_current()")
+psql_q p1 "INSERT INTO excl VALUES (3)"
+archived
+excl_rows() { psql_q "$1" "SELECT string_agg(i::text, ',' ORDER BY i) FROM excl"; }
+restore_to r_e --target-xid "$X2" --target-exclusive --target-action promote
+check "written as recovery_target_inclusive = 'off'" grep -qx "recovery_target_inclusive = 'off'" \
+	"${PG_DATA[r_e]}/postgresql.auto.conf"
+if recovered r_e; then
+	assert_eq 1 "$(excl_rows r_e)" "--target-exclusive $X2: stopped just before transaction $X2"
+fi
+drop_cluster r_e
+restore_to r_i --target-xid "$X2" --target-action promote
+if recovered r_i; then
+	assert_eq 1,2 "$(excl_rows r_i)" "without it, transaction $X2 is restored too"
+fi
+drop_cluster r_i
+refused "--target-exclusive without a time, LSN or xid target" "needs --target-time" --target-exclusive \
+	--target immediate
 
 tr_note "total: ${SECONDS}s"
 finish
