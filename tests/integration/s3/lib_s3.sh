@@ -2,6 +2,14 @@
 # ports, real S3 servers on 127.0.0.1 (moto_server, s3rver), buckets, and
 # pass/fail counting.  Sourced by test_*.sh; needs top_srcdir/top_builddir
 # (make check exports them; by hand they default to this checkout).
+#
+# Counting, as in ../lib.sh (the totals CI prints count assertions only):
+#   ok STATUS DESC / check DESC CMD...: an assertion about the driver
+#     (a pass or a failure is counted);
+#   setup DESC CMD...: a set-up step (a server started, a bucket created):
+#     "# setup: DESC" when it works, not counted; when it fails, one
+#     failure and the end of the script;
+#   skip DESC: what cannot run here, counted apart, never as a pass.
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -23,17 +31,33 @@ done
 
 PASS=0
 FAIL=0
+SKIP=0
 S3_PIDS=()
 S3_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tr-s3.XXXXXX")
 
 # Counts one check: ok NAME (after a command that set $?).
 ok() { if [ "$1" -eq 0 ]; then PASS=$((PASS + 1)); echo "ok   $2"; else FAIL=$((FAIL + 1)); echo "FAIL $2"; fi; }
 check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
+setup() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "# setup: $name"
+	else
+		FAIL=$((FAIL + 1))
+		echo "FAIL setup: $name"
+		finish
+		exit 1
+	fi
+}
+skip() { SKIP=$((SKIP + 1)); echo "SKIP $*"; }
 
-finish() {
-	echo "s3-driver: $PASS passed, $FAIL failed"
+# s3_summary NAME: the last line; true when nothing failed and something passed.
+s3_summary() {
+	echo "$1: $PASS passed, $FAIL failed$([ "$SKIP" -eq 0 ] || echo ", $SKIP skipped")"
 	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 }
+finish() { s3_summary s3-driver; }
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
