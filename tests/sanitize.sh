@@ -16,6 +16,8 @@
 # The PostgreSQL background worker (postgres/) is built by PGXS with
 # PostgreSQL's own compiler and flags, so the server never loads ASan code;
 # the script checks that the worker has no sanitizer symbols.
+# Builds are set-up steps: "# setup: ..." when they work (not counted), a
+# failure when they do not.
 # Last line: "sanitize: N passed, M failed".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,8 +62,8 @@ configure_build() {
 run_asan() {
 	local dir=$build/asan t0=$SECONDS rc=0
 	local flags='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1'
-	configure_build "$dir" clang "$flags" "-fsanitize=address,undefined" || { result 1 "sanitized build"; return; }
-	result 0 "sanitized build (clang, $flags)"
+	configure_build "$dir" clang "$flags" "-fsanitize=address,undefined" || { result 1 "setup: sanitized build"; return; }
+	echo "# setup: sanitized build (clang, $flags), $((SECONDS - t0)) s"
 	if [ -f "$dir/postgres/totalrecall.so" ] && nm -D "$dir/postgres/totalrecall.so" | grep -q '__asan\|__ubsan'; then
 		result 1 "the PostgreSQL worker must not contain sanitizer code"
 		return
@@ -113,7 +115,8 @@ vg() {
 run_valgrind() {
 	local dir=$build/plain t0=$SECONDS
 	command -v valgrind >/dev/null || { result 1 "valgrind is not installed (apt-get install valgrind)"; return; }
-	configure_build "$dir" gcc "-g -O1" "" || { result 1 "plain build for valgrind"; return; }
+	configure_build "$dir" gcc "-g -O1" "" || { result 1 "setup: plain build for valgrind"; return; }
+	echo "# setup: plain build for valgrind, $((SECONDS - t0)) s"
 	VG_BIN=$dir/src/totalrecall
 	VG_DIR=$(mktemp -d /tmp/tr-valgrind.XXXXXX)
 	mkdir -p "$VG_DIR/repo" "$VG_DIR/pgdata/pg_wal" "$VG_DIR/state" "$VG_DIR/restore"
@@ -145,7 +148,7 @@ run_valgrind() {
 	vg "verify (no backup yet)" 0 verify --full
 	cd "$top"
 	rm -rf "$VG_DIR"
-	result 0 "valgrind part took $((SECONDS - t0)) s"
+	echo "# valgrind part took $((SECONDS - t0)) s"
 }
 
 t0=$SECONDS

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib_azure.sh"
 
 MiB=$((1024 * 1024))
-start_azurite || { echo "azure-driver: 0 passed, 1 failed"; exit 1; }
+setup "azurite listens" start_azurite
 URL=$AZURITE_URL
 ERRS="$S3_TMP/all-errors"
 : >"$ERRS"
@@ -22,7 +22,7 @@ count_requests() { grep -c "^\[3\] azure: $1 " "$2"; }
 
 round_trips() {
 	local c=trtest err="$S3_TMP/err" log="$S3_TMP/log"
-	azh "$URL" mkcontainer "$c"
+	setup "container $c created" azh "$URL" mkcontainer "$c"
 	local m=(az_drv "$URL" "$c")
 
 	printf 'hello, azure\n' | "${m[@]}" put small/one --checksum sha256:aa 2>"$err"
@@ -124,7 +124,7 @@ round_trips() {
 # for staged uploads (whose uncommitted blocks share the blob name).
 races() {
 	local c=trrace i rc
-	azh "$URL" mkcontainer "$c"
+	setup "container $c created" azh "$URL" mkcontainer "$c"
 	for round in single staged; do
 		local pids=() size=200 winners=0 want=""
 		[ "$round" = staged ] && size=$((2 * MiB + 17))
@@ -147,8 +147,8 @@ races() {
 
 list_many() {
 	local c=trmany n=5003
-	azh "$URL" mkcontainer "$c"
-	azh "$URL" fill "$c" many/ $n
+	setup "container $c created" azh "$URL" mkcontainer "$c"
+	setup "$n blobs put by azhelper" azh "$URL" fill "$c" many/ $n
 	echo x | az_drv "$URL" "$c" put manz/outside
 	az_drv "$URL" "$c" -v list many/ >"$S3_TMP/list" 2>"$S3_TMP/log"
 	ok $? "list > 5000 blobs"

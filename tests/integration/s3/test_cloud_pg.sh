@@ -44,8 +44,7 @@ fake_q() {
 }
 curl -sf -X POST --data-binary '{"lifetime": 306, "valid_for": 15}' "$FAKE_URL/_fake/config" >/dev/null
 BUCKET=cloud-bucket
-curl -sf -X PUT "$MOTO_URL/$BUCKET" >/dev/null || tr_die "cannot create the bucket"
-pass "moto, fakeaws (STS, verifying S3 proxy) and bucket $BUCKET"
+setup "moto, fakeaws (STS, verifying S3 proxy) and bucket $BUCKET" curl -sf -o /dev/null -X PUT "$MOTO_URL/$BUCKET"
 
 SSEC_KEY=$(head -c 32 /dev/urandom | base64)
 DBID=db-cloud
@@ -101,7 +100,7 @@ archive_and_backup
 span=$((SECONDS - t0))
 issued=$(fake_q 'd["issued"]["sts"]')
 tr_note "archiving and backup took $span s; STS issued $issued credentials; the backup logged $(grep -c 'new credentials from web-identity' "$TR_TMP/root/backup-$LAST_BACKUP_END.err" || true) refresh(es)"
-check "the work spanned more than one credential lifetime ($span s > 15 s)" test "$span" -gt 15
+setup "the work spanned more than one credential lifetime ($span s > 15 s)" test "$span" -gt 15
 check "STS was asked again as credentials aged ($issued times)" test "$issued" -ge 2
 assert_eq 0 "$(fake_q 'sum(1 for e in d["log"] if e["refused"] == "ExpiredToken")')" \
 	"no request was signed with credentials past their life (refreshed beforehand)"

@@ -8,8 +8,8 @@ ID=testing
 SECRET=Sup3rS3cretValue
 MiB=$((1024 * 1024))
 
-start_moto || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
-start_s3rver || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
+setup "moto_server listens" start_moto
+setup "s3rver listens" start_s3rver
 
 # Every driver error goes through here: it must never show the secret.
 no_secret() { ! grep -q "$SECRET" "$1"; }
@@ -152,12 +152,12 @@ s3rver_fallback() {
 }
 
 for d in s3 minio; do
-	make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
+	setup "bucket bkt-$d created on moto" make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
 	round_trips "$d" "bkt-$d"
-	make_bucket "$S3RVER_URL" S3RVER S3RVER "s3rver-$d"
+	setup "bucket s3rver-$d created on s3rver" make_bucket "$S3RVER_URL" S3RVER S3RVER "s3rver-$d"
 	s3rver_fallback "$d" "s3rver-$d"
 done
-make_bucket "$MOTO_URL" "$ID" "$SECRET" bkt-list
+setup "bucket bkt-list created" make_bucket "$MOTO_URL" "$ID" "$SECRET" bkt-list
 list_many bkt-list
 settings_errors
 

@@ -47,9 +47,10 @@ MOTO_PORT=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
 MOTO_PID=$!
 MOTO_URL=http://127.0.0.1:$MOTO_PORT
-check "moto_server listens on $MOTO_PORT" wait_until 180 port_open "$MOTO_PORT" ||
-	tr_die "moto did not start: $(tail -n 5 "$TR_TMP/root/moto.log" | tr '\n' '|')"
-check "bucket $BUCKET created" aws_s3 s3api create-bucket --bucket "$BUCKET"
+moto_up() { wait_until 180 port_open "$MOTO_PORT" || { tail -n 5 "$TR_TMP/root/moto.log"; return 1; }; }
+setup "moto_server listens on $MOTO_PORT" moto_up
+make_bucket() { aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null; }
+setup "bucket $BUCKET created" make_bucket
 
 # start_proxy RATE FAULTS [faultproxy options]: PROXY_URL (the previous one stopped).
 start_proxy() {
