@@ -428,26 +428,29 @@ pg_bin() {
 	return 1
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on and that this
-# test has not handed out yet.
+# free_port: a free port (pick_port, servers.sh) this test has not handed
+# out yet.
 free_port() {
-	local p u tries=0
-	while [ $tries -lt 200 ]; do
-		tries=$((tries + 1))
-		# SRANDOM: tests seed RANDOM, and two runs must not pick the same ports
-		p=$((20000 + ${SRANDOM:-$((RANDOM * 32768 + RANDOM))} % 40000))
+	local p u tries
+	for tries in 1 2 3 4 5 6 7 8 9 10; do
+		p=$(pick_port) || return 1
 		for u in "${TR_PORTS_USED[@]}"; do
 			[ "$u" = "$p" ] && continue 2
 		done
-		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			continue
-		fi
 		TR_PORTS_USED+=("$p")
 		printf '%s\n' "$p"
 		return 0
 	done
 	echo "no free port found" >&2
 	return 1
+}
+
+# tr_moto_start: moto_server for this test (moto_launch, servers.sh):
+# MOTO_PORT, MOTO_URL; its log in $TR_TMP/root/moto.log; the cleanup trap
+# stops it.
+tr_moto_start() {
+	moto_launch "$TR_TMP/root/moto.log" free_port || return 1
+	TR_BG_PIDS+=("$MOTO_PID")
 }
 
 # pg_register NAME DATADIR: makes a cluster known to the harness (the
@@ -642,3 +645,5 @@ fake_segment() {
 
 # shellcheck source=tests/integration/faultproxy.sh
 . "$(dirname "${BASH_SOURCE[0]}")/faultproxy.sh"
+# shellcheck source=tests/integration/servers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/servers.sh"

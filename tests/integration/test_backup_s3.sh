@@ -22,20 +22,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 tr_init backup_s3
 pg_bin >/dev/null || tr_die "PostgreSQL 15 not found"
 command -v python3 >/dev/null || tr_die "python3 is needed to read list --json"
-command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 'moto[server]')"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=$(command -v aws) || tr_die "the aws CLI is not installed"
 : "${TR_CMD_TIMEOUT:=180}"
 
 # ------------------------------------------------------------------ moto
 section "moto_server"
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-TR_BG_PIDS+=($!)
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null; }
-moto_up() { wait_until 180 port_open || { tail -n 5 "$TR_TMP/root/moto.log"; return 1; }; }
-setup "moto_server on $MOTO_URL" moto_up
+setup "moto_server listens" tr_moto_start
 S3_ID=testing
 S3_SECRET="moto-secret-$$-$RANDOM"
 aws_s3() {

@@ -77,7 +77,9 @@ fi
 # A second library the user preloads, to see the lists merged.
 cp "$work/stub.so" "$libdir/userlib.so"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck source=tests/integration/servers.sh
+. "$top_srcdir/tests/integration/servers.sh"
+port=$(pick_port)
 
 # container PGDATA LOG [VAR=value...] -- [postgres args...]: runs the wrapper
 # as $user in a clean environment; background with the pid in $server_pid.

@@ -17,6 +17,8 @@ S3DIR="$top_srcdir/tests/integration/s3"
 DRVTOOL="$top_builddir/tests/tools/drvtool"
 # shellcheck source=tests/integration/faultproxy.sh
 . "$top_srcdir/tests/integration/faultproxy.sh"
+# shellcheck source=tests/integration/servers.sh
+. "$top_srcdir/tests/integration/servers.sh"
 # distcheck builds from a tarball without the npm packages: run-all.sh points here.
 NODE_DIR="${TR_S3RVER_NODE_DIR:-$S3DIR/node}"
 AWS=/usr/bin/aws
@@ -59,9 +61,7 @@ s3_summary() {
 }
 finish() { s3_summary s3-driver; }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+free_port() { pick_port; }
 
 # Waits until the port accepts connections (no request: a fault proxy
 # would count it in its schedule).
@@ -89,12 +89,8 @@ trap stop_servers EXIT
 
 # start_moto -> MOTO_PORT, MOTO_URL
 start_moto() {
-	command -v moto_server >/dev/null || { echo "moto_server not found (pip install 'moto[server]')" >&2; return 1; }
-	MOTO_PORT=$(free_port)
-	moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$S3_TMP/moto.log" 2>&1 &
-	S3_PIDS+=($!)
-	MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-	wait_port "$MOTO_PORT"
+	moto_launch "$S3_TMP/moto.log" || return 1
+	S3_PIDS+=("$MOTO_PID")
 }
 
 # start_s3rver -> S3RVER_PORT, S3RVER_URL (credentials S3RVER/S3RVER)

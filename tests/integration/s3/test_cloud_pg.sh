@@ -19,16 +19,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 tr_init cloud_pg
 pg_bin >/dev/null || tr_die "PostgreSQL 15 not found"
-command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 'moto[server]')"
 : "${TR_CMD_TIMEOUT:=180}"
 
 section "moto_server and fakeaws"
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-TR_BG_PIDS+=($!)
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_until 180 port_open "$MOTO_PORT" || tr_die "moto_server did not come up: $(tail -n 5 "$TR_TMP/root/moto.log")"
+tr_moto_start || tr_die "moto_server did not come up"
 ROLE=arn:aws:iam::123456789012:role/pg-backup
 TOKEN_FILE=$(pg_scratch token)/token
 printf 'eyJ.irsa-token-%s.sig\n' "$RANDOM$RANDOM" | as_pg tee "$TOKEN_FILE" >/dev/null

@@ -12,27 +12,13 @@ AWS=${AWS:-/usr/bin/aws}
 KEY_ID=AKIDTOTALRECALLTEST
 SECRET=totalrecall-test-secret
 BUCKET=wal-bucket
-MOTO_PID=
-
-stop_moto() { [ -z "$MOTO_PID" ] || { kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true; }; }
-trap 'stop_moto; tr_cleanup' EXIT
-
 aws_s3() {
 	AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_DEFAULT_REGION=us-east-1 \
 		AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 		"$AWS" --endpoint-url "$MOTO_URL" "$@"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-MOTO_PID=$!
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-# moto (Python) can take long to start on a loaded machine (the sanitized
-# run): a bounded poll on the port, with its log shown when it never opens.
-moto_up() { wait_until 180 port_open "$MOTO_PORT" || { tail -n 5 "$TR_TMP/root/moto.log"; return 1; }; }
-setup "moto_server listens on $MOTO_PORT" moto_up
+setup "moto_server listens" tr_moto_start
 make_bucket() { aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null; }
 setup "bucket $BUCKET created" make_bucket
 
