@@ -5,9 +5,10 @@
  * keep what it would remove for its age, never break a lock for its age,
  * and verify every object again (tests/integration/test_unknown_mtime.sh).
  *
- * It loads drivers/fs/.libs/fs.so relative to its own file (the build
- * tree's layout) once, and copies its table with head() and list()
- * wrapped; a driver of the tests, it keeps that table in a static.
+ * It loads fs.so from its own directory (where a test copies both), else
+ * from the build tree (drivers/fs/.libs, relative to tests/unit/drivers/
+ * .libs), once, and copies its table with head() and list() wrapped; a
+ * driver of the tests, it keeps that table in a static.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -58,17 +59,20 @@ static int nm_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 
 static void load_fs(void)
 {
+	static const char *const beside[] = { "/fs.so", "/../../../../drivers/fs/.libs/fs.so" };
 	Dl_info self;
 	char path[PATH_MAX + 64];
+	void *h = NULL;
 	if (!dladdr((void *)load_fs, &self) || !self.dli_fname)
 		return;
-	snprintf(path, sizeof path, "%s", self.dli_fname);
-	char *slash = strrchr(path, '/');
-	if (!slash)
-		return;
-	/* tests/unit/drivers/.libs/nomtime.so -> drivers/fs/.libs/fs.so */
-	snprintf(slash, sizeof path - (size_t)(slash - path), "/../../../../drivers/fs/.libs/fs.so");
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	for (int i = 0; !h && i < 2; i++) {
+		snprintf(path, sizeof path, "%s", self.dli_fname);
+		char *slash = strrchr(path, '/');
+		if (!slash)
+			return;
+		snprintf(slash, sizeof path - (size_t)(slash - path), "%s", beside[i]);
+		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	}
 	tr_driver_entry_fn entry;
 	*(void **)&entry = h ? dlsym(h, TR_DRIVER_ENTRY) : NULL;
 	fs = entry ? entry() : NULL;
