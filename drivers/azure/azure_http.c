@@ -12,8 +12,9 @@
  * is TR_ETRANSIENT; 401 and 403 refusals of the credentials
  * (AuthenticationFailed, a bad or expired SAS or token) are TR_EAUTH; 403
  * refusals of the operation (AuthorizationPermissionMismatch and the
- * other Authorization* codes: a read-only SAS, an identity without the
- * role) TR_EPERM; 404 is TR_ENOENT only with BlobNotFound; 501
+ * other Authorization*Mismatch codes: a read-only SAS, an identity without
+ * the role) TR_EPERM.  AuthorizationFailure, which Azure answers for a
+ * firewall rule and Azurite for a bad signature, stays TR_EAUTH; 404 is TR_ENOENT only with BlobNotFound; 501
  * TR_ENOTSUP; other answers, and curl errors that do not pass, TR_EIO. */
 #include "config.h"
 #include "azure_http.h"
@@ -503,11 +504,13 @@ static enum outcome classify(const az_response *r, const xfer *x)
 	return OUT_FAIL;
 }
 
-/* 403 codes that refuse the operation, not the credentials
- * (AuthorizationPermissionMismatch, AuthorizationFailure, ...). */
+/* 403 codes that refuse the operation, not the credentials:
+ * AuthorizationPermissionMismatch, AuthorizationSourceIPMismatch, ... */
 static int refuses_operation(const char *code)
 {
-	return strncmp(code, "Authorization", 13) == 0 || strcmp(code, "InsufficientAccountPermissions") == 0;
+	size_t n = strlen(code);
+	return (strncmp(code, "Authorization", 13) == 0 && n > 8 && strcmp(code + n - 8, "Mismatch") == 0) ||
+	       strcmp(code, "InsufficientAccountPermissions") == 0;
 }
 
 static int http_status(const az_response *r)
