@@ -162,7 +162,7 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_TARGET_ACTION] = { "target-action", "TOTALRECALL_TARGET_ACTION", NULL, "pause", TR_T_ENUM,
 		"pause|promote|shutdown", 0, 0, 0, "restore: what the server does at the target",
 		.group = TR_G_RESTORE, .metavar = "ACTION",
-		.doc = "refused with `--standby` (a standby never stops)" },
+		.doc = "`pause` is PostgreSQL's default too; refused with `--standby` (a standby never stops)" },
 	[TR_S_TARGET_TIMELINE] = { "target-timeline", "TOTALRECALL_TARGET_TIMELINE", NULL, NULL, TR_T_STRING, NULL, 0,
 		0, 0, "restore: recovery_target_timeline (latest, current or a number)",
 		.group = TR_G_RESTORE, .metavar = "TIMELINE",
@@ -325,7 +325,8 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_SECTION] = { "section", "TOTALRECALL_SECTION", NULL, NULL, TR_T_INT, NULL, 1, 9999, 0,
 		"the repository's history section whose WAL archive-get reads, or whose latest state restore brings "
 		"back (restore writes it into totalrecall_restore.conf); default: the cluster's own, else the current one",
-		.group = TR_G_ARCHIVING, .metavar = "N" },
+		.group = TR_G_ARCHIVING, .metavar = "N",
+		.doc = "`--backup` implies its own section" },
 	/* replicas (README: Replicas) */
 	[TR_S_STANDBY] = { "standby", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"restore: a standby (standby.signal): replays the archive, then streams if --primary-conninfo says from where",

@@ -47,13 +47,15 @@ check "totalrecall help has every setting, and nothing else (no derived one)" cm
 check "the derived wal-key-prefix is in none of them" \
 	bash -c "! grep -q wal-key-prefix '$work/names' '$work/man-settings' '$work/markdown' '$work/help-names'"
 
-# the page formats without a warning (groff -ww), where groff is installed
+# the pages format without a warning (groff -ww), where groff is installed
 if command -v groff >/dev/null; then
-	groff -man -t -ww -z "$page" >"$work/groff" 2>&1
-	check "groff formats totalrecall.1 without a warning" test ! -s "$work/groff"
-	[ -s "$work/groff" ] && head -5 "$work/groff"
+	for p in "$page" "$src"/src/totalrecall-*.[1-9]; do
+		groff -man -t -ww -z "$p" >"$work/groff" 2>&1
+		check "groff formats $(basename "$p") without a warning" test ! -s "$work/groff"
+		[ -s "$work/groff" ] && head -5 "$work/groff"
+	done
 else
-	echo "SKIP - groff is not installed: the page's formatting is not checked (not counted)"
+	echo "SKIP - groff is not installed: the pages' formatting is not checked (not counted)"
 fi
 echo "test_settings_doc: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
