@@ -196,6 +196,24 @@ static void put_meaning(FILE *out, const tr_setting_def *d, int line_start, enum
 
 static int documented(const tr_setting_def *d) { return !(d->flags & TR_SF_DERIVED); }
 
+/* Every documented setting under its group's heading, the groups in their
+ * order and the ungrouped (TR_G_NONE) last. */
+static void walk_groups(FILE *out, void (*heading)(FILE *, const char *),
+			void (*row)(FILE *, const tr_setting_def *))
+{
+	const tr_setting_def *defs = tr_setting_defs();
+	for (int g = 1; g <= TR_G_COUNT; g++) {
+		int group = g % TR_G_COUNT, seen = 0;
+		for (int i = 0; i < TR_S_COUNT; i++) {
+			if (!documented(&defs[i]) || defs[i].group != group)
+				continue;
+			if (!seen++)
+				heading(out, group_title[group]);
+			row(out, &defs[i]);
+		}
+	}
+}
+
 static void markdown_variable(FILE *out, const tr_setting_def *d)
 {
 	if (d->env)
@@ -204,11 +222,26 @@ static void markdown_variable(FILE *out, const tr_setting_def *d)
 		fprintf(out, " (or `%s`)", d->env_alt);
 }
 
+static void markdown_heading(FILE *out, const char *title) { fprintf(out, "| **%s** | | | | |\n", title); }
+
+static void markdown_row(FILE *out, const tr_setting_def *d)
+{
+	char val[256], def[256];
+	values_text(d, val, sizeof val);
+	default_text(d, def, sizeof def);
+	fprintf(out, "| `--%s` | ", d->name);
+	markdown_variable(out, d);
+	fputs(" | ", out);
+	put_text(out, def, 0, MARKDOWN);
+	fputs(" | ", out);
+	put_text(out, val, 0, MARKDOWN);
+	fputs(" | ", out);
+	put_meaning(out, d, 0, MARKDOWN);
+	fputs(" |\n", out);
+}
+
 static void markdown(FILE *out)
 {
-	const tr_setting_def *defs = tr_setting_defs();
-	char val[256], def[256];
-
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		put_text(out, rules[i], 1, MARKDOWN);
 		fputs("\n\n", out);
@@ -219,28 +252,7 @@ static void markdown(FILE *out)
 		fputs("\n", out);
 	}
 	fputs("\n| option | variable | default | values | meaning |\n|---|---|---|---|---|\n", out);
-	for (int g = 1; g <= TR_G_COUNT; g++) {
-		int group = g % TR_G_COUNT;  /* TR_G_NONE last */
-		int heading = 0;
-		for (int i = 0; i < TR_S_COUNT; i++) {
-			const tr_setting_def *d = &defs[i];
-			if (!documented(d) || d->group != group)
-				continue;
-			if (!heading++)
-				fprintf(out, "| **%s** | | | | |\n", group_title[group]);
-			values_text(d, val, sizeof val);
-			default_text(d, def, sizeof def);
-			fprintf(out, "| `--%s` | ", d->name);
-			markdown_variable(out, d);
-			fputs(" | ", out);
-			put_text(out, def, 0, MARKDOWN);
-			fputs(" | ", out);
-			put_text(out, val, 0, MARKDOWN);
-			fputs(" | ", out);
-			put_meaning(out, d, 0, MARKDOWN);
-			fputs(" |\n", out);
-		}
-	}
+	walk_groups(out, markdown_heading, markdown_row);
 }
 
 static const char *metavar(const tr_setting_def *d)
@@ -290,10 +302,19 @@ static void man_facts(FILE *out, const tr_setting_def *d)
 	}
 }
 
+static void man_heading(FILE *out, const char *title) { fprintf(out, ".SS \"%s\"\n", title); }
+
+static void man_row(FILE *out, const tr_setting_def *d)
+{
+	fputs(".TP\n", out);
+	man_tag(out, d);
+	put_meaning(out, d, 1, MAN);
+	fputs(".\n", out);
+	man_facts(out, d);
+}
+
 static void man(FILE *out)
 {
-	const tr_setting_def *defs = tr_setting_defs();
-
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		fputs(i ? ".PP\n" : "", out);
 		put_text(out, rules[i], 1, MAN);
@@ -306,22 +327,7 @@ static void man(FILE *out)
 		put_text(out, options[i].text, 1, MAN);
 		fputs("\n", out);
 	}
-	for (int g = 1; g <= TR_G_COUNT; g++) {
-		int group = g % TR_G_COUNT;
-		int heading = 0;
-		for (int i = 0; i < TR_S_COUNT; i++) {
-			const tr_setting_def *d = &defs[i];
-			if (!documented(d) || d->group != group)
-				continue;
-			if (!heading++)
-				fprintf(out, ".SS \"%s\"\n", group_title[group]);
-			fputs(".TP\n", out);
-			man_tag(out, d);
-			put_meaning(out, d, 1, MAN);
-			fputs(".\n", out);
-			man_facts(out, d);
-		}
-	}
+	walk_groups(out, man_heading, man_row);
 }
 
 /* Every setting a user can give, one a line (what `totalrecall help` lists). */
