@@ -16,7 +16,7 @@ mkdir -p "$work/repo" "$work/data/pg_wal"
 check "version" "$bin" version
 check "man page totalrecall(1)" test -s "$mandir/man1/totalrecall.1"
 # the page's SETTINGS section was generated into it (not left as a template)
-check "totalrecall(1) has its settings" bash -c "grep -q TOTALRECALL_ARCHIVE_AHEAD '$mandir/man1/totalrecall.1' && ! grep -q '@SETTINGS@' '$mandir/man1/totalrecall.1'"
+check "totalrecall(1) has its settings" bash -c "grep -q TOTALRECALL_ARCHIVE_AHEAD '$mandir/man1/totalrecall.1' && ! grep -qx '@SETTINGS@' '$mandir/man1/totalrecall.1'"
 for page in man7/totalrecall-restore.7 man7/totalrecall-storage.7 man7/totalrecall-troubleshooting.7 \
 	man7/totalrecall-security.7 man5/totalrecall-format.5; do
 	check "man page $(basename "$page")" test -s "$mandir/$page"
