@@ -9,7 +9,7 @@
  *
  * that returns a pointer to a static, read-only tr_driver: a versioned
  * struct of function pointers, in the spirit of SQLite's sqlite3_vfs.
- * README.md ("Drivers", "Writing a driver") walks through writing one.
+ * drivers/README.md walks through writing one.
  *
  * Rules every driver follows:
  *  - No global mutable state.  Everything lives in the tr_conn the driver

@@ -3,7 +3,7 @@
  * "nomtime", reporting every mtime as 0: a storage that does not tell
  * when an object was written (driver.h, "Times").  The core must then
  * keep what it would remove for its age, never break a lock for its age,
- * and verify every object again (tests/integration/test_unknown_mtime.sh).
+ * and verify every object again (test_retention.sh, test_verify.sh).
  *
  * It loads fs.so from its own directory (where a test copies both), else
  * from the build tree (drivers/fs/.libs, relative to tests/unit/drivers/
