@@ -235,7 +235,7 @@ int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen
 const char *tr_repo_status_hint(int rc)
 {
 	switch (rc) {
-	case TR_ETRANSIENT: return " (temporary: the storage did not answer in time, retries exhausted; try again later)";
+	case TR_ETRANSIENT: return " (temporary: the driver's retries ran out; try again later)";
 	case TR_EAUTH: return " (the storage refused the credentials)";
 	case TR_EPERM: return " (the storage does not permit this to these credentials)";
 	case TR_ENOTSUP: return " (not supported by this storage)";
@@ -283,10 +283,13 @@ int tr_repo_drv_put(tr_repo *r, const char *key, const tr_put_args *a)
 	if (rc != TR_OK)
 		return rc;
 	tr_put_args args = *a;
-	if (r->depth > 1 || !(r->ld.drv->caps(c) & TR_CAP_BATCH) || !r->ld.drv->sync)
+	if ((args.flags & TR_PUT_BATCH) &&
+	    (r->depth > 1 || !r->ld.drv->sync || !(r->ld.drv->caps(c) & TR_CAP_BATCH)))
 		args.flags &= ~TR_PUT_BATCH;  /* only the first connection batches */
 	rc = r->ld.drv->put(c, key, &args);
-	if (rc == TR_OK && (args.flags & TR_PUT_BATCH))
+	/* Even a refused batched put may leave work for sync() (fs: the
+	 * directory of a name another writer has not made durable yet). */
+	if (args.flags & TR_PUT_BATCH)
 		r->batched = 1;
 	return conn_leave(r, c, rc);
 }

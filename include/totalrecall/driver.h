@@ -299,9 +299,11 @@ typedef struct tr_driver {
 	int (*remove)(tr_conn *c, const char *key);
 
 	/* Completes every TR_PUT_BATCH put of this connection: each object
-	 * is visible and durable (body and name) when it returns TR_OK.
-	 * NULL when no connection of the driver can batch; TR_ENOTSUP on a
-	 * connection without TR_CAP_BATCH. */
+	 * is visible and durable (body and name) when it returns TR_OK.  The
+	 * core calls it after batched puts whatever their status (one that
+	 * found its key taken may leave work: making the name another
+	 * writer made durable).  NULL when no connection of the driver can
+	 * batch; TR_ENOTSUP on a connection without TR_CAP_BATCH. */
 	int (*sync)(tr_conn *c);
 } tr_driver;
 
