@@ -151,7 +151,7 @@ assert_contains "$(cat "$TR_LAST_ERR")" "system identifier 7000000000000000099" 
 assert_file_absent "$REPO/wal/0000000100000000/0000000100000000000000D1" "and not stored"
 # TotalRecall 0.1's repository: WAL only, mkwal.py's default identifier.
 V01=$(pg_scratch v01)
-cp -r "$top_srcdir/tests/vectors/v01-repo/v01db" "$V01/"
+cp -r "$top_srcdir/tests/vectors/v01-repo/v01db" "$V01/" && chmod -R u+w "$V01" # the source tree is read-only under distcheck
 chown -R "$TR_SRV_USER" "$V01"
 v01=("TOTALRECALL_BUCKET=$V01" TOTALRECALL_DATABASE_ID=v01db "TOTALRECALL_ENCRYPTION_KEY=zero point one"
 	"TOTALRECALL_STATE_DIR=$(cold_state v01)")

@@ -154,7 +154,7 @@ as_pg mv "$REPO.saved" "$REPO"
 # ------------------------------------------------------------------ e
 section "e. a repository made by TotalRecall 0.1"
 V01=$(newdir v01-bucket)
-cp -r "$top_srcdir/tests/vectors/v01-repo/v01db" "$V01/"
+cp -r "$top_srcdir/tests/vectors/v01-repo/v01db" "$V01/" && chmod -R u+w "$V01" # the source tree is read-only under distcheck
 chown -R "$TR_SRV_USER" "$V01"
 v01=("TOTALRECALL_BUCKET=$V01" TOTALRECALL_DATABASE_ID=v01db "TOTALRECALL_ENCRYPTION_KEY=zero point one"
 	"TOTALRECALL_STATE_DIR=$(newdir state-v01)")
