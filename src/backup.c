@@ -177,7 +177,9 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	else if (tr_testhook_fail("chunk"))
 		snprintf(repo->err, sizeof repo->err, "test hook: chunk job failed (%s)", c->file->rec.path);
 	else if (read_chunk(c, buf, repo) == 0) {
+		tr_repo_cpu_enter(repo);  /* hashing: CPU work, `parallel` at a time (pool.h) */
 		tr_chunk_id(&repo->keys, buf, c->len, c->id);
+		tr_repo_cpu_leave(repo);
 		int repair = tr_idset_has(&b->repair, c->id);
 		if (!repair && c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
 			c->stored = c->prev_stored;
@@ -550,7 +552,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	uint64_t total = 0;
 	tr_datadir_walk(b->pgdata, sum_sizes, &total, b->err, sizeof b->err);
 	tr_progress_init(&b->progress, "backup", total);
-	int workers = (int)tr_config_int(b->repo->cfg, TR_S_PARALLEL);
+	int workers = tr_pool_transfers(b->repo);
 	b->stored_ids = tr_chunkset_new();  /* without it, duplicates are only stored again */
 	b->pool = tr_pool_start(b->repo, workers, 2 * workers, chunk_job, b, b->err, sizeof b->err);
 	if (!b->pool)

@@ -524,7 +524,7 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 {
 	struct chunk_get *control = NULL;
-	int workers = (int)tr_config_int(rs->repo->cfg, TR_S_PARALLEL);
+	int workers = tr_pool_transfers(rs->repo);
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
 	if (rs->pool)

@@ -72,7 +72,7 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_PGDATA] = { "pgdata", "TOTALRECALL_PGDATA", "PGDATA", NULL, TR_T_STRING, NULL, 0, 0, 0,
 		"data directory: read by backup (default: the server's data_directory), written by restore" },
 	[TR_S_PARALLEL] = { "parallel", "TOTALRECALL_PARALLEL", NULL, NULL, TR_T_INT, NULL, 1, 64, 0,
-		"transfers in flight for backup and restore (default: the number of CPUs)" },
+		"threads compressing, encrypting and hashing at a time (default: the number of CPUs)" },
 	[TR_S_CHUNK_SIZE] = { "chunk-size", "TOTALRECALL_CHUNK_SIZE", NULL, "1MiB", TR_T_SIZE, NULL, 64 * 1024,
 		64 * MiB, 0, "size of the deduplicated pieces of data files" },
 	[TR_S_ARCHIVE_TIMEOUT] = { "archive-timeout", "TOTALRECALL_ARCHIVE_TIMEOUT", NULL, "300", TR_T_INT, NULL, 1,
@@ -173,6 +173,10 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"set by totalrecall, not settable: the key prefix of WAL objects, for drivers" },
 	[TR_S_LOCK_TIMEOUT] = { "lock-timeout", "TOTALRECALL_LOCK_TIMEOUT", NULL, "3600", TR_T_INT, NULL, 0, 86400, 0,
 		"seconds backup and expire wait for the repository lock the other holds" },
+	[TR_S_TRANSFERS] = { "transfers", "TOTALRECALL_TRANSFERS", NULL, NULL, TR_T_INT, NULL, 1, 256, 0,
+		"storage requests in flight for backup, restore, verify, expire and prefetch, each on a connection "
+		"of its own (default: 16 for network storage such as s3, minio and azure, at most 64 MiB of "
+		"chunks; parallel for fs)" },
 };
 
 const tr_setting_def *tr_setting_defs(void) { return defs; }

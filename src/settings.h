@@ -93,6 +93,7 @@ enum tr_setting_id {
 	TR_S_S3_REQUESTER_PAYS,
 	TR_S_WAL_KEY_PREFIX,
 	TR_S_LOCK_TIMEOUT,
+	TR_S_TRANSFERS,
 	TR_S_COUNT
 };
 

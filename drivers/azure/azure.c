@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AZ_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME)
+#define AZ_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_REMOTE)
 
 void az_log(tr_conn *c, int level, const char *fmt, ...)
 {

@@ -311,11 +311,13 @@ static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 	return rc;
 }
 
+#define S3_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_REMOTE)
+
 /* Atomic put-if-absent only where the server honours If-None-Match
  * (found out by the probe, or said by s3-conditional-put). */
 static unsigned s3_conn_caps(tr_conn *c)
 {
-	unsigned caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME;
+	unsigned caps = S3_CAPS;
 	int use = 0;
 	if (s3_condput_decide(c, &use) != TR_OK || !use)
 		caps &= ~TR_CAP_PUT_IF_ABSENT;
@@ -329,7 +331,7 @@ static const tr_driver s3_driver = {
 	.struct_size = sizeof(tr_driver),
 	.name = S3_DRIVER_NAME,
 	.version = S3_VERSION,
-	.caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME,
+	.caps = S3_CAPS,
 	.open = s3_open,
 	.put = s3_put,
 	.get = s3_get,

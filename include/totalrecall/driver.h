@@ -69,6 +69,12 @@ enum tr_status {
 #define TR_CAP_CHECKSUM      0x2u  /* the checksum string is kept and returned by head() */
 #define TR_CAP_RANGE_RESUME  0x4u  /* get() resumes an interrupted body itself */
 #define TR_CAP_BATCH         0x8u  /* TR_PUT_BATCH and sync() are implemented */
+/* (0.4) The storage is across a network: each request waits on latency
+ * (real S3 answers in 15-40 ms), so the core keeps many requests in
+ * flight on connections of their own (its `transfers` setting defaults
+ * to 16 instead of the number of CPUs), and uploads WAL ahead of the call
+ * PostgreSQL waits for.  A driver of a local disk leaves it unset. */
+#define TR_CAP_REMOTE        0x10u
 
 /* Flags for tr_put_args.flags. */
 #define TR_PUT_IF_ABSENT 0x1u      /* fail with TR_EEXIST instead of replacing */
@@ -192,7 +198,22 @@ typedef struct tr_driver {
 	 * a secret.  The string lives until the next call on c.  NULL, or a
 	 * NULL result: nothing to say. */
 	const char *(*describe)(tr_conn *c);
+
+	/* --- appended in 0.4 (present when struct_size covers them) --- */
+
+	/* Removes keys[0..n-1] (n <= TR_REMOVE_MANY_MAX) in as few requests as
+	 * the storage allows (S3 DeleteObjects, Azure Blob Batch); an absent
+	 * key counts as removed.  TR_OK when every key is gone.  On any other
+	 * status each key is either removed or untouched, *failed (if not
+	 * NULL) is the index of a key that is still there or whose fate is
+	 * unknown, and errmsg() names it.  NULL: the core calls remove() once
+	 * per key. */
+	int (*remove_many)(tr_conn *c, const char *const *keys, size_t n, size_t *failed);
 } tr_driver;
+
+/* The most keys one remove_many() call is given (S3's DeleteObjects
+ * limit; a driver whose storage takes fewer splits them itself). */
+#define TR_REMOVE_MANY_MAX 1000
 
 /* The size of the first version of tr_driver: a driver must provide at
  * least this much; later members are used only when struct_size covers

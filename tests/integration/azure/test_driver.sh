@@ -31,7 +31,7 @@ round_trips() {
 	check "head returns size and checksum" grep -q "size=13 .*checksum=sha256:aa" <("${m[@]}" head small/one)
 	"${m[@]}" describe >"$S3_TMP/describe"
 	check "describe: container, endpoint, credentials" grep -q "^azure: container $c at $URL (from the endpoint setting), credentials: shared key from azure-key (AZURE_STORAGE_KEY); put-if-absent: If-None-Match (atomic); blocks of 16 MiB" "$S3_TMP/describe"
-	check "conn_caps: put-if-absent, checksum, range resume" grep -qx "caps=0x7" "$S3_TMP/describe"
+	check "conn_caps: put-if-absent, checksum, range resume, remote" grep -qx "caps=0x17" "$S3_TMP/describe"
 	check "head mtime is now (within an hour)" test $(($("${m[@]}" head small/one | sed 's/.*mtime=\([0-9]*\).*/\1/') - $(date +%s))) -lt 3600
 
 	: | "${m[@]}" put small/empty
