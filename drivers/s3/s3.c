@@ -343,6 +343,7 @@ static const tr_driver s3_driver = {
 	.sync = NULL,
 	.conn_caps = s3_conn_caps,
 	.describe = s3_describe,
+	.remove_many = s3_remove_many,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);
