@@ -76,6 +76,11 @@ tr_enc_scratch *tr_cpuslot_scratch(tr_cpuslot *s)
 	return s->scratch;
 }
 
+int tr_cpugate_slots(const tr_cpugate *g)
+{
+	return g->n;
+}
+
 int tr_cpugate_peak(tr_cpugate *g)
 {
 	pthread_mutex_lock(&g->mu);

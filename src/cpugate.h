@@ -28,6 +28,7 @@ tr_cpuslot *tr_cpugate_enter(tr_cpugate *g);
 void tr_cpugate_leave(tr_cpugate *g, tr_cpuslot *s);
 /* The slot's encoder scratch, made on first use; NULL when out of memory. */
 tr_enc_scratch *tr_cpuslot_scratch(tr_cpuslot *s);
+int tr_cpugate_slots(const tr_cpugate *g);
 /* How many slots were ever held at the same time (for tests). */
 int tr_cpugate_peak(tr_cpugate *g);
 

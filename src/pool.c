@@ -31,6 +31,7 @@ struct tr_pool {
 	int nworkers;
 	struct worker *workers;
 	tr_cpugate *cpu;        /* more workers than `parallel`: their CPU work waits here */
+	int own_cpu;            /* the pool made it (else the caller's) */
 };
 
 int tr_pool_default_workers(void)
@@ -118,8 +119,23 @@ static int start_worker(tr_pool *p, struct worker *w, const tr_repo *like, char 
 	return 0;
 }
 
+static tr_pool *start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg, tr_cpugate *gate,
+		      char *err, size_t errlen);
+
 tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
 		       char *err, size_t errlen)
+{
+	return start(like, n, queue_len, fn, arg, NULL, err, errlen);
+}
+
+tr_pool *tr_pool_start_gated(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg, tr_cpugate *gate,
+			     char *err, size_t errlen)
+{
+	return start(like, n, queue_len, fn, arg, gate, err, errlen);
+}
+
+static tr_pool *start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg, tr_cpugate *gate,
+		      char *err, size_t errlen)
 {
 	tr_pool *p = calloc(1, sizeof *p);
 	if (!p || !(p->queue = calloc((size_t)queue_len, sizeof *p->queue)) ||
@@ -139,13 +155,15 @@ tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, 
 	p->arg = arg;
 	p->nworkers = n;
 	int parallel = (int)tr_config_int(like->cfg, TR_S_PARALLEL);
-	if (n > parallel && !(p->cpu = tr_cpugate_new(parallel))) {
+	p->cpu = gate;
+	p->own_cpu = !gate && n > parallel;
+	if (p->own_cpu && !(p->cpu = tr_cpugate_new(parallel))) {
 		snprintf(err, errlen, "out of memory");
 		tr_pool_stop(p);
 		return NULL;
 	}
 	tr_debug("pool: %d worker%s, each with a connection of its own, %d at a time on the CPUs", n,
-		 n == 1 ? "" : "s", p->cpu ? parallel : n);
+		 n == 1 ? "" : "s", p->cpu ? tr_cpugate_slots(p->cpu) : n);
 	for (int i = 0; i < n; i++)
 		if (start_worker(p, &p->workers[i], like, err, errlen) != 0) {
 			tr_pool_stop(p);
@@ -219,10 +237,11 @@ void tr_pool_stop(tr_pool *p)
 			pthread_join(p->workers[i].thread, NULL);
 			tr_repo_close(&p->workers[i].repo);
 		}
-	if (p->cpu)
+	if (p->own_cpu) {
 		tr_debug("pool: at most %d of %d workers were on the CPUs at a time", tr_cpugate_peak(p->cpu),
 			 p->nworkers);
-	tr_cpugate_free(p->cpu);
+		tr_cpugate_free(p->cpu);
+	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->not_empty);
 	pthread_cond_destroy(&p->not_full);

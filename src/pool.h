@@ -42,6 +42,11 @@ typedef void (*tr_release_fn)(void *job, void *arg);
  * NULL with err on failure. */
 tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
 		       char *err, size_t errlen);
+/* The same, the workers' CPU work going through the caller's gate (which
+ * outlives the pool) whatever n is. */
+struct tr_cpugate;
+tr_pool *tr_pool_start_gated(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
+			     struct tr_cpugate *gate, char *err, size_t errlen);
 /* Sets the release function; before the first tr_pool_submit(). */
 void tr_pool_on_skip(tr_pool *p, tr_release_fn release);
 /* Queues a job (blocks while the queue is full).  -1 once a job failed:

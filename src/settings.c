@@ -112,8 +112,9 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		"metrics spool (default: totalrecall_spool in the data directory)" },
 	[TR_S_FULL] = { "full", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"verify: check every object, not only those new since the last run" },
-	[TR_S_ARCHIVE_AHEAD] = { "archive-ahead", "TOTALRECALL_ARCHIVE_AHEAD", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
-		"archive-put: also upload up to N other ready WAL files in parallel (0: off)" },
+	[TR_S_ARCHIVE_AHEAD] = { "archive-ahead", "TOTALRECALL_ARCHIVE_AHEAD", NULL, NULL, TR_T_INT, NULL, 0, 64, 0,
+		"archive-put: also upload up to N other ready WAL files in parallel (0: off; default 8 on network "
+		"storage such as s3, minio and azure, 0 on fs)" },
 	[TR_S_PREFETCH] = { "prefetch", "TOTALRECALL_PREFETCH", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
 		"archive-get: fetch up to N following segments ahead in the background (0: off)" },
 	/* azure driver (README, Drivers: azure) */
