@@ -32,6 +32,7 @@
 #include "restore_tree.h"
 #include "spool.h"
 #include "util.h"
+#include "zerochunk.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -50,6 +51,7 @@ struct chunk_get {
 	char path[PATH_MAX];
 	char id[66];
 	uint64_t offset, length;
+	int fresh;                /* its file was created empty: zeros need no write (zerochunk.h) */
 };
 
 struct restore {
@@ -67,6 +69,8 @@ struct restore {
 	tr_manifest_hdr hdr;
 	FILE *mf;
 	char file_path[PATH_MAX]; /* where the chunks of the current file go */
+	int file_fresh;           /* ... created empty by make_file, holes read as zeros */
+	tr_zerochunk zero;
 	int in_control;
 };
 
@@ -101,10 +105,13 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	struct chunk_get *c = job;
 	struct restore *rs = arg;
 	char rel[128];
-	tr_membuf s = { malloc(c->length ? c->length : 1), 0, c->length, 0 };
+	tr_membuf s = { NULL, 0, c->length, 0 };
 	int rc = -1;
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	if (!s.data) {
+	if (c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)) {
+		s.len = c->length;  /* zeros: a hole of the new file, nothing to fetch */
+		rc = 0;
+	} else if (!(s.data = malloc(c->length ? c->length : 1))) {
 		snprintf(repo->err, sizeof repo->err, "out of memory");
 	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
 		/* repo->err names the object; add the file it belongs to. */
@@ -119,6 +126,8 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 		if (s.len != c->length)
 			snprintf(repo->err, sizeof repo->err, "chunk %s of %s holds %zu bytes, the manifest says %zu",
 				 c->id, shown(rs, c->path), s.len, (size_t)c->length);
+		else if (c->fresh && tr_all_zero(s.data, s.len))
+			rc = 0;  /* left a hole */
 		else
 			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
 	}
@@ -307,6 +316,7 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec)
 {
 	const tr_rlink *l = tr_rtree_link_of(&rs->tree, rec->path);
 	int fd;
+	rs->file_fresh = 0;
 	if (l && l->is_file) {  /* --link-map moved it: the link's target, made empty just now */
 		snprintf(rs->file_path, sizeof rs->file_path, "%s", l->target);
 		fd = open(l->target, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -323,6 +333,7 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec)
 		return -1;
 	}
 	close(fd);
+	rs->file_fresh = 1;  /* empty, then extended: reads as zeros until written */
 	return 0;
 }
 
@@ -356,6 +367,7 @@ static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, 
 	snprintf(c->id, sizeof c->id, "%s", rec->chunk);
 	c->offset = *off;
 	c->length = rec->length;
+	c->fresh = rs->file_fresh;
 	*off += rec->length;
 	if (rs->in_control && !*control) {
 		*control = c;
@@ -525,6 +537,7 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 {
 	struct chunk_get *control = NULL;
 	int workers = tr_pool_transfers(rs->repo);
+	tr_zerochunk_init(&rs->zero, &rs->repo->keys, rs->hdr.chunk_size);
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
 	if (rs->pool)
