@@ -223,6 +223,7 @@ static const tr_driver az_driver = {
 	.sync = NULL,
 	.conn_caps = az_conn_caps,
 	.describe = az_describe,
+	.remove_many = az_remove_many,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);
