@@ -126,8 +126,8 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 		if (s.len != c->length)
 			snprintf(repo->err, sizeof repo->err, "chunk %s of %s holds %zu bytes, the manifest says %zu",
 				 c->id, shown(rs, c->path), s.len, (size_t)c->length);
-		else if (c->fresh && tr_all_zero(s.data, s.len))
-			rc = 0;  /* left a hole */
+		else if (c->fresh && s.len != rs->zero.len && tr_all_zero(s.data, s.len))
+			rc = 0;  /* a short chunk of zeros (a file's tail): left a hole; a full one has the zero id */
 		else
 			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
 	}
