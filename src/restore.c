@@ -29,6 +29,7 @@
 #include "progress.h"
 #include "restore_conf.h"
 #include "restore_plan.h"
+#include "restore_reuse.h"
 #include "restore_tree.h"
 #include "spool.h"
 #include "util.h"
@@ -52,6 +53,8 @@ struct chunk_get {
 	char id[66];
 	uint64_t offset, length;
 	int fresh;                /* its file was created empty: zeros need no write (zerochunk.h) */
+	tr_reuse_src *first;      /* the first reference of its id: tell the later ones (restore_reuse.h) */
+	tr_reuse_src *copy;       /* a later one: copy from the first */
 };
 
 struct restore {
@@ -71,6 +74,8 @@ struct restore {
 	char file_path[PATH_MAX]; /* where the chunks of the current file go */
 	int file_fresh;           /* ... created empty by make_file, holes read as zeros */
 	tr_zerochunk zero;
+	tr_reuse *reuse;          /* chunks already written, copied instead of fetched */
+	uint64_t fetched, copied; /* under mu */
 	int in_control;
 };
 
@@ -100,13 +105,33 @@ static const char *shown(const struct restore *rs, const char *path)
 	return strncmp(path, rs->tree.root, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
+/* A later reference of a chunk this restore wrote: copied from there.
+ * 0 done, -1 failed, 1 to fetch it after all (its first reference failed). */
+static int copy_written(struct restore *rs, struct chunk_get *c, tr_repo *repo)
+{
+	int rc = tr_reuse_copy(rs->reuse, c->copy, c->path, c->offset, repo->err, sizeof repo->err);
+	c->copy = NULL;
+	if (rc == 0) {
+		pthread_mutex_lock(&rs->mu);
+		rs->bytes += c->length;
+		rs->copied++;
+		pthread_mutex_unlock(&rs->mu);
+	}
+	return rc;
+}
+
 static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 {
 	struct chunk_get *c = job;
 	struct restore *rs = arg;
 	char rel[128];
 	tr_membuf s = { NULL, 0, c->length, 0 };
-	int rc = -1;
+	int rc = c->copy ? copy_written(rs, c, repo) : 1;
+	if (rc <= 0) {
+		free(c);
+		return rc;
+	}
+	rc = -1;
 	tr_chunk_rel(c->id, rel, sizeof rel);
 	if (c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)) {
 		s.len = c->length;  /* zeros: a hole of the new file, nothing to fetch */
@@ -131,9 +156,12 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 		else
 			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
 	}
+	if (c->first)
+		tr_reuse_done(rs->reuse, c->first, rc == 0);
 	if (rc == 0) {
 		pthread_mutex_lock(&rs->mu);
 		rs->bytes += s.len;
+		rs->fetched += s.data != NULL;
 		pthread_mutex_unlock(&rs->mu);
 	}
 	free(s.data);
@@ -141,11 +169,17 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	return rc;
 }
 
-/* A chunk skipped after another one failed: freed here (pool.h). */
+/* A chunk skipped after another one failed: freed here (pool.h), its
+ * reuse reference given back (a later one waiting for it fails too). */
 static void chunk_get_skipped(void *job, void *arg)
 {
-	(void)arg;
-	free(job);
+	struct chunk_get *c = job;
+	struct restore *rs = arg;
+	if (c->first)
+		tr_reuse_done(rs->reuse, c->first, 0);
+	if (c->copy)
+		tr_reuse_drop(rs->reuse, c->copy);
+	free(c);
 }
 
 /* --- checks before writing --- */
@@ -370,9 +404,11 @@ static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, 
 	c->fresh = rs->file_fresh;
 	*off += rec->length;
 	if (rs->in_control && !*control) {
-		*control = c;
+		*control = c;  /* queued last of all: never the first reference others wait for */
 		return 0;
 	}
+	if (rs->reuse && !(c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)))
+		c->copy = tr_reuse_note(rs->reuse, c->id, c->path, c->offset, c->length, &c->first);
 	if (tr_pool_submit(rs->pool, c) != 0) {
 		free(c);  /* not taken (pool.h) */
 		return -1;
@@ -538,6 +574,7 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 	struct chunk_get *control = NULL;
 	int workers = tr_pool_transfers(rs->repo);
 	tr_zerochunk_init(&rs->zero, &rs->repo->keys, rs->hdr.chunk_size);
+	rs->reuse = tr_reuse_new();  /* without it, every reference is fetched */
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
 	if (rs->pool)
@@ -558,6 +595,10 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 	tr_progress_end(&rs->progress);
 	tr_pool_stop(rs->pool);
 	rs->pool = NULL;
+	tr_reuse_free(rs->reuse);
+	rs->reuse = NULL;
+	tr_debug("restore: %llu chunks fetched, %llu copied from chunks this restore wrote",
+		 (unsigned long long)rs->fetched, (unsigned long long)rs->copied);
 	return rc;
 }
 
