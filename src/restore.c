@@ -574,7 +574,7 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 	struct chunk_get *control = NULL;
 	int workers = tr_pool_transfers(rs->repo);
 	tr_zerochunk_init(&rs->zero, &rs->repo->keys, rs->hdr.chunk_size);
-	rs->reuse = tr_reuse_new();  /* without it, every reference is fetched */
+	rs->reuse = tr_reuse_new(&rs->repo->keys);  /* without it, every reference is fetched */
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
 	if (rs->pool)

@@ -2,6 +2,7 @@
  * restore_reuse.h). */
 #include "config.h"
 #include "restore_reuse.h"
+#include "checksum.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@ struct tr_reuse_src {
 };
 
 struct tr_reuse {
+	const tr_keys *keys;  /* to check what is read against the id */
 	pthread_mutex_t mu;
 	pthread_cond_t changed;
 	tr_reuse_src *bucket[BUCKETS];
@@ -39,11 +41,12 @@ static size_t bucket_of(const char *id)
 	return (size_t)strtoull((char[9]){ id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], 0 }, NULL, 16) % BUCKETS;
 }
 
-tr_reuse *tr_reuse_new(void)
+tr_reuse *tr_reuse_new(const tr_keys *keys)
 {
 	tr_reuse *u = calloc(1, sizeof *u);
 	if (!u)
 		return NULL;
+	u->keys = keys;
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->changed, NULL);
 	return u;
@@ -131,33 +134,48 @@ void tr_reuse_drop(tr_reuse *u, tr_reuse_src *s)
 	pthread_mutex_unlock(&u->mu);
 }
 
-static int copy_range(const char *from, uint64_t from_off, const char *to, uint64_t to_off, uint64_t len,
-		      char *err, size_t errlen)
+/* The first reference's bytes, read back from where it wrote them, if they
+ * still have its id: 0 (*buf malloc'ed), 1 when they changed since (the
+ * caller fetches), -1 on a read error. */
+static int read_source(const tr_reuse *u, const tr_reuse_src *src, char **buf, char *err, size_t errlen)
 {
-	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1;
-	char *buf = malloc(len ? (size_t)len : 1);
-	ssize_t n = -1;
-	if (in >= 0 && buf && (n = pread(in, buf, (size_t)len, (off_t)from_off)) == (ssize_t)len &&
-	    (out = open(to, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		size_t done = 0;
-		while (done < len && (n = pwrite(out, buf + done, (size_t)len - done, (off_t)(to_off + done))) > 0)
-			done += (size_t)n;
-		n = done == len ? 0 : -1;
-	} else if (n >= 0) {
-		n = -1;
-		errno = errno ? errno : EIO;
+	int fd = open(src->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char *b = malloc(src->len ? (size_t)src->len : 1);
+	ssize_t n = fd >= 0 && b ? pread(fd, b, (size_t)src->len, (off_t)src->off) : -1;
+	int e = n < 0 ? (b ? errno : ENOMEM) : EIO;
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)src->len) {
+		free(b);
+		snprintf(err, errlen, "cannot read back a chunk from %s: %s", src->path, n < 0 ? strerror(e) : "short read");
+		return -1;
 	}
-	int e = errno;
-	if (out >= 0 && close(out) != 0 && n == 0) {
-		n = -1;
+	char id[66];
+	tr_chunk_id(u->keys, b, (size_t)src->len, id);
+	if (strcmp(id, src->id) != 0) {
+		free(b);
+		return 1;  /* overwritten since: never copy bytes that are not this chunk */
+	}
+	*buf = b;
+	return 0;
+}
+
+static int write_range(const char *to, uint64_t to_off, const char *buf, uint64_t len, char *err, size_t errlen)
+{
+	int out = open(to, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t done = 0;
+	ssize_t n = 0;
+	while (out >= 0 && done < len && (n = pwrite(out, buf + done, (size_t)len - done, (off_t)(to_off + done))) > 0)
+		done += (size_t)n;
+	int e = out < 0 || n < 0 ? errno : EIO;
+	if (out >= 0 && close(out) != 0 && done == len) {
 		e = errno;
+		done = 0;
 	}
-	if (in >= 0)
-		close(in);
-	free(buf);
-	if (n != 0)
-		snprintf(err, errlen, "cannot copy a chunk from %s to %s: %s", from, to, strerror(e));
-	return n == 0 ? 0 : -1;
+	if (done == len && out >= 0)
+		return 0;
+	snprintf(err, errlen, "cannot copy a chunk to %s: %s", to, strerror(e));
+	return -1;
 }
 
 int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off, char *err, size_t errlen)
@@ -167,7 +185,11 @@ int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off
 		pthread_cond_wait(&u->changed, &u->mu);
 	int ok = src->state == SRC_OK;
 	pthread_mutex_unlock(&u->mu);
-	int rc = ok ? copy_range(src->path, src->off, path, off, src->len, err, errlen) : 1;
+	char *buf = NULL;
+	int rc = ok ? read_source(u, src, &buf, err, errlen) : 1;
+	if (rc == 0)
+		rc = write_range(path, off, buf, src->len, err, errlen);
+	free(buf);
 	tr_reuse_drop(u, src);
 	return rc;
 }

@@ -9,7 +9,10 @@
  * first reference of an id is fetched as usual and marked done (or
  * failed) by its worker; a later one waits for it, then copies its bytes
  * from the file and place the first one went to: that file is this
- * restore's own, written from an authenticated object.  A later reference
+ * restore's own, written from an authenticated object, and the bytes read
+ * back are copied only if their keyed id is still the chunk's (anything
+ * that changed the file since, a later write or another process, makes
+ * it fetch instead).  A later reference
  * is always queued after the first, and the pool's queue is first in,
  * first out, so the first is already running (or done) when a later one
  * waits.  Bounded: the TR_REUSE_SLOTS ids noted last (about 3 MiB with
@@ -20,13 +23,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "keyring.h"
 
 #define TR_REUSE_SLOTS 16384
 
 typedef struct tr_reuse tr_reuse;
 typedef struct tr_reuse_src tr_reuse_src;
 
-tr_reuse *tr_reuse_new(void);
+/* keys: the repository's, to recompute a chunk's id from the bytes read
+ * back (they must outlive u). */
+tr_reuse *tr_reuse_new(const tr_keys *keys);
 /* After every job is done or skipped. */
 void tr_reuse_free(tr_reuse *u);
 
@@ -41,8 +47,8 @@ tr_reuse_src *tr_reuse_note(tr_reuse *u, const char *id, const char *path, uint6
 /* The first reference's worker: its bytes are written (ok) or not. */
 void tr_reuse_done(tr_reuse *u, tr_reuse_src *first, int ok);
 /* A later reference's worker: waits for the first, copies its bytes to
- * path at off.  0, 1 when the first failed (the caller fetches instead),
- * -1 on a local error (err). */
+ * path at off.  0, 1 when the first failed or its bytes no longer have
+ * its id (the caller fetches instead), -1 on a local error (err). */
 int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off, char *err, size_t errlen);
 /* A job skipped after a failure gives its reference back. */
 void tr_reuse_drop(tr_reuse *u, tr_reuse_src *s);
