@@ -90,11 +90,20 @@ tr_check_env() {
 	for v in TOTALRECALL_DATABASE_ID TOTALRECALL_ENCRYPTION_KEY TOTALRECALL_BUCKET; do
 		[ -n "${!v:-}" ] || missing+=("$v")
 	done
+	# s3 and minio: static keys come as a pair; without them the driver
+	# walks the AWS credential chain (web identity on EKS, ECS and EKS Pod
+	# Identity container credentials, a profile, EC2 instance metadata),
+	# which cannot be judged from here: a missing source fails the first
+	# archive-put, naming every source it tried.
 	case "$TOTALRECALL_DRIVER" in
 	s3 | minio)
-		for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
-			[ -n "${!v:-}" ] || missing+=("$v")
-		done ;;
+		if [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; then
+			missing+=(AWS_SECRET_ACCESS_KEY)
+		elif [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${AWS_SECRET_ACCESS_KEY:-}" ]; then
+			missing+=(AWS_ACCESS_KEY_ID)
+		elif [ "${TOTALRECALL_S3_CREDENTIALS:-auto}" = static ] && [ -z "${AWS_ACCESS_KEY_ID:-}" ]; then
+			missing+=(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY)
+		fi ;;
 	esac
 	if [ "$TOTALRECALL_DRIVER" = minio ] && [ -z "${TOTALRECALL_S3_ENDPOINT:-}${AWS_ENDPOINT_URL:-}" ]; then
 		missing+=(TOTALRECALL_S3_ENDPOINT)

@@ -4,12 +4,15 @@
 #define TR_ARCHIVE_H
 
 #include "repo.h"
+#include "section.h"
 #include "settings.h"
 
-/* Stores the WAL file at path (named name) put-if-absent.  0 when stored or
- * when the same content already is; 1 otherwise, with the reason logged
- * (at warning level when quiet, for look-ahead files). */
-int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, tr_xfer *x);
+/* Stores the WAL file at path (named name) put-if-absent, in history
+ * section sec (section.h), whose cluster a file with a page header must
+ * be.  0 when stored or when the same content already is; 1 otherwise,
+ * with the reason logged (at warning level when quiet, for look-ahead
+ * files). */
+int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, const tr_section *sec, tr_xfer *x);
 
 /*
  * Look-ahead: while PostgreSQL waits for archive-put of one file, up to
@@ -26,16 +29,16 @@ int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, t
  * look-ahead uploads wait with it) and 0 on a local disk (a call there
  * already uses the CPUs: measured 0.9-1.05 x in a burst). */
 #define TR_AHEAD_REMOTE 8
-int tr_ahead_count(const tr_repo *r);
+int tr_ahead_count(tr_repo *r);
 /* 1 if path was archived ahead (marker removed, *x filled), 0 if not. */
-int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x);
+int tr_ahead_claim(tr_repo *r, const char *path, const char *name, tr_xfer *x);
 /* Starts uploading other ready files; returns a handle to wait on, or NULL
  * when there is nothing to do.  With a handle, r->cpu is a gate the call's
  * own file holds (cpugate.h) until it is compressed, and the look-ahead
  * files take in turn; tr_ahead_finish() lets it go first if still held,
  * then waits for them, and clears r->cpu. */
 struct tr_ahead;
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name);
+struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec);
 void tr_ahead_finish(struct tr_ahead *a);
 
 #endif

@@ -33,13 +33,14 @@ struct tr_ahead {
 	int n;
 	tr_repo *main;     /* the connection of the call PostgreSQL waits for */
 	tr_cpugate *gate;  /* one slot: one file compresses at a time, that call's first */
+	tr_section sec;    /* the section the file PostgreSQL asked for went to */
 };
 
-int tr_ahead_count(const tr_repo *r)
+int tr_ahead_count(tr_repo *r)
 {
 	if (tr_config_get(r->cfg, TR_S_ARCHIVE_AHEAD))
 		return (int)tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD);
-	return (r->ld.drv->caps & TR_CAP_REMOTE) ? TR_AHEAD_REMOTE : 0;
+	return (tr_repo_caps(r) & TR_CAP_REMOTE) ? TR_AHEAD_REMOTE : 0;
 }
 
 /* The marker directory, checked to be ours (statedir.h). */
@@ -64,17 +65,7 @@ static int file_identity(const char *path, char *out, size_t outlen)
  * planted or edited by someone without the keys is not believed. */
 static void marker_mac(const tr_repo *r, const char *name, const char *line, size_t len, char out[TR_CHECKSUM_STR_LEN])
 {
-	static const char label[] = "totalrecall ahead marker";
-	tr_checksum *c = tr_checksum_new(&r->keys);
-	out[0] = '\0';
-	if (!c)
-		return;
-	tr_checksum_update(c, label, sizeof label);
-	tr_checksum_update(c, r->base, strlen(r->base) + 1);
-	tr_checksum_update(c, name, strlen(name) + 1);
-	tr_checksum_update(c, line, len);
-	tr_checksum_final(c, out);
-	tr_checksum_free(c);
+	tr_repo_local_mac(r, "totalrecall ahead marker", name, strlen(name) + 1, line, len, out);
 }
 
 static void write_marker(const tr_repo *r, const char *path, const char *name, const tr_xfer *x)
@@ -129,7 +120,7 @@ static int parse_marker(const char *line, const char *id, unsigned long long *pl
 	return 0;
 }
 
-int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x)
+int tr_ahead_claim(tr_repo *r, const char *path, const char *name, tr_xfer *x)
 {
 	char line[600], id[256], mac[TR_CHECKSUM_STR_LEN], want[TR_CHECKSUM_STR_LEN];
 	unsigned long long plain = 0, stored = 0;
@@ -151,9 +142,10 @@ int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer
 static int ahead_job(tr_repo *r, void *job, void *arg)
 {
 	struct ahead_job *j = job;
+	const tr_section *sec = arg;
 	tr_xfer x = { 0, 0 };
-	(void)arg;
-	if (tr_archive_file(r, j->path, j->name, 1, &x) == 0)
+	tr_repo_use_section(r, sec->n);
+	if (tr_archive_file(r, j->path, j->name, 1, sec, &x) == 0)
 		write_marker(r, j->path, j->name, &x);
 	return 0;  /* a failed look-ahead is retried when PostgreSQL asks */
 }
@@ -206,7 +198,7 @@ static void ahead_free(struct tr_ahead *a)
  * turns through a gate of one slot, each on `parallel` threads, after the
  * file PostgreSQL waits for (r takes the slot first).  So memory holds one
  * compression at a time, besides the compressed files on their way. */
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
+struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec)
 {
 	char waldir[PATH_MAX], err[512];
 	int max = tr_ahead_count(r);
@@ -220,12 +212,13 @@ struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name)
 		return NULL;
 	}
 	a->main = r;
+	a->sec = *sec;
 	tr_dirname(path, waldir, sizeof waldir);
 	a->n = pick_ready(r, waldir, name, a->jobs, max);
 	if (a->n > 0) {
 		r->cpu = a->gate;
 		tr_repo_cpu_enter(r);
-		a->pool = tr_pool_start_gated(r, a->n, a->n, ahead_job, NULL, a->gate, err, sizeof err);
+		a->pool = tr_pool_start_gated(r, a->n, a->n, ahead_job, &a->sec, a->gate, err, sizeof err);
 	}
 	for (int i = 0; a->pool && i < a->n; i++)
 		tr_pool_submit(a->pool, &a->jobs[i]);

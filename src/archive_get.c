@@ -8,7 +8,10 @@
  * 125, so recovery stops instead of taking it for the end of WAL) on any
  * other failure.  "Absent" is confirmed in a repository confirmed present
  * (repo.h): a repository that vanished during a recovery stops it instead
- * of ending it.  The bytes go to a temporary file (atomicfile.h: O_EXCL,
+ * of ending it.  The WAL is read from one history section (section.h): the
+ * one restore wrote into the configuration, else the cluster's own (its
+ * global/pg_control in the working directory), else the current one.
+ * The bytes go to a temporary file (atomicfile.h: O_EXCL,
  * O_NOFOLLOW, in dst's directory) fsynced and renamed to dst only once the
  * whole object has been authenticated; SIGTERM, SIGINT or SIGHUP removes
  * it.
@@ -20,6 +23,7 @@
 #include "metric.h"
 #include "prefetch.h"
 #include "repo.h"
+#include "section.h"
 #include "util.h"
 #include "walname.h"
 
@@ -70,6 +74,16 @@ static int fetch_once(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 	return rc;
 }
 
+/* What another attempt may cure: a failure the driver calls temporary
+ * (its own retries were exhausted), and damage on the way (a body that
+ * fails authentication is read again).  A refusal (credentials,
+ * permissions) or a permanent failure stops at once: recovery then stops
+ * with its message instead of waiting for the same answer three times. */
+static int worth_again(int rc)
+{
+	return rc == TR_ETRANSIENT || rc == TR_REPO_ECORRUPT;
+}
+
 /* Retries what may be transient; refreshes stale cached keys once. */
 static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 {
@@ -82,7 +96,7 @@ static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 				return rc;
 			continue;
 		}
-		if (rc != TR_EIO && rc != TR_REPO_ECORRUPT)
+		if (!worth_again(rc))
 			break;
 		if (attempt + 1 < GET_ATTEMPTS)
 			tr_warn("archive-get: %s (attempt %d of %d)", r->err, attempt + 1, GET_ATTEMPTS);
@@ -96,12 +110,17 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 	tr_xfer x = { 0, 0 };
 	double t0 = tr_now();
 
-	tr_wal_rel(name, rel, sizeof rel);
+	tr_repo_wal_rel(r, name, rel, sizeof rel);
 	int rc = fetch(r, rel, dst, &x);
-	if (rc == TR_ENOTFOUND) {
+	if (rc == TR_ENOENT) {
 		tr_metric_status("absent");
 		tr_info("archive-get %s: not in the archive", name);
 		return 1;
+	}
+	if (rc == TR_ETRANSIENT) {
+		tr_error("archive-get %s: %s; recovery stops here rather than take it for the end of the archive: "
+			 "start the server again once the storage answers", name, r->err);
+		return TR_EXIT_FATAL;
 	}
 	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, r->err);
@@ -132,12 +151,16 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 	}
 	tr_xfer x = { 0, 0 };
 	tr_repo r;
+	uint32_t section = 0;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_CACHED);
 	int status = TR_EXIT_FATAL;
 	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, r.err);
+	} else if (tr_section_for_reading(&r, (uint32_t)tr_config_int(cfg, TR_S_SECTION), &section, err,
+					  sizeof err) != 0) {
+		tr_error("archive-get %s: %s", name, err);
 	} else if (tr_prefetch_take(&r, name, dst, &x) == 0) {
 		tr_metric_bytes(x.plain, x.stored);
 		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
@@ -147,6 +170,6 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 	}
 	tr_repo_close(&r);
 	if (status == 0)
-		tr_prefetch_spawn(cfg, name);
+		tr_prefetch_spawn(cfg, section, name);
 	return status;
 }

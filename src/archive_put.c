@@ -11,6 +11,11 @@
  *
  * Only real WAL is stored: the file must be a regular file (a FIFO never
  * hangs the call), and a file named as a segment must be one (walheader.h).
+ * Only the current history section's cluster archives (section.h): the
+ * system identifier in a segment's page header (for a file without one,
+ * in the working directory's global/pg_control) must be its, else the file
+ * is refused with one line naming both identifiers; it is stored under
+ * that section's WAL prefix.
  * A file that changes while it is read (PostgreSQL never changes a
  * finished segment: something else does) fails the call, and the upload is
  * abandoned before the object exists; a file that shrinks under the
@@ -269,9 +274,9 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 	/* The checksum is object metadata: a driver that keeps none (fs) never
 	 * sees it, and a conflict is then settled by decoding the stored object
 	 * (stored_is_identical), so it is not computed. */
-	int want_sum = (r->ld.drv->caps & TR_CAP_CHECKSUM) != 0;
+	int want_sum = (tr_repo_caps(r) & TR_CAP_CHECKSUM) != 0;
 
-	tr_wal_rel(name, rel, sizeof rel);
+	tr_repo_wal_rel(r, name, rel, sizeof rel);
 	if (fstat(fd, &u.before) != 0) {
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return 1;
@@ -300,28 +305,55 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 	return 0;
 }
 
-/* A segment name must hold a segment (walheader.h). */
-static int check_segment(const char *path, const char *name, int fd, int level)
+/* The cluster a file's page header names: 1 with *id for a segment (which
+ * must be one, walheader.h) or a .partial whose header reads; 0 for a file
+ * without a page header (.history, .backup); -1 (logged) for a segment
+ * name that does not hold a segment. */
+static int file_cluster(const char *path, const char *name, int fd, int level, tr_cluster_id *id)
 {
 	uint8_t head[TR_WAL_LONG_HEADER_LEN];
 	struct stat st;
 	tr_wal_header h;
 	char why[300];
-	if (tr_wal_kind(name) != TR_WAL_SEGMENT)
+	int kind = tr_wal_kind(name);
+	if (kind != TR_WAL_SEGMENT && kind != TR_WAL_PARTIAL)
 		return 0;
 	ssize_t n = fstat(fd, &st) == 0 ? pread(fd, head, sizeof head, 0) : -1;
 	if (n < 0) {
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (tr_wal_segment_check(name, (uint64_t)st.st_size, head, (size_t)n, &h, why, sizeof why) != 0) {
+	if (kind == TR_WAL_PARTIAL) {
+		if (tr_wal_header_parse(head, (size_t)n, &h, why, sizeof why) != 0)
+			return 0;
+	} else if (tr_wal_segment_check(name, (uint64_t)st.st_size, head, (size_t)n, &h, why, sizeof why) != 0) {
 		tr_log(level, "archive-put: %s is not WAL segment %s: %s; not archived", path, name, why);
 		return -1;
 	}
-	return 0;
+	id->sysid = h.sysid;
+	id->pg_major = h.pg_major;
+	return 1;
 }
 
-int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, tr_xfer *x)
+/* A file with a page header must be of the section's cluster (look-ahead
+ * files are checked here; the file PostgreSQL asked for was admitted by
+ * tr_section_admit already). */
+static int check_cluster(const char *path, const char *name, int fd, int level, const tr_section *sec)
+{
+	tr_cluster_id id;
+	char mine[96];
+	int has = file_cluster(path, name, fd, level, &id);
+	if (has <= 0)
+		return has;
+	if (sec->id.sysid && tr_cluster_id_equal(&id, &sec->id))
+		return 0;
+	tr_cluster_id_format(&id, mine, sizeof mine);
+	tr_log(level, "archive-put %s: WAL of %s, not of history section %u's cluster: not archived with it", name, mine,
+	       (unsigned)sec->n);
+	return -1;
+}
+
+int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, const tr_section *sec, tr_xfer *x)
 {
 	int level = quiet ? TR_LOG_WARNING : TR_LOG_ERROR;
 	int fd = tr_open_regular(path, 0);
@@ -330,7 +362,7 @@ int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, t
 		return 1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int status = check_segment(path, name, fd, level) == 0 ? put_fd(r, path, name, fd, level, x) : 1;
+	int status = check_cluster(path, name, fd, level, sec) == 0 ? put_fd(r, path, name, fd, level, x) : 1;
 	close(fd);
 	return status;
 }
@@ -345,6 +377,40 @@ static void return_large_blocks(void)
 #ifdef __GLIBC__
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
+}
+
+/* The history section the file PostgreSQL asked for goes to: its
+ * cluster's, which must be the current one (section.h).  A file without a
+ * page header (.history, .backup) is the cluster's whose data directory
+ * archive-put runs in (PostgreSQL runs archive_command there): a restored
+ * old cluster or a stray one cannot slip a history file into the current
+ * section; run elsewhere, it goes to the current section.  0, or 1
+ * (logged). */
+static int admit(tr_repo *r, const char *path, const char *name, tr_section *sec)
+{
+	char err[2048];
+	tr_cluster_id id;
+	int refused = 0, has = -1, rc;
+	int fd = tr_open_regular(path, 0);
+	if (fd < 0) {
+		tr_error("archive-put: cannot open %s: %s", path, tr_strerror(errno));
+		return 1;
+	}
+	has = file_cluster(path, name, fd, TR_LOG_ERROR, &id);
+	close(fd);
+	if (has < 0)
+		return 1;
+	if (!has && tr_cluster_id_from_pgdata(".", &id, err, sizeof err) == 0)
+		has = 1;
+	double t0 = tr_now();
+	rc = has ? tr_section_admit(r, &id, "archive-put", sec, &refused, err, sizeof err)
+		 : tr_section_current(r, sec, err, sizeof err);
+	if (rc != 0)
+		tr_error("archive-put %s: %s%s", name, err, refused ? "; not archived, nothing stored" : "");
+	else   /* tests/bench/section_check.sh reads this */
+		tr_debug("archive-put %s: history section %u, decided in %.3f ms", name, (unsigned)sec->n,
+			 (tr_now() - t0) * 1000);
+	return rc != 0;
 }
 
 int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
@@ -371,19 +437,22 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 	}
 	tr_xfer x = { 0, 0 };
 	tr_repo r;
+	tr_section sec;
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_CREATE | TR_UNLOCK_WRITER | TR_UNLOCK_CACHED);
 	int status = 1;
 	if (rc != TR_OK) {
 		tr_error("archive-put %s: %s", name, r.err);
+	} else if (admit(&r, path, name, &sec) != 0) {
+		status = 1;
 	} else if (tr_ahead_claim(&r, path, name, &x)) {
 		tr_info("archive-put %s: archived ahead, %llu bytes in, %llu stored", name, (unsigned long long)x.plain,
 			(unsigned long long)x.stored);
 		status = 0;
 	} else {
-		struct tr_ahead *ahead = tr_ahead_start(&r, path, name);
-		status = tr_archive_file(&r, path, name, 0, &x);
+		struct tr_ahead *ahead = tr_ahead_start(&r, path, name, &sec);
+		status = tr_archive_file(&r, path, name, 0, &sec, &x);
 		tr_ahead_finish(ahead);
 	}
 	if (status == 0)

@@ -25,6 +25,8 @@
  * and collected by expire, which removes none while the lock exists.
  */
 #include "config.h"
+#include "backup_pages.h"
+#include "backup_source.h"
 #include "backupset.h"
 #include "checksum.h"
 #include "chunkcheck.h"
@@ -38,6 +40,7 @@
 #include "progress.h"
 #include "repolock.h"
 #include "schedule.h"
+#include "section.h"
 #include "testhook.h"
 #include "util.h"
 #include "walname.h"
@@ -103,6 +106,8 @@ struct backup {
 	tr_progress progress;
 	double t0;
 	char err[2048];
+	tr_pagecheck *pages;      /* data page checksums (backup_pages.h), or NULL */
+	tr_backup_source *src;    /* the server, a standby or the primary (backup_source.h) */
 };
 
 /* --- worker side --- */
@@ -179,7 +184,9 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	else if (tr_testhook_fail("chunk"))
 		snprintf(repo->err, sizeof repo->err, "test hook: chunk job failed (%s)", c->file->rec.path);
 	else if (read_chunk(c, buf, repo) == 0) {
-		tr_repo_cpu_enter(repo);  /* hashing: CPU work, `parallel` at a time (pool.h) */
+		tr_repo_cpu_enter(repo);  /* page checks, hashing: CPU work, `parallel` at a time (pool.h) */
+		if (b->pages)
+			tr_pagecheck_chunk(b->pages, c->file->rec.path, c->file->abspath, c->offset, buf, c->len);
 		if (c->len == b->zero.len && tr_all_zero(buf, c->len))
 			memcpy(c->id, b->zero.id, sizeof c->id);  /* a scan instead of a hash (zerochunk.h) */
 		else
@@ -424,7 +431,7 @@ static int find_archived(tr_repo *r, const tr_manifest_hdr *h, uint64_t *lsn, ch
 		char rel[64];
 		tr_object_info info;
 		tr_wal_file_name(h->timeline, *lsn, seg, name);
-		tr_wal_rel(name, rel, sizeof rel);
+		tr_repo_wal_rel(r, name, rel, sizeof rel);
 		int rc = tr_repo_head(r, rel, &info);
 		if (rc == TR_ENOTFOUND)
 			return 1;
@@ -567,6 +574,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	if (tr_pg_backup_start(pg, h->label, &h->start_lsn, &h->timeline, b->err, sizeof b->err) != 0)
 		return -1;
 	h->start_time = time(NULL);
+	b->pages = tr_backup_pages_start(info, h);
 	tr_info("backup %s: started at %X/%X on timeline %u, %s to read", h->label, (unsigned)(h->start_lsn >> 32),
 		(unsigned)h->start_lsn, h->timeline, info->data_directory);
 	int rc = tr_datadir_walk(b->pgdata, on_entry, b, b->err, sizeof b->err);
@@ -677,14 +685,25 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 /* After the data: stop the backup, check the WAL, write the manifest. */
 static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 {
+	char pages[512];
 	int rc;
-	if (tr_pg_backup_stop(pg, &h->stop_lsn, &h->backup_label, &h->tablespace_map, &h->next_xid, b->err,
-			      sizeof b->err) != 0)
+	if (tr_backup_source_before_stop(b->src, h, b->err, sizeof b->err) != 0)
 		return -1;
+	if (tr_pg_backup_stop(pg, &h->stop_lsn, &h->backup_label, &h->tablespace_map, &h->next_xid, b->err,
+			      sizeof b->err) != 0) {
+		tr_backup_source_explain(b->src, h, b->err, sizeof b->err);
+		return -1;
+	}
 	h->stop_time = time(NULL);
 	if (tr_pg_stop_facts(pg, &h->stop_time_us, &h->tablespace_names, b->err, sizeof b->err) != 0)
 		return -1;  /* restore's exact choice by time and its tablespace map need them */
+	if (tr_backup_source_after_stop(b->src, h, b->err, sizeof b->err) != 0)
+		return -1;
 	rc = check_wal_archived(b->repo, h, b->err, sizeof b->err);
+	if (rc == 0 && tr_backup_pages_finish(b->pages, h, pages, sizeof pages) != 0) {
+		snprintf(b->err, sizeof b->err, "out of memory");
+		rc = -1;
+	}
 	h->logical_bytes = b->logical;
 	h->stored_bytes = b->stored;
 	h->new_bytes = b->new_bytes;
@@ -699,10 +718,10 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 		tr_info("backup %s: stored again %llu chunk%s that storage had lost or damaged", h->label,
 			(unsigned long long)b->repaired, b->repaired == 1 ? "" : "s");
 	if (rc == 0)
-		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s", h->label,
+		tr_info("backup %s: complete, %llu files, %llu bytes, %llu stored (%llu new), %.1f s%s%s%s", h->label,
 			(unsigned long long)b->files, (unsigned long long)b->logical, (unsigned long long)b->stored,
 			(unsigned long long)b->new_bytes, h->duration, *h->prior ? ", deduplicated against " : "",
-			h->prior);
+			h->prior, pages);
 	return rc;
 }
 
@@ -710,10 +729,6 @@ static int check_server(const tr_pg_info *info, const char *pgdata, char *err, s
 {
 	if (info->version < 140000) {
 		snprintf(err, errlen, "PostgreSQL %d is not supported (14 or later)", info->version / 10000);
-		return -1;
-	}
-	if (info->in_recovery) {
-		snprintf(err, errlen, "the server is a standby: take backups on the primary");
 		return -1;
 	}
 	if (access(pgdata, R_OK | X_OK) != 0) {
@@ -729,7 +744,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	char err[2048];
 	struct backup b;
 	tr_repo r;
-	tr_pg_info info;
+	tr_backup_source src;
 	(void)argv;
 	if (argc != 0) {
 		tr_error("backup: takes no arguments");
@@ -744,11 +759,12 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.done, NULL);
 	b.chunk_size = (uint64_t)tr_config_int(cfg, TR_S_CHUNK_SIZE);
-	tr_pg *pg = tr_pg_connect(cfg, b.err, sizeof b.err);
-	int rc = pg ? tr_pg_info_get(pg, &info, b.err, sizeof b.err) : -1;
-	b.pgdata = tr_config_get(cfg, TR_S_PGDATA) ? tr_config_get(cfg, TR_S_PGDATA) : info.data_directory;
+	int rc = tr_backup_source_open(cfg, &src, b.err, sizeof b.err);
+	tr_pg *pg = src.pg;
+	b.src = &src;
+	b.pgdata = src.pgdata;
 	if (rc == 0)
-		rc = check_server(&info, b.pgdata, b.err, sizeof b.err);
+		rc = check_server(&src.info, b.pgdata, b.err, sizeof b.err);
 	int repo_rc = rc == 0 ? tr_repo_connect(&r, cfg) : TR_OK;
 	if (rc == 0 && repo_rc == TR_OK)
 		repo_rc = tr_repo_unlock(&r, 1);
@@ -756,6 +772,9 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		snprintf(b.err, sizeof b.err, "%s", r.err);
 		rc = -1;
 	}
+	/* Only the current history section's cluster (section.h). */
+	if (rc == 0 && tr_section_admit_server(&r, pg, "backup", b.err, sizeof b.err) != 0)
+		rc = -1;
 	b.repo = &r;
 	if (rc == 0 && !(b.body = tr_tmpfile(cfg))) {
 		snprintf(b.err, sizeof b.err, "cannot create a temporary file in %s/tmp: %s",
@@ -763,11 +782,12 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = run_backup(&b, pg, &info);
+		rc = run_backup(&b, pg, &src.info);
 	if (rc < 0)
 		tr_error("backup: %s", b.err);
 	tr_pool_stop(b.pool);
 	tr_chunkset_free(b.stored_ids);
+	tr_pagecheck_free(b.pages);
 	tr_idset_free(&b.repair);
 	if (b.prev.f)
 		fclose(b.prev.f);
@@ -776,7 +796,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		fclose(b.body);
 	free_queue(&b);
 	tr_repo_close(&r);
-	tr_pg_close(pg);  /* ends a running backup: the server aborts it */
+	tr_backup_source_close(&src);  /* ends a running backup: the server aborts it */
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.done);
 	return rc >= 0 ? 0 : 1;

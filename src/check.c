@@ -13,6 +13,7 @@
 #include "metric.h"
 #include "pgconn.h"
 #include "repo.h"
+#include "section.h"
 #include "util.h"
 #include "walname.h"
 
@@ -77,7 +78,7 @@ static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errl
 	int seconds = archive_wait_seconds(r->cfg);
 	double deadline = tr_now() + seconds;
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
-	tr_wal_rel(walfile, rel, sizeof rel);
+	tr_repo_wal_rel(r, walfile, rel, sizeof rel);
 	for (;;) {
 		int rc = tr_repo_head(r, rel, &info);
 		if (rc == TR_OK)
@@ -120,6 +121,8 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 		rc = -1;
 	if (rc == 0)
 		rc = check_server(pg, err, sizeof err);
+	if (rc == 0)  /* the repository's cluster (section.h) */
+		rc = tr_section_admit_server(&r, pg, "check", err, sizeof err);
 	if (rc == 0)
 		rc = force_new_segment(pg, walfile, sizeof walfile, err, sizeof err);
 	if (rc == 0) {

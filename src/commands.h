@@ -19,5 +19,6 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv);
 int tr_cmd_verify(tr_config *cfg, int argc, char **argv);
 int tr_cmd_init(tr_config *cfg, int argc, char **argv);
 int tr_cmd_key(tr_config *cfg, int argc, char **argv);
+int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv);
 
 #endif

@@ -23,15 +23,21 @@
  *  1. expired backups: manifest first (the backup stops being listed),
  *     then info; a backup whose info and manifest both cannot be read goes
  *     once its manifest is older than the oldest kept backup;
- *  2. WAL no kept backup needs: files of any timeline whose segment number
- *     is below the lowest start segment of the kept backups (.history
- *     files always stay);
+ *  2. WAL no kept backup needs, per history section (section_expire.c):
+ *     files of any timeline whose segment number is below the lowest start
+ *     segment of the section's kept backups (.history files stay); all
+ *     the WAL of an older section that keeps no backup;
  *  3. chunks no kept backup references, older than an hour, unless a
  *     backup is in progress (its lock in locks/), or a kept backup's
  *     manifest cannot be read (its references are unknown).
  * The set of referenced chunks is built in passes over a slice of the id
  * space each (chunkref.h), so memory stays under a fixed budget whatever
  * the size of the repository.
+ *
+ * Every age above is the storage's time of the object.  A driver that
+ * cannot tell it reports 0 (driver.h, "Times"): such an object is never
+ * old enough, so chunks, locks, and the remains of killed or unreadable
+ * backups stay, and the summary says how many stayed for that reason.
  */
 #include "config.h"
 #include "backupset.h"
@@ -41,9 +47,9 @@
 #include "metric.h"
 #include "repolock.h"
 #include "rmbatch.h"
+#include "section.h"
 #include "testhook.h"
 #include "util.h"
-#include "walname.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -72,7 +78,8 @@ struct expire {
 	struct bobj *objs;         /* every object under backups/ */
 	int nobjs, cap_objs;
 	tr_rmbatch batch;          /* WAL and chunks: removed by the thousand (rmbatch.h) */
-	int lock_active;           /* a lock younger than TR_LOCK_STALE */
+	int lock_active;           /* a lock younger than TR_LOCK_STALE, or of unknown age */
+	uint64_t unknown_age;      /* objects kept because the storage did not tell their age */
 	char lock_active_name[128];
 	char err[2048];
 };
@@ -164,6 +171,15 @@ static int decide(struct expire *e, const tr_backupset *set)
 	return kept;
 }
 
+/* The storage does not say when the object was written (driver.h). */
+static int age_unknown(struct expire *e, int64_t mtime)
+{
+	if (mtime > 0)
+		return 0;
+	e->unknown_age++;
+	return 1;
+}
+
 /* Stop time of the oldest kept backup. */
 static int64_t oldest_kept(const struct expire *e, const tr_backupset *set)
 {
@@ -192,6 +208,16 @@ static int remove_backup_object(struct expire *e, const char *label, const char 
 	return remove_object(e, what, rel, o->size);
 }
 
+/* A backup's objects, manifest first (so it stops being listed), then its
+ * info, then its copy of the keyring (written before the info). */
+static int remove_backup(struct expire *e, const char *label)
+{
+	return remove_backup_object(e, label, "manifest") != 0 || remove_backup_object(e, label, "info") != 0 ||
+			       remove_backup_object(e, label, "keyring") != 0
+		       ? -1
+		       : 0;
+}
+
 static int expire_backups(struct expire *e, const tr_backupset *set)
 {
 	for (int i = 0; i < set->n; i++) {
@@ -201,9 +227,7 @@ static int expire_backups(struct expire *e, const tr_backupset *set)
 		tr_backup_time_iso(set->b[i].stop_time, stopped);
 		tr_info("expire: backup %s (stopped %s, %" PRIu64 " bytes stored)", set->b[i].label, stopped,
 			set->b[i].stored_bytes);
-		if (remove_backup_object(e, set->b[i].label, "manifest") != 0 ||
-		    remove_backup_object(e, set->b[i].label, "info") != 0 ||
-		    remove_backup_object(e, set->b[i].label, "keyring") != 0)
+		if (remove_backup(e, set->b[i].label) != 0)
 			return -1;
 	}
 	return 0;
@@ -217,13 +241,12 @@ static int expire_unreadable(struct expire *e, const tr_backupset *set, const tr
 	for (int k = 0; k < d->n; k++) {
 		if (d->v[k].listed)
 			continue;
-		if (d->v[k].manifest_mtime >= oldest) {
+		if (d->v[k].manifest_mtime >= oldest || age_unknown(e, d->v[k].manifest_mtime)) {
 			e->unknown_refs = 1;
 			continue;  /* named by the warning of tr_backupset_load */
 		}
 		tr_info("expire: backup %s cannot be read and is older than every kept backup: removed", d->v[k].label);
-		if (remove_backup_object(e, d->v[k].label, "manifest") != 0 ||
-		    remove_backup_object(e, d->v[k].label, "info") != 0)
+		if (remove_backup(e, d->v[k].label) != 0)
 			return -1;
 	}
 	return 0;
@@ -260,16 +283,20 @@ static int has_lock(struct expire *e, const char *label)
 	return tr_repo_head(e->repo, rel, &info) == TR_OK;
 }
 
-/* The info of a backup killed before its manifest: a day old and unlocked. */
+/* What a backup killed before its manifest left, a day old and unlocked:
+ * its info, or only its keyring copy (killed before the info). */
 static int expire_orphans(struct expire *e)
 {
 	for (int i = 0; i < e->nobjs; i++) {
 		const struct bobj *o = &e->objs[i];
-		if (strcmp(o->kind, "info") != 0 || find_obj(e, o->label, "manifest") ||
-		    o->mtime > e->now - TR_LOCK_STALE || has_lock(e, o->label))
+		int info = strcmp(o->kind, "info") == 0;
+		if ((!info && strcmp(o->kind, "keyring") != 0) || find_obj(e, o->label, "manifest") ||
+		    (!info && find_obj(e, o->label, "info")) || o->mtime > e->now - TR_LOCK_STALE ||
+		    age_unknown(e, o->mtime) || has_lock(e, o->label))
 			continue;
 		tr_info("expire: backup %s never completed (no manifest)", o->label);
-		if (remove_backup_object(e, o->label, "info") != 0 || remove_backup_object(e, o->label, "keyring") != 0)
+		if ((info && remove_backup_object(e, o->label, "info") != 0) ||
+		    remove_backup_object(e, o->label, "keyring") != 0)
 			return -1;
 	}
 	return 0;
@@ -277,54 +304,22 @@ static int expire_orphans(struct expire *e)
 
 /* --- WAL --- */
 
-struct wal_scan {
-	struct expire *e;
-	uint64_t keep_from;   /* segment number (log * per_log + seg) */
-	uint64_t per_log;
-	int failed;
-};
-
-static int wal_candidate(void *ctx, const tr_object_info *info)
+static int remove_wal(void *ctx, const char *rel, int64_t size)
 {
-	struct wal_scan *w = ctx;
-	const char *name = tr_basename(info->key);
-	unsigned tli, log, seg;
-	int kind = tr_wal_kind(name);
-	if (kind == TR_WAL_NONE || kind == TR_WAL_HISTORY || sscanf(name, "%8X%8X%8X", &tli, &log, &seg) != 3)
-		return 0;
-	if ((uint64_t)log * w->per_log + seg >= w->keep_from)
-		return 0;
-	if (remove_batched(w->e, "WAL", info->key, info->size) != 0) {
-		w->failed = 1;
-		return 1;
-	}
-	return 0;
+	return remove_batched(ctx, "WAL", rel, size);
 }
 
-/* The lowest start segment of the kept backups: backups are ordered by
- * stop time, and one on another timeline may have started earlier. */
-static uint64_t first_needed_segment(const tr_backupset *set, const int *keep)
-{
-	/* Kept backups that are not restorable count too: their WAL stays
-	 * as long as they do. */
-	uint64_t first = UINT64_MAX;
-	for (int i = 0; i < set->n; i++) {
-		uint64_t seg = set->b[i].start_lsn / set->b[i].wal_segment_size;
-		if (keep[i] && seg < first)
-			first = seg;
-	}
-	return first;
-}
-
+/* Each history section's WAL against its own kept backups (section.h);
+ * kept backups that are not restorable count too: their WAL stays as long
+ * as they do. */
 static int expire_wal(struct expire *e, const tr_backupset *set)
 {
-	const tr_manifest_hdr *newest = &set->b[set->n - 1];
-	struct wal_scan w = { e, first_needed_segment(set, e->keep), 0x100000000ULL / newest->wal_segment_size, 0 };
-	if (tr_repo_list(e->repo, "wal/", wal_candidate, &w) != TR_OK && !w.failed) {
-		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
-		return -1;
-	}
-	return w.failed ? -1 : flush_batch(e);
+	char err[2048];
+	if (tr_sections_expire_wal(e->repo, set, e->keep, remove_wal, e, err, sizeof err) == 0)
+		return flush_batch(e);
+	if (!e->err[0])
+		snprintf(e->err, sizeof e->err, "%s", err);
+	return -1;
 }
 
 /* --- chunks --- */
@@ -381,7 +376,7 @@ static int scan_locks(struct expire *e)
 		rc = -1;
 	}
 	for (int i = 0; rc == 0 && i < l->n; i++) {
-		int stale = l->v[i].mtime < e->now - TR_LOCK_STALE;
+		int stale = l->v[i].mtime < e->now - TR_LOCK_STALE && !age_unknown(e, l->v[i].mtime);
 		if (!stale && lock_holder_gone(e, l->v[i].key)) {
 			tr_info("expire: %s: its backup no longer runs (killed)", l->v[i].key);
 			stale = 1;
@@ -435,7 +430,7 @@ static int chunk_candidate(void *ctx, const tr_object_info *info)
 		return 0;
 	if (tr_idset_has(c->refs, id))
 		return 0;
-	if (info->mtime > c->e->now - CHUNK_GRACE)
+	if (info->mtime > c->e->now - CHUNK_GRACE || age_unknown(c->e, info->mtime))
 		return 0;  /* may belong to a backup that has not written its manifest */
 	if (remove_batched(c->e, "chunk", info->key, info->size) != 0) {
 		c->failed = 1;
@@ -560,6 +555,9 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	tr_repolock_release(&e.lock);
 	if (rc == 0 && !e.dry_run)
 		tr_metric_bytes(0, e.bytes);
+	if (rc == 0 && e.unknown_age)
+		tr_warn("expire: %" PRIu64 " objects kept: the storage (driver %s) does not tell when they were written, "
+			"and an object of unknown age is never removed for its age", e.unknown_age, r.ld.drv->name);
 	if (rc == 0)
 		tr_info("expire: %s %" PRIu64 " objects, %" PRIu64 " bytes", e.dry_run ? "would remove" : "removed",
 			e.objects, e.bytes);

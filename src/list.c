@@ -1,14 +1,18 @@
 /*
  * list.c - `totalrecall list` (alias `info`): the backups in the
- * repository and the archived WAL range, as a table or as JSON.  A backup
- * whose info or manifest is damaged is named (and listed from its
- * manifest when only the info is): it never hides the others.
+ * repository and the archived WAL range, as a table or as JSON.  Each
+ * history section (section.h) has its own WAL and timelines; each backup
+ * is shown with its section.  A backup whose info or manifest is damaged
+ * is named (and listed from its manifest when only the info is): it never
+ * hides the others.
  */
 #include "config.h"
 #include "backupset.h"
 #include "commands.h"
 #include "log.h"
+#include "pagecheck.h"
 #include "pgconn.h"
+#include "section.h"
 #include "timeline.h"
 #include "util.h"
 #include "walname.h"
@@ -59,6 +63,52 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* Page checksums, damaged pages by file and block, and whether the backup
+ * was taken on a standby (pagecheck.h, README: Replicas). */
+static void print_json_pages(const tr_manifest_hdr *b)
+{
+	char path[4096];
+	unsigned long block;
+	int first = 1;
+	printf(",\"from_standby\":%s,\"page_checksums\":", b->from_standby ? "true" : "false");
+	if (*b->page_checksums)
+		json_str(b->page_checksums);
+	else
+		printf("null");
+	printf(",\"damaged_pages\":%" PRIu64 ",\"damaged_page_list\":[", b->damaged_pages);
+	for (const char *p = b->damaged_list; p && *p;) {  /* "<path> <block>" lines */
+		if (sscanf(p, "%4095s %lu", path, &block) == 2) {
+			printf("%s{\"file\":", first ? "" : ",");
+			json_str(path);
+			printf(",\"block\":%lu}", block);
+			first = 0;
+		}
+		p += strcspn(p, "\n");
+		p += *p == '\n';
+	}
+	printf("]");
+}
+
+/* Backups taken on a standby, and the damaged pages backups found. */
+static void print_pages_table(const tr_backupset *set)
+{
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		if (b->from_standby)
+			printf("%s: taken on a standby\n", b->label);
+		if (!b->damaged_pages)
+			continue;
+		printf("DAMAGED PAGES in %s: %" PRIu64 " page%s with a bad checksum:", b->label, b->damaged_pages,
+		       b->damaged_pages == 1 ? "" : "s");
+		for (const char *p = b->damaged_list; *p;) {
+			size_t n = strcspn(p, "\n");
+			printf(" %.*s%s", (int)n, p, p[n] ? "," : "");
+			p += n + (p[n] ? 1 : 0);
+		}
+		printf("%s\n", b->damaged_pages > TR_PAGECHECK_LIST_MAX ? " ..." : "");
+	}
+}
+
 /* Backups whose info or manifest could not be read (backupset.h). */
 static void print_damage_json(const tr_backup_damages *d)
 {
@@ -80,25 +130,10 @@ static void print_damage_table(const tr_backup_damages *d)
 		       d->v[i].listed ? " (listed from its manifest)" : " (not restorable)");
 }
 
-static void print_json(const tr_backupset *set, const tr_backup_damages *d, const struct wal_range *w)
+/* "wal":{...},"timelines":[...],"diverged":x of one section. */
+static void print_wal_json(const struct wal_range *w)
 {
-	printf("{\"backups\":[");
-	for (int i = 0; i < set->n; i++) {
-		const tr_manifest_hdr *b = &set->b[i];
-		char start[24], stop[24], t0[32], t1[32];
-		tr_lsn_format(b->start_lsn, start);
-		tr_lsn_format(b->stop_lsn, stop);
-		tr_backup_time_iso(b->start_time, t0);
-		tr_backup_time_iso(b->stop_time, t1);
-		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
-		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
-		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
-		       ",\"new_bytes\":%" PRIu64 ",\"file_count\":%" PRIu64 ",\"duration\":%.3f}",
-		       i ? "," : "", b->label, *b->prior ? "\"" : "", *b->prior ? b->prior : "null", *b->prior ? "\"" : "",
-		       t0, t1, start, stop, b->timeline, b->pg_version, b->system_id, b->logical_bytes, b->stored_bytes,
-		       b->new_bytes, b->file_count, b->duration);
-	}
-	printf("],\"wal\":{\"first\":%s%s%s,\"last\":%s%s%s,\"segments\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
+	printf("\"wal\":{\"first\":%s%s%s,\"last\":%s%s%s,\"segments\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
 	       "}", *w->first ? "\"" : "", *w->first ? w->first : "null", *w->first ? "\"" : "",
 	       *w->last ? "\"" : "", *w->last ? w->last : "null", *w->last ? "\"" : "", w->count, w->bytes);
 	printf(",\"timelines\":[");
@@ -115,29 +150,64 @@ static void print_json(const tr_backupset *set, const tr_backup_damages *d, cons
 		       w->st[i].has_segments ? last : "null", w->st[i].has_segments ? "\"" : "", w->st[i].tip ? "true" : "false");
 	}
 	printf("],\"diverged\":%s", w->tips > 1 ? "true" : "false");
-	print_damage_json(d);
-	printf("}\n");
 }
 
-static void print_table(const tr_repo *r, const tr_backupset *set, const tr_backup_damages *d,
-			const struct wal_range *w)
+/* The history sections, each with its WAL; then the current one's WAL at
+ * the top level, as before sections existed. */
+static void print_sections_json(const tr_sections *s, const struct wal_range *w)
 {
-	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
-	if (set->n)
-		printf("%-17s %-20s %-20s %-12s %-12s %3s %6s %10s %10s %10s %8s\n", "label", "start (UTC)", "stop (UTC)",
-		       "start lsn", "stop lsn", "tli", "pg", "size MiB", "stored MiB", "new MiB", "seconds");
+	printf(",\"sections\":[");
+	for (int k = 0; k < s->n; k++) {
+		const tr_section *x = &s->v[k];
+		printf("%s{\"section\":%" PRIu32 ",\"current\":%s,", k ? "," : "", x->n, k == s->n - 1 ? "true" : "false");
+		if (x->id.sysid)
+			printf("\"system_id\":\"%" PRIu64 "\",\"pg_version\":%d,\"damaged\":false,", x->id.sysid,
+			       x->id.pg_major);
+		else if (x->damaged)
+			printf("\"system_id\":null,\"pg_version\":null,\"damaged\":true,");
+		else   /* none recorded yet */
+			printf("\"system_id\":null,\"pg_version\":null,\"damaged\":false,");
+		print_wal_json(&w[k]);
+		putchar('}');
+	}
+	printf("],");
+	print_wal_json(&w[s->n - 1]);
+}
+
+static void print_json(const tr_backupset *set, const tr_backup_damages *d, const tr_sections *s,
+		       const struct wal_range *w)
+{
+	printf("{\"backups\":[");
 	for (int i = 0; i < set->n; i++) {
 		const tr_manifest_hdr *b = &set->b[i];
 		char start[24], stop[24], t0[32], t1[32];
+		uint32_t sec = tr_section_of_backup(s, b);
 		tr_lsn_format(b->start_lsn, start);
 		tr_lsn_format(b->stop_lsn, stop);
 		tr_backup_time_iso(b->start_time, t0);
 		tr_backup_time_iso(b->stop_time, t1);
-		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
-		       start, stop, b->timeline, b->pg_version, (double)b->logical_bytes / 1048576,
-		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
+		printf("%s{\"label\":\"%s\",\"prior\":%s%s%s,\"start_time\":\"%s\",\"stop_time\":\"%s\","
+		       "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"timeline\":%" PRIu32 ",\"pg_version\":%d,"
+		       "\"system_id\":\"%s\",\"logical_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
+		       ",\"new_bytes\":%" PRIu64 ",\"file_count\":%" PRIu64 ",\"duration\":%.3f,\"section\":",
+		       i ? "," : "", b->label, *b->prior ? "\"" : "", *b->prior ? b->prior : "null", *b->prior ? "\"" : "",
+		       t0, t1, start, stop, b->timeline, b->pg_version, b->system_id, b->logical_bytes, b->stored_bytes,
+		       b->new_bytes, b->file_count, b->duration);
+		if (sec)
+			printf("%" PRIu32, sec);
+		else
+			printf("null");   /* its section cannot be read */
+		print_json_pages(b);
+		putchar('}');
 	}
-	print_damage_table(d);
+	printf("]");
+	print_sections_json(s, w);
+	print_damage_json(d);
+	printf("}\n");
+}
+
+static void print_wal_table(const struct wal_range *w)
+{
 	if (w->count)
 		printf("WAL archive: %s to %s, %" PRIu64 " segments, %.1f MiB stored\n", w->first, w->last, w->count,
 		       (double)w->bytes / 1048576);
@@ -153,10 +223,54 @@ static void print_table(const tr_repo *r, const tr_backupset *set, const tr_back
 		       "children of one point): restore refuses to choose and needs --target-timeline\n");
 }
 
-/* Reads the history files noted in the listing and finds the tips. */
-static int timelines(tr_repo *r, const tr_backupset *set, struct wal_range *w)
+static void print_table(const tr_repo *r, const tr_backupset *set, const tr_backup_damages *d, const tr_sections *s,
+			const struct wal_range *w)
 {
-	uint64_t seg_size = set->n ? set->b[set->n - 1].wal_segment_size : 16 * 1024 * 1024;
+	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
+	if (set->n)
+		printf("%-17s %-20s %-20s %-12s %-12s %3s %3s %6s %10s %10s %10s %8s\n", "label", "start (UTC)",
+		       "stop (UTC)", "start lsn", "stop lsn", "tli", "sec", "pg", "size MiB", "stored MiB", "new MiB",
+		       "seconds");
+	for (int i = 0; i < set->n; i++) {
+		const tr_manifest_hdr *b = &set->b[i];
+		char start[24], stop[24], t0[32], t1[32], sec[12] = "?";
+		uint32_t n = tr_section_of_backup(s, b);
+		if (n)
+			snprintf(sec, sizeof sec, "%" PRIu32, n);
+		tr_lsn_format(b->start_lsn, start);
+		tr_lsn_format(b->stop_lsn, stop);
+		tr_backup_time_iso(b->start_time, t0);
+		tr_backup_time_iso(b->stop_time, t1);
+		printf("%-17s %-20s %-20s %-12s %-12s %3" PRIu32 " %3s %6d %10.1f %10.1f %10.1f %8.1f\n", b->label, t0, t1,
+		       start, stop, b->timeline, sec, b->pg_version, (double)b->logical_bytes / 1048576,
+		       (double)b->stored_bytes / 1048576, (double)b->new_bytes / 1048576, b->duration);
+	}
+	print_pages_table(set);
+	print_damage_table(d);
+	for (int k = 0; k < s->n; k++) {
+		const tr_section *x = &s->v[k];
+		char id[160];
+		tr_section_describe(x, id, sizeof id);
+		if (x->damaged)
+			printf("history section %" PRIu32 "%s: DAMAGED: %s\n", x->n, k == s->n - 1 ? " (current)" : "", x->why);
+		else if (x->id.sysid)
+			printf("%s%s\n", id, k == s->n - 1 ? ", current" : "");
+		else
+			printf("history sections: none recorded yet (the next archive-put, backup or check records "
+			       "the cluster)\n");
+		print_wal_table(&w[k]);
+	}
+}
+
+/* Reads the history files noted in the listing and finds the tips. */
+static int timelines(tr_repo *r, const tr_backupset *set, const tr_sections *s, struct wal_range *w)
+{
+	uint64_t seg_size = 16 * 1024 * 1024;
+	for (int i = set->n - 1; i >= 0; i--)
+		if (tr_section_of_backup(s, &set->b[i]) == r->section) {
+			seg_size = set->b[i].wal_segment_size;
+			break;
+		}
 	int rc = tr_timelines_read(r, &w->tl);
 	if (rc != TR_OK)
 		return rc;
@@ -169,13 +283,36 @@ static int timelines(tr_repo *r, const tr_backupset *set, struct wal_range *w)
 	return TR_OK;
 }
 
+/* The WAL and timelines of every section. */
+static int load_wal(tr_repo *r, const tr_backupset *set, const tr_sections *s, struct wal_range *w)
+{
+	int rc = TR_OK;
+	for (int k = 0; rc == TR_OK && k < s->n; k++) {
+		tr_repo_use_section(r, s->v[k].n);
+		rc = tr_repo_list(r, r->wal, wal_range_add, &w[k]);
+		if (rc == TR_OK)
+			rc = timelines(r, set, s, &w[k]);
+	}
+	return rc;
+}
+
+static void free_wal(struct wal_range *w, int n)
+{
+	for (int k = 0; w && k < n; k++) {
+		tr_timelines_free(&w[k].tl);
+		free(w[k].st);
+	}
+	free(w);
+}
+
 int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
 	tr_repo r;
 	tr_backupset set = { NULL, 0 };
 	tr_backup_damages dmg = { NULL, 0 };
-	struct wal_range w;
+	tr_sections sections = { NULL, 0 };
+	struct wal_range *w = NULL;
 	(void)argv;
 	if (argc != 0) {
 		tr_error("list: takes no arguments");
@@ -185,25 +322,28 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 		tr_error("list: %s", err);
 		return 1;
 	}
-	memset(&w, 0, sizeof w);
 	int rc = tr_repo_connect(&r, cfg);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(&r, 0);
 	if (rc == TR_OK)
 		rc = tr_backupset_load_checked(&r, &set, &dmg);
 	if (rc == TR_OK)
-		rc = tr_repo_list(&r, "wal/", wal_range_add, &w);
+		rc = tr_sections_for_listing(&r, &sections);
+	if (rc == TR_OK && !(w = calloc((size_t)sections.n, sizeof *w))) {
+		snprintf(r.err, sizeof r.err, "out of memory");
+		rc = TR_ENOMEM;
+	}
 	if (rc == TR_OK)
-		rc = timelines(&r, &set, &w);
+		rc = load_wal(&r, &set, &sections, w);
 	if (rc != TR_OK)
 		tr_error("list: %s", r.err);
 	else if (tr_config_get(cfg, TR_S_JSON))
-		print_json(&set, &dmg, &w);
+		print_json(&set, &dmg, &sections, w);
 	else
-		print_table(&r, &set, &dmg, &w);
+		print_table(&r, &set, &dmg, &sections, w);
 	tr_backupset_free(&set);
-	tr_timelines_free(&w.tl);
-	free(w.st);
+	free_wal(w, sections.n);
+	tr_sections_free(&sections);
 	tr_backup_damages_free(&dmg);
 	tr_repo_close(&r);
 	return rc == TR_OK ? 0 : 1;

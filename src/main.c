@@ -44,7 +44,11 @@ static const command commands[] = {
 	  "reading the data directory in parallel; stores deduplicated, compressed,\n"
 	  "encrypted chunks and a manifest.  Fails unless the WAL from its start to its\n"
 	  "stop is in the archive.  Connection: --pg-conninfo and the PG* variables.\n"
-	  "--scheduled: only when the schedule (--schedule) says a backup is due.\n" },
+	  "--scheduled: only when the schedule (--schedule) says a backup is due.\n"
+	  "--backup-standby y|prefer: back up the standby at --standby-conninfo (prefer:\n"
+	  "the primary at --pg-conninfo when no standby answers); the primary is asked\n"
+	  "to finish the last WAL segment.  With data checksums, every page is verified;\n"
+	  "damaged pages are reported by file and block (list --json), not fatal.\n" },
 	{ "restore", tr_cmd_restore, 1, "restore [DATADIR]",
 	  "rebuild an empty data directory from a backup",
 	  "Restores the newest backup (or --backup LABEL, or the newest one before\n"
@@ -57,7 +61,10 @@ static const command commands[] = {
 	  "Links outside pg_tblspc become plain directories or files unless --link-map\n"
 	  "NAME=PATH moves them; --tablespace-map OID_OR_NAME=PATH moves a tablespace.\n"
 	  "--archive-mode=off: the restored copy never archives.  Diverged timelines\n"
-	  "are refused unless --target-timeline chooses one.\n" },
+	  "are refused unless --target-timeline chooses one.  --target-exclusive: stop\n"
+	  "just before the target.  --standby: a standby (standby.signal), streaming from\n"
+	  "--primary-conninfo once the archive is replayed.  --delta: into a stopped\n"
+	  "cluster of the same system, fetching only the chunks that differ.\n" },
 	{ "list", tr_cmd_list, 1, "list [--json]", "list backups and the archived WAL range",
 	  "Lists backups: label, start and stop times and LSNs, timeline, PostgreSQL\n"
 	  "version, size, stored size, newly stored bytes, duration; and the WAL range.\n" },
@@ -96,6 +103,15 @@ static const command commands[] = {
 	  "key rotate --new-data-key: also starts a new data key for objects written from then\n"
 	  "  on (older keys stay in the keyring, to read what they wrote).\n"
 	  "key list: key ids, creation times and which one is current; never key material.\n" },
+	{ "upgrade", tr_cmd_upgrade, 1, "upgrade", "after pg_upgrade: record the new cluster as the next history section",
+	  "Run after pg_upgrade, with the new cluster: records its system identifier and\n"
+	  "major version as the repository's next history section.  From then on\n"
+	  "archive-put and backup accept the new cluster (its WAL goes under the new\n"
+	  "section's prefix) and refuse the old one; the old backups stay listed and\n"
+	  "restorable with the old major version.  Reads the identity from --pgdata's\n"
+	  "global/pg_control while the cluster is stopped, else from the running\n"
+	  "server (--pg-conninfo).  Safe to run again; refuses an older section's\n"
+	  "cluster and a lower major version.  Take a new backup right after.\n" },
 	{ "version", cmd_version, 1, "version", "print the version", "Prints versions of totalrecall, its driver ABI and libraries.\n" },
 	{ "help", cmd_help, 1, "help [command]", "show help", "Shows the commands, or one command's help.\n" },
 };
@@ -113,8 +129,9 @@ static void print_settings(FILE *out)
 	const tr_setting_def *d = tr_setting_defs();
 	fprintf(out, "\nSettings (option, variable, default):\n");
 	for (int i = 0; i < TR_S_COUNT; i++)
-		fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env ? d[i].env : "-",
-			d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
+		if (!(d[i].flags & TR_SF_DERIVED))  /* computed, not given: nothing to tell a user */
+			fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env ? d[i].env : "-",
+				d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
 	fprintf(out, "\nAny value may be file:/path (the file's contents) or env:NAME (another\n"
 		     "variable).  Precedence: command line, environment, config file (-c FILE,\n"
 		     "default " TR_CONFIG_DEFAULT_FILE "); --config-over-env puts the file before\n"

@@ -15,7 +15,8 @@ void tr_manifest_hdr_free(tr_manifest_hdr *h)
 	free(h->backup_label);
 	free(h->tablespace_map);
 	free(h->tablespace_names);
-	h->backup_label = h->tablespace_map = h->tablespace_names = NULL;
+	free(h->damaged_list);
+	h->backup_label = h->tablespace_map = h->tablespace_names = h->damaged_list = NULL;
 }
 
 void tr_path_encode(const char *in, char *out, size_t outlen)
@@ -89,6 +90,13 @@ int tr_manifest_write_hdr(FILE *f, const tr_manifest_hdr *h)
 		return -1;
 	if (h->tablespace_names && *h->tablespace_names &&
 	    write_hex_field(f, "tablespace-names", h->tablespace_names) != 0)
+		return -1;
+	if (*h->page_checksums &&
+	    fprintf(f, "page-checksums %s\ndamaged-pages %" PRIu64 "\n", h->page_checksums, h->damaged_pages) < 0)
+		return -1;
+	if (h->damaged_list && *h->damaged_list && write_hex_field(f, "damaged-list", h->damaged_list) != 0)
+		return -1;
+	if (h->from_standby && fprintf(f, "from-standby 1\n") < 0)
 		return -1;
 	return fprintf(f, "entries\n") < 0 ? -1 : 0;
 }
@@ -172,6 +180,10 @@ static int hdr_field(tr_manifest_hdr *h, const char *key, const char *v)
 	else if (!strcmp(key, "tablespace-map")) ok = (free(h->tablespace_map), h->tablespace_map = unhex_text(v)) != NULL;
 	else if (!strcmp(key, "stop-time-us")) h->stop_time_us = strtoll(v, NULL, 10);
 	else if (!strcmp(key, "tablespace-names")) ok = (free(h->tablespace_names), h->tablespace_names = unhex_text(v)) != NULL;
+	else if (!strcmp(key, "page-checksums")) ok = tr_strlcpy(h->page_checksums, v, sizeof h->page_checksums) == 0;
+	else if (!strcmp(key, "damaged-pages")) h->damaged_pages = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "damaged-list")) ok = (free(h->damaged_list), h->damaged_list = unhex_text(v)) != NULL;
+	else if (!strcmp(key, "from-standby")) h->from_standby = atoi(v) == 1;
 	/* Unknown keys are newer fields: ignored, so old readers keep working. */
 	return ok ? 0 : -1;
 }
@@ -193,12 +205,15 @@ int tr_manifest_read_hdr(FILE *f, tr_manifest_hdr *h, char *err, size_t errlen)
 				h->tablespace_map = strdup("");
 			if (!h->tablespace_names)
 				h->tablespace_names = strdup("");
+			if (!h->damaged_list)
+				h->damaged_list = strdup("");
 			/* Older manifests have the stop time to the second: the stop
 			 * was within it, so take its end (never too early). */
 			if (!h->stop_time_us)
 				h->stop_time_us = h->stop_time >= 0 && h->stop_time < INT64_MAX / 1000000
 					? h->stop_time * 1000000 + 999999 : INT64_MAX;
-			rc = h->backup_label && h->tablespace_map && h->tablespace_names && h->label[0] && h->stop_lsn ? 0 : -1;
+			rc = h->backup_label && h->tablespace_map && h->tablespace_names && h->damaged_list && h->label[0] &&
+			     h->stop_lsn ? 0 : -1;
 			if (rc)
 				snprintf(err, errlen, "manifest header lacks label, stop-lsn or backup-label");
 			goto out;

@@ -48,6 +48,12 @@ typedef struct tr_manifest_hdr {
 	 * written before this field read as the end of stop_time's second. */
 	int64_t stop_time_us;
 	char *tablespace_names;  /* malloc'ed: "<oid> <hex of the name>" lines, "" if unknown */
+	/* Data page checksums (pagecheck.h): "verified" when the backup checked
+	 * the pages, "off" when the cluster has none, "" for older backups. */
+	char page_checksums[16];
+	uint64_t damaged_pages;  /* pages whose checksum failed */
+	char *damaged_list;      /* malloc'ed: "<path> <block>" lines (the first 1000), "" if none */
+	int from_standby;        /* taken on a standby */
 } tr_manifest_hdr;
 
 typedef struct tr_mf_rec {

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#define MAX_EXTRA 4
+
 static tr_metric current;
+static tr_metric extra[MAX_EXTRA];
+static int nextra;
 static int active;
 static int pgdata_overridden;
 static const char *pgdata_override;
@@ -18,7 +22,21 @@ void tr_metric_begin(const char *operation)
 	memset(&current, 0, sizeof current);
 	current.operation = operation;
 	current.start_us = tr_now_us();
+	nextra = 0;
 	active = 1;
+}
+
+void tr_metric_extra(const char *operation, uint64_t plain, uint64_t stored, const char *status, const char *text)
+{
+	if (nextra == MAX_EXTRA)
+		return;
+	tr_metric *m = &extra[nextra++];
+	memset(m, 0, sizeof *m);
+	m->operation = operation;
+	m->bytes_read = plain;
+	m->bytes_stored = stored;
+	m->status = status;
+	snprintf(m->error, sizeof m->error, "%s", text);
 }
 
 void tr_metric_subject(const char *subject)
@@ -68,4 +86,11 @@ void tr_metric_end(const tr_config *cfg, int exit_status)
 		snprintf(current.error, sizeof current.error, "%s", tr_log_last_error());
 	if (tr_spool_append(dir, &current) != 0)
 		tr_warn("cannot record metrics in %s: %s", dir, strerror(errno));
+	for (int i = 0; i < nextra; i++) {
+		snprintf(extra[i].subject, sizeof extra[i].subject, "%s", current.subject);
+		extra[i].start_us = current.start_us;
+		extra[i].finish_us = current.finish_us;
+		if (tr_spool_append(dir, &extra[i]) != 0)
+			tr_warn("cannot record metrics in %s: %s", dir, strerror(errno));
+	}
 }

@@ -25,6 +25,12 @@ void tr_metric_status(const char *status);
  * restore calls it: the directory it fills is a data directory only once
  * the restore succeeded, and a file left in an empty one blocks initdb. */
 void tr_metric_pgdata(const char *pgdata);
+/* One more record of this command (same spool and subject), appended
+ * after its own by tr_metric_end: what a monitor counts apart, such as a
+ * delta restore's bytes found in place ("restore-delta") or the damaged
+ * pages a backup found ("page-checksum").  text: one line, no secrets.
+ * At most four per command; later ones are dropped. */
+void tr_metric_extra(const char *operation, uint64_t plain, uint64_t stored, const char *status, const char *text);
 /* Appends the record to the spool, if there is one; warns on failure. */
 void tr_metric_end(const tr_config *cfg, int exit_status);
 

@@ -25,7 +25,11 @@ static void notice_to_log(void *arg, const char *message)
 
 tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen)
 {
-	const char *conninfo = tr_config_get(cfg, TR_S_PG_CONNINFO);
+	return tr_pg_connect_to(tr_config_get(cfg, TR_S_PG_CONNINFO), err, errlen);
+}
+
+tr_pg *tr_pg_connect_to(const char *conninfo, char *err, size_t errlen)
+{
 	if (tr_pq_load(err, errlen) != 0)
 		return NULL;
 	tr_pg *pg = calloc(1, sizeof *pg);
@@ -89,7 +93,9 @@ int tr_pg_info_get(tr_pg *pg, tr_pg_info *info, char *err, size_t errlen)
 	PGresult *res = query(pg,
 		"SELECT current_setting('server_version_num'), (SELECT system_identifier FROM pg_control_system()),"
 		" current_setting('data_directory'), current_setting('wal_segment_size'),"
-		" pg_is_in_recovery(), current_setting('archive_mode'), current_setting('archive_command')",
+		" pg_is_in_recovery(), current_setting('archive_mode'), current_setting('archive_command'),"
+		" current_setting('data_checksums'), current_setting('block_size'),"
+		" (SELECT setting FROM pg_settings WHERE name = 'segment_size')",
 		0, NULL, err, errlen);
 	if (!res)
 		return -1;
@@ -104,6 +110,10 @@ int tr_pg_info_get(tr_pg *pg, tr_pg_info *info, char *err, size_t errlen)
 	info->in_recovery = PQgetvalue(res, 0, 4)[0] == 't';
 	snprintf(info->archive_mode, sizeof info->archive_mode, "%s", PQgetvalue(res, 0, 5));
 	snprintf(info->archive_command, sizeof info->archive_command, "%s", PQgetvalue(res, 0, 6));
+	info->data_checksums = strcmp(PQgetvalue(res, 0, 7), "on") == 0;
+	info->block_size = atoi(PQgetvalue(res, 0, 8));
+	/* pg_settings gives segment_size in blocks (unit 8kB). */
+	info->relseg_blocks = strtoull(PQgetvalue(res, 0, 9), NULL, 10);
 	PQclear(res);
 	return 0;
 }

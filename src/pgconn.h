@@ -20,10 +20,15 @@ typedef struct tr_pg_info {
 	int in_recovery;
 	char archive_mode[16];
 	char archive_command[1024];
+	int data_checksums;         /* data_checksums = on */
+	int block_size;             /* block_size */
+	uint64_t relseg_blocks;     /* segment_size / block_size: blocks in one relation segment file */
 } tr_pg_info;
 
 /* Connects with the pg-conninfo setting and the standard PG* variables. */
 tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen);
+/* The same with another connection string (NULL or "": the PG* variables). */
+tr_pg *tr_pg_connect_to(const char *conninfo, char *err, size_t errlen);
 void tr_pg_close(tr_pg *pg);
 int tr_pg_info_get(tr_pg *pg, tr_pg_info *info, char *err, size_t errlen);
 

@@ -40,13 +40,13 @@ int tr_pool_default_workers(void)
 	return n < 1 ? 1 : n > 32 ? 32 : (int)n;
 }
 
-int tr_pool_transfers(const tr_repo *r)
+int tr_pool_transfers(tr_repo *r)
 {
 	const tr_config *cfg = r->cfg;
 	int parallel = (int)tr_config_int(cfg, TR_S_PARALLEL);
 	if (tr_config_get(cfg, TR_S_TRANSFERS))
 		return (int)tr_config_int(cfg, TR_S_TRANSFERS);
-	if (!(r->ld.drv->caps & TR_CAP_REMOTE))
+	if (!(tr_repo_caps(r) & TR_CAP_REMOTE))
 		return parallel;
 	/* Each transfer holds about a chunk (pool.h): the default keeps that
 	 * within TR_POOL_CHUNK_BUDGET, never below parallel. */

@@ -73,6 +73,6 @@ int tr_pool_default_workers(void);
 /* The workers (transfers in flight) for r's commands: the transfers
  * setting, else TR_POOL_REMOTE_TRANSFERS on a driver with TR_CAP_REMOTE
  * (fewer if chunk-size is large), else parallel. */
-int tr_pool_transfers(const tr_repo *r);
+int tr_pool_transfers(tr_repo *r);
 
 #endif

@@ -27,10 +27,13 @@ struct pf_job {
 	int dirfd;
 };
 
+/* One spool per history section: the same name may be in two. */
 static int spool_dirfd(const tr_repo *r)
 {
-	char path[PATH_MAX];
-	return tr_repo_local_dirfd(r, "prefetch", path, sizeof path);
+	char path[PATH_MAX], what[32] = "prefetch";
+	if (r->section > 1)
+		snprintf(what, sizeof what, "prefetch-s%u", (unsigned)r->section);
+	return tr_repo_local_dirfd(r, what, path, sizeof path);
 }
 
 /* --- taking a segment --- */
@@ -69,7 +72,7 @@ static int decode_into(tr_repo *r, const char *name, int fd, const char *dst, tr
 {
 	char rel[64];
 	tr_atomic a;
-	tr_wal_rel(name, rel, sizeof rel);
+	tr_repo_wal_rel(r, name, rel, sizeof rel);
 	if (tr_atomic_open(&a, dst, 0600) != 0)
 		return -1;
 	tr_atomic_guard_signals(&a);
@@ -120,8 +123,7 @@ static int fetch_job(tr_repo *r, void *job, void *arg)
 	struct pf_job *j = job;
 	char rel[64];
 	tr_atomic a;
-	(void)arg;
-	tr_wal_rel(j->name, rel, sizeof rel);
+	tr_wal_rel_in(arg, j->name, rel, sizeof rel);   /* arg: the section's WAL prefix */
 	if (tr_atomic_open_at(&a, j->dirfd, j->name, 0600) != 0)
 		return 0;
 	if (tr_repo_get_raw(r, rel, fd_write, &a.fd) != TR_OK || tr_atomic_commit(&a, 0) != 0)
@@ -179,10 +181,10 @@ static int pick_next(tr_repo *r, const char *name, int dirfd, struct pf_job *job
 	struct next_scan s = { name, jobs, 0, max, dirfd };
 	char prefix[64];
 	unsigned tli, log, seg;
-	snprintf(prefix, sizeof prefix, "wal/%.16s/", name);
+	snprintf(prefix, sizeof prefix, "%s%.16s/", r->wal, name);
 	tr_repo_list(r, prefix, next_segment, &s);
 	if (s.n < max && sscanf(name, "%8X%8X%8X", &tli, &log, &seg) == 3) {
-		snprintf(prefix, sizeof prefix, "wal/%08X%08X/", tli, log + 1);
+		snprintf(prefix, sizeof prefix, "%s%08X%08X/", r->wal, tli, log + 1);
 		tr_repo_list(r, prefix, next_segment, &s);
 	}
 	/* Already spooled ones need no second download. */
@@ -193,22 +195,25 @@ static int pick_next(tr_repo *r, const char *name, int dirfd, struct pf_job *job
 	return kept;
 }
 
-static void run_prefetch(const tr_config *cfg, const char *name)
+static void run_prefetch(const tr_config *cfg, uint32_t section, const char *name)
 {
 	char err[512];
 	int max = (int)tr_config_int(cfg, TR_S_PREFETCH), lfd = -1, dirfd = -1;
 	tr_repo r;
 	struct pf_job *jobs = calloc((size_t)max, sizeof *jobs);
 	memset(&r, 0, sizeof r);
-	if (jobs && tr_repo_connect(&r, cfg) == TR_OK && tr_repo_unlock_flags(&r, TR_UNLOCK_CACHED) == TR_OK &&
-	    (dirfd = spool_dirfd(&r)) >= 0)
+	if (jobs && tr_repo_connect(&r, cfg) == TR_OK && tr_repo_unlock_flags(&r, TR_UNLOCK_CACHED) == TR_OK) {
+		tr_repo_use_section(&r, section);
+		dirfd = spool_dirfd(&r);
+	}
+	if (dirfd >= 0)
 		lfd = openat(dirfd, ".lock", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	/* Only one prefetcher at a time: the lock is held until exit. */
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
 		clean_spool(dirfd, name);
 		int n = pick_next(&r, name, dirfd, jobs, max);
 		int workers = n < tr_pool_transfers(&r) ? n : tr_pool_transfers(&r);
-		tr_pool *p = n ? tr_pool_start(&r, workers, n, fetch_job, NULL, err, sizeof err) : NULL;
+		tr_pool *p = n ? tr_pool_start(&r, workers, n, fetch_job, r.wal, err, sizeof err) : NULL;
 		for (int i = 0; p && i < n; i++)
 			tr_pool_submit(p, &jobs[i]);
 		if (p) {
@@ -224,7 +229,7 @@ static void run_prefetch(const tr_config *cfg, const char *name)
 		close(dirfd);
 }
 
-void tr_prefetch_spawn(const tr_config *cfg, const char *name)
+void tr_prefetch_spawn(const tr_config *cfg, uint32_t section, const char *name)
 {
 	if (tr_config_int(cfg, TR_S_PREFETCH) == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT)
 		return;
@@ -245,6 +250,6 @@ void tr_prefetch_spawn(const tr_config *cfg, const char *name)
 		dup2(devnull, 1);
 		close(devnull);
 	}
-	run_prefetch(cfg, name);
+	run_prefetch(cfg, section, name);
 	_exit(0);
 }

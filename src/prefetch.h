@@ -16,13 +16,15 @@
 #ifndef TR_PREFETCH_H
 #define TR_PREFETCH_H
 
+#include <stdint.h>
 #include "repo.h"
 #include "settings.h"
 
 /* 0 if name was prefetched, authenticated and is now at dst (x filled);
  * 1 if it was not spooled or the spooled copy was unusable (removed). */
 int tr_prefetch_take(tr_repo *r, const char *name, const char *dst, tr_xfer *x);
-/* Starts the background prefetcher for the segments after name. */
-void tr_prefetch_spawn(const tr_config *cfg, const char *name);
+/* Starts the background prefetcher for the segments after name, in
+ * history section `section` (section.h; each has its own spool). */
+void tr_prefetch_spawn(const tr_config *cfg, uint32_t section, const char *name);
 
 #endif

@@ -22,9 +22,16 @@
  *    storage again, which repairs a lost or damaged keyring from an intact
  *    copy or refuses.  No object is written under a key the stored keyring
  *    does not hold.
- *  - An object the driver reports absent is reported absent (TR_ENOTFOUND)
+ *  - An object the driver reports absent is reported absent (TR_ENOENT)
  *    only after the same check: in a repository that is gone (unmounted,
  *    emptied, moved), "absent" becomes an error.
+ *
+ * Driver calls (driver.h, "Threads"): a driver callback never calls the
+ * connection it was called from.  A repository call made from inside one
+ * (expire removes what it lists) goes to another connection of the same
+ * driver, opened when first needed; only the first connection batches.
+ * A failed call leaves the driver's message in r->err, followed by what
+ * its class means for the user (tr_repo_status_hint).
  */
 #ifndef TR_REPO_H
 #define TR_REPO_H
@@ -40,10 +47,16 @@
 #define TR_REPO_ECORRUPT -100  /* object failed authentication or decoding */
 #define TR_REPO_EKEY -101      /* wrong passphrase / object under another key */
 
+/* Connections for calls made from inside a driver callback (repo.c). */
+#define TR_REPO_NEST_MAX 2
+
 typedef struct tr_repo {
 	const tr_config *cfg;
 	tr_loaded_driver ld;
 	tr_conn *conn;
+	tr_conn *nested[TR_REPO_NEST_MAX]; /* opened when first needed */
+	int depth;              /* driver calls in progress (nested in callbacks) */
+	int batched;            /* batched puts on conn not yet synced */
 	tr_keys keys;
 	int keys_from_cache;
 	int writer;             /* unlocked to write: repairs and the 0.1 migration must succeed */
@@ -53,6 +66,8 @@ typedef struct tr_repo {
 	char notices[1024];     /* repairs done while unlocking, one per line */
 	char base[1200];        /* key prefix: "[prefix/]dbid/" */
 	const char *dbid;
+	uint32_t section;       /* the history section worked in (section.h); 1 unless set */
+	char wal[24];           /* its WAL prefix: "wal/", or "wal-<N>/" for section N >= 2 */
 	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
 	char err[2048];         /* last error, one line */
 	/* A pool worker among more transfers than CPUs (pool.h): its CPU work
@@ -79,7 +94,7 @@ int tr_repo_connect(tr_repo *r, const tr_config *cfg);
 #define TR_UNLOCK_WRITER 0x4u  /* the command writes: repairing a lost keyring must succeed */
 /* Unlocks the keys: from the local cache (with TR_UNLOCK_CACHED), else
  * from the keyring in storage, deriving the KEK from the passphrase.
- * TR_OK; TR_ENOTFOUND when there is no repository (nothing under the
+ * TR_OK; TR_ENOENT when there is no repository (nothing under the
  * prefix); TR_REPO_EKEY when the passphrase does not open it or its
  * copies contradict each other; TR_REPO_ENOKEYRING; or a driver status.
  * r->err says why. */
@@ -107,6 +122,13 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
  * reason was logged as a warning). */
 int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t outlen);
 
+/* A MAC over local state (look-ahead markers, the copy of the history
+ * sections) under the repository's MAC key: label, the repository, part a
+ * and part b, so that a file planted or edited by someone without the
+ * keys is not believed.  out is "" if out of memory. */
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[68]);
+
 /* Stores the keyring beside a backup (backups/<label>/keyring), one of
  * its redundant copies. */
 int tr_repo_put_keyring_copy(tr_repo *r, const char *label);
@@ -117,6 +139,10 @@ int tr_repo_keyring_report(tr_repo *r, void (*report)(void *ctx, const char *lin
 
 /* Full storage key of a relative name. */
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
+/* Where WAL file name lives in the section r works in (r->wal). */
+int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen);
+/* Makes r work in history section n (>= 1): its WAL prefix. */
+void tr_repo_use_section(tr_repo *r, uint32_t n);
 
 /* flags: TR_PUT_*.  TR_PUT_BATCH is dropped when the driver cannot batch,
  * so callers may always ask for it and call tr_repo_sync() before anything
@@ -128,8 +154,7 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
  * x->plain counts the source's bytes, so the caller sets it. */
 int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		     const char *checksum, tr_xfer *x);
-/* The connection's capabilities (TR_CAP_*), asked at run time when the
- * driver can tell (conn_caps), else the driver's static ones. */
+/* The connection's capabilities (TR_CAP_*), asked at run time. */
 unsigned tr_repo_caps(tr_repo *r);
 /* The driver's one-line description of the connection, or NULL. */
 const char *tr_repo_describe(tr_repo *r);
@@ -143,9 +168,13 @@ void tr_repo_cpu_leave(tr_repo *r);
  * (remove_many), else one by one; an absent object counts as removed.
  * TR_OK, or a status with r->err naming an object left in place. */
 int tr_repo_remove_many(tr_repo *r, const char *const *rels, size_t n);
-/* Makes the batched puts of this connection durable. */
+/* Makes the batched puts of this connection durable.  Not from inside a
+ * driver callback while batched puts wait (TR_EINVAL). */
 int tr_repo_sync(tr_repo *r);
-/* Decodes rel into sink.  TR_OK, TR_ENOTFOUND, TR_REPO_EKEY,
+/* What a driver status means for the user, to follow its message: "" for
+ * the statuses whose message says it all. */
+const char *tr_repo_status_hint(int rc);
+/* Decodes rel into sink.  TR_OK, TR_ENOENT, TR_REPO_EKEY,
  * TR_REPO_ECORRUPT or a driver status; message in r->err. */
 int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x);
 /* The stored bytes of rel, as stored (prefetch spools them), checked on

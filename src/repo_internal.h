@@ -12,18 +12,21 @@
 #define TR_RING_COPY "keyring-copy"
 #define TR_RING_BACKUP_COPIES 8
 
-/* init: an empty place is "no repository" (TR_ENOTFOUND) even where this
+/* init: an empty place is "no repository" (TR_ENOENT) even where this
  * host has used one, since init is told to start again there. */
 #define TR_UNLOCK_INIT 0x100u
 /* internal: the one second look after "objects but no keyring" */
 #define TR_UNLOCK_RETRIED 0x200u   /* newest backup copies read when both main and copy are lost */
 
 void tr_repo_set_err(tr_repo *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int tr_repo_driver_fail(tr_repo *r, int rc);
+/* The driver's get and put of a full storage key, on the connection the
+ * call depth picks (repo.h); a failure leaves the message in r->err. */
+int tr_repo_drv_get(tr_repo *r, const char *key, tr_write_fn sink, void *ctx);
+int tr_repo_drv_put(tr_repo *r, const char *key, const tr_put_args *a);
 
 /* --- keyring objects (repo_ring.c) --- */
 
-/* Reads rel raw: TR_OK with *text (malloc'ed, NUL-terminated), TR_ENOTFOUND,
+/* Reads rel raw: TR_OK with *text (malloc'ed, NUL-terminated), TR_ENOENT,
  * TR_REPO_ECORRUPT (larger than any keyring), or a driver status. */
 int tr_ring_fetch(tr_repo *r, const char *rel, char **text, size_t *len);
 /* Writes rel raw (flags: TR_PUT_*). */

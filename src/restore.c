@@ -19,6 +19,7 @@
  */
 #include "config.h"
 #include "backupset.h"
+#include "checksum.h"
 #include "commands.h"
 #include "datadir.h"
 #include "fsync_tree.h"
@@ -28,10 +29,13 @@
 #include "pool.h"
 #include "progress.h"
 #include "restore_conf.h"
+#include "restore_delta.h"
 #include "restore_plan.h"
 #include "restore_reuse.h"
 #include "restore_tree.h"
+#include "section.h"
 #include "spool.h"
+#include "testhook.h"
 #include "util.h"
 #include "zerochunk.h"
 
@@ -51,7 +55,7 @@
 struct chunk_get {
 	char path[PATH_MAX];
 	char id[66];
-	uint64_t offset, length;
+	uint64_t offset, length, stored;
 	int fresh;                /* its file was created empty: zeros need no write (zerochunk.h) */
 	tr_reuse_src *first;      /* the first reference of its id: tell the later ones (restore_reuse.h) */
 	tr_reuse_src *copy;       /* a later one: copy from the first */
@@ -77,6 +81,12 @@ struct restore {
 	tr_reuse *reuse;          /* chunks already written, copied instead of fetched */
 	uint64_t fetched, copied; /* under mu */
 	int in_control;
+	int delta;                /* --delta into an existing cluster (restore_delta.h) */
+	char sysid[32];           /* --delta: the system identifier the directory holds */
+	tr_delta *dt;
+	uint64_t fetched_stored;  /* --delta: stored bytes fetched */
+	uint64_t reused;          /* --delta: bytes found in place */
+	tr_mf_rec control_rec;    /* --delta: global/pg_control, created only at the end */
 };
 
 /* --- worker: one chunk --- */
@@ -106,10 +116,10 @@ static const char *shown(const struct restore *rs, const char *path)
 }
 
 /* A later reference of a chunk this restore wrote: copied from there.
- * 0 done, -1 failed, 1 to fetch it after all (its first reference failed). */
-static int copy_written(struct restore *rs, struct chunk_get *c, tr_repo *repo)
+ * 0 done, -1 failed, 1 to fetch it after all (tr_reuse_copy). */
+static int copy_written(struct restore *rs, struct chunk_get *c, tr_repo *repo, void *buf)
 {
-	int rc = tr_reuse_copy(rs->reuse, c->copy, c->path, c->offset, repo->err, sizeof repo->err);
+	int rc = tr_reuse_copy(rs->reuse, c->copy, c->path, c->offset, buf, repo->err, sizeof repo->err);
 	c->copy = NULL;
 	if (rc == 0) {
 		pthread_mutex_lock(&rs->mu);
@@ -120,48 +130,71 @@ static int copy_written(struct restore *rs, struct chunk_get *c, tr_repo *repo)
 	return rc;
 }
 
-static int chunk_get_job(tr_repo *repo, void *job, void *arg)
+/* --delta: whether the local file already holds this chunk, by its keyed
+ * id computed here with the backup's key (buf: c->length bytes). */
+static int chunk_in_place(struct restore *rs, tr_repo *repo, const struct chunk_get *c, void *buf)
 {
-	struct chunk_get *c = job;
-	struct restore *rs = arg;
+	if (!tr_chunk_at(&repo->keys, c->path, c->offset, c->length, c->id, buf))
+		return 0;
+	pthread_mutex_lock(&rs->mu);
+	rs->reused += c->length;
+	pthread_mutex_unlock(&rs->mu);
+	return 1;
+}
+
+/* Fetches the chunk into s and writes it (or leaves a hole of a fresh
+ * file for zeros).  0 or -1 (repo->err). */
+static int fetch_chunk(struct restore *rs, tr_repo *repo, const struct chunk_get *c, tr_membuf *s)
+{
 	char rel[128];
-	tr_membuf s = { NULL, 0, c->length, 0 };
-	int rc = c->copy ? copy_written(rs, c, repo) : 1;
-	if (rc <= 0) {
-		free(c);
-		return rc;
-	}
-	rc = -1;
 	tr_chunk_rel(c->id, rel, sizeof rel);
-	if (c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)) {
-		s.len = c->length;  /* zeros: a hole of the new file, nothing to fetch */
-		rc = 0;
-	} else if (!(s.data = malloc(c->length ? c->length : 1))) {
-		snprintf(repo->err, sizeof repo->err, "out of memory");
-	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
+	if (tr_repo_get(repo, rel, tr_mem_write, s, NULL) != TR_OK) {
 		/* repo->err names the object; add the file it belongs to. */
 		char e[2048];
 		snprintf(e, sizeof e, "%s (chunk of %s)", repo->err, shown(rs, c->path));
 		snprintf(repo->err, sizeof repo->err, "%s", e);
-	} else {
-		/* The chunk decrypted and authenticated under a key bound to its
-		 * name (format.h), so it is what backup stored under this id: the
-		 * keyed id is not recomputed here (verify does), only the length
-		 * the manifest records is checked. */
-		if (s.len != c->length)
-			snprintf(repo->err, sizeof repo->err, "chunk %s of %s holds %zu bytes, the manifest says %zu",
-				 c->id, shown(rs, c->path), s.len, (size_t)c->length);
-		else if (c->fresh && s.len != rs->zero.len && tr_all_zero(s.data, s.len))
-			rc = 0;  /* a short chunk of zeros (a file's tail): left a hole; a full one has the zero id */
-		else
-			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
+		return -1;
+	}
+	/* The chunk decrypted and authenticated under a key bound to its name
+	 * (format.h), so it is what backup stored under this id: the keyed id
+	 * is not recomputed here (verify does), only the length the manifest
+	 * records is checked. */
+	if (s->len != c->length) {
+		snprintf(repo->err, sizeof repo->err, "chunk %s of %s holds %zu bytes, the manifest says %zu", c->id,
+			 shown(rs, c->path), s->len, (size_t)c->length);
+		return -1;
+	}
+	if (c->fresh && s->len != rs->zero.len && tr_all_zero(s->data, s->len))
+		return 0;  /* a short chunk of zeros (a file's tail): left a hole; a full one has the zero id */
+	return write_at(c->path, s->data, s->len, c->offset, repo->err, sizeof repo->err);
+}
+
+static int chunk_get_job(tr_repo *repo, void *job, void *arg)
+{
+	struct chunk_get *c = job;
+	struct restore *rs = arg;
+	int fetched = 0, rc = -1;
+	tr_membuf s = { NULL, 0, c->length, 0 };
+	if (c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)) {
+		rc = 0;  /* zeros: a hole of the new file, nothing to fetch */
+		s.len = c->length;
+	} else if (!(s.data = malloc(c->length ? c->length : 1))) {
+		snprintf(repo->err, sizeof repo->err, "out of memory");
+	} else if (rs->delta && chunk_in_place(rs, repo, c, s.data)) {
+		rc = 0;
+	} else if (!c->copy || (rc = copy_written(rs, c, repo, s.data)) > 0) {
+		rc = fetch_chunk(rs, repo, c, &s);
+		fetched = rc == 0;
 	}
 	if (c->first)
 		tr_reuse_done(rs->reuse, c->first, rc == 0);
-	if (rc == 0) {
+	if (c->copy)
+		tr_reuse_drop(rs->reuse, c->copy);  /* in place already, or out of memory */
+	if (rc == 0 && s.len) {
 		pthread_mutex_lock(&rs->mu);
 		rs->bytes += s.len;
-		rs->fetched += s.data != NULL;
+		rs->fetched += fetched;
+		rs->fetched_stored += fetched ? c->stored : 0;
 		pthread_mutex_unlock(&rs->mu);
 	}
 	free(s.data);
@@ -222,6 +255,29 @@ static const char *mapped_tablespace(void *ctx, const char *oid)
 	return NULL;
 }
 
+/* Whether --link-map names path (without marking the entry used). */
+static int link_mapped(const struct restore *rs, const char *path)
+{
+	for (int i = 0; i < rs->links.n; i++)
+		if (strcmp(rs->links.v[i].name, path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Where the restore makes the link rec point to: a tablespace's location
+ * (moved or not), a --link-map's place; NULL where it makes a plain
+ * directory or file instead. */
+static const char *link_place(struct restore *rs, const tr_mf_rec *rec)
+{
+	const char *oid = tablespace_oid(rec->path);
+	if (oid) {
+		const char *to = mapped_tablespace(rs, oid);
+		return to ? to : rec->target;
+	}
+	tr_map_entry *m = tr_linkmap_find(&rs->links, rec->path);
+	return m ? m->path : NULL;
+}
+
 /* The OID each --tablespace-map entry names: an OID, or a name the
  * manifest records. */
 static int resolve_tablespace_names(struct restore *rs)
@@ -256,6 +312,15 @@ static int check_link_target(struct restore *rs, const char *rel, const char *ta
 	return -1;
 }
 
+/* --delta: no link in the way of what the restore makes (restore_delta.h). */
+static int check_delta_entry(struct restore *rs, const tr_mf_rec *rec)
+{
+	if (rec->type == 'f' && link_mapped(rs, rec->path))
+		return 0;  /* the file a mapped link leads to: its link was checked */
+	const char *to = rec->type == 'l' ? link_place(rs, rec) : NULL;
+	return tr_delta_check_entry(rs->dir, rec->path, to, rs->err, sizeof rs->err);
+}
+
 static int check_record(struct restore *rs, const tr_mf_rec *rec, char prev_type)
 {
 	const char *oid;
@@ -266,22 +331,24 @@ static int check_record(struct restore *rs, const tr_mf_rec *rec, char prev_type
 			 "(\"%.200s\"): refused (nothing was changed)", rs->hdr.label, rec->path);
 		return -1;
 	}
+	if (rs->delta && check_delta_entry(rs, rec) != 0)
+		return -1;
 	if (rec->type != 'l')
 		return 0;
+	const char *to = link_place(rs, rec);
 	if ((oid = tablespace_oid(rec->path))) {
-		const char *to = mapped_tablespace(rs, oid);
 		for (int i = 0; i < rs->tablespaces.n; i++)
 			if (strcmp(rs->ts_oid[i], oid) == 0)
 				rs->tablespaces.v[i].used = 1;
-		if (!to && !tr_abs_path_ok(rec->target)) {
+		if (!mapped_tablespace(rs, oid) && !tr_abs_path_ok(rec->target)) {
 			snprintf(rs->err, sizeof rs->err, "backup %s: tablespace %s's location \"%.200s\" is not an absolute "
 				 "path: refused (move it with --tablespace-map %s=PATH)", rs->hdr.label, oid, rec->target, oid);
 			return -1;
 		}
-		return check_link_target(rs, rec->path, to ? to : rec->target, "--tablespace-map");
 	}
-	tr_map_entry *m = tr_linkmap_find(&rs->links, rec->path);
-	return m ? check_link_target(rs, rec->path, m->path, "--link-map") : 0;
+	if (!to || (rs->delta && tr_delta_link_is(rs->dir, rec->path, to)))
+		return 0;  /* --delta keeps a link that already points where it should */
+	return check_link_target(rs, rec->path, to, oid ? "--tablespace-map" : "--link-map");
 }
 
 /* Every map entry names something of the backup, and no two places overlap. */
@@ -351,6 +418,19 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec)
 	const tr_rlink *l = tr_rtree_link_of(&rs->tree, rec->path);
 	int fd;
 	rs->file_fresh = 0;
+	if (rs->delta) {  /* kept if it is there: its chunks are compared */
+		int via_link = l && l->is_file;
+		if (!via_link && tr_delta_enter(rs->dt, rec->path, 'f', NULL, rs->err, sizeof rs->err) != 0)
+			return -1;
+		snprintf(rs->file_path, sizeof rs->file_path, "%s%s%s", via_link ? "" : rs->tree.root, via_link ? "" : "/",
+			 via_link ? l->target : rec->path);
+		if (rs->in_control) {  /* absent until the end: nothing starts the directory before */
+			rs->control_rec = *rec;
+			return 0;
+		}
+		return tr_delta_prepare_file(&rs->tree, via_link ? l->target : rec->path, rec->size, rec->mode, rs->err,
+					     sizeof rs->err);
+	}
 	if (l && l->is_file) {  /* --link-map moved it: the link's target, made empty just now */
 		snprintf(rs->file_path, sizeof rs->file_path, "%s", l->target);
 		fd = open(l->target, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -376,18 +456,33 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec)
  * (next: the record after it, a file of the same path for a file link). */
 static int make_link(struct restore *rs, const tr_mf_rec *rec, const tr_mf_rec *next)
 {
-	const char *oid = tablespace_oid(rec->path);
-	if (oid) {
-		const char *to = mapped_tablespace(rs, oid);
-		return tr_rtree_link_dir(&rs->tree, rec->path, to ? to : rec->target, rs->err, sizeof rs->err);
-	}
+	const char *to = link_place(rs, rec);
 	int file = next && next->type == 'f' && strcmp(next->path, rec->path) == 0;
-	tr_map_entry *m = tr_linkmap_find(&rs->links, rec->path);
-	if (m && file)
-		return tr_rtree_link_file(&rs->tree, rec->path, m->path, next->mode, rs->err, sizeof rs->err);
-	if (m)
-		return tr_rtree_link_dir(&rs->tree, rec->path, m->path, rs->err, sizeof rs->err);
+	if (rs->delta && to && tr_delta_link_is(rs->tree.root, rec->path, to))  /* kept as it is */
+		return tr_rtree_adopt_link(&rs->tree, rec->path, to, file, rs->err, sizeof rs->err);
+	if (to && file)
+		return tr_rtree_link_file(&rs->tree, rec->path, to, next->mode, rs->err, sizeof rs->err);
+	if (to)
+		return tr_rtree_link_dir(&rs->tree, rec->path, to, rs->err, sizeof rs->err);
 	return file ? 0 : tr_rtree_mkdir(&rs->tree, rec->path, 0700, rs->err, sizeof rs->err);
+}
+
+/* --delta: what is there of another type goes first; a directory (or a
+ * link to one) is then compared entry by entry. */
+static int lay_out_delta(struct restore *rs, const tr_mf_rec *rec, const tr_mf_rec *next)
+{
+	int file = next && next->type == 'f' && strcmp(next->path, rec->path) == 0;
+	const char *to = rec->type == 'l' ? link_place(rs, rec) : NULL;
+	char want = to ? 'l' : file ? 'f' : 'd';
+	if (tr_delta_enter(rs->dt, rec->path, want, to, rs->err, sizeof rs->err) != 0)
+		return -1;
+	int rc = rec->type == 'd' ? tr_rtree_mkdir(&rs->tree, rec->path, rec->mode & 0777, rs->err, sizeof rs->err)
+				  : make_link(rs, rec, next);
+	if (rc == 0 && rec->type == 'd' && fchmodat(rs->tree.rootfd, rec->path, rec->mode & 0777, 0) != 0) {
+		snprintf(rs->err, sizeof rs->err, "cannot restore %s/%s: %s", rs->tree.root, rec->path, strerror(errno));
+		rc = -1;
+	}
+	return rc != 0 || file ? rc : tr_delta_push(rs->dt, rec->path, rs->err, sizeof rs->err);
 }
 
 static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, struct chunk_get **control)
@@ -402,6 +497,7 @@ static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, 
 	c->offset = *off;
 	c->length = rec->length;
 	c->fresh = rs->file_fresh;
+	c->stored = rec->stored;
 	*off += rec->length;
 	if (rs->in_control && !*control) {
 		*control = c;  /* queued last of all: never the first reference others wait for */
@@ -421,9 +517,11 @@ static int lay_out_one(struct restore *rs, const tr_mf_rec *rec, const tr_mf_rec
 {
 	switch (rec->type) {
 	case 'd':
+		if (rs->delta)
+			return lay_out_delta(rs, rec, next);
 		return tr_rtree_mkdir(&rs->tree, rec->path, rec->mode & 0777, rs->err, sizeof rs->err);
 	case 'l':
-		return make_link(rs, rec, next);
+		return rs->delta ? lay_out_delta(rs, rec, next) : make_link(rs, rec, next);
 	case 'f':
 		*off = 0;
 		rs->in_control = strcmp(rec->path, PG_CONTROL) == 0;
@@ -481,8 +579,12 @@ static int write_text(struct restore *rs, const char *name, const char *text)
 static int write_recovery(struct restore *rs, const tr_restore_plan *plan)
 {
 	static const char *const files[] = { "postgresql.auto.conf", "postgresql.conf", TR_RESTORE_CONF_NAME,
-					     "recovery.signal" };
-	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL };
+					     "recovery.signal", "standby.signal" };
+	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL, rs->repo->section };
+	/* A standby follows every later promotion of its upstream; the plan's
+	 * timeline only chose the backup, unless the user named one. */
+	if (tr_config_get(rs->repo->cfg, TR_S_STANDBY) && !tr_config_get(rs->repo->cfg, TR_S_TARGET_TIMELINE))
+		rec.timeline = NULL;
 	for (size_t i = 0; i < TR_ARRAY_LEN(files); i++)
 		if (tr_rtree_note_file(&rs->tree, files[i]) != 0) {
 			snprintf(rs->err, sizeof rs->err, "out of memory");
@@ -555,6 +657,13 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 		free(control);
 		return -1;
 	}
+	tr_testhook_pause("restore-before-control");  /* tests: everything but pg_control is written */
+	if (control && rs->delta &&
+	    tr_delta_prepare_file(&rs->tree, PG_CONTROL, rs->control_rec.size, rs->control_rec.mode, rs->err,
+				  sizeof rs->err) != 0) {
+		free(control);
+		return -1;
+	}
 	if (control) {  /* pg_control last of the data: before it, nothing starts */
 		int taken = tr_pool_submit(rs->pool, control) == 0;
 		if (!taken)
@@ -564,9 +673,9 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 			return -1;
 		}
 	}
-	if (tr_fsync_tree(rs->tree.root, rs->err, sizeof rs->err) != 0)
+	if (tr_fsync_tree(rs->tree.root, rs->err, sizeof rs->err) != 0 || fsync_links(rs) != 0)
 		return -1;
-	return fsync_links(rs);
+	return rs->delta ? tr_delta_finish(rs->dt, rs->err, sizeof rs->err) : 0;
 }
 
 static int run_restore(struct restore *rs, const tr_restore_plan *plan)
@@ -582,6 +691,8 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 	tr_progress_init(&rs->progress, "restore", rs->hdr.logical_bytes);
 	if (rc == 0)
 		rc = lay_out(rs, &control);
+	if (rc == 0 && rs->delta)  /* what the directories hold that the backup does not */
+		rc = tr_delta_leave_all(rs->dt, rs->err, sizeof rs->err);
 	if (rs->pool && tr_pool_wait(rs->pool) != 0) {
 		snprintf(rs->err, sizeof rs->err, "%s", tr_pool_error(rs->pool));
 		rc = -1;
@@ -590,8 +701,8 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 		rc = finish(rs, plan, control);
 	else
 		free(control);
-	tr_progress_add(&rs->progress, rs->bytes);
-	tr_metric_bytes(rs->bytes, rs->hdr.stored_bytes);
+	tr_progress_add(&rs->progress, rs->bytes + rs->reused);
+	tr_metric_bytes(rs->bytes, rs->delta ? rs->fetched_stored : rs->hdr.stored_bytes);
 	tr_progress_end(&rs->progress);
 	tr_pool_stop(rs->pool);
 	rs->pool = NULL;
@@ -613,6 +724,7 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 {
 	const tr_config *cfg = r->cfg;
 	int try_only = tr_config_get(cfg, TR_S_TRY) != NULL, status;
+	uint32_t section;
 	int rc = tr_repo_unlock(r, 0);
 	if (rc == TR_ENOTFOUND && try_only)
 		return 1;
@@ -628,11 +740,20 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 		snprintf(rs->err, sizeof rs->err, "the repository %s has no backup", r->base);
 		return -1;
 	}
+	if (tr_section_restore_scope(r, set, &section, rs->err, sizeof rs->err) != 0)
+		return -1;   /* the history section: its backups and its WAL (section.h) */
 	if (tr_restore_plan_make(r, set, plan, rs->err, sizeof rs->err) != 0)
 		return -1;
 	rs->mf = tr_manifest_open(r, set->b[plan->chosen].label, &rs->hdr, &status);
 	if (!rs->mf) {
 		snprintf(rs->err, sizeof rs->err, "%s", r->err);
+		return -1;
+	}
+	if (rs->delta && strcmp(rs->sysid, rs->hdr.system_id) != 0) {
+		snprintf(rs->err, sizeof rs->err, "restore --delta: %s holds the cluster with system identifier %s, backup "
+			 "%s is of %s: a delta restore only brings a cluster to an earlier or later state of itself (restore "
+			 "into an empty directory instead; nothing was changed)", rs->dir, rs->sysid, rs->hdr.label,
+			 rs->hdr.system_id);
 		return -1;
 	}
 	return check_manifest(rs);
@@ -685,11 +806,44 @@ static void give_spool(struct restore *rs)
 	}
 }
 
+/* --delta: locks the existing directory and brings it to the backup's
+ * state; a failure leaves it unstartable, to be finished by another run
+ * (restore_delta.h). */
+static int restore_delta_into(struct restore *rs, const char *label, const tr_restore_plan *plan, uid_t uid,
+			      gid_t gid)
+{
+	char more[512];
+	if (tr_rtree_open_existing(&rs->tree, rs->dir, uid, gid, rs->err, sizeof rs->err) != 0)
+		return -1;
+	tr_info("restore: backup %s into %s, keeping what is already in place (--delta)", label, rs->tree.root);
+	tr_metric_subject(label);
+	rs->dt = tr_delta_begin(&rs->tree, rs->err, sizeof rs->err);
+	int rc = rs->dt ? run_restore(rs, plan) : -1;
+	if (rc != 0) {
+		if (rs->tree.keep_lock) {
+			snprintf(more, sizeof more, "; %s is incomplete and cannot be started (global/pg_control is set aside "
+				 "as %s): run restore --delta again to finish it", rs->tree.root, TR_DELTA_MARK);
+			strncat(rs->err, more, sizeof rs->err - strlen(rs->err) - 1);
+		}
+		return -1;
+	}
+	tr_metric_pgdata(rs->dir);
+	give_spool(rs);
+	snprintf(more, sizeof more, "%llu bytes fetched (%llu stored), %llu bytes already in place, %llu entries "
+		 "removed", (unsigned long long)rs->bytes, (unsigned long long)rs->fetched_stored,
+		 (unsigned long long)rs->reused, (unsigned long long)tr_delta_removed(rs->dt));
+	tr_metric_extra("restore-delta", rs->reused, rs->fetched_stored, "ok", more);
+	tr_info("restore: %s restored into %s: %s; start PostgreSQL to recover", label, rs->tree.root, more);
+	return 0;
+}
+
 /* Creates and locks the directory, lays the backup out, undoes on failure. */
 static int restore_into(struct restore *rs, const tr_backupset *set, const tr_restore_plan *plan, uid_t uid,
 			gid_t gid)
 {
 	const char *label = set->b[plan->chosen].label;
+	if (rs->delta)
+		return restore_delta_into(rs, label, plan, uid, gid);
 	if (tr_rtree_open(&rs->tree, rs->dir, uid, gid, rs->err, sizeof rs->err) != 0) {
 		tr_rtree_undo(&rs->tree, NULL);
 		return -1;
@@ -707,6 +861,27 @@ static int restore_into(struct restore *rs, const tr_backupset *set, const tr_re
 	return 0;
 }
 
+/* The directory restore writes into: empty or absent, or with --delta a
+ * stopped cluster (restore_delta.h). */
+static int check_target(struct restore *rs, const tr_config *cfg, const char *dir)
+{
+	int exists, empty = dir_is_empty(dir, &exists);
+	if (tr_config_get(cfg, TR_S_DELTA) && !empty) {
+		rs->delta = 1;
+		return tr_delta_check_dir(dir, rs->sysid, rs->err, sizeof rs->err);
+	}
+	if (tr_rtree_check_lock(dir, rs->err, sizeof rs->err) != 0)
+		return -1;
+	if (!empty) {
+		snprintf(rs->err, sizeof rs->err, "%s is not empty: restore only into an empty or new directory, or with "
+			 "--delta into a stopped cluster of the same system (nothing was changed)", dir);
+		return -1;
+	}
+	if (tr_config_get(cfg, TR_S_DELTA))
+		tr_info("restore: %s is empty: an ordinary restore (--delta has nothing to compare with)", dir);
+	return 0;
+}
+
 int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
@@ -716,7 +891,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	tr_restore_plan plan;
 	uid_t uid;
 	gid_t gid;
-	int exists, rc = -1;
+	int rc = -1;
 	const char *dir = target_dir(cfg, argc, argv);
 
 	if (argc > 1 || !dir) {
@@ -735,11 +910,8 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	rs.dir = dir;
 	tr_metric_pgdata(NULL);  /* until dir holds a restored cluster */
 	if (read_options(&rs, cfg, dir) != 0 || tr_rtree_owner(dir, &uid, &gid, rs.err, sizeof rs.err) != 0 ||
-	    tr_rtree_check_lock(dir, rs.err, sizeof rs.err) != 0) {
+	    check_target(&rs, cfg, dir) != 0) {
 		rc = -1;
-	} else if (!dir_is_empty(dir, &exists)) {
-		snprintf(rs.err, sizeof rs.err, "%s is not empty: restore only into an empty or new directory (nothing "
-			 "was changed)", dir);
 	} else if ((rc = tr_repo_connect(&r, cfg)) != TR_OK) {
 		snprintf(rs.err, sizeof rs.err, "%s", r.err);
 		rc = -1;
@@ -755,6 +927,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	}
 	if (rc != 0)
 		tr_error("restore: %s", rs.err);
+	tr_delta_free(rs.dt);
 	tr_rtree_close(&rs.tree);
 	if (rs.mf)
 		fclose(rs.mf);

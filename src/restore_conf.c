@@ -37,6 +37,26 @@ static int repo_setting(int id)
 static const int target_settings[] = { TR_S_TARGET_TIME, TR_S_TARGET_LSN, TR_S_TARGET_XID, TR_S_TARGET_NAME,
 				       TR_S_TARGET };
 
+/* A standby follows its primary for ever: a stop point means nothing to
+ * it, and --primary-conninfo means nothing to a server that is not one. */
+static int check_standby(const tr_config *cfg, int ntargets, char *err, size_t errlen)
+{
+	int standby = tr_config_get(cfg, TR_S_STANDBY) != NULL;
+	if (standby && (ntargets || tr_config_get(cfg, TR_S_TARGET_EXCLUSIVE) ||
+			cfg->source[TR_S_TARGET_ACTION] > TR_SRC_DEFAULT)) {
+		snprintf(err, errlen, "--standby: a standby replays everything and follows its primary; --target-time, "
+			 "--target-lsn, --target-xid, --target-name, --target, --target-exclusive and --target-action "
+			 "are for a recovery that stops (nothing was changed)");
+		return -1;
+	}
+	if (!standby && tr_config_get(cfg, TR_S_PRIMARY_CONNINFO)) {
+		snprintf(err, errlen, "TOTALRECALL_PRIMARY_CONNINFO (--primary-conninfo) is used only with --standby "
+			 "(nothing was changed)");
+		return -1;
+	}
+	return 0;
+}
+
 int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen)
 {
 	int n = 0;
@@ -45,6 +65,15 @@ int tr_restore_conf_check(const tr_config *cfg, char *err, size_t errlen)
 	if (n > 1) {
 		snprintf(err, errlen, "give at most one of --target-time, --target-lsn, --target-xid, --target-name "
 			 "and --target");
+		return -1;
+	}
+	if (check_standby(cfg, n, err, errlen) != 0)
+		return -1;
+	/* PostgreSQL applies recovery_target_inclusive to these three only. */
+	if (tr_config_get(cfg, TR_S_TARGET_EXCLUSIVE) && !tr_config_get(cfg, TR_S_TARGET_TIME) &&
+	    !tr_config_get(cfg, TR_S_TARGET_LSN) && !tr_config_get(cfg, TR_S_TARGET_XID)) {
+		snprintf(err, errlen, "--target-exclusive needs --target-time, --target-lsn or --target-xid (it stops "
+			 "just before that target)");
 		return -1;
 	}
 	const char *name = tr_config_get(cfg, TR_S_TARGET_NAME), *tl = tr_config_get(cfg, TR_S_TARGET_TIMELINE);
@@ -116,7 +145,7 @@ char *tr_restore_command(const char *exe, const char *conf)
 	return cmd;
 }
 
-static int write_repo_conf(const tr_config *cfg, const char *path, char *err, size_t errlen)
+static int write_repo_conf(const tr_config *cfg, const char *path, uint32_t section, char *err, size_t errlen)
 {
 	const tr_setting_def *d = tr_setting_defs();
 	FILE *f = NULL;
@@ -150,6 +179,9 @@ static int write_repo_conf(const tr_config *cfg, const char *path, char *err, si
 		}
 		fprintf(f, "%s = \"%s\"\n", d[id].name, out);
 	}
+	/* The backup's history section: its WAL, whatever is current later. */
+	if (section)
+		fprintf(f, "%s = \"%u\"\n", d[TR_S_SECTION].name, (unsigned)section);
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0 || rc != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -206,7 +238,14 @@ static int write_recovery_settings(const tr_config *cfg, const char *pgdata, con
 		}
 	}
 	append_setting(f, "recovery_target_action", has_target ? tr_config_get(cfg, TR_S_TARGET_ACTION) : "pause");
+	/* Always written: a restored postgresql.auto.conf may say off. */
+	append_setting(f, "recovery_target_inclusive", tr_config_get(cfg, TR_S_TARGET_EXCLUSIVE) ? "off" : "on");
 	append_setting(f, "recovery_target_timeline", rec->timeline ? rec->timeline : "latest");
+	/* --standby: where to stream from once the archive is replayed.
+	 * Without it, the backup's own primary_conninfo (if any) stays. */
+	const char *primary = tr_config_get(cfg, TR_S_PRIMARY_CONNINFO);
+	if (primary && tr_config_get(cfg, TR_S_STANDBY))
+		append_setting(f, "primary_conninfo", primary);
 	/* --archive-mode=off: a restored copy (a restore test) must never
 	 * archive into the repository it came from. */
 	const char *mode = tr_config_get(cfg, TR_S_ARCHIVE_MODE);
@@ -251,10 +290,10 @@ int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const tr_rec
 	snprintf(path, sizeof path, "%s/postgresql.conf", abs);
 	if (pgconf && copy_file(pgconf, path, err, errlen) != 0)
 		return -1;
-	if (write_repo_conf(cfg, conf, err, errlen) != 0 ||
+	if (write_repo_conf(cfg, conf, rec->section, err, errlen) != 0 ||
 	    write_recovery_settings(cfg, abs, conf, rec, err, errlen) != 0)
 		return -1;
-	snprintf(path, sizeof path, "%s/recovery.signal", abs);
+	snprintf(path, sizeof path, "%s/%s", abs, tr_config_get(cfg, TR_S_STANDBY) ? "standby.signal" : "recovery.signal");
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || fsync(fd) != 0 || close(fd) != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));

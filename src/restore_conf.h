@@ -1,6 +1,7 @@
 /*
  * restore_conf.h - what a restored data directory needs to recover:
- * recovery.signal, the recovery settings appended to postgresql.auto.conf
+ * recovery.signal (standby.signal for --standby, with primary_conninfo
+ * when given), the recovery settings appended to postgresql.auto.conf
  * (restore_command calling `totalrecall archive-get` with the same
  * configuration, and the recovery target), and the repository settings in
  * <pgdata>/totalrecall_restore.conf (mode 0600, never backed up): file:
@@ -10,6 +11,7 @@
 #define TR_RESTORE_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "settings.h"
 
@@ -19,6 +21,7 @@
 typedef struct tr_recovery {
 	const char *timeline;      /* recovery_target_timeline (NULL: 'latest') */
 	const char *target_time;   /* recovery_target_time as restore read it, with its zone (NULL: none) */
+	uint32_t section;          /* the history section whose WAL archive-get reads (section.h; 0: not written) */
 } tr_recovery;
 
 /* Checks the target options before anything is done. */

@@ -22,6 +22,7 @@ struct plan {
 	const tr_backupset *set;
 	const char *label, *name;
 	int has_time, has_lsn, has_xid;
+	int exclusive;         /* --target-exclusive */
 	int64_t time_us;
 	uint64_t lsn, xid;
 	tr_timelines tl;
@@ -144,6 +145,7 @@ static int read_targets(struct plan *pl, const tr_config *cfg, tr_restore_plan *
 	pl->has_time = t != NULL;
 	pl->has_lsn = l != NULL;
 	pl->has_xid = x != NULL;
+	pl->exclusive = tr_config_get(cfg, TR_S_TARGET_EXCLUSIVE) != NULL;
 	pl->xid = x ? strtoull(x, NULL, 10) : 0;
 	return 0;
 }
@@ -483,7 +485,10 @@ static int check_end(struct plan *pl, const tr_manifest_hdr *b)
 			 b->label);
 		return -1;
 	}
-	if (pl->has_time && pl->time_us >= t.newest_commit) {
+	/* Inclusive, recovery stops after the last commit at or before the
+	 * target, which it knows only when a later one comes; exclusive,
+	 * before the first commit at or after it. */
+	if (pl->has_time && (pl->exclusive ? pl->time_us > t.newest_commit : pl->time_us >= t.newest_commit)) {
 		format_us(t.newest_commit, when);
 		snprintf(pl->err, pl->errlen, "the recovery target time is after the end of the archive: the newest "
 			 "transaction on timeline %u committed at %s (recovery stops only before a later one; nothing was "

@@ -134,30 +134,20 @@ void tr_reuse_drop(tr_reuse *u, tr_reuse_src *s)
 	pthread_mutex_unlock(&u->mu);
 }
 
-/* The first reference's bytes, read back from where it wrote them, if they
- * still have its id: 0 (*buf malloc'ed), 1 when they changed since (the
- * caller fetches), -1 on a read error. */
-static int read_source(const tr_reuse *u, const tr_reuse_src *src, char **buf, char *err, size_t errlen)
+int tr_chunk_at(const tr_keys *keys, const char *path, uint64_t off, uint64_t len, const char *id, void *buf)
 {
-	int fd = open(src->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	char *b = malloc(src->len ? (size_t)src->len : 1);
-	ssize_t n = fd >= 0 && b ? pread(fd, b, (size_t)src->len, (off_t)src->off) : -1;
-	int e = n < 0 ? (b ? errno : ENOMEM) : EIO;
+	char got[66];
+	size_t done = 0;
+	ssize_t n = 1;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	while (fd >= 0 && done < len && (n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done))) > 0)
+		done += (size_t)n;
 	if (fd >= 0)
 		close(fd);
-	if (n != (ssize_t)src->len) {
-		free(b);
-		snprintf(err, errlen, "cannot read back a chunk from %s: %s", src->path, n < 0 ? strerror(e) : "short read");
-		return -1;
-	}
-	char id[66];
-	tr_chunk_id(u->keys, b, (size_t)src->len, id);
-	if (strcmp(id, src->id) != 0) {
-		free(b);
-		return 1;  /* overwritten since: never copy bytes that are not this chunk */
-	}
-	*buf = b;
-	return 0;
+	if (done != len)
+		return 0;
+	tr_chunk_id(keys, buf, len, got);
+	return strcmp(got, id) == 0;
 }
 
 static int write_range(const char *to, uint64_t to_off, const char *buf, uint64_t len, char *err, size_t errlen)
@@ -178,18 +168,19 @@ static int write_range(const char *to, uint64_t to_off, const char *buf, uint64_
 	return -1;
 }
 
-int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off, char *err, size_t errlen)
+int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off, void *buf, char *err,
+		  size_t errlen)
 {
 	pthread_mutex_lock(&u->mu);
 	while (src->state == SRC_PENDING)
 		pthread_cond_wait(&u->changed, &u->mu);
 	int ok = src->state == SRC_OK;
 	pthread_mutex_unlock(&u->mu);
-	char *buf = NULL;
-	int rc = ok ? read_source(u, src, &buf, err, errlen) : 1;
-	if (rc == 0)
-		rc = write_range(path, off, buf, src->len, err, errlen);
-	free(buf);
+	/* Only bytes that still have the chunk's id are copied: anything may
+	 * have changed the file since (a later write, another process). */
+	int rc = ok && tr_chunk_at(u->keys, src->path, src->off, src->len, src->id, buf)
+			 ? write_range(path, off, buf, src->len, err, errlen)
+			 : 1;
 	tr_reuse_drop(u, src);
 	return rc;
 }

@@ -47,10 +47,17 @@ tr_reuse_src *tr_reuse_note(tr_reuse *u, const char *id, const char *path, uint6
 /* The first reference's worker: its bytes are written (ok) or not. */
 void tr_reuse_done(tr_reuse *u, tr_reuse_src *first, int ok);
 /* A later reference's worker: waits for the first, copies its bytes to
- * path at off.  0, 1 when the first failed or its bytes no longer have
- * its id (the caller fetches instead), -1 on a local error (err). */
-int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off, char *err, size_t errlen);
+ * path at off through buf (the chunk's length).  0; 1 when the first
+ * failed or its place no longer holds the chunk (the caller fetches
+ * instead); -1 when writing failed (err). */
+int tr_reuse_copy(tr_reuse *u, tr_reuse_src *src, const char *path, uint64_t off, void *buf, char *err,
+		  size_t errlen);
 /* A job skipped after a failure gives its reference back. */
 void tr_reuse_drop(tr_reuse *u, tr_reuse_src *s);
+
+/* 1 when path holds the chunk id (len bytes) at off, by its keyed id
+ * computed from the bytes read into buf; 0 when it does not or cannot be
+ * read.  (Copies from a restored file, and --delta's chunks in place.) */
+int tr_chunk_at(const tr_keys *keys, const char *path, uint64_t off, uint64_t len, const char *id, void *buf);
 
 #endif

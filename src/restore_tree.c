@@ -75,7 +75,8 @@ static void lock_message(const char *root, int held, char *err, size_t errlen)
 			 root, TR_RESTORE_LOCK);
 	else
 		snprintf(err, errlen, "%s holds %s from a restore that was interrupted: what is there is incomplete; "
-			 "empty the directory and restore again (nothing was changed)", root, TR_RESTORE_LOCK);
+			 "empty the directory and restore again, or finish an interrupted restore --delta with restore "
+			 "--delta (nothing was changed)", root, TR_RESTORE_LOCK);
 }
 
 int tr_rtree_check_lock(const char *root, char *err, size_t errlen)
@@ -110,13 +111,18 @@ static int take_lock(tr_rtree *t, char *err, size_t errlen)
 	return 0;
 }
 
-int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen)
+static void rtree_init(tr_rtree *t, uid_t uid, gid_t gid)
 {
-	char real[PATH_MAX];
 	memset(t, 0, sizeof *t);
 	t->rootfd = t->lockfd = -1;
 	t->uid = uid;
 	t->gid = gid;
+}
+
+int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	rtree_init(t, uid, gid);
 	if (access(root, F_OK) != 0 && errno == ENOENT) {
 		/* Only the run whose mkdir made it created it (another restore
 		 * may be making it at the same moment). */
@@ -151,6 +157,34 @@ int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err
 		fchmod(t->rootfd, 0700);
 	if (t->root_created)
 		tr_rtree_own_fd(t, t->rootfd);
+	return 0;
+}
+
+int tr_rtree_open_existing(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	rtree_init(t, uid, gid);
+	if (!realpath(root, real) || !(t->root = strdup(real)) || (t->rootfd = open(real, DIR_FLAGS)) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", root, strerror(errno));
+		return -1;
+	}
+	int existed = faccessat(t->rootfd, TR_RESTORE_LOCK, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	t->lockfd = openat(t->rootfd, TR_RESTORE_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t->lockfd < 0 || flock(t->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		int held = t->lockfd >= 0 && errno == EWOULDBLOCK;
+		if (held)
+			lock_message(t->root, 1, err, errlen);
+		else
+			snprintf(err, errlen, "cannot lock %s/%s: %s", t->root, TR_RESTORE_LOCK, strerror(errno));
+		if (t->lockfd >= 0)
+			close(t->lockfd);
+		t->lockfd = -1;  /* someone else's: never removed here */
+		return -1;
+	}
+	/* An interrupted restore's lock file stays its mark until this run
+	 * finishes. */
+	t->keep_lock = existed;
+	own_at(t, t->rootfd, TR_RESTORE_LOCK);
 	return 0;
 }
 
@@ -271,6 +305,19 @@ int tr_rtree_link_file(tr_rtree *t, const char *rel, const char *target, mode_t 
 	tr_rtree_own_fd(t, fd);
 	close(fd);
 	return make_symlink(t, rel, target, err, errlen);
+}
+
+int tr_rtree_adopt_link(tr_rtree *t, const char *rel, const char *target, int is_file, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	tr_rlink *l = new_link(t, rel, target, is_file);
+	if (is_file)
+		tr_dirname(target, dir, sizeof dir);
+	if (!l || !realpath(is_file ? dir : target, real) || (l->fd = open(real, DIR_FLAGS)) < 0) {
+		snprintf(err, errlen, "cannot use %s (for %s): %s", target, rel, l ? strerror(errno) : "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 const tr_rlink *tr_rtree_link_of(const tr_rtree *t, const char *rel)
@@ -398,7 +445,8 @@ static void free_list(char **v, int n)
 void tr_rtree_close(tr_rtree *t)
 {
 	if (t->lockfd >= 0) {
-		unlinkat(t->rootfd, TR_RESTORE_LOCK, 0);
+		if (!t->keep_lock)
+			unlinkat(t->rootfd, TR_RESTORE_LOCK, 0);
 		close(t->lockfd);
 	}
 	if (t->rootfd >= 0)

@@ -47,6 +47,8 @@ typedef struct tr_rtree {
 	char **extras;        /* files written beside the manifest's, relative to root */
 	int nextras;
 	uint64_t entries;     /* manifest entries laid out completely */
+	int keep_lock;        /* --delta changed the directory: the lock file stays as the mark of an
+			       * unfinished restore (see restore_delta.h) */
 } tr_rtree;
 
 /* As root, a restore must not leave files PostgreSQL refuses to run on:
@@ -58,6 +60,13 @@ int tr_rtree_owner(const char *root, uid_t *uid, gid_t *gid, char *err, size_t e
 int tr_rtree_check_lock(const char *root, char *err, size_t errlen);
 /* Creates root if absent, takes its lock, checks it is empty. */
 int tr_rtree_open(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen);
+/* --delta: root must exist; takes its lock, also over the lock file of an
+ * interrupted restore (the run that finishes it); nothing else is checked
+ * here (restore_delta.h). */
+int tr_rtree_open_existing(tr_rtree *t, const char *root, uid_t uid, gid_t gid, char *err, size_t errlen);
+/* --delta: records the link root/rel, which exists and points to target,
+ * as if this run had made it (never removed by undo). */
+int tr_rtree_adopt_link(tr_rtree *t, const char *rel, const char *target, int is_file, char *err, size_t errlen);
 /* mkdir root/rel (an existing directory is accepted and not recorded). */
 int tr_rtree_mkdir(tr_rtree *t, const char *rel, mode_t mode, char *err, size_t errlen);
 /* A link root/rel to the directory target, which must be empty or absent
@@ -75,7 +84,7 @@ int tr_rtree_note_file(tr_rtree *t, const char *name);
 /* Removes what this run created (mf: the manifest, read again up to
  * t->entries; NULL if none was laid out). */
 void tr_rtree_undo(tr_rtree *t, FILE *mf);
-/* Releases the lock (removing its file) and frees. */
+/* Releases the lock (removing its file unless keep_lock) and frees. */
 void tr_rtree_close(tr_rtree *t);
 
 #endif

@@ -93,6 +93,14 @@ enum tr_setting_id {
 	TR_S_S3_REQUESTER_PAYS,
 	TR_S_WAL_KEY_PREFIX,
 	TR_S_LOCK_TIMEOUT,
+	TR_S_SECTION,
+	/* replicas (README: Replicas) */
+	TR_S_STANDBY,
+	TR_S_PRIMARY_CONNINFO,
+	TR_S_TARGET_EXCLUSIVE,
+	TR_S_DELTA,
+	TR_S_BACKUP_STANDBY,
+	TR_S_STANDBY_CONNINFO,
 	TR_S_TRANSFERS,
 	TR_S_COUNT
 };
@@ -105,7 +113,7 @@ enum tr_setting_type { TR_T_STRING, TR_T_INT, TR_T_SIZE, TR_T_BOOL, TR_T_ENUM, T
 #define TR_SF_REQUIRED 0x4u  /* commands that touch storage need it */
 #define TR_SF_REPEAT   0x8u  /* may be given more than once (command line, config file):
 			      * the values are kept one a line, in order */
-#define TR_SF_DERIVED  0x8u  /* computed from other settings; not settable */
+#define TR_SF_DERIVED  0x10u /* computed from other settings; not settable */
 
 typedef struct tr_setting_def {
 	const char *name;     /* long option and config-file key */
@@ -116,8 +124,28 @@ typedef struct tr_setting_def {
 	const char *choices;  /* TR_T_ENUM: "a|b|c" */
 	int64_t min, max;     /* TR_T_INT / TR_T_SIZE bounds */
 	unsigned flags;
-	const char *help;
+	const char *help;     /* one line, for `totalrecall help` */
+	/* The rest is for the documentation that settings-doc generates (the
+	 * README's configuration reference, the man page's SETTINGS): */
+	int group;            /* enum tr_setting_group: the heading it is listed under */
+	const char *metavar;  /* the value's placeholder (--target-time TIME); NULL: by type */
+	const char *doc;      /* what help leaves out, appended to it; `backquotes` mark literals */
+	const char *doc_default; /* the default in words where neither defval nor help says it */
 } tr_setting_def;
+
+/* The headings of the settings documentation, in their order there. */
+enum tr_setting_group {
+	TR_G_NONE,         /* not documented yet: settings-doc lists it under "Other" and its test fails */
+	TR_G_REPOSITORY,
+	TR_G_HOST,
+	TR_G_ARCHIVING,
+	TR_G_BACKUP,
+	TR_G_RESTORE,
+	TR_G_COMMANDS,
+	TR_G_S3,
+	TR_G_AZURE,
+	TR_G_COUNT
+};
 
 enum tr_source { TR_SRC_UNSET, TR_SRC_DEFAULT, TR_SRC_FILE, TR_SRC_ENV, TR_SRC_CMDLINE };
 

@@ -224,6 +224,22 @@ static int open_locked(const char *path)
 	return -1;
 }
 
+/* Run as root (docker exec without -u, a root cron job), the spool must
+ * stay the server's: a file or directory root made here would keep the
+ * server's own commands from recording anything, and the worker from
+ * ingesting.  What root made here takes the owner of the directory it
+ * was made in, unless that is root's too.  fd < 0: path is a directory. */
+static void keep_owner(const char *path, int fd, const char *parent)
+{
+	struct stat p, self;
+	if (geteuid() != 0 || stat(parent, &p) != 0 || p.st_uid == 0)
+		return;
+	if ((fd >= 0 ? fstat(fd, &self) : lstat(path, &self)) != 0 || self.st_uid != 0)
+		return;
+	if ((fd >= 0 ? fchown(fd, p.st_uid, p.st_gid) : lchown(path, p.st_uid, p.st_gid)) != 0)
+		return;  /* the warning about a lost record will say why later */
+}
+
 int tr_spool_append(const char *dir, const tr_metric *m)
 {
 	char line[TR_SPOOL_MAX_LINE], path[PATH_MAX];
@@ -240,8 +256,14 @@ int tr_spool_append(const char *dir, const tr_metric *m)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (tr_mkdirs(dir, 0700) != 0 || (fd = open_locked(path)) < 0)
+	char parent[PATH_MAX];
+	tr_dirname(dir, parent, sizeof parent);
+	if (tr_mkdirs(dir, 0700) != 0)
 		return -1;
+	keep_owner(dir, -1, parent);
+	if ((fd = open_locked(path)) < 0)
+		return -1;
+	keep_owner(path, fd, dir);
 	/* A file this append created must also survive a crash: its
 	 * directory entry is made durable too. */
 	int fresh = fstat(fd, &st) == 0 && st.st_size == 0;

@@ -18,7 +18,10 @@
  * creates <path>.reached, then waits until <path>.go exists (at most five
  * minutes).  Points: "expire-chunks" (expire holds the repository lock and
  * has scanned the backup locks, before it removes chunks),
- * "backup-before-manifest" (every chunk is stored, the manifest is not).
+ * "backup-before-manifest" (every chunk is stored, the manifest is not),
+ * "backup-before-stop" (a standby's backup has read its files, before
+ * pg_backup_stop), "restore-before-control" (a restore has written
+ * everything but global/pg_control).
  * Without the variables both cost one getenv per call.
  */
 #ifndef TR_TESTHOOK_H

@@ -98,7 +98,7 @@ int tr_timelines_read(tr_repo *r, tr_timelines *tl)
 		tl->v = grown;
 	for (int i = 0; rc == TR_OK && i < tl->npending; i++) {
 		char rel[64];
-		snprintf(rel, sizeof rel, "wal/%08X.history", tl->pending[i]);
+		snprintf(rel, sizeof rel, "%s%08X.history", r->wal, tl->pending[i]);
 		text.len = 0;
 		rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
 		((char *)text.data)[text.len] = '\0';
@@ -126,7 +126,7 @@ int tr_timelines_read(tr_repo *r, tr_timelines *tl)
 int tr_timelines_load(tr_repo *r, tr_timelines *tl)
 {
 	memset(tl, 0, sizeof *tl);
-	int rc = tr_repo_list(r, "wal/", note_listed, tl);
+	int rc = tr_repo_list(r, r->wal, note_listed, tl);
 	if (rc == TR_OK)
 		rc = tr_timelines_read(r, tl);
 	if (rc != TR_OK)

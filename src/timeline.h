@@ -47,7 +47,8 @@ typedef struct tr_tl_state {
 } tr_tl_state;
 
 /* Reads and parses every .history file, and notes the newest segment of
- * each timeline.  0 or a TR_* status (r->err). */
+ * each timeline, of the history section r works in (r->wal: each section
+ * has its own timelines, section.h).  0 or a TR_* status (r->err). */
 int tr_timelines_load(tr_repo *r, tr_timelines *tl);
 void tr_timelines_free(tr_timelines *tl);
 /* Parses one history file's text into t (exposed for tests). */
@@ -67,7 +68,8 @@ int tr_timeline_note_segment(tr_timelines *tl, const char *name);
 /* The same for any name of a wal/ listing (history files are noted, to
  * be read by tr_timelines_read); for commands that list wal/ anyway. */
 int tr_timeline_note(tr_timelines *tl, const char *name);
-/* Reads and parses the history files noted.  0 or a TR_* status. */
+/* Reads and parses the history files noted (in r's section).  0 or a
+ * TR_* status. */
 int tr_timelines_read(tr_repo *r, tr_timelines *tl);
 /* Whether the lineage of timeline x runs through timeline t up to lsn:
  * x == t, or x's history leaves t at or after lsn.  A backup of timeline t

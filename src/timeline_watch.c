@@ -3,7 +3,8 @@
  * timeline.h, tr_timeline_watch).
  *
  * The history files of the repository are kept in a small cache in the
- * state directory (<state-dir>/timelines/<repository>/histories): the
+ * state directory (<state-dir>/timelines/<repository>/histories, and
+ * histories-<N> for history section N >= 2, section.h): the
  * ancestors of every timeline seen, the segment size, and when the
  * repository was last probed.  New history files are probed for at most
  * every PROBE_EVERY seconds, the way PostgreSQL finds the newest timeline
@@ -121,7 +122,7 @@ static void probe(tr_repo *r, struct watch *w)
 	for (uint32_t tli = w->next; text.data && misses < 2; tli++) {
 		char rel[64];
 		tr_timeline t;
-		snprintf(rel, sizeof rel, "wal/%08X.history", tli);
+		snprintf(rel, sizeof rel, "%s%08X.history", r->wal, tli);
 		text.len = 0;
 		int rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
 		if (rc == TR_ENOTFOUND) {
@@ -190,7 +191,7 @@ static void check_history(tr_repo *r, struct watch *w, const char *path, const c
 		const tr_tl_anc *parent = &t.anc[t.nanc - 1];
 		uint64_t first = w->seg_size ? (parent->end + w->seg_size - 1) / w->seg_size * w->seg_size : 0;
 		tr_wal_file_name(parent->tli, first, w->seg_size ? w->seg_size : 1, seg);
-		if (w->seg_size && tr_wal_rel(seg, rel, sizeof rel) == 0 && tr_repo_head(r, rel, &info) == TR_OK) {
+		if (w->seg_size && tr_repo_wal_rel(r, seg, rel, sizeof rel) == 0 && tr_repo_head(r, rel, &info) == TR_OK) {
 			tr_lsn_format(parent->end, fork);
 			snprintf(msg, sizeof msg, "archive-put %s: timeline %u forks from timeline %u at %s, which is already "
 				 "archived past it (%s): the repository now holds diverged histories, and restore will ask "
@@ -220,8 +221,12 @@ void tr_timeline_watch(tr_repo *r, const char *path, const char *name)
 	if (kind != TR_WAL_SEGMENT && kind != TR_WAL_HISTORY)
 		return;
 	memset(&w, 0, sizeof w);
+	/* One cache per history section: each has its own timelines. */
+	char file[32] = "histories";
+	if (r->section > 1)
+		snprintf(file, sizeof file, "histories-%u", (unsigned)r->section);
 	if (tr_repo_local_dir(r, "timelines", dir, sizeof dir) != 0 ||
-	    (size_t)snprintf(w.path, sizeof w.path, "%s/histories", dir) >= sizeof w.path) {
+	    (size_t)snprintf(w.path, sizeof w.path, "%s/%s", dir, file) >= sizeof w.path) {
 		tr_debug("timeline watch: no state directory: %s", strerror(errno));
 		return;
 	}

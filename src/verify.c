@@ -3,8 +3,10 @@
  * backups in the repository be restored, and is every stored object intact?
  *
  * Phases (see verify.h for the parts):
- *  1. the keyring object parses and names the key in use;
- *  2. the listing of backups/, chunks/ and wal/ goes to a temporary file;
+ *  1. the keyring object parses and names the key in use; the history
+ *     sections (section.h) read;
+ *  2. the listing of backups/, chunks/, and every section's WAL goes to a
+ *     temporary file;
  *  3. every backup's manifest is decoded (always: its references are
  *     needed), and its info must exist;
  *  4. WAL, .history and info objects are decoded on the worker pool;
@@ -119,9 +121,29 @@ static void check_infos(tr_verify *v)
 /* Damaged WAL and history files (chunks are reported with their backups). */
 static void report_damaged_wal(tr_verify *v)
 {
-	for (size_t i = 0; i < v->ndmg; i++)
-		if (strncmp(v->dmg[i].key, "wal/", 4) == 0)
+	for (size_t i = 0; i < v->ndmg; i++) {
+		uint32_t sec = tr_section_of_key(v->dmg[i].key);
+		if (sec == 1)
 			tr_verify_report(v, "damaged WAL file %s: %s", tr_basename(v->dmg[i].key), v->dmg[i].reason);
+		else if (sec)
+			tr_verify_report(v, "damaged WAL file %s of history section %u: %s", tr_basename(v->dmg[i].key),
+					 (unsigned)sec, v->dmg[i].reason);
+	}
+}
+
+/* The history sections (section.h): a damaged one is reported; the
+ * backups of its cluster then cannot be told apart (verify_wal.c). */
+static int check_sections(tr_verify *v)
+{
+	if (tr_sections_for_listing(v->repo, &v->sections) != TR_OK) {
+		snprintf(v->err, sizeof v->err, "cannot read the history sections: %s", v->repo->err);
+		return -1;
+	}
+	for (int i = 0; i < v->sections.n; i++)
+		if (v->sections.v[i].damaged)
+			tr_verify_report(v, "damaged history section %u: %s", (unsigned)v->sections.v[i].n,
+					 v->sections.v[i].why);
+	return 0;
 }
 
 static int write_state(tr_verify *v, const char *path)
@@ -137,7 +159,7 @@ static int write_state(tr_verify *v, const char *path)
 			continue;
 		if (tr_verify_damage(v, key))
 			tr_vstate_damaged(&w, key);
-		else if (mtime >= v->watermark - TR_VERIFY_MARGIN)
+		else if (mtime > 0 && mtime >= v->watermark - TR_VERIFY_MARGIN)
 			tr_vstate_recent(&w, key, mtime, size);
 	}
 	return tr_vstate_commit(&w);
@@ -150,7 +172,7 @@ static int run_phases(tr_verify *v, int *keyring_bad)
 	if (rc < 0)
 		return -1;
 	*keyring_bad = rc;
-	if (tr_verify_collect(v) != 0 || load_backups(v) != 0)
+	if (check_sections(v) != 0 || tr_verify_collect(v) != 0 || load_backups(v) != 0)
 		return -1;
 	set_scope(v);
 	v->pool = tr_pool_start(v->repo, workers, 2 * workers, tr_verify_decode_job, v, v->err, sizeof v->err);
@@ -229,6 +251,7 @@ static void verify_free(tr_verify *v)
 		free(v->dmg[i].reason);
 	}
 	free(v->dmg);
+	tr_sections_free(&v->sections);
 	if (v->listing)
 		fclose(v->listing);
 	tr_vstate_free(&v->prev);

@@ -9,8 +9,9 @@
  * The listing of the repository is collected into a temporary file first
  * (listing callbacks must not call the driver again), one line per object:
  *   <kind> <mtime> <size> <relative key>
- * kind: 'w' WAL segment/.backup/.partial, 'h' .history, 'i' backup info,
- * 'm' backup manifest, 'c' chunk, 'o' anything else.  Each prefix lists in
+ * kind: 'w' WAL segment/.backup/.partial, 'h' .history (of any history
+ * section, section.h), 'i' backup info, 'm' backup manifest, 'c' chunk,
+ * 'o' anything else.  Each prefix lists in
  * ascending key order, so the lines of one kind are sorted.
  */
 #ifndef TR_VERIFY_H
@@ -22,6 +23,7 @@
 #include "manifest.h"
 #include "pool.h"
 #include "repo.h"
+#include "section.h"
 #include "verify_state.h"
 
 #define TR_VERIFY_LINE 1200   /* longest listing line */
@@ -51,6 +53,7 @@ typedef struct tr_verify {
 	int64_t watermark;          /* newest storage mtime in this listing */
 	uint64_t start_seg_min;     /* with --backup: WAL below this is not decoded */
 	tr_pool *pool;
+	tr_sections sections;       /* the history sections (section.h) */
 
 	pthread_mutex_t mu;         /* guards the counters and damage below */
 	struct tr_vdamage *dmg;

@@ -33,7 +33,7 @@ void tr_verify_report(tr_verify *v, const char *fmt, ...)
 static char kind_of(const char *key)
 {
 	const char *name = tr_basename(key);
-	if (strncmp(key, "wal/", 4) == 0) {
+	if (tr_section_of_key(key)) {
 		int k = tr_wal_kind(name);
 		return k == TR_WAL_HISTORY ? 'h' : k == TR_WAL_NONE ? 'o' : 'w';
 	}
@@ -66,7 +66,8 @@ static int collect_one(void *ctx, const tr_object_info *info)
 
 int tr_verify_collect(tr_verify *v)
 {
-	static const char *const prefixes[] = { "backups/", "chunks/", "wal/" };
+	/* "wal-": the WAL of history sections 2 and later (section.h). */
+	static const char *const prefixes[] = { "backups/", "chunks/", "wal/", "wal-" };
 	struct collect c = { v, 0 };
 	v->listing = tr_tmpfile(v->repo->cfg);
 	if (!v->listing) {

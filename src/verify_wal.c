@@ -8,6 +8,8 @@
  * is then expected on the newest timeline of that path that begins at or
  * before s.  The archive is summarised as runs of consecutive segments per
  * timeline, so memory grows with the number of gaps, not of segments.
+ * Each history section (section.h) has its own WAL and timelines: a
+ * backup is checked against its section's.
  */
 #include "config.h"
 #include "verify.h"
@@ -36,6 +38,7 @@ struct wal_map {
 	size_t n, cap;
 	tr_timelines hist;      /* the readable .history files (timeline.h) */
 	uint64_t seg_size, per_log;
+	uint32_t section;       /* the history section whose WAL this is */
 };
 
 static struct timeline *timeline(struct wal_map *m, uint32_t tli)
@@ -109,7 +112,7 @@ static int build_map(tr_verify *v, struct wal_map *m)
 	rewind(v->listing);
 	while (fgets(line, sizeof line, v->listing)) {
 		unsigned tli, log, seg;
-		if (tr_verify_parse_line(line, &kind, &mtime, &size, &key) != 0)
+		if (tr_verify_parse_line(line, &kind, &mtime, &size, &key) != 0 || tr_section_of_key(key) != m->section)
 			continue;
 		if (kind == 'h' && load_history(v, m, key) != 0)
 			return -1;
@@ -274,7 +277,10 @@ static int report_divergence(tr_verify *v, const struct wal_map *m)
 		for (int i = 0; i < n; i++)
 			tips += st[i].tip;
 		tr_timeline_describe(st, n, text, sizeof text);
-		if (tips > 1)
+		if (tips > 1 && v->sections.n > 1)
+			tr_verify_report(v, "diverged timelines in history section %u: %s (a restore must be given "
+					 "--target-timeline)", (unsigned)m->section, text);
+		else if (tips > 1)
 			tr_verify_report(v, "diverged timelines: %s (a restore must be given --target-timeline)", text);
 	}
 	free(st);
@@ -290,13 +296,15 @@ static void free_map(struct wal_map *m)
 	tr_timelines_free(&m->hist);
 }
 
-int tr_verify_wal(tr_verify *v)
+/* The backups of section sec, against its WAL. */
+static int verify_section(tr_verify *v, uint32_t sec)
 {
 	struct wal_map m;
 	int rc = 0;
 	memset(&m, 0, sizeof m);
+	m.section = sec;
 	for (int i = 0; i < v->nb && !m.seg_size; i++)
-		if (v->b[i].mf && v->b[i].h.wal_segment_size)
+		if (v->b[i].mf && v->b[i].h.wal_segment_size && tr_section_of_backup(&v->sections, &v->b[i].h) == sec)
 			m.seg_size = v->b[i].h.wal_segment_size;
 	if (!m.seg_size)
 		return 0;  /* no readable backup: nothing to measure WAL against */
@@ -306,9 +314,25 @@ int tr_verify_wal(tr_verify *v)
 		rc = report_divergence(v, &m);
 	for (int i = 0; rc == 0 && i < v->nb; i++) {
 		struct tr_vbackup *b = &v->b[i];
-		if (b->mf && b->h.wal_segment_size == m.seg_size && b->h.stop_lsn > b->h.start_lsn)
+		if (b->mf && b->h.wal_segment_size == m.seg_size && b->h.stop_lsn > b->h.start_lsn &&
+		    tr_section_of_backup(&v->sections, &b->h) == sec)
 			rc = check_backup(v, b, &m);
 	}
 	free_map(&m);
+	return rc;
+}
+
+int tr_verify_wal(tr_verify *v)
+{
+	int rc = 0;
+	/* A backup of no readable section: restore cannot tell its WAL. */
+	for (int i = 0; i < v->nb; i++)
+		if (v->b[i].mf && !tr_section_of_backup(&v->sections, &v->b[i].h)) {
+			v->b[i].broken = 1;
+			tr_verify_report(v, "backup %s is not restorable: the history section of its cluster (system "
+					 "identifier %s) cannot be read", v->b[i].label, v->b[i].h.system_id);
+		}
+	for (int k = 0; rc == 0 && k < v->sections.n; k++)
+		rc = verify_section(v, v->sections.v[k].n);
 	return rc;
 }

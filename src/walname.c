@@ -30,15 +30,20 @@ int tr_wal_kind(const char *name)
 	return TR_WAL_NONE;
 }
 
-int tr_wal_rel(const char *name, char *out, size_t outlen)
+int tr_wal_rel_in(const char *prefix, const char *name, char *out, size_t outlen)
 {
 	int kind = tr_wal_kind(name);
 	int n;
 	if (kind == TR_WAL_NONE)
 		return -1;
 	if (kind == TR_WAL_HISTORY)
-		n = snprintf(out, outlen, "wal/%s", name);
+		n = snprintf(out, outlen, "%s%s", prefix, name);
 	else
-		n = snprintf(out, outlen, "wal/%.16s/%s", name, name);
+		n = snprintf(out, outlen, "%s%.16s/%s", prefix, name, name);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int tr_wal_rel(const char *name, char *out, size_t outlen)
+{
+	return tr_wal_rel_in("wal/", name, out, outlen);
 }

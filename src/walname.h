@@ -11,5 +11,8 @@ int tr_wal_kind(const char *name);
 /* Repository-relative name: "wal/<first 16>/<name>", or "wal/<name>" for
  * history files.  -1 if name is not a WAL file name. */
 int tr_wal_rel(const char *name, char *out, size_t outlen);
+/* The same under another WAL prefix ("wal-2/": a later history section's
+ * WAL, section.h); prefix ends with '/'. */
+int tr_wal_rel_in(const char *prefix, const char *name, char *out, size_t outlen);
 
 #endif

@@ -81,7 +81,7 @@ static int read_segment(tr_walscan *s, uint64_t segno, uint32_t *tli, struct fee
 			continue;
 		char name[25], rel[64];
 		tr_wal_file_name(s->path[k].tli, segno * s->seg_size, s->seg_size, name);
-		tr_wal_rel(name, rel, sizeof rel);
+		tr_repo_wal_rel(s->r, name, rel, sizeof rel);
 		f->segno = segno;
 		f->begun = 0;
 		int rc = tr_repo_get(s->r, rel, sink, f, NULL);

@@ -6,7 +6,8 @@
  * at or before s and that the archive has it for, never going back to an
  * older timeline once a newer one was read (PostgreSQL's order).  Nothing
  * is written anywhere: segments are decoded from the repository as they
- * stream in, and a transfer stops as soon as the answer is known.
+ * stream in, and a transfer stops as soon as the answer is known.  The WAL
+ * is that of the history section the repository connection works in.
  */
 #ifndef TR_WALSCAN_H
 #define TR_WALSCAN_H

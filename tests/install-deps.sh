@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what TotalRecall needs to build and to run its tests, from
 # Debian's packages and the npm registry.  Idempotent; quick when all is
-# there.  Usage: tests/install-deps.sh [build|test|musl|bench]
+# there.  Usage: tests/install-deps.sh [build|test|musl|bench|docker]
 #   bench: what tests/bench/run.sh needs besides the tests' packages:
 #   pgBackRest, stunnel4 and openssl (the S3 rows' TLS front-end).
 #   musl: what tests/portable/build-musl.sh needs: musl-tools, dpkg-dev and
 #   a deb-src entry so that it can `apt-get source` openssl, curl, zstd,
 #   bearssl and postgresql-15.
+#   docker: only what tests/docker/test_image.sh needs on the host: Debian's
+#   docker.io (dockerd, containerd, runc) and debootstrap (the images build
+#   TotalRecall themselves).
 set -euo pipefail
 what=${1:-test}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +21,7 @@ test_pkgs=(awscli time valgrind clang libclang-rt-14-dev zstd strace openssl)
 
 musl_pkgs=(musl-tools dpkg-dev patch xz-utils)
 bench_pkgs=(pgbackrest stunnel4 openssl time)
+docker_pkgs=(docker.io debootstrap)
 
 if [ "$what" = musl ]; then
 	src_list=/etc/apt/sources.list.d/totalrecall-deb-src.sources
@@ -45,6 +49,7 @@ pkgs=("${build_pkgs[@]}")
 [ "$what" = musl ] && pkgs+=("${musl_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
 [ "$what" = bench ] && pkgs+=("${bench_pkgs[@]}")
+[ "$what" = docker ] && pkgs=("${docker_pkgs[@]}")
 # Node.js may come from another packaging that bundles npm: ask for the command.
 [ "$what" = test ] && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
 

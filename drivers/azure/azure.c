@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AZ_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_REMOTE)
 
 void az_log(tr_conn *c, int level, const char *fmt, ...)
 {
@@ -43,10 +42,10 @@ uint64_t az_random(tr_conn *c)
 
 /* Keys as the ABI defines them, and no control characters: the service
  * would have to hand them back XML-encoded in listings. */
-static int check_key(tr_conn *c, const char *op, const char *key)
+int az_check_key(tr_conn *c, const char *op, const char *key)
 {
-	size_t n = key ? strlen(key) : 0;
-	int ok = n > 0 && n <= TR_KEY_MAX && key[0] != '/';
+	int ok = tr_key_ok(key);
+	size_t n = ok ? strlen(key) : 0;
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (unsigned char)key[i] >= 0x20 && key[i] != 0x7f;
 	if (!ok)
@@ -73,6 +72,9 @@ static int az_open(const tr_driver_env *env, tr_conn **out)
 	*out = c;
 	if (!c)
 		return TR_ENOMEM;
+	if (!TR_DRIVER_ENV_OK(env))
+		return az_fail(c, TR_EINVAL, AZ_NAME ": the core's driver environment is older than driver ABI version %d",
+			       TR_DRIVER_ABI_VERSION);
 	c->env = *env;
 	c->rng = drv_seed(c);
 	int rc = az_conf_load(c);
@@ -95,18 +97,21 @@ static const char *az_errmsg(tr_conn *c)
 
 static int az_put_op(tr_conn *c, const char *key, const tr_put_args *a)
 {
-	int rc = check_key(c, "PUT", key);
+	int rc = az_check_key(c, "PUT", key);
 	if (rc != TR_OK)
 		return rc;
 	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
 		return az_fail(c, TR_EINVAL, AZ_NAME ": PUT %s/%s: checksum longer than %d bytes",
 			       c->conf.container, key, TR_CHECKSUM_MAX);
+	if (a->flags & ~TR_PUT_IF_ABSENT)  /* TR_PUT_BATCH too: there is no sync() */
+		return az_fail(c, TR_ENOTSUP, AZ_NAME ": PUT %s/%s: flags 0x%x not supported", c->conf.container, key,
+			       a->flags & ~TR_PUT_IF_ABSENT);
 	return az_put(c, key, a);
 }
 
 static int az_get(tr_conn *c, const char *key, tr_write_fn write, void *ctx)
 {
-	int rc = check_key(c, "GET", key);
+	int rc = az_check_key(c, "GET", key);
 	if (rc != TR_OK)
 		return rc;
 	az_request req = { .method = "GET", .key = key, .sink = write, .sink_ctx = ctx };
@@ -127,13 +132,13 @@ static int absent_or_no_container(tr_conn *c, const char *key)
 	int rc = az_http_do(c, &req, &resp);
 	az_response_free(&resp);
 	if (rc == TR_OK)
-		return az_fail(c, TR_ENOTFOUND, AZ_NAME ": HEAD %s/%s: not found", c->conf.container, key);
+		return az_fail(c, TR_ENOENT, AZ_NAME ": HEAD %s/%s: not found", c->conf.container, key);
 	return rc;
 }
 
 static int az_head(tr_conn *c, const char *key, tr_object_info *info)
 {
-	int rc = check_key(c, "HEAD", key);
+	int rc = az_check_key(c, "HEAD", key);
 	if (rc != TR_OK)
 		return rc;
 	az_request req = { .method = "HEAD", .key = key };
@@ -154,14 +159,14 @@ static int az_head(tr_conn *c, const char *key, tr_object_info *info)
 
 static int az_remove(tr_conn *c, const char *key)
 {
-	int rc = check_key(c, "DELETE", key);
+	int rc = az_check_key(c, "DELETE", key);
 	if (rc != TR_OK)
 		return rc;
 	az_request req = { .method = "DELETE", .key = key };
 	az_response resp;
 	rc = az_http_do(c, &req, &resp);
 	az_response_free(&resp);
-	return rc == TR_ENOTFOUND ? TR_OK : rc;
+	return rc == TR_ENOENT ? TR_OK : rc;
 }
 
 static int az_list_op(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
@@ -171,10 +176,10 @@ static int az_list_op(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 
 /* If-None-Match: * is part of the Blob service's contract on Put Blob and
  * Put Block List (409 BlobAlreadyExists): atomic on every connection. */
-static unsigned az_conn_caps(tr_conn *c)
+static unsigned az_caps(tr_conn *c)
 {
 	(void)c;
-	return AZ_CAPS;
+	return TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_REMOTE;
 }
 
 static const char *credential_source(const az_conf *k)
@@ -211,19 +216,18 @@ static const tr_driver az_driver = {
 	.struct_size = sizeof(tr_driver),
 	.name = AZ_NAME,
 	.version = AZ_VERSION,
-	.caps = AZ_CAPS,
 	.open = az_open,
+	.close = az_close,
+	.errmsg = az_errmsg,
+	.caps = az_caps,
+	.describe = az_describe,
 	.put = az_put_op,
 	.get = az_get,
 	.head = az_head,
 	.list = az_list_op,
 	.remove = az_remove,
-	.errmsg = az_errmsg,
-	.close = az_close,
-	.sync = NULL,
-	.conn_caps = az_conn_caps,
-	.describe = az_describe,
 	.remove_many = az_remove_many,
+	.sync = NULL,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

@@ -146,6 +146,12 @@ int az_remove_many(tr_conn *c, const char *const *keys, size_t n, size_t *failed
 		*failed = 0;
 	if (n > TR_REMOVE_MANY_MAX)
 		return az_fail(c, TR_EINVAL, AZ_NAME ": remove_many: %zu keys, at most %d", n, TR_REMOVE_MANY_MAX);
+	for (size_t i = 0; i < n; i++)  /* before anything is removed */
+		if (az_check_key(c, "remove_many", keys[i]) != TR_OK) {
+			if (failed)
+				*failed = i;
+			return TR_EINVAL;
+		}
 	for (size_t i = 0; i < n; i += BATCH_MAX) {
 		size_t m = n - i < BATCH_MAX ? n - i : BATCH_MAX;
 		int alone = c->no_batch || c->conf.auth == AZ_AUTH_SAS;

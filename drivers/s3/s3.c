@@ -65,10 +65,9 @@ static void seed_random(tr_conn *c)
 	c->rng = s ? s : 0x9E3779B97F4A7C15ULL;
 }
 
-static int check_key(tr_conn *c, const char *op, const char *key)
+int s3_check_key(tr_conn *c, const char *op, const char *key)
 {
-	size_t n = key ? strlen(key) : 0;
-	if (n == 0 || n > TR_KEY_MAX || key[0] == '/')
+	if (!tr_key_ok(key))
 		return s3_fail(c, TR_EINVAL, "%s: %s: invalid key \"%.80s\"", S3_DRIVER_NAME, op,
 			       key ? key : "");
 	return TR_OK;
@@ -93,6 +92,9 @@ static int s3_open(const tr_driver_env *env, tr_conn **out)
 	*out = c;
 	if (!c)
 		return TR_ENOMEM;
+	if (!TR_DRIVER_ENV_OK(env))
+		return s3_fail(c, TR_EINVAL, "%s: the core's driver environment is older than driver ABI version %d",
+			       S3_DRIVER_NAME, TR_DRIVER_ABI_VERSION);
 	c->env = *env;
 	seed_random(c);
 	int rc = s3_conf_load(c);
@@ -153,12 +155,15 @@ static int put_body(tr_conn *c, const char *key, const tr_put_args *a, s3_put_op
 
 static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
 {
-	int rc = check_key(c, "PUT", key);
+	int rc = s3_check_key(c, "PUT", key);
 	if (rc != TR_OK)
 		return rc;
 	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
 		return s3_fail(c, TR_EINVAL, "%s: PUT s3://%s/%s: checksum longer than %d bytes",
 			       S3_DRIVER_NAME, c->conf.bucket, key, TR_CHECKSUM_MAX);
+	if (a->flags & ~TR_PUT_IF_ABSENT)  /* TR_PUT_BATCH too: there is no sync() */
+		return s3_fail(c, TR_ENOTSUP, "%s: PUT s3://%s/%s: flags 0x%x not supported", S3_DRIVER_NAME,
+			       c->conf.bucket, key, a->flags & ~TR_PUT_IF_ABSENT);
 	s3_put_opts o = { .checksum = a->checksum && *a->checksum ? a->checksum : NULL };
 	int fallback = 0;
 	if (a->flags & TR_PUT_IF_ABSENT) {
@@ -183,7 +188,7 @@ static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
 
 static int s3_get(tr_conn *c, const char *key, tr_write_fn write, void *ctx)
 {
-	int rc = check_key(c, "GET", key);
+	int rc = s3_check_key(c, "GET", key);
 	if (rc != TR_OK)
 		return rc;
 	s3_request req = { .method = "GET", .key = key, .sink = write, .sink_ctx = ctx };
@@ -214,7 +219,7 @@ static int confirm_absent(tr_conn *c, const char *key)
 	long st = resp.status;
 	int no_bucket = strcmp(resp.err.code, "NoSuchBucket") == 0;
 	s3_response_free(&resp);
-	if (rc == TR_ENOTFOUND)
+	if (rc == TR_ENOENT)
 		return rc;
 	if (rc == TR_OK || st == 416)  /* 416: an empty object exists */
 		return TR_EEXIST;
@@ -223,6 +228,18 @@ static int confirm_absent(tr_conn *c, const char *key)
 			       "NoSuchKey: not S3 answering (a proxy or a wrong endpoint?)", S3_DRIVER_NAME,
 			       c->conf.bucket, key);
 	return rc;
+}
+
+/* A HEAD refused with 403 has no body to say whether the credentials or
+ * a policy refused it: a GET of the first byte says (its error code). */
+static int head_refusal(tr_conn *c, const char *key, int rc)
+{
+	s3_request req = { .method = "GET", .key = key };
+	s3_response resp;
+	s3_request_header(&req, "Range", "bytes=0-0");
+	int grc = s3_http_do(c, &req, &resp);
+	s3_response_free(&resp);
+	return grc == TR_EAUTH || grc == TR_EPERM ? grc : rc;
 }
 
 int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
@@ -235,6 +252,8 @@ int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
 		if (rc == TR_OK && info)
 			fill_info(info, key, &resp);
 		s3_response_free(&resp);
+		if (st == 403 && rc == TR_EPERM)
+			return head_refusal(c, key, rc);
 		if (st != 404 || rc == TR_OK)
 			return rc;
 		rc = confirm_absent(c, key);
@@ -247,7 +266,7 @@ int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
 
 static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
 {
-	int rc = check_key(c, "HEAD", key);
+	int rc = s3_check_key(c, "HEAD", key);
 	if (rc != TR_OK)
 		return rc;
 	memset(info, 0, sizeof *info);
@@ -256,17 +275,38 @@ static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
 
 static int s3_remove(tr_conn *c, const char *key)
 {
-	int rc = check_key(c, "DELETE", key);
+	int rc = s3_check_key(c, "DELETE", key);
 	if (rc != TR_OK)
 		return rc;
 	s3_request req = { .method = "DELETE", .key = key };
 	s3_response resp;
 	rc = s3_http_do(c, &req, &resp);
 	s3_response_free(&resp);
-	return rc == TR_ENOTFOUND ? TR_OK : rc;
+	return rc == TR_ENOENT ? TR_OK : rc;
 }
 
 /* --- list --- */
+
+/* S3 lists keys in ascending UTF-8 byte order, and the core relies on
+ * it: a server that lists otherwise (s3rver puts "a/b" before "a-b")
+ * fails loudly instead of handing the core an order it does not get. */
+typedef struct ordered {
+	tr_list_fn fn;
+	void *ctx;
+	char last[TR_KEY_MAX + 1];  /* the previous key, "" before the first */
+	char bad[200];              /* "KEY after KEY" once out of order */
+} ordered;
+
+static int in_order(void *ctx, const tr_object_info *info)
+{
+	ordered *o = ctx;
+	if (o->last[0] && strcmp(o->last, info->key) >= 0) {
+		snprintf(o->bad, sizeof o->bad, "\"%.80s\" after \"%.80s\"", info->key, o->last);
+		return 1;
+	}
+	snprintf(o->last, sizeof o->last, "%s", info->key);
+	return o->fn(o->ctx, info);
+}
 
 static int list_page(tr_conn *c, const char *prefix, const char *token, tr_list_fn fn, void *ctx,
 		     s3_list_page *page)
@@ -287,7 +327,7 @@ static int list_page(tr_conn *c, const char *prefix, const char *token, tr_list_
 				     S3_DRIVER_NAME, c->conf.bucket, prefix ? prefix : "");
 		else if (prc == 1)
 			page->truncated = 0; /* the callback asked to stop */
-	} else if (rc == TR_ENOTFOUND) {
+	} else if (rc == TR_ENOENT) {
 		rc = s3_fail(c, TR_EIO, "%s: LIST s3://%s: bucket not found", S3_DRIVER_NAME, c->conf.bucket);
 	}
 	s3_response_free(&resp);
@@ -298,16 +338,26 @@ static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 {
 	char *token = NULL;
 	int rc;
+	ordered *o = calloc(1, sizeof *o);
+	if (!o)
+		return s3_fail(c, TR_ENOMEM, "%s: out of memory", S3_DRIVER_NAME);
+	o->fn = fn;
+	o->ctx = ctx;
 	for (;;) {
 		s3_list_page page;
 		memset(&page, 0, sizeof page);
-		rc = list_page(c, prefix, token, fn, ctx, &page);
+		rc = list_page(c, prefix, token, in_order, o, &page);
 		free(token);
 		token = page.next_token;
 		if (rc != TR_OK || !page.truncated)
 			break;
 	}
 	free(token);
+	if (rc == TR_OK && o->bad[0])
+		rc = s3_fail(c, TR_ECORRUPT, "%s: LIST s3://%s/%s: the server lists keys out of ascending byte order "
+			     "(%s): not S3's order, which TotalRecall relies on", S3_DRIVER_NAME, c->conf.bucket,
+			     prefix ? prefix : "", o->bad);
+	free(o);
 	return rc;
 }
 
@@ -315,7 +365,7 @@ static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 
 /* Atomic put-if-absent only where the server honours If-None-Match
  * (found out by the probe, or said by s3-conditional-put). */
-static unsigned s3_conn_caps(tr_conn *c)
+static unsigned s3_caps(tr_conn *c)
 {
 	unsigned caps = S3_CAPS;
 	int use = 0;
@@ -331,19 +381,18 @@ static const tr_driver s3_driver = {
 	.struct_size = sizeof(tr_driver),
 	.name = S3_DRIVER_NAME,
 	.version = S3_VERSION,
-	.caps = S3_CAPS,
 	.open = s3_open,
+	.close = s3_close,
+	.errmsg = s3_errmsg,
+	.caps = s3_caps,
+	.describe = s3_describe,
 	.put = s3_put,
 	.get = s3_get,
 	.head = s3_head,
 	.list = s3_list,
 	.remove = s3_remove,
-	.errmsg = s3_errmsg,
-	.close = s3_close,
-	.sync = NULL,
-	.conn_caps = s3_conn_caps,
-	.describe = s3_describe,
 	.remove_many = s3_remove_many,
+	.sync = NULL,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

@@ -135,6 +135,12 @@ int s3_remove_many(tr_conn *c, const char *const *keys, size_t n, size_t *failed
 	if (n > TR_REMOVE_MANY_MAX)
 		return s3_fail(c, TR_EINVAL, "%s: DeleteObjects: %zu keys, at most %d", S3_DRIVER_NAME, n,
 			       TR_REMOVE_MANY_MAX);
+	for (size_t i = 0; i < n; i++)  /* before anything is removed */
+		if (s3_check_key(c, "remove_many", keys[i]) != TR_OK) {
+			if (failed)
+				*failed = i;
+			return TR_EINVAL;
+		}
 	if (c->no_delete_objects)
 		return remove_each(c, keys, n, failed);
 	s3_str body = { 0 };

@@ -145,10 +145,12 @@ const char *s3_describe(tr_conn *c);
 void s3_log(tr_conn *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int s3_fail(tr_conn *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t s3_random(tr_conn *c);
-/* HEAD of key: TR_OK (info filled if not NULL), TR_ENOTFOUND only when a
+/* HEAD of key: TR_OK (info filled if not NULL), TR_ENOENT only when a
  * GET confirms S3's NoSuchKey, or an error. */
 int s3_head_object(tr_conn *c, const char *key, tr_object_info *info);
 
+/* s3.c: TR_EINVAL with a message unless key is one the ABI allows. */
+int s3_check_key(tr_conn *c, const char *op, const char *key);
 /* s3_delete.c: the driver's remove_many(). */
 int s3_remove_many(tr_conn *c, const char *const *keys, size_t n, size_t *failed);
 

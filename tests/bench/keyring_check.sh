@@ -16,6 +16,8 @@ set -euo pipefail
 N=${1:-40}
 BASE=${2:-}
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/put_lib.sh
+. "$top/tests/bench/put_lib.sh"
 BIN=$top/src/totalrecall
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tr-keybench.XXXXXX")
 moto_pid=
@@ -23,13 +25,7 @@ cleanup() { [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true; rm -rf "
 trap cleanup EXIT
 
 mkdir -p "$tmp/pg_wal" "$tmp/bucket"
-for ((i = 1; i <= N; i++)); do
-	name=$(printf '0000000100000000000000%02X' "$i")
-	python3 "$top/tests/tools/mkwal.py" "$name" "$tmp/pg_wal/$name" --seed "$i" --random 4194304
-done
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-p95() { sort -n | awk '{a[NR]=$1} END {i=int(NR*0.95+0.999); if (i<1) i=1; print a[i]}'; }
+make_segments "$tmp/pg_wal" "$N"
 
 # put BINARY DBID FILE VAR=VALUE...: one archive-put; appends its wall time
 # (ms) to $tmp/wall.<DBID> and its keyring check time to $tmp/check.<DBID>.

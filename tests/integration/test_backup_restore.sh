@@ -43,8 +43,7 @@ dir_fingerprint() {
 
 # ------------------------------------------------------------------ a
 section "a. full cycle"
-pg_start_cluster p1 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p1"
-pass "p1 started on port ${PG_PORT[p1]}, archiving through totalrecall archive-put"
+setup "p1 started, archiving through totalrecall archive-put" pg_start_cluster p1 "${ARCHIVE_CONF[@]}"
 t=$SECONDS
 pg_cmd p1 pgbench -i -q -s 5 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
 pg_cmd p1 pgbench -n -c 2 -j 2 -t 300 >>"$TR_TMP/root/pgbench.log" 2>&1 || tr_die "pgbench failed"
@@ -78,8 +77,7 @@ assert_file_absent "${PG_DATA[t1]}/global/pg_control" "no global/pg_control in t
 if [ -d "${PG_DATA[t1]}" ]; then
 	check "pg_ctl start fails on what is left" start_fails t1
 fi
-flip_byte "$victim" "$voff"
-pass "byte flipped back"
+setup "byte flipped back" flip_byte "$victim" "$voff"
 # A missing chunk, the same way.
 victim=${CHUNKS[$((RANDOM % ${#CHUNKS[@]}))]}
 mv "$victim" "$TR_TMP/root/moved-chunk"
@@ -88,7 +86,7 @@ TR_DESC="restore with a missing chunk fails" assert_rc 1 tr_run restore "${PG_DA
 named=$(sed -n 's/.*(chunk of \([^)]*\)).*/\1/p' "$TR_LAST_ERR" | head -n 1)
 check "missing chunk: the message names the data-directory file ('$named')" test -n "$named" -a -f "${PG_DATA[p1]}/$named"
 assert_eq "" "$(find "${PG_DATA[t2]}" -mindepth 1 2>/dev/null | head -n 5 | tr '\n' ' ' || true)" "missing chunk: the target directory is left empty"
-mv "$TR_TMP/root/moved-chunk" "$victim"
+setup "the missing chunk put back" mv "$TR_TMP/root/moved-chunk" "$victim"
 
 # ------------------------------------------------------------------ phases
 section "a. traffic in recorded phases"
@@ -190,7 +188,7 @@ while [ "$kills" -lt 6 ] && [ "$attempts" -lt ${#KINDS[@]} ]; do
 		labels_before=$(list_labels | tr '\n' ' ')
 	fi
 done
-check "at least 5 backups killed ($kills killed in $attempts attempts, $completed completed first)" test "$kills" -ge 5
+setup "at least 5 backups killed ($kills killed in $attempts attempts, $completed completed first)" test "$kills" -ge 5
 tr_note "temporary files left in the repository by the killed backups: $(find "$BUCKET" -name '.tr-tmp-*' | wc -l)"
 # A killed backup cannot remove its lock: expire then keeps every chunk
 # until the lock is a day old (reported, not a failure).
@@ -206,12 +204,13 @@ STATE[final]=$(psql_state p1)
 seg=$(pg_switch p1)
 pg_wait_archived p1 "$seg" 120 || fail "$seg not archived"
 
-check "phase times strictly increase" test "${TIME[1]}" \< "${TIME[2]}" -a "${TIME[2]}" \< "${TIME[3]}" -a "${TIME[3]}" \< "${TIME[4]}"
+setup "phase times strictly increase" test "${TIME[1]}" \< "${TIME[2]}" -a "${TIME[2]}" \< "${TIME[3]}" -a "${TIME[3]}" \< "${TIME[4]}"
 bad=$(psql_q p1 "SELECT count(*) FROM marker m WHERE at >= (CASE phase WHEN 1 THEN '${TIME[1]}' WHEN 2 THEN '${TIME[2]}' WHEN 3 THEN '${TIME[3]}' WHEN 4 THEN '${TIME[4]}' ELSE '${TIME[5]}' END)::timestamptz
 	OR at <= (CASE phase WHEN 1 THEN '-infinity' WHEN 2 THEN '${TIME[1]}' WHEN 3 THEN '${TIME[2]}' WHEN 4 THEN '${TIME[3]}' ELSE '${TIME[4]}' END)::timestamptz")
-assert_eq 0 "$bad" "every phase's marker commit lies strictly between the previous phase's time and its own"
+setup "every phase's marker commit lies strictly between the previous phase's time and its own ($bad do not)" \
+	test "$bad" = 0
 for i in 1 2 3 4; do
-	assert_ne "${STATE[$i]}" "${STATE[$((i + 1))]}" "phase $((i + 1)) changed pgbench_accounts"
+	setup "phase $((i + 1)) changed pgbench_accounts" test "${STATE[$i]}" != "${STATE[$((i + 1))]}"
 done
 
 # restore_case NAME EXPECTED-BACKUP EXPECTED-STATE DESC [restore args]
@@ -389,7 +388,8 @@ section "g. check"
 TR_DESC="check with a correct setup" assert_rc 0 tr_on p1 check
 psql_q p1 "ALTER SYSTEM SET archive_command = '/bin/false'"
 psql_q p1 "SELECT pg_reload_conf()" >/dev/null
-wait_until 10 test "$(psql_q p1 'SHOW archive_command')" = /bin/false || fail "archive_command not reloaded"
+archive_command_is() { [ "$(psql_q p1 'SHOW archive_command')" = "$1" ]; }
+setup "archive_command = /bin/false reloaded" wait_until 10 archive_command_is /bin/false
 TR_DESC="check with archive_command = /bin/false" assert_rc 1 tr_on p1 check
 assert_contains "$(cat "$TR_LAST_ERR")" "archive_command" "check names archive_command"
 psql_q p1 "ALTER SYSTEM RESET archive_command"

@@ -23,20 +23,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 tr_init backup_s3
 pg_bin >/dev/null || tr_die "PostgreSQL 15 not found"
 command -v python3 >/dev/null || tr_die "python3 is needed to read list --json"
-command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 'moto[server]')"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=$(command -v aws) || tr_die "the aws CLI is not installed"
 : "${TR_CMD_TIMEOUT:=180}"
 
 # ------------------------------------------------------------------ moto
 section "moto_server"
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-TR_BG_PIDS+=($!)
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null; }
-wait_until 180 port_open || tr_die "moto_server did not come up: $(tail -n 5 "$TR_TMP/root/moto.log")"
-pass "moto_server on $MOTO_URL"
+setup "moto_server listens" tr_moto_start
 S3_ID=testing
 S3_SECRET="moto-secret-$$-$RANDOM"
 aws_s3() {
@@ -47,8 +40,8 @@ aws_s3() {
 BUCKET=tr-bt
 PREFIX=ci/bt
 DBID=db-s3
-aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null || tr_die "cannot create the bucket"
-pass "bucket $BUCKET created"
+make_bucket() { aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null; }
+setup "bucket $BUCKET created" make_bucket
 # s3_objects PREFIX: "KEY SIZE" of the objects below <prefix>/<db>/PREFIX,
 # keys relative to <prefix>/<db>/, sorted; s3_keys PREFIX: the keys alone.
 s3_objects() {
@@ -207,7 +200,7 @@ drop_cluster r2
 TR_DESC="faults: verify --full through the proxy" assert_rc 0 tr_run --full verify
 injected=$(grep -c 'inject ' "$TR_TMP/root/proxy.log" || true)
 tr_note "faultproxy injected $injected faults (seed $FAULT_SEED): $(sed -n 's/.*inject \([a-z0-9]*\) .*/\1/p' "$TR_TMP/root/proxy.log" | sort | uniq -c | tr '\n' ' ')"
-check "faults: the proxy injected faults into the cycle ($injected)" test "$injected" -ge 5
+setup "faults: the proxy injected faults into the cycle ($injected)" test "$injected" -ge 5
 drop_cluster p2
 tr_note "total: ${SECONDS}s"
 finish

@@ -13,6 +13,9 @@
 #   d. targets the archive does not reach are refused before anything is
 #      written: a transaction that never committed, a time after the newest
 #      commit, an LSN after the last record
+#   e. --target-exclusive stops just before a transaction (its row is
+#      missing, the one before it is there; without it both are), and is
+#      refused without a time, LSN or xid target
 # Last line: "restore_targets: N passed, M failed".  TR_KEEP=1 keeps the temp dir.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,7 +57,7 @@ refused() { # DESC MESSAGE ARGS...
 
 pg_start_cluster p1 "${ARCHIVE_CONF[@]}" "timezone = 'Asia/Tokyo'" "track_commit_timestamp = on" ||
 	tr_die "cannot start p1"
-assert_eq "Asia/Tokyo" "$(psql_q p1 'SHOW timezone')" "p1 runs in Tokyo time"
+setup "p1 runs in Tokyo time" test "$(psql_q p1 'SHOW timezone')" = Asia/Tokyo
 pg_cmd p1 pgbench -i -q -s 1 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
 psql_q p1 "CREATE TABLE open_xact (i int)"
 do_backup p1
@@ -67,7 +70,7 @@ T_A=$(utc_now)
 traffic 150
 archived
 WANT_A=$(committed_by "$T_A")
-check "set-up: transactions before and after $T_A ($WANT_A before, $(history_rows p1) in all)" \
+setup "transactions before and after $T_A ($WANT_A before, $(history_rows p1) in all)" \
 	test "$WANT_A" -gt 0 -a "$WANT_A" -lt "$(history_rows p1)"
 restore_to r_a --target-time "$T_A" --target-action promote
 check "written to PostgreSQL with an explicit +00" grep -qE "^recovery_target_time = '${T_A%.*}(\.[0-9]+)?\+00'\$" "${PG_DATA[r_a]}/postgresql.auto.conf"
@@ -75,6 +78,10 @@ if recovered r_a; then
 	assert_eq "$WANT_A" "$(history_rows r_a)" "the Tokyo cluster holds exactly the transactions committed by $T_A UTC"
 fi
 drop_cluster r_a
+
+# rows_beyond NAME N: NAME's history table holds more than N rows (a
+# condition wait_until evaluates again on every try).
+rows_beyond() { [ "$(history_rows "$1")" -gt "$2" ]; }
 
 # ------------------------------------------------------------------ b
 section "b. a target within a backup's last second"
@@ -87,7 +94,7 @@ for attempt in 1 2 3; do
 	pg_cmd p1 pgbench -n -c 1 -j 1 -T 5 >>"$TR_TMP/root/pgbench.log" 2>&1 &
 	bg=$!
 	before_b=$(history_rows p1)
-	wait_until 30 test "$(history_rows p1)" -gt "$before_b" || fail "the background traffic did not start"
+	wait_until 30 rows_beyond p1 "$before_b" || fail "the background traffic did not start"
 	do_backup p1
 	B2=$LAST_LABEL
 	wait "$bg" || fail "background pgbench failed"
@@ -100,7 +107,7 @@ check "backup $B2 records its stop time in microseconds ($STOP_US)" test -n "$ST
 # The first microsecond of the second B2 stopped in: B2 ends after it.
 T_B=$(python3 -c "import datetime, sys; print(datetime.datetime.utcfromtimestamp(int(sys.argv[1]) // 1000000).strftime('%Y-%m-%d %H:%M:%S'))" "$STOP_US")
 WANT_B=$(committed_by "$T_B")
-check "set-up: transactions committed after $T_B, before $B2 stopped" \
+setup "transactions committed after $T_B, before $B2 stopped" \
 	test "$(psql_q p1 "SELECT count(*) FROM pgbench_history WHERE pg_xact_commit_timestamp(xmin) > '$T_B+00' AND pg_xact_commit_timestamp(xmin) <= to_timestamp($STOP_US / 1000000.0)")" -gt 0
 restore_to r_b --target-time "$T_B" --target-action promote
 PREV=$(list_labels | grep -x -B1 "$B2" | head -n 1)
@@ -129,9 +136,9 @@ B3=$LAST_LABEL
 echo "COMMIT;" >&7
 exec 7>&-
 wait "$session" || fail "the open transaction's session failed"
-assert_eq 1 "$(psql_q p1 'SELECT count(*) FROM open_xact')" "set-up: transaction $XID, open across $B3, committed after it"
+setup "transaction $XID, open across $B3, committed after it" test "$(psql_q p1 'SELECT count(*) FROM open_xact')" = 1
 NEXT_B3=$(repotool get "backups/$B3/info" | sed -n 's/^next-xid //p')
-check "set-up: $B3's next transaction id ($NEXT_B3) is past $XID: an older rule would pass over $B3" test "$NEXT_B3" -gt "$XID"
+setup "$B3's next transaction id ($NEXT_B3) is past $XID: an older rule would pass over $B3" test "$NEXT_B3" -gt "$XID"
 traffic 50
 archived
 restore_to r_c --target-xid "$XID" --target-action promote
@@ -148,6 +155,29 @@ refused "--target-xid of a transaction that never committed" "not in the archive
 refused "--target-time after the newest commit" "after the end of the archive" --target-time "$(utc_now)"
 refused "--target-lsn after the last record" "after the end of the archive" \
 	--target-lsn "$(psql_q p1 "SELECT pg_current_wal_lsn() + 100000000")"
+
+# ------------------------------------------------------------------ e
+section "e. an exclusive xid target"
+psql_q p1 "CREATE TABLE excl (i int)"
+psql_q p1 "INSERT INTO excl VALUES (1)"
+X2=$(psql_q p1 "INSERT INTO excl VALUES (2) RETURNING txid_current()")
+psql_q p1 "INSERT INTO excl VALUES (3)"
+archived
+excl_rows() { psql_q "$1" "SELECT string_agg(i::text, ',' ORDER BY i) FROM excl"; }
+restore_to r_e --target-xid "$X2" --target-exclusive --target-action promote
+check "written as recovery_target_inclusive = 'off'" grep -qx "recovery_target_inclusive = 'off'" \
+	"${PG_DATA[r_e]}/postgresql.auto.conf"
+if recovered r_e; then
+	assert_eq 1 "$(excl_rows r_e)" "--target-exclusive $X2: stopped just before transaction $X2"
+fi
+drop_cluster r_e
+restore_to r_i --target-xid "$X2" --target-action promote
+if recovered r_i; then
+	assert_eq 1,2 "$(excl_rows r_i)" "without it, transaction $X2 is restored too"
+fi
+drop_cluster r_i
+refused "--target-exclusive without a time, LSN or xid target" "needs --target-time" --target-exclusive \
+	--target immediate
 
 tr_note "total: ${SECONDS}s"
 finish

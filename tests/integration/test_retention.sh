@@ -12,7 +12,9 @@
 #   d. --retention-days keeping everything, alone and with a count
 #   e. chunks: aged unreferenced chunks go, referenced ones never; a lock
 #      under locks/ (a backup in progress) prevents chunk removal, a stale
-#      one does not
+#      one does not; through a driver that does not tell storage times
+#      (mtime 0: tests/unit/drivers/nomtime.c), nothing goes for its age,
+#      and a foreign repository lock is never taken over for its age
 #   f. every retained backup still restores to its latest point
 #   g. a kept backup that starts at a lower segment than an older kept one
 #      (the other timeline) keeps its WAL
@@ -86,14 +88,14 @@ chunks0=$(chunk_files)
 do_backup p1
 A1=$LAST_LABEL
 KEEPER_CHUNKS=$(comm -13 <(printf '%s\n' "$chunks0") <(chunk_files) | big_chunks)
-check "the keeper table has chunks of its own ($(wc -w <<<"$KEEPER_CHUNKS"))" test -n "$KEEPER_CHUNKS"
+setup "the keeper table has chunks of its own ($(wc -w <<<"$KEEPER_CHUNKS"))" test -n "$KEEPER_CHUNKS"
 traffic p1
 psql_q p1 "CREATE TABLE ephemeral AS SELECT g, md5(random()::text) || md5(random()::text) AS t FROM generate_series(1, 40000) g"
 chunks1=$(chunk_files)
 do_backup p1
 A2=$LAST_LABEL
 EPHEMERAL_CHUNKS=$(comm -13 <(printf '%s\n' "$chunks1") <(chunk_files) | big_chunks)
-check "the ephemeral table has chunks of its own ($(wc -w <<<"$EPHEMERAL_CHUNKS"))" test -n "$EPHEMERAL_CHUNKS"
+setup "the ephemeral table has chunks of its own ($(wc -w <<<"$EPHEMERAL_CHUNKS"))" test -n "$EPHEMERAL_CHUNKS"
 psql_q p1 "DROP TABLE ephemeral"
 traffic p1
 do_backup p1
@@ -105,7 +107,7 @@ restore_to q1 --backup "$A2" --target immediate --target-action promote
 pg_start q1 || tr_die "cannot start q1"
 wait_until 120 pg_not_in_recovery q1 || tr_die "q1 did not promote"
 pass "q1 (A2 restored, promoted) runs"
-assert_eq 2 "$(psql_q q1 'SELECT timeline_id FROM pg_control_checkpoint()')" "q1 is on timeline 2"
+setup "q1 is on timeline 2" test "$(psql_q q1 'SELECT timeline_id FROM pg_control_checkpoint()')" = 2
 check "q1 archived 00000002.history into the repository" wait_until 60 test -f "$REPO/wal/00000002.history"
 # q1 has the ephemeral table too (it is A2): dropped there as well, only A2
 # references its chunks.
@@ -146,12 +148,12 @@ tr_note "start segments: A1 ${START[$A1]} A2 ${START[$A2]} A3 ${START[$A3]} Q1 $
 # repository it also starts at the lowest segment of the three.
 section "b. --dry-run --retention-count 3"
 min_kept=$(printf '%s\n' "${START[$Q1]}" "${START[$Q2]}" "${START[$A4]}" | sort -n | head -n 1)
-assert_eq "${START[$Q1]}" "$min_kept" "the oldest kept backup (Q1) starts at the lowest segment of the kept ones"
+setup "the oldest kept backup (Q1) starts at the lowest segment of the kept ones" test "${START[$Q1]}" = "$min_kept"
 # A backup is its info, its manifest and the copy of the keyring beside it.
 backup_objects() { for l in "$@"; do printf 'backups/%s/info\nbackups/%s/keyring\nbackups/%s/manifest\n' "$l" "$l" "$l"; done | sort; }
 EXP_BACKUPS=$(backup_objects $A1 $A2 $A3)
 EXP_WAL=$(expected_wal "$min_kept")
-check "some WAL is below segment $min_kept (on timeline 1: $(grep -c '^wal/00000001' <<<"$EXP_WAL" || true) files)" test -n "$EXP_WAL"
+setup "some WAL is below segment $min_kept (on timeline 1: $(grep -c '^wal/00000001' <<<"$EXP_WAL" || true) files)" test -n "$EXP_WAL"
 before=$(repo_listing)
 expire_run --dry-run --retention-count 3
 assert_eq "$before" "$(repo_listing)" "--dry-run: the repository listing is unchanged"
@@ -218,6 +220,33 @@ as_pg mkdir -p "$REPO/backups/20990102-000000F" "$REPO/backups/20990103-000000F"
 as_pg cp "$some_info" "$REPO/backups/20990102-000000F/info"
 as_pg cp "$some_info" "$REPO/backups/20990103-000000F/info"
 touch -d '2 days ago' "$REPO/backups/20990102-000000F/info"
+# A backup killed after its keyring copy and before its info leaves the
+# copy alone: a day old and unlocked, it goes too.
+some_ring=$(find "$REPO/backups" -name keyring | head -n 1)
+as_pg mkdir -p "$REPO/backups/20990104-000000F"
+as_pg cp "$some_ring" "$REPO/backups/20990104-000000F/keyring"
+touch -d '2 days ago' "$REPO/backups/20990104-000000F/keyring"
+# The same repository through a driver without storage times: the lock,
+# two days old by the file system, is of unknown age, so it stays and
+# counts as a running backup; with it set aside, the aged unreferenced
+# chunks, the day-old info and the lone keyring copy stay too.
+NOMTIME=(TOTALRECALL_DRIVER=nomtime "TOTALRECALL_DRIVER_DIR=$TR_TMP/nomtime")
+mkdir -p "$TR_TMP/nomtime"
+cp "$top_builddir/tests/unit/drivers/.libs/nomtime.so" "$top_builddir/drivers/fs/.libs/fs.so" "$TR_TMP/nomtime/"
+chmod -R a+rX "$TR_TMP/nomtime"
+before=$(repo_listing)
+TR_DESC="expire without storage times" assert_rc 0 tr_run "${NOMTIME[@]}" --retention-count 3 expire
+assert_eq "$before" "$(repo_listing)" "no storage times: nothing removed (the two-day-old lock stays)"
+assert_contains "$(cat "$TR_LAST_ERR")" "in progress" "no storage times: a lock of unknown age counts as a running backup"
+as_pg mv "$REPO/locks/20990101-000000F" "$TR_TMP/lock-aside"
+before=$(repo_listing)
+TR_DESC="expire without storage times, no lock" assert_rc 0 tr_run "${NOMTIME[@]}" --retention-count 3 expire
+assert_eq "$before" "$(repo_listing)" \
+	"no storage times: aged unreferenced chunks, a day-old info and a lone keyring copy all stay"
+assert_contains "$(cat "$TR_LAST_ERR")" "objects kept: the storage (driver nomtime) does not tell when they were written" \
+	"expire says it kept objects for their unknown age"
+as_pg mkdir -p "$REPO/locks" && as_pg mv "$TR_TMP/lock-aside" "$REPO/locks/20990101-000000F"
+touch -d '2 days ago' "$REPO/locks/20990101-000000F"
 before=$(repo_listing)
 expire_run --dry-run --retention-count 3
 DRY=$(listed_objects)
@@ -226,9 +255,9 @@ missing=$(for c in $EPHEMERAL_CHUNKS; do grep -qx "$c [0-9]*" <<<"$DRY" || echo 
 assert_eq "" "$missing" "--dry-run lists every chunk of the dropped table (only A2 referenced them)"
 listed_keepers=$(for c in $KEEPER_CHUNKS; do grep -q "^$c " <<<"$DRY" && echo "$c"; done || true)
 assert_eq "" "$listed_keepers" "--dry-run lists no chunk of the keeper table"
-assert_eq "$(printf '%s\n' backups/20990102-000000F/info locks/20990101-000000F)" \
-	"$(grep -v '^chunks/' <<<"$DRY" | cut -d' ' -f1 || true)" \
-	"--dry-run lists, besides chunks, only the stale lock and the day-old info without a manifest"
+assert_eq "$(printf '%s\n' backups/20990102-000000F/info backups/20990104-000000F/keyring locks/20990101-000000F)" \
+	"$(grep -v '^chunks/' <<<"$DRY" | cut -d' ' -f1 | sort || true)" \
+	"--dry-run lists, besides chunks, only the stale lock, the day-old info without a manifest and the day-old lone keyring copy"
 wrong=$(while read -r k s; do [ -z "$k" ] || [ "$(stat -c %s "$REPO/$k")" = "$s" ] || echo "$k"; done <<<"$DRY")
 assert_eq "" "$wrong" "--dry-run: the chunk sizes listed are the objects' sizes"
 expire_run --retention-count 3
@@ -242,12 +271,28 @@ assert_eq "" "$left" "the dropped table's chunks (unreferenced, aged) are gone"
 check "the stale lock is gone" test ! -e "$REPO/locks/20990101-000000F"
 check "the day-old info without a manifest is gone" test ! -e "$REPO/backups/20990102-000000F/info"
 check "the fresh info without a manifest stays" test -f "$REPO/backups/20990103-000000F/info"
+check "the day-old keyring copy without info or manifest is gone" test ! -e "$REPO/backups/20990104-000000F"
 as_pg rm -rf "$REPO/backups/20990103-000000F" "$REPO/backups/20990102-000000F"
+# The repository lock of an expire on another host, two hours old: without
+# storage times it is never stale (expire waits lock-timeout and fails,
+# naming it); through fs it is taken over.
+printf 'expire host elsewhere.example boot - pidns - pid 1 start 1 since 1\n' | repotool put locks/repository
+touch -d '2 hours ago' "$REPO/locks/repository"
+TR_DESC="expire without storage times, a foreign repository lock" \
+	assert_rc 1 tr_run "${NOMTIME[@]}" TOTALRECALL_LOCK_TIMEOUT=2 --retention-count 3 expire
+assert_contains "$(cat "$TR_LAST_ERR")" "the repository is locked by expire host elsewhere.example" \
+	"no storage times: expire gives up on the foreign lock, naming its holder"
+assert_contains "$(cat "$TR_LAST_ERR")" "does not tell its age" "... and says why it is not taken over"
+check "no storage times: the repository lock stays" test -f "$REPO/locks/repository"
+expire_run --retention-count 3
+assert_contains "$(cat "$TR_LAST_ERR")" "taking over the repository lock of expire host elsewhere.example" \
+	"through fs, the two-hour-old repository lock is taken over"
+check "... and released at the end" test ! -e "$REPO/locks/repository"
 
 # ------------------------------------------------------------------ f
 section "f. every retained backup restores to its latest point"
 PGCOUNT=$(psql_q p1 "SELECT count(*) FROM pgbench_accounts")
-assert_ne "$FINAL_P" "$FINAL_Q" "set-up: the two timelines differ"
+setup "the two timelines differ" test "$FINAL_P" != "$FINAL_Q"
 for l in $Q1 $Q2 $A4; do
 	n=r$l
 	n=${n//-/_}
@@ -292,7 +337,7 @@ list_json >"$TR_TMP/root/g.json"
 sq3=$(segno "$(jq_py "[b['start_lsn'] for b in j['backups'] if b['label'] == '$Q3'][0]" <"$TR_TMP/root/g.json")")
 sa5=$(segno "$(jq_py "[b['start_lsn'] for b in j['backups'] if b['label'] == '$A5'][0]" <"$TR_TMP/root/g.json")")
 tr_note "Q3 (timeline 2) starts at segment $sq3, A5 (timeline 1, newer) at $sa5"
-check "set-up: A5 is newer than Q3 and starts at a lower segment" test "$sa5" -lt "$sq3"
+setup "A5 is newer than Q3 and starts at a lower segment" test "$sa5" -lt "$sq3"
 expire_run --retention-count 2
 a5seg=$(printf '00000001%08X%08X' $((sa5 / 256)) $((sa5 % 256)))
 check "A5's first WAL segment $a5seg is still in the archive" test -f "$REPO/wal/${a5seg:0:16}/$a5seg"

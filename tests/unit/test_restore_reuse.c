@@ -1,7 +1,7 @@
 /* test_restore_reuse.c - copying a chunk restore already wrote: a later
  * reference gets the first one's bytes, and never bytes that are no longer
  * the chunk (the source overwritten since, the first reference failed, the
- * source gone): then it is told to fetch. */
+ * source gone): then it is told to fetch; a write that fails is an error. */
 #include "config.h"
 #include <check.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 static tr_keys k;
 static char dir[] = "/tmp/tr_reuse_XXXXXX";
 static char src[PATH_MAX], dst[PATH_MAX];
-static char chunk[LEN], id[66];
+static char chunk[LEN], id[66], buf[LEN];
 
 static void put(const char *path, const void *b, size_t len, off_t off)
 {
@@ -75,7 +75,7 @@ START_TEST(test_copies_the_first)
 	put(src, chunk, LEN, LEN);
 	tr_reuse_done(u, first, 1);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 2 * LEN, err, sizeof err), 0);
+	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 2 * LEN, buf, err, sizeof err), 0);
 	ck_assert(dst_holds(chunk, 2 * LEN));
 	tr_reuse_free(u);
 }
@@ -93,7 +93,7 @@ START_TEST(test_source_changed_since)
 	 * write straddling its end). */
 	put(src, "x", 1, LEN + 100);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, err, sizeof err), 1);
+	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, buf, err, sizeof err), 1);
 	char zeros[LEN] = { 0 };
 	ck_assert_msg(dst_holds(zeros, 0), "bytes that are not the chunk were copied");
 	tr_reuse_free(u);
@@ -109,7 +109,7 @@ START_TEST(test_first_failed)
 	put(src, chunk, LEN, LEN);  /* even with the right bytes there */
 	tr_reuse_done(u, first, 0);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, err, sizeof err), 1);
+	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, buf, err, sizeof err), 1);
 	/* A reference noted after the failure is a first one again. */
 	ck_assert_ptr_null(tr_reuse_note(u, id, dst, LEN, LEN, &f3));
 	ck_assert_ptr_nonnull(f3);
@@ -127,8 +127,24 @@ START_TEST(test_source_gone)
 	tr_reuse_done(u, first, 1);
 	unlink(src);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, err, sizeof err), -1);
-	ck_assert_msg(strstr(err, src) != NULL, "the error names the file: %s", err);
+	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, buf, err, sizeof err), 1);  /* fetched instead */
+	tr_reuse_free(u);
+}
+END_TEST
+
+START_TEST(test_target_fails)
+{
+	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse_src *first, *f2;
+	char missing[PATH_MAX + 8];
+	snprintf(missing, sizeof missing, "%s/none/x", dir);
+	tr_reuse_note(u, id, src, LEN, LEN, &first);
+	tr_reuse_src *later = tr_reuse_note(u, id, missing, 0, LEN, &f2);
+	put(src, chunk, LEN, LEN);
+	tr_reuse_done(u, first, 1);
+	char err[PATH_MAX + 256] = "";
+	ck_assert_int_eq(tr_reuse_copy(u, later, missing, 0, buf, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, missing) != NULL, "the error names the file: %s", err);
 	tr_reuse_free(u);
 }
 END_TEST
@@ -163,6 +179,7 @@ int main(void)
 	tcase_add_test(tc, test_source_changed_since);
 	tcase_add_test(tc, test_first_failed);
 	tcase_add_test(tc, test_source_gone);
+	tcase_add_test(tc, test_target_fails);
 	tcase_add_test(tc, test_window);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

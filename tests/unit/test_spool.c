@@ -238,6 +238,35 @@ START_TEST(dir_resolution)
 }
 END_TEST
 
+/* A command run as root (docker exec without -u) keeps the spool the
+ * server's: the directory and file it creates take the owner of the
+ * directory they are made in.  Run as anyone else, the files are the
+ * caller's, which is what the server's own commands need anyway. */
+START_TEST(root_keeps_the_servers_owner)
+{
+	const uid_t owner = geteuid() == 0 ? 65534 : geteuid();  /* nobody */
+	char parent[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+	snprintf(parent, sizeof parent, "%s/sub", tmpdir);
+	ck_assert_int_eq(mkdir(parent, 0700), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(parent, owner, owner), 0);
+	tr_metric m = sample("000000010000000000000001", "");
+	ck_assert_int_eq(tr_spool_append(spooldir, &m), 0);
+	ck_assert_int_eq(stat(spooldir, &st), 0);
+	ck_assert_uint_eq(st.st_uid, owner);
+	snprintf(path, sizeof path, "%s/%s", spooldir, TR_SPOOL_FILE);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, owner);
+	if (geteuid() == 0) {  /* a spool root made before this fix is given back */
+		ck_assert_int_eq(chown(path, 0, 0), 0);
+		ck_assert_int_eq(tr_spool_append(spooldir, &m), 0);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_uint_eq(st.st_uid, owner);
+	}
+}
+END_TEST
+
 START_TEST(no_dir)
 {
 	tr_metric m = sample("x", "");
@@ -268,6 +297,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, concurrent_appends);
 	tcase_add_test(tc, dir_resolution);
 	tcase_add_test(tc, no_dir);
+	tcase_add_test(tc, root_keeps_the_servers_owner);
 	tcase_add_test(tc, now_is_epoch_us);
 	suite_add_tcase(s, tc);
 	return s;

@@ -10,9 +10,9 @@
 AZ_SUITE=azure-identity
 
 MiB=$((1024 * 1024))
-start_azurite tls || { echo "$AZ_SUITE: 0 passed, 1 failed"; exit 1; }
+setup "azurite listens (HTTPS, bearer tokens)" start_azurite tls
 URL=$AZURITE_URL
-azh "$URL" mkcontainer trmi || { echo "$AZ_SUITE: 0 passed, 1 failed"; exit 1; }
+setup "container trmi created" azh "$URL" mkcontainer trmi
 STATE="$S3_TMP/state"
 ERRS="$S3_TMP/all-errors"
 : >"$ERRS"
