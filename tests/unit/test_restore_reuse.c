@@ -158,7 +158,8 @@ START_TEST(test_window)
 	tr_reuse_done(u, first, 1);
 	char other[66];
 	for (int i = 0; i < TR_REUSE_SLOTS; i++) {
-		snprintf(other, sizeof other, "c%064x", i);
+		/* Real ids are keyed hashes: their leading digits spread. */
+		snprintf(other, sizeof other, "c%08x%056x", (unsigned)i * 2654435761u, i);
 		tr_reuse_src *f;
 		ck_assert_ptr_null(tr_reuse_note(u, other, dst, 0, LEN, &f));
 		tr_reuse_done(u, f, 1);
