@@ -178,9 +178,9 @@ static const char *compress_piece(struct piece *p, ZSTD_CCtx *c, size_t *pos)
 	}
 }
 
-/* compress_piece(), with a SIGBUS on the mapping turned into an error
- * (zstd's state is abandoned, never used again: the context is freed). */
-static const char *compress_guarded(struct piece *p, ZSTD_CCtx *c, size_t *pos)
+/* fn(arg), with a SIGBUS on the mapping turned into an error (zstd's
+ * state, or the digest's, is abandoned, never used again). */
+static const char *guarded(const char *(*fn)(void *), void *arg)
 {
 	sigjmp_buf jb;
 	pthread_once(&bus_once, install_bus_handler);
@@ -189,9 +189,21 @@ static const char *compress_guarded(struct piece *p, ZSTD_CCtx *c, size_t *pos)
 		return "the file shrank while it was being read (SIGBUS on its mapping)";
 	}
 	bus_jump = &jb;
-	const char *err = compress_piece(p, c, pos);
+	const char *err = fn(arg);
 	bus_jump = NULL;
 	return err;
+}
+
+struct compress_args {
+	struct piece *p;
+	ZSTD_CCtx *c;
+	size_t *pos;
+};
+
+static const char *compress_call(void *arg)
+{
+	struct compress_args *a = arg;
+	return compress_piece(a->p, a->c, a->pos);
 }
 
 /* Hands the mapping to the digest a step at a time, dropping what it
@@ -211,18 +223,9 @@ static void digest_mapping(struct digest *d)
 	}
 }
 
-/* digest_mapping(), with a SIGBUS on the mapping turned into an error. */
-static const char *digest_guarded(struct digest *d)
+static const char *digest_call(void *arg)
 {
-	sigjmp_buf jb;
-	pthread_once(&bus_once, install_bus_handler);
-	if (sigsetjmp(jb, 1) != 0) {
-		bus_jump = NULL;
-		return "the file shrank while it was being read (SIGBUS on its mapping)";
-	}
-	bus_jump = &jb;
-	digest_mapping(d);
-	bus_jump = NULL;
+	digest_mapping(arg);
 	return NULL;
 }
 
@@ -230,7 +233,7 @@ static void *digest_run(void *arg)
 {
 	tr_pcomp *pc = arg;
 	struct digest *d = &pc->d;
-	const char *err = digest_guarded(d);
+	const char *err = guarded(digest_call, d);
 	munmap(d->map, d->len);
 	d->map = NULL;
 	pthread_mutex_lock(&pc->mu);
@@ -281,7 +284,8 @@ static void *piece_run(void *arg)
 	struct piece *p = arg;
 	ZSTD_CCtx *c = piece_cctx(p->pc->level, p->len);
 	size_t pos = 0;
-	const char *err = c ? compress_guarded(p, c, &pos) : "out of memory for a zstd context";
+	struct compress_args call = { p, c, &pos };
+	const char *err = c ? guarded(compress_call, &call) : "out of memory for a zstd context";
 	ZSTD_freeCCtx(c);
 	munmap(p->map, p->len);
 	p->map = NULL;

@@ -70,6 +70,16 @@ static long find_key(const char *const *keys, size_t n, const char *key)
 	return -1;
 }
 
+/* One DELETE; an absent key counts as removed. */
+static int delete_one(tr_conn *c, const char *key)
+{
+	s3_request req = { .method = "DELETE", .key = key };
+	s3_response resp;
+	int rc = s3_http_do(c, &req, &resp);
+	s3_response_free(&resp);
+	return rc == TR_ENOENT ? TR_OK : rc;
+}
+
 /* The keys of the <Error> entries of a DeleteObjects answer, one by one:
  * DELETE each again.  TR_OK when all went. */
 static int retry_errors(tr_conn *c, const char *const *keys, size_t n, const s3_str *ans, size_t *failed)
@@ -90,11 +100,8 @@ static int retry_errors(tr_conn *c, const char *const *keys, size_t n, const s3_
 				       S3_DRIVER_NAME, c->conf.bucket);
 		s3_log(c, 3, "%s: DeleteObjects s3://%s/%s: %s; deleting it alone", S3_DRIVER_NAME, c->conf.bucket,
 		       key, code);
-		s3_request req = { .method = "DELETE", .key = keys[i] };
-		s3_response resp;
-		int rc = s3_http_do(c, &req, &resp);
-		s3_response_free(&resp);
-		if (rc != TR_OK && rc != TR_ENOTFOUND) {
+		int rc = delete_one(c, keys[i]);
+		if (rc != TR_OK) {
 			if (failed)
 				*failed = (size_t)i;
 			return rc;
@@ -107,11 +114,8 @@ static int retry_errors(tr_conn *c, const char *const *keys, size_t n, const s3_
 static int remove_each(tr_conn *c, const char *const *keys, size_t n, size_t *failed)
 {
 	for (size_t i = 0; i < n; i++) {
-		s3_request req = { .method = "DELETE", .key = keys[i] };
-		s3_response resp;
-		int rc = s3_http_do(c, &req, &resp);
-		s3_response_free(&resp);
-		if (rc != TR_OK && rc != TR_ENOTFOUND) {
+		int rc = delete_one(c, keys[i]);
+		if (rc != TR_OK) {
 			if (failed)
 				*failed = i;
 			return rc;

@@ -23,7 +23,7 @@
 #     keeps up: median and p95 ms per call;
 #   * a burst: all segments .ready at once, one call per file in order (as the
 #     archiver does when behind).  TotalRecall with its default look-ahead
-#     (archive-ahead=4) and with archive-ahead=0; pgBackRest with
+#     (8 on S3, none on fs) and with archive-ahead=0; pgBackRest with
 #     archive-async=y, spool-path, process-max=P (its documented async set-up);
 #   * full backup, a second backup after a contiguous 1% of aid changed
 #     (pgBackRest: its default type, incr), restore of that second backup;
