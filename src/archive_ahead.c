@@ -3,6 +3,7 @@
 #include "archive.h"
 #include "atomicfile.h"
 #include "checksum.h"
+#include "cpugate.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -30,8 +31,17 @@ struct tr_ahead {
 	tr_pool *pool;
 	struct ahead_job *jobs;
 	int n;
-	tr_section sec;      /* the section the file PostgreSQL asked for went to */
+	tr_repo *main;     /* the connection of the call PostgreSQL waits for */
+	tr_cpugate *gate;  /* one slot: one file compresses at a time, that call's first */
+	tr_section sec;    /* the section the file PostgreSQL asked for went to */
 };
+
+int tr_ahead_count(tr_repo *r)
+{
+	if (tr_config_get(r->cfg, TR_S_ARCHIVE_AHEAD))
+		return (int)tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD);
+	return (tr_repo_caps(r) & TR_CAP_REMOTE) ? TR_AHEAD_REMOTE : 0;
+}
 
 /* The marker directory, checked to be ours (statedir.h). */
 static int marker_dir(const tr_repo *r)
@@ -110,12 +120,12 @@ static int parse_marker(const char *line, const char *id, unsigned long long *pl
 	return 0;
 }
 
-int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x)
+int tr_ahead_claim(tr_repo *r, const char *path, const char *name, tr_xfer *x)
 {
 	char line[600], id[256], mac[TR_CHECKSUM_STR_LEN], want[TR_CHECKSUM_STR_LEN];
 	unsigned long long plain = 0, stored = 0;
 	size_t covered = 0;
-	if (tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD) == 0 || !take_marker(r, name, line, sizeof line))
+	if (tr_ahead_count(r) == 0 || !take_marker(r, name, line, sizeof line))
 		return 0;
 	if (file_identity(path, id, sizeof id) != 0 || parse_marker(line, id, &plain, &stored, &covered, mac) != 0)
 		return 0;  /* the file changed since: archive it again */
@@ -175,29 +185,49 @@ static int pick_ready(const tr_repo *r, const char *waldir, const char *skip, st
 	return picked;
 }
 
+static void ahead_free(struct tr_ahead *a)
+{
+	a->main->cpu = NULL;
+	tr_cpugate_free(a->gate);
+	free(a->jobs);
+	free(a);
+}
+
+/* Each look-ahead file has a worker and a connection of its own, so that
+ * their uploads wait on the network together; their compression takes
+ * turns through a gate of one slot, each on `parallel` threads, after the
+ * file PostgreSQL waits for (r takes the slot first).  So memory holds one
+ * compression at a time, besides the compressed files on their way. */
 struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec)
 {
 	char waldir[PATH_MAX], err[512];
-	int max = (int)tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD);
+	int max = tr_ahead_count(r);
 	if (max <= 0)
 		return NULL;
 	struct tr_ahead *a = calloc(1, sizeof *a);
-	if (!a || !(a->jobs = calloc((size_t)max, sizeof *a->jobs))) {
+	if (!a || !(a->jobs = calloc((size_t)max, sizeof *a->jobs)) || !(a->gate = tr_cpugate_new(1))) {
+		if (a)
+			free(a->jobs);
 		free(a);
 		return NULL;
 	}
+	a->main = r;
 	a->sec = *sec;
 	tr_dirname(path, waldir, sizeof waldir);
 	a->n = pick_ready(r, waldir, name, a->jobs, max);
-	if (a->n > 0)
-		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, &a->sec, err, sizeof err);
+	if (a->n > 0) {
+		r->cpu = a->gate;
+		tr_repo_cpu_enter(r);
+		a->pool = tr_pool_start_gated(r, a->n, a->n, ahead_job, &a->sec, a->gate, err, sizeof err);
+	}
 	for (int i = 0; a->pool && i < a->n; i++)
 		tr_pool_submit(a->pool, &a->jobs[i]);
 	if (!a->pool) {
 		if (a->n > 0)
 			tr_debug("archive-put: no look-ahead: %s", err);
-		free(a->jobs);
-		free(a);
+		while (r->cpu_depth)
+			tr_repo_cpu_leave(r);
+		ahead_free(a);
 		return NULL;
 	}
 	tr_debug("archive-put: uploading %d more ready file%s ahead", a->n, a->n == 1 ? "" : "s");
@@ -208,8 +238,9 @@ void tr_ahead_finish(struct tr_ahead *a)
 {
 	if (!a)
 		return;
+	while (a->main->cpu_depth)  /* the call's own file failed before it compressed */
+		tr_repo_cpu_leave(a->main);
 	tr_pool_wait(a->pool);
 	tr_pool_stop(a->pool);
-	free(a->jobs);
-	free(a);
+	ahead_free(a);
 }

@@ -70,6 +70,11 @@ typedef struct tr_repo {
 	char wal[24];           /* its WAL prefix: "wal/", or "wal-<N>/" for section N >= 2 */
 	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
 	char err[2048];         /* last error, one line */
+	/* A pool worker among more transfers than CPUs (pool.h): its CPU work
+	 * waits for a slot of this gate, whose scratch encoders borrow. */
+	struct tr_cpugate *cpu;
+	struct tr_cpuslot *slot;   /* held while cpu_depth > 0 */
+	int cpu_depth;
 } tr_repo;
 
 typedef struct tr_xfer {
@@ -153,6 +158,16 @@ int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, uns
 unsigned tr_repo_caps(tr_repo *r);
 /* The driver's one-line description of the connection, or NULL. */
 const char *tr_repo_describe(tr_repo *r);
+/* Brackets CPU work (hashing, say) on a connection with a CPU gate: at
+ * most `parallel` threads are inside at a time (cpugate.h).  Nests; does
+ * nothing without a gate.  Encoding and decoding in tr_repo_put/get do it
+ * themselves, and never while they wait on storage. */
+void tr_repo_cpu_enter(tr_repo *r);
+void tr_repo_cpu_leave(tr_repo *r);
+/* Removes many relative names, in batches the driver can take at once
+ * (remove_many), else one by one; an absent object counts as removed.
+ * TR_OK, or a status with r->err naming an object left in place. */
+int tr_repo_remove_many(tr_repo *r, const char *const *rels, size_t n);
 /* Makes the batched puts of this connection durable.  Not from inside a
  * driver callback while batched puts wait (TR_EINVAL). */
 int tr_repo_sync(tr_repo *r);

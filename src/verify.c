@@ -167,7 +167,7 @@ static int write_state(tr_verify *v, const char *path)
 
 static int run_phases(tr_verify *v, int *keyring_bad)
 {
-	int workers = (int)tr_config_int(v->repo->cfg, TR_S_PARALLEL);
+	int workers = tr_pool_transfers(v->repo);
 	int rc = tr_verify_check_keyring(v);
 	if (rc < 0)
 		return -1;

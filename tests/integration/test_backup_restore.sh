@@ -13,6 +13,8 @@
 #   g. check: exit 0 when set up, non-zero naming archive_command otherwise
 #   h. dedup: scale 50, 1% of the rows updated, the second backup uploads
 #      at most 10% of the first one's stored bytes
+#   i. a file with chunks of zeros restores identical, with holes there;
+#      repeated chunks are copied from the restored files
 # Last line: "backup_restore: N passed, M failed".  TR_KEEP=1 keeps the temp
 # dir; TR_SEED changes the kill points; TR_DEDUP_SCALE the dedup scale.
 set -euo pipefail
@@ -392,6 +394,29 @@ TR_DESC="check with archive_command = /bin/false" assert_rc 1 tr_on p1 check
 assert_contains "$(cat "$TR_LAST_ERR")" "archive_command" "check names archive_command"
 psql_q p1 "ALTER SYSTEM RESET archive_command"
 psql_q p1 "SELECT pg_reload_conf()" >/dev/null
+
+# ------------------------------------------------------------------ i
+# A file with whole chunks of zeros: restore leaves holes there (they are
+# never fetched), writes the rest, and the file reads back identical.  Its
+# fourth chunk repeats its second: restore copies it from there.
+section "i. chunks of zeros restore as holes, a repeated chunk is copied"
+zf=${PG_DATA[p1]}/trzeros.bin
+as_pg python3 -c 'import sys
+with open(sys.argv[1], "wb") as f:
+    f.truncate(4 * 1048576 + 100)
+    for at in (1, 3):
+        f.seek(at * 1048576 + 4096); f.write(b"not zero" * 512)' "$zf"
+do_backup p1
+BZ=$LAST_LABEL
+restore_to zr TOTALRECALL_LOG_LEVEL=debug --backup "$BZ" --target immediate
+rz=${PG_DATA[zr]}/trzeros.bin
+check "the file with zeros is restored identical" cmp -s "$zf" "$rz"
+alloc=$(($(stat -c '%b * %B' "$rz")))
+check "the chunks of zeros are holes ($alloc bytes allocated of $(stat -c %s "$rz"))" test "$alloc" -le $((2 * 1048576 + 65536))
+copied=$(sed -n 's/.*restore: [0-9]* chunks fetched, \([0-9]*\) copied.*/\1/p' "$TR_TMP/root/restore-zr.err")
+check "repeated chunks were copied from the restored files, not fetched (${copied:-none} copied)" test "${copied:-0}" -ge 1
+drop_cluster zr
+as_pg rm -f "$zf"
 drop_cluster p1
 
 # ------------------------------------------------------------------ h

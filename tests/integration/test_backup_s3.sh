@@ -2,7 +2,8 @@
 # tests/integration/test_backup_s3.sh - a full cycle through the s3 driver
 # against moto_server on 127.0.0.1 (path-style addressing): archive_command,
 # backup, list --json against the bucket's objects, restore to the latest
-# point, a restored cluster with the same data, expire --dry-run; a chunk
+# point (each chunk object fetched once: moto's log counts the GETs), a
+# restored cluster with the same data, expire --dry-run; a chunk
 # damaged and one deleted in the bucket, stored again by the next backup;
 # the repository lock held by one expire makes another give up; then the
 # same cycle for another database through faultproxy.py at 5% injected
@@ -107,7 +108,17 @@ assert_eq "${SEGS[-1]}" "$(jq_py 'j["wal"]["last"]' <"$TR_TMP/root/list.json")" 
 assert_eq "$(psql_q p1 'SELECT system_identifier FROM pg_control_system()')" "$(jq_py 'j["backups"][0]["system_id"]' <"$TR_TMP/root/list.json")" "list --json: system_id"
 
 section "restore through s3 to the latest point"
-restore_to r1
+# Requests counted in moto's log: the cluster holds the same chunk in many
+# places (template0, template1 and postgres share catalogs), and restore
+# fetches each chunk object once, copying the later references.
+moto_before=$(wc -l <"$TR_TMP/root/moto.log")
+restore_to r1 TOTALRECALL_LOG_LEVEL=debug
+tail -n +"$((moto_before + 1))" "$TR_TMP/root/moto.log" | grep -o '"GET /[^ ]*/chunks/[^ ]*' | sort >"$TR_TMP/root/restore-gets"
+chunk_gets=$(wc -l <"$TR_TMP/root/restore-gets")
+copied=$(sed -n 's/.*restore: [0-9]* chunks fetched, \([0-9]*\) copied.*/\1/p' "$TR_TMP/root/restore-r1.err")
+check "restore copied repeated chunks from the files it wrote (${copied:-none} copied)" test "${copied:-0}" -ge 1
+check "restore GETs chunk objects ($chunk_gets requests)" test "$chunk_gets" -gt 10
+assert_eq "" "$(uniq -d "$TR_TMP/root/restore-gets" | head -n 3)" "restore GETs no chunk object twice"
 assert_eq "$S1" "$(restored_backup r1)" "restore chose $S1"
 check "totalrecall_restore.conf is private (0600)" test "$(stat -c %a "${PG_DATA[r1]}/totalrecall_restore.conf")" = 600
 # Settings given as values (not file:) are written resolved; reported.
