@@ -1,7 +1,7 @@
 /*
  * ingest.c - moves the metrics spool into totalrecall.metrics, exactly once.
  *
- * The spool format is described in src/spool.h.  Ingestion works on whole
+ * The spool format is described in src/base/spool.h.  Ingestion works on whole
  * files, so that a file is the unit of both commit and deletion:
  *
  *  1. Claim: under the writers' flock, metrics.spool is renamed to
@@ -30,7 +30,7 @@
  * ingested at once, with whatever waits.
  */
 #include "worker.h"
-#include "spool.h"
+#include "base/spool.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,7 +76,7 @@ static const char insert_sql[] =
 
 /* ---- parsing ---- */
 
-/* Reverses the writer's escaping in place (see src/spool.h). */
+/* Reverses the writer's escaping in place (see src/base/spool.h). */
 static bool unescape(char *s)
 {
 	char *w = s;

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "repo/loader.h"
 
 #define MAX_OPTS 64
 

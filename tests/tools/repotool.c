@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backupset.h"
-#include "repo.h"
-#include "settings.h"
+#include "repo/backupset.h"
+#include "repo/repo.h"
+#include "conf/settings.h"
 
 static int to_stdout(void *ctx, const void *buf, size_t len)
 {

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clusterid.h"
-#include "repo.h"
-#include "section.h"
+#include "pg/clusterid.h"
+#include "repo/repo.h"
+#include "repo/section.h"
 
 static char dir[64];
 

@@ -1,9 +1,9 @@
 /* Unit tests: settings (precedence, file:/env: indirection, validation,
  * config file) and the driver loader's errors. */
 #include "config.h"
-#include "loader.h"
-#include "repo.h"
-#include "settings.h"
+#include "repo/loader.h"
+#include "repo/repo.h"
+#include "conf/settings.h"
 
 #include <check.h>
 #include <stdio.h>

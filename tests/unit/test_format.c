@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checksum.h"
-#include "cipher.h"
-#include "format.h"
-#include "keyring.h"
-#include "sha256ni.h"
+#include "format/checksum.h"
+#include "format/cipher.h"
+#include "format/format.h"
+#include "format/keyring.h"
+#include "format/sha256ni.h"
 
 #define FS 4096u
 #define MIB (1024u * 1024u)

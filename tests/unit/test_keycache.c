@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include <bearssl.h>
 
-#include "atomicfile.h"
-#include "keycache.h"
-#include "settings.h"
-#include "statedir.h"
-#include "util.h"
+#include "base/atomicfile.h"
+#include "repo/keycache.h"
+#include "conf/settings.h"
+#include "base/statedir.h"
+#include "base/util.h"
 
 static char root[256];
 

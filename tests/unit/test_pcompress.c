@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "format.h"
-#include "keyring.h"
-#include "pcompress.h"
+#include "format/format.h"
+#include "format/keyring.h"
+#include "format/pcompress.h"
 
 #define MIB (1024u * 1024u)
 

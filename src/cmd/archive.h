@@ -1,0 +1,35 @@
+/* archive.h - archiving one WAL file, shared by archive-put and its
+ * look-ahead (archive_ahead.c). */
+#ifndef TR_ARCHIVE_H
+#define TR_ARCHIVE_H
+
+#include "repo/repo.h"
+#include "repo/section.h"
+#include "conf/settings.h"
+
+/* Stores the WAL file at path (named name) put-if-absent, in history
+ * section sec (section.h), whose cluster a file with a page header must
+ * be.  0 when stored or when the same content already is; 1 otherwise,
+ * with the reason logged (at warning level when quiet, for look-ahead
+ * files). */
+int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, const tr_section *sec, tr_xfer *x);
+
+/*
+ * Look-ahead: while PostgreSQL waits for archive-put of one file, up to
+ * archive-ahead other .ready files of pg_wal are uploaded in parallel.
+ * Each one durably stored gets a marker in <state-dir>/ahead/<repo>/ that
+ * records the file's device, inode, size and modification time; when
+ * PostgreSQL then asks for that file, archive-put finds a marker matching
+ * the file and returns at once.  A file is reported archived only after it
+ * is durably stored; a lost marker only costs an upload (which then finds
+ * the identical object).
+ */
+/* 1 if path was archived ahead (marker removed, *x filled), 0 if not. */
+int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x);
+/* Starts uploading other ready files; returns a handle to wait on, or NULL
+ * when there is nothing to do. */
+struct tr_ahead;
+struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec);
+void tr_ahead_finish(struct tr_ahead *a);
+
+#endif

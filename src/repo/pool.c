@@ -1,0 +1,201 @@
+/* pool.c - worker threads over a bounded job queue (see pool.h). */
+#include "config.h"
+#include "repo/pool.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct worker {
+	tr_pool *pool;
+	pthread_t thread;
+	tr_repo repo;
+	int started;
+};
+
+struct tr_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full, idle;
+	void **queue;
+	int cap, head, count;
+	int busy;             /* jobs taken by workers and not finished */
+	int stopping, failed;
+	char error[2048];
+	tr_job_fn fn;
+	tr_release_fn release;  /* skipped jobs, or NULL */
+	void *arg;
+	int nworkers;
+	struct worker *workers;
+};
+
+int tr_pool_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 32 ? 32 : (int)n;
+}
+
+void tr_pool_set_error(tr_pool *p, const char *msg)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->failed)
+		snprintf(p->error, sizeof p->error, "%s", msg);
+	p->failed = 1;
+	pthread_cond_broadcast(&p->not_full);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *worker_main(void *ctx)
+{
+	struct worker *w = ctx;
+	tr_pool *p = w->pool;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->count == 0 && !p->stopping)
+			pthread_cond_wait(&p->not_empty, &p->mu);
+		if (p->count == 0 && p->stopping)
+			break;
+		void *job = p->queue[p->head];
+		p->head = (p->head + 1) % p->cap;
+		p->count--;
+		p->busy++;
+		pthread_cond_signal(&p->not_full);
+		int skip = p->failed;
+		pthread_mutex_unlock(&p->mu);
+		/* After a failure the remaining jobs are drained, not run, and
+		 * handed back (pool.h). */
+		if (skip) {
+			if (p->release)
+				p->release(job, p->arg);
+		} else if (p->fn(&w->repo, job, p->arg) != 0) {
+			tr_pool_set_error(p, w->repo.err);
+		}
+		pthread_mutex_lock(&p->mu);
+		p->busy--;
+		pthread_cond_broadcast(&p->idle);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static int start_worker(tr_pool *p, struct worker *w, const tr_repo *like, char *err, size_t errlen)
+{
+	w->pool = p;
+	int rc = tr_repo_connect(&w->repo, like->cfg);
+	if (rc != TR_OK) {
+		snprintf(err, errlen, "%s", w->repo.err);
+		tr_repo_close(&w->repo);
+		return -1;
+	}
+	w->repo.keys = like->keys;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		snprintf(err, errlen, "cannot start a worker thread");
+		tr_repo_close(&w->repo);
+		return -1;
+	}
+	w->started = 1;
+	return 0;
+}
+
+tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
+		       char *err, size_t errlen)
+{
+	tr_pool *p = calloc(1, sizeof *p);
+	if (!p || !(p->queue = calloc((size_t)queue_len, sizeof *p->queue)) ||
+	    !(p->workers = calloc((size_t)n, sizeof *p->workers))) {
+		snprintf(err, errlen, "out of memory");
+		if (p)
+			free(p->queue);
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->not_empty, NULL);
+	pthread_cond_init(&p->not_full, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	p->cap = queue_len;
+	p->fn = fn;
+	p->arg = arg;
+	p->nworkers = n;
+	for (int i = 0; i < n; i++)
+		if (start_worker(p, &p->workers[i], like, err, errlen) != 0) {
+			tr_pool_stop(p);
+			return NULL;
+		}
+	return p;
+}
+
+void tr_pool_on_skip(tr_pool *p, tr_release_fn release) { p->release = release; }
+
+int tr_pool_submit(tr_pool *p, void *job)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->count == p->cap && !p->failed)
+		pthread_cond_wait(&p->not_full, &p->mu);
+	int failed = p->failed;
+	if (!failed) {
+		p->queue[(p->head + p->count) % p->cap] = job;
+		p->count++;
+		pthread_cond_signal(&p->not_empty);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return failed ? -1 : 0;
+}
+
+void tr_pool_wait_below(tr_pool *p, int below)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->count + p->busy >= below)
+		pthread_cond_wait(&p->idle, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int tr_pool_wait(tr_pool *p)
+{
+	tr_pool_wait_below(p, 1);
+	return tr_pool_failed(p) ? -1 : 0;
+}
+
+int tr_pool_sync(tr_pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++) {
+		if (p->workers[i].started && tr_repo_sync(&p->workers[i].repo) != TR_OK) {
+			tr_pool_set_error(p, p->workers[i].repo.err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int tr_pool_failed(tr_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int f = p->failed;
+	pthread_mutex_unlock(&p->mu);
+	return f;
+}
+
+const char *tr_pool_error(tr_pool *p) { return p->error; }
+
+void tr_pool_stop(tr_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->not_empty);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nworkers; i++)
+		if (p->workers[i].started) {
+			pthread_join(p->workers[i].thread, NULL);
+			tr_repo_close(&p->workers[i].repo);
+		}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->not_empty);
+	pthread_cond_destroy(&p->not_full);
+	pthread_cond_destroy(&p->idle);
+	free(p->workers);
+	free(p->queue);
+	free(p);
+}

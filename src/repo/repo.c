@@ -1,0 +1,568 @@
+/* repo.c - repository layout and encoded transfers; the keys come from
+ * repo_unlock.c. */
+#include "config.h"
+#include "repo/repo.h"
+#include "repo/repo_internal.h"
+#include "format/checksum.h"
+#include "base/log.h"
+#include "base/statedir.h"
+#include "base/testhook.h"
+#include "base/util.h"
+#include "pg/walname.h"
+
+#include <bearssl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define set_err tr_repo_set_err
+
+void tr_repo_set_err(tr_repo *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+}
+
+/* Settings the driver asks for by name; "state-dir" is the resolved one. */
+static const char *driver_setting(void *ctx, const char *name)
+{
+	const tr_config *cfg = ctx;
+	int id = tr_setting_find(name);
+	if (id < 0 || !(tr_setting_defs()[id].flags & TR_SF_DRIVER))
+		return NULL;
+	return tr_config_get(cfg, id);
+}
+
+static void driver_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	tr_log(level < 0 ? 0 : level > 3 ? 3 : level, "%s", msg);
+}
+
+static int cipher_id(const char *name)
+{
+	if (name && strcmp(name, "aes-256-gcm") == 0)
+		return TR_CIPHER_AES256GCM;
+	if (name && strcmp(name, "chacha20-poly1305") == 0)
+		return TR_CIPHER_CHACHA20POLY1305;
+	return TR_CIPHER_AUTO;
+}
+
+/* "[prefix/]dbid/": the key prefix of everything in the repository. */
+static void repo_base(const tr_config *cfg, char *out, size_t outlen)
+{
+	const char *prefix = tr_config_get(cfg, TR_S_STORAGE_PREFIX);
+	while (prefix && *prefix == '/')
+		prefix++;
+	size_t pl = prefix ? strlen(prefix) : 0;
+	while (pl && prefix[pl - 1] == '/')
+		pl--;
+	snprintf(out, outlen, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "",
+		 tr_config_get(cfg, TR_S_DATABASE_ID));
+}
+
+/* The value of "Name=" in an Azure connection string ("" if absent).  The
+ * account names the storage as the endpoint does; the rest of the string
+ * (the account key or SAS) is a secret and stays out of the hash, so that
+ * rotating it keeps the local state. */
+static void conn_string_part(const char *cs, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = cs; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+		while (*p == ' ')
+			p++;
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t n = strcspn(p + nl + 1, ";");
+			snprintf(out, outlen, "%.*s", (int)n, p + nl + 1);
+			return;
+		}
+	}
+}
+
+/* What tells storage locations apart besides driver, bucket, endpoint and
+ * prefix: the Azure account (two accounts may hold containers of the same
+ * name).  Empty for every other driver, so their hashes never changed. */
+static void storage_account(const tr_config *cfg, char *out, size_t outlen)
+{
+	const char *account = tr_config_get(cfg, TR_S_AZURE_ACCOUNT);
+	const char *cs = tr_config_get(cfg, TR_S_AZURE_CONNECTION_STRING);
+	char name[256], endpoint[1024];
+	out[0] = '\0';
+	if (cs && *cs) {
+		conn_string_part(cs, "AccountName", name, sizeof name);
+		conn_string_part(cs, "BlobEndpoint", endpoint, sizeof endpoint);
+		snprintf(out, outlen, "\n%s\n%s", name, endpoint);
+	} else if (account && *account) {
+		snprintf(out, outlen, "\n%s", account);
+	}
+}
+
+void tr_repo_id_hash(const tr_config *cfg, char out[33])
+{
+	char base[1200], ident[4096], account[1300];
+	br_sha256_context h;
+	uint8_t digest[32];
+	const char *endpoint = tr_config_get(cfg, TR_S_ENDPOINT);
+	repo_base(cfg, base, sizeof base);
+	storage_account(cfg, account, sizeof account);
+	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s%s", tr_config_get(cfg, TR_S_DRIVER), tr_config_get(cfg, TR_S_BUCKET),
+		 endpoint ? endpoint : "", base, account);
+	br_sha256_init(&h);
+	br_sha256_update(&h, ident, strlen(ident));
+	br_sha256_out(&h, digest);
+	tr_hex(digest, 16, out);
+}
+
+int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t outlen)
+{
+	char sub[128], id[17], err[1024];
+	tr_hex(r->keys.id, sizeof r->keys.id, id);
+	snprintf(sub, sizeof sub, "%s/%s-%s", what, r->hash, id);
+	if ((size_t)snprintf(out, outlen, "%s/%s", tr_config_get(r->cfg, TR_S_STATE_DIR), sub) >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = tr_state_dir(r->cfg, sub, err, sizeof err);
+	if (fd < 0) {
+		tr_warn("%s", err);
+		errno = EACCES;
+	}
+	return fd;
+}
+
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[TR_CHECKSUM_STR_LEN])
+{
+	tr_checksum *c = tr_checksum_new(&r->keys);
+	out[0] = '\0';
+	if (!c)
+		return;
+	tr_checksum_update(c, label, strlen(label) + 1);
+	tr_checksum_update(c, r->base, strlen(r->base) + 1);
+	tr_checksum_update(c, a, alen);
+	if (blen)
+		tr_checksum_update(c, b, blen);
+	tr_checksum_final(c, out);
+	tr_checksum_free(c);
+}
+
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen)
+{
+	int fd = tr_repo_local_dirfd(r, what, out, outlen);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 ? 0 : -1;
+}
+
+int tr_repo_connect(tr_repo *r, const tr_config *cfg)
+{
+	memset(r, 0, sizeof *r);
+	tr_no_core_dumps();  /* before any key is loaded */
+	r->cfg = cfg;
+	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
+	repo_base(cfg, r->base, sizeof r->base);
+	tr_repo_use_section(r, 1);
+	r->enc.cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
+	r->enc.compress = TR_COMPRESS_ZSTD;
+	r->enc.level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
+	tr_repo_id_hash(cfg, r->hash);
+
+	const char *driver = tr_config_get(cfg, TR_S_DRIVER);
+	if (tr_driver_load(driver, tr_config_get(cfg, TR_S_DRIVER_DIR), &r->ld, r->err, sizeof r->err) != 0)
+		return TR_EINVAL;
+	tr_driver_env env = { driver_setting, driver_log, (void *)cfg };
+	int rc = r->ld.drv->open(&env, &r->conn);
+	if (rc != TR_OK) {
+		set_err(r, "%s", r->conn ? r->ld.drv->errmsg(r->conn) : "out of memory");
+		return rc;
+	}
+	return TR_OK;
+}
+
+void tr_repo_close(tr_repo *r)
+{
+	if (r->conn)
+		r->ld.drv->close(r->conn);
+	r->conn = NULL;
+	tr_driver_unload(&r->ld);
+	tr_keys_wipe(&r->keys);
+	free(r->ring_text);
+	r->ring_text = NULL;
+	tr_enc_scratch_free(r->enc.scratch);
+	r->enc.scratch = NULL;
+}
+
+int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen)
+{
+	return (size_t)snprintf(out, outlen, "%s%s", r->base, rel) < outlen ? 0 : -1;
+}
+
+void tr_repo_use_section(tr_repo *r, uint32_t n)
+{
+	r->section = n ? n : 1;
+	/* Section 1's WAL stays where every earlier version put it. */
+	if (r->section == 1)
+		snprintf(r->wal, sizeof r->wal, "wal/");
+	else
+		snprintf(r->wal, sizeof r->wal, "wal-%u/", (unsigned)r->section);
+}
+
+int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen)
+{
+	return tr_wal_rel_in(r->wal, name, out, outlen);
+}
+
+int tr_repo_driver_fail(tr_repo *r, int rc)
+{
+	set_err(r, "%s", r->ld.drv->errmsg(r->conn));
+	return rc;
+}
+#define driver_fail tr_repo_driver_fail
+
+/* --- encoded transfers --- */
+
+static void logical_name(const tr_repo *r, const char *rel, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", r->dbid, rel);
+}
+
+/* The crash tests also stop a put with its body half sent, and with the
+ * body complete but not yet committed by the driver. */
+struct hooked_src {
+	tr_enc *enc;
+	int started, ended;
+};
+
+static ssize_t hooked_read(void *ctx, void *buf, size_t len)
+{
+	struct hooked_src *h = ctx;
+	if (!h->started++)
+		tr_testhook_op();
+	ssize_t n = tr_enc_read(h->enc, buf, len);
+	if (n == 0 && !h->ended++)
+		tr_testhook_op();
+	return n;
+}
+
+static int can_batch(const tr_repo *r)
+{
+	const tr_driver *d = r->ld.drv;
+	return (d->caps & TR_CAP_BATCH) && TR_DRIVER_HAS(d, sync);
+}
+
+unsigned tr_repo_caps(tr_repo *r)
+{
+	const tr_driver *d = r->ld.drv;
+	if (!TR_DRIVER_HAS(d, conn_caps))
+		return d->caps;
+	return d->conn_caps(r->conn) & d->caps;
+}
+
+const char *tr_repo_describe(tr_repo *r)
+{
+	const tr_driver *d = r->ld.drv;
+	return TR_DRIVER_HAS(d, describe) ? d->describe(r->conn) : NULL;
+}
+
+int tr_repo_sync(tr_repo *r)
+{
+	if (!can_batch(r))
+		return TR_OK;
+	tr_testhook_op();
+	int rc = r->ld.drv->sync(r->conn);
+	return rc == TR_OK ? rc : driver_fail(r, rc);
+}
+
+/* Chunks are many and content-addressed: for them the keyring check of
+ * another connection of this process within the last 10 seconds counts.
+ * Any other object is checked within the second. */
+static int check_before_write(tr_repo *r, const char *rel)
+{
+	return tr_repo_keyring_guard(r, strncmp(rel, "chunks/", 7) == 0 ? 10.0 : 1.0, 1);
+}
+
+static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_read_fn src, void *ctx,
+		       unsigned flags, const char *checksum, tr_xfer *x)
+{
+	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
+	if (tr_repo_key(r, rel, key, sizeof key) != 0) {
+		set_err(r, "object name too long: %s", rel);
+		return TR_EINVAL;
+	}
+	int rc = check_before_write(r, rel);
+	if (rc != TR_OK)
+		return rc;
+	logical_name(r, rel, name, sizeof name);
+	if (!r->enc.scratch)  /* a connection is used by one thread at a time */
+		r->enc.scratch = tr_enc_scratch_new();
+	tr_enc_opts o = *opts;
+	o.scratch = r->enc.scratch;
+	tr_enc *enc = tr_enc_new(&r->keys, name, &o, src, ctx);
+	if (!enc) {
+		set_err(r, "out of memory");
+		return TR_ENOMEM;
+	}
+	struct hooked_src hs = { enc, 0, 0 };
+	if (!can_batch(r))
+		flags &= ~TR_PUT_BATCH;
+	tr_put_args a = { hooked_read, &hs, -1, flags, checksum };
+	tr_testhook_op();
+	rc = r->ld.drv->put(r->conn, key, &a);
+	if (rc == TR_ECALLBACK)
+		set_err(r, "%s: %s", key, tr_enc_error(enc));
+	else if (rc != TR_OK)
+		driver_fail(r, rc);
+	if (x) {
+		x->plain = tr_enc_bytes_in(enc);
+		x->stored = tr_enc_bytes_out(enc);
+	}
+	tr_enc_free(enc);
+	return rc;
+}
+
+int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		const char *checksum, tr_xfer *x)
+{
+	return put_encoded(r, rel, &r->enc, src, ctx, flags, checksum, x);
+}
+
+int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		     const char *checksum, tr_xfer *x)
+{
+	tr_enc_opts o = r->enc;
+	o.compress = TR_COMPRESS_ZSTD;
+	o.precompressed = 1;
+	return put_encoded(r, rel, &o, src, ctx, flags, checksum, x);
+}
+
+int tr_repo_check_keyring(tr_repo *r)
+{
+	return tr_repo_keyring_guard(r, 1.0, 1);
+}
+
+/* --- decoding under whichever key the object names --- */
+
+#define KEY_ID_AT 12  /* offset of the key id in an object's header (format.h) */
+
+/* A sink in front of the decoder: the header's key id picks the data key
+ * (objects written before a --new-data-key rotation keep their key). */
+struct keyed_dec {
+	const tr_keys *keys;
+	const char *name;
+	tr_write_fn sink;
+	void *ctx;
+	uint8_t head[TR_FMT_HEADER_LEN];
+	size_t have;
+	tr_dec *dec;
+	int nomem;
+};
+
+static int start_decoder(struct keyed_dec *k)
+{
+	tr_keys *one = calloc(1, sizeof *one);
+	if (!one) {
+		k->nomem = 1;
+		return -1;
+	}
+	*one = *k->keys;
+	const tr_key_slot *s = k->have == TR_FMT_HEADER_LEN ? tr_keys_find(k->keys, k->head + KEY_ID_AT) : NULL;
+	if (s) {  /* the decoder reads enc and id */
+		memcpy(one->enc, s->enc, 32);
+		memcpy(one->id, s->id, 8);
+	}
+	k->dec = tr_dec_new(one, k->name, k->sink, k->ctx);
+	tr_keys_wipe(one);
+	free(one);
+	if (!k->dec) {
+		k->nomem = 1;
+		return -1;
+	}
+	return tr_dec_write(k->dec, k->head, k->have);
+}
+
+static int keyed_write(void *ctx, const void *buf, size_t len)
+{
+	struct keyed_dec *k = ctx;
+	if (!k->dec) {
+		size_t take = TR_FMT_HEADER_LEN - k->have < len ? TR_FMT_HEADER_LEN - k->have : len;
+		memcpy(k->head + k->have, buf, take);
+		k->have += take;
+		buf = (const uint8_t *)buf + take;
+		len -= take;
+		if (k->have < TR_FMT_HEADER_LEN)
+			return 0;
+		if (start_decoder(k) != 0)
+			return -1;
+	}
+	return len ? tr_dec_write(k->dec, buf, len) : 0;
+}
+
+/* The status of a transfer through a keyed decoder; fills x. */
+static int keyed_finish(tr_repo *r, struct keyed_dec *k, const char *key, int rc, tr_xfer *x)
+{
+	if (rc == TR_OK && !k->dec && start_decoder(k) != 0 && k->nomem)
+		rc = TR_ENOMEM;
+	int st = !k->dec ? TR_FMT_OK : rc == TR_OK ? tr_dec_finish(k->dec) : tr_dec_status(k->dec);
+	if (k->nomem) {
+		set_err(r, "out of memory");
+		rc = TR_ENOMEM;
+	} else if (st == TR_FMT_ESINK) {
+		set_err(r, "%s: writing the restored data failed", key);
+		rc = TR_ECALLBACK;
+	} else if (st != TR_FMT_OK) {
+		set_err(r, "%s: %s", key, tr_dec_error(k->dec));
+		rc = st == TR_FMT_EKEY ? TR_REPO_EKEY : TR_REPO_ECORRUPT;
+	} else if (rc != TR_OK) {
+		driver_fail(r, rc);
+	}
+	if (x) {
+		x->stored = k->dec ? tr_dec_bytes_in(k->dec) : 0;
+		x->plain = k->dec ? tr_dec_bytes_out(k->dec) : 0;
+	}
+	tr_dec_free(k->dec);
+	k->dec = NULL;
+	return rc;
+}
+
+/* "Absent" holds only in a repository confirmed present (repo.h). */
+static int confirm_absent(tr_repo *r, const char *key)
+{
+	char saved[sizeof r->err];
+	snprintf(saved, sizeof saved, "%s", r->err);
+	int rc = tr_repo_keyring_guard(r, 1.0, 0);
+	if (rc != TR_OK) {
+		char why[sizeof r->err];
+		snprintf(why, sizeof why, "%s", r->err);
+		set_err(r, "%s is not in storage, and the repository itself is not confirmed: %.1500s", key, why);
+		return rc == TR_ENOTFOUND ? TR_EIO : rc;
+	}
+	snprintf(r->err, sizeof r->err, "%s", saved);
+	return TR_ENOTFOUND;
+}
+
+int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x)
+{
+	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
+	if (tr_repo_key(r, rel, key, sizeof key) != 0) {
+		set_err(r, "object name too long: %s", rel);
+		return TR_EINVAL;
+	}
+	logical_name(r, rel, name, sizeof name);
+	struct keyed_dec k = { &r->keys, name, sink, ctx, { 0 }, 0, NULL, 0 };
+	tr_testhook_op();
+	int rc = keyed_finish(r, &k, key, r->ld.drv->get(r->conn, key, keyed_write, &k), x);
+	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+}
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	return tr_read_full(*(int *)ctx, buf, len);
+}
+
+int tr_repo_decode_fd(tr_repo *r, const char *rel, int fd, tr_write_fn sink, void *ctx, tr_xfer *x)
+{
+	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1], buf[65536];
+	tr_repo_key(r, rel, key, sizeof key);
+	logical_name(r, rel, name, sizeof name);
+	struct keyed_dec k = { &r->keys, name, sink, ctx, { 0 }, 0, NULL, 0 };
+	ssize_t n;
+	int rc = TR_OK;
+	while (rc == TR_OK && (n = fd_read(&fd, buf, sizeof buf)) != 0)
+		rc = n < 0 ? TR_EIO : keyed_write(&k, buf, (size_t)n) == 0 ? TR_OK : TR_ECALLBACK;
+	if (rc == TR_EIO) {
+		set_err(r, "%s: cannot read the local copy: %s", key, strerror(errno));
+		tr_dec_free(k.dec);
+		return rc;
+	}
+	return keyed_finish(r, &k, key, rc == TR_ECALLBACK ? TR_OK : rc, x);
+}
+
+static int discard(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx; (void)buf; (void)len;
+	return 0;
+}
+
+/* The stored bytes go to the caller's sink and through a decoder: the
+ * transfer succeeds only if the object authenticates. */
+struct tee {
+	tr_write_fn raw;
+	void *ctx;
+	struct keyed_dec k;
+};
+
+static int tee_write(void *ctx, const void *buf, size_t len)
+{
+	struct tee *t = ctx;
+	return t->raw(t->ctx, buf, len) == 0 ? keyed_write(&t->k, buf, len) : -1;
+}
+
+int tr_repo_get_raw(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx)
+{
+	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
+	tr_repo_key(r, rel, key, sizeof key);
+	logical_name(r, rel, name, sizeof name);
+	struct tee t = { sink, ctx, { &r->keys, name, discard, NULL, { 0 }, 0, NULL, 0 } };
+	tr_testhook_op();
+	int rc = keyed_finish(r, &t.k, key, r->ld.drv->get(r->conn, key, tee_write, &t), NULL);
+	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+}
+
+int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info)
+{
+	char key[TR_KEY_MAX + 1];
+	tr_repo_key(r, rel, key, sizeof key);
+	tr_testhook_op();
+	int rc = r->ld.drv->head(r->conn, key, info);
+	if (rc == TR_OK)
+		return rc;
+	driver_fail(r, rc);
+	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+}
+
+int tr_repo_remove(tr_repo *r, const char *rel)
+{
+	char key[TR_KEY_MAX + 1];
+	tr_repo_key(r, rel, key, sizeof key);
+	tr_testhook_op();
+	int rc = r->ld.drv->remove(r->conn, key);
+	return rc == TR_OK ? rc : driver_fail(r, rc);
+}
+
+struct rel_list {
+	size_t skip;
+	tr_list_fn fn;
+	void *ctx;
+	tr_object_info info;
+};
+
+static int strip_base(void *ctx, const tr_object_info *info)
+{
+	struct rel_list *l = ctx;
+	l->info = *info;
+	memmove(l->info.key, info->key + l->skip, strlen(info->key + l->skip) + 1);
+	return l->fn(l->ctx, &l->info);
+}
+
+int tr_repo_list(tr_repo *r, const char *rel_prefix, tr_list_fn fn, void *ctx)
+{
+	char key[TR_KEY_MAX + 1];
+	tr_repo_key(r, rel_prefix, key, sizeof key);
+	struct rel_list *l = calloc(1, sizeof *l);
+	if (!l)
+		return TR_ENOMEM;
+	l->skip = strlen(r->base);
+	l->fn = fn;
+	l->ctx = ctx;
+	tr_testhook_op();
+	int rc = r->ld.drv->list(r->conn, key, strip_base, l);
+	free(l);
+	return rc == TR_OK ? rc : driver_fail(r, rc);
+}

@@ -1,0 +1,161 @@
+/*
+ * repo.h - the repository: what lives where under the bucket, and the
+ * keys that protect it.  Sits between the commands and the object format
+ * and driver: commands speak in repository-relative names ("wal/...");
+ * this layer adds the prefix and database id, encodes and decodes through
+ * format.h and moves bytes through the driver.
+ *
+ * Layout under the bucket (see README, "Repository layout"):
+ *   [<storage-prefix>/]<database-id>/keyring
+ *   [<storage-prefix>/]<database-id>/keyring-copy
+ *   [<storage-prefix>/]<database-id>/wal/<16 hex: timeline+log>/<WAL file name>
+ *   [<storage-prefix>/]<database-id>/wal/<timeline>.history
+ *   [<storage-prefix>/]<database-id>/backups/<label>/keyring
+ * Every object's logical name, bound into its encryption, is
+ * "<database-id>/<relative name>": an object copied to another name or
+ * another database fails authentication.
+ *
+ * The repository's truth (see repo_unlock.c):
+ *  - Before a write, the stored keyring must be the one the keys came from
+ *    (one small GET: at every WAL file, and at least every 10 seconds for
+ *    backup chunks); if it changed or vanished, the keys are unlocked from
+ *    storage again, which repairs a lost or damaged keyring from an intact
+ *    copy or refuses.  No object is written under a key the stored keyring
+ *    does not hold.
+ *  - An object the driver reports absent is reported absent (TR_ENOTFOUND)
+ *    only after the same check: in a repository that is gone (unmounted,
+ *    emptied, moved), "absent" becomes an error.
+ */
+#ifndef TR_REPO_H
+#define TR_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "format/format.h"
+#include "format/keyring.h"
+#include "repo/loader.h"
+#include "conf/settings.h"
+
+/* Beyond the driver's TR_* statuses: */
+#define TR_REPO_ECORRUPT -100  /* object failed authentication or decoding */
+#define TR_REPO_EKEY -101      /* wrong passphrase / object under another key */
+
+typedef struct tr_repo {
+	const tr_config *cfg;
+	tr_loaded_driver ld;
+	tr_conn *conn;
+	tr_keys keys;
+	int keys_from_cache;
+	int writer;             /* unlocked to write: repairs and the 0.1 migration must succeed */
+	char hash[33];          /* tr_repo_id_hash() */
+	char *ring_text;        /* the keyring text the keys came from (NULL on pool workers) */
+	size_t ring_len;
+	char notices[1024];     /* repairs done while unlocking, one per line */
+	char base[1200];        /* key prefix: "[prefix/]dbid/" */
+	const char *dbid;
+	uint32_t section;       /* the history section worked in (section.h); 1 unless set */
+	char wal[24];           /* its WAL prefix: "wal/", or "wal-<N>/" for section N >= 2 */
+	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
+	char err[2048];         /* last error, one line */
+} tr_repo;
+
+typedef struct tr_xfer {
+	uint64_t plain;    /* plaintext bytes */
+	uint64_t stored;   /* bytes in storage */
+} tr_xfer;
+
+/* Loads the driver and connects.  0 or a TR_* status with r->err. */
+int tr_repo_connect(tr_repo *r, const tr_config *cfg);
+/* Beyond the driver's TR_* statuses, from unlocking: */
+#define TR_REPO_ENOKEYRING -102  /* objects but no keyring copy that opens */
+
+/* tr_repo_unlock_flags(): */
+#define TR_UNLOCK_CREATE 0x1u  /* an empty place becomes a repository (only with atomic put-if-absent) */
+#define TR_UNLOCK_CACHED 0x2u  /* archive-put/-get: this host's cache, if the passphrase was checked
+				* within TR_KEYCACHE_VERIFY_AGE seconds, is enough */
+#define TR_UNLOCK_WRITER 0x4u  /* the command writes: repairing a lost keyring must succeed */
+/* Unlocks the keys: from the local cache (with TR_UNLOCK_CACHED), else
+ * from the keyring in storage, deriving the KEK from the passphrase.
+ * TR_OK; TR_ENOTFOUND when there is no repository (nothing under the
+ * prefix); TR_REPO_EKEY when the passphrase does not open it or its
+ * copies contradict each other; TR_REPO_ENOKEYRING; or a driver status.
+ * r->err says why. */
+int tr_repo_unlock_flags(tr_repo *r, unsigned flags);
+/* tr_repo_unlock_flags(r, create ? TR_UNLOCK_CREATE | TR_UNLOCK_WRITER : 0). */
+int tr_repo_unlock(tr_repo *r, int create);
+/* Unlocks from storage again (the keys may be stale). */
+int tr_repo_relock(tr_repo *r);
+/* The stored keyring is still the one the keys came from (checked in
+ * storage unless another connection of this process did so less than a
+ * second ago); unlocks again when it is not.  Writes call it themselves;
+ * archive-put calls it early, so that it overlaps compression. */
+int tr_repo_check_keyring(tr_repo *r);
+void tr_repo_close(tr_repo *r);
+
+/* 32 hex digits naming the repository (driver, bucket, endpoint, prefix,
+ * database id) for local state: key cache, look-ahead and prefetch. */
+void tr_repo_id_hash(const tr_config *cfg, char out[33]);
+/* "<state-dir>/<what>/<repository hash>-<key id>", created (0700) if
+ * missing, and checked to be this user's alone (statedir.h).  Needs
+ * unlocked keys: local state is only ever trusted for the repository and
+ * key it was made with. */
+int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outlen);
+/* The same, open: its checked file descriptor (statedir.h), or -1 (the
+ * reason was logged as a warning). */
+int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t outlen);
+
+/* A MAC over local state (look-ahead markers, the copy of the history
+ * sections) under the repository's MAC key: label, the repository, part a
+ * and part b, so that a file planted or edited by someone without the
+ * keys is not believed.  out is "" if out of memory. */
+void tr_repo_local_mac(const tr_repo *r, const char *label, const void *a, size_t alen, const void *b, size_t blen,
+		       char out[68]);
+
+/* Stores the keyring beside a backup (backups/<label>/keyring), one of
+ * its redundant copies. */
+int tr_repo_put_keyring_copy(tr_repo *r, const char *label);
+/* Checks every copy of the keyring for verify: calls report once per
+ * problem.  Returns 1 if the main keyring or its copy is missing or
+ * damaged (a repair failed), 0 otherwise, or a negative status. */
+int tr_repo_keyring_report(tr_repo *r, void (*report)(void *ctx, const char *line), void *ctx);
+
+/* Full storage key of a relative name. */
+int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
+/* Where WAL file name lives in the section r works in (r->wal). */
+int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen);
+/* Makes r work in history section n (>= 1): its WAL prefix. */
+void tr_repo_use_section(tr_repo *r, uint32_t n);
+
+/* flags: TR_PUT_*.  TR_PUT_BATCH is dropped when the driver cannot batch,
+ * so callers may always ask for it and call tr_repo_sync() before anything
+ * refers to the objects. */
+int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		const char *checksum, tr_xfer *x);
+/* The same for a source that already yields a zstd stream (pcompress.h):
+ * it is framed and sealed as a zstd object without compressing it again.
+ * x->plain counts the source's bytes, so the caller sets it. */
+int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
+		     const char *checksum, tr_xfer *x);
+/* The connection's capabilities (TR_CAP_*), asked at run time when the
+ * driver can tell (conn_caps), else the driver's static ones. */
+unsigned tr_repo_caps(tr_repo *r);
+/* The driver's one-line description of the connection, or NULL. */
+const char *tr_repo_describe(tr_repo *r);
+/* Makes the batched puts of this connection durable. */
+int tr_repo_sync(tr_repo *r);
+/* Decodes rel into sink.  TR_OK, TR_ENOTFOUND, TR_REPO_EKEY,
+ * TR_REPO_ECORRUPT or a driver status; message in r->err. */
+int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x);
+/* The stored bytes of rel, as stored (prefetch spools them), checked on
+ * the way: the transfer fails unless the object decodes and
+ * authenticates. */
+int tr_repo_get_raw(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx);
+/* Decodes stored bytes of rel read from a local file into sink: the same
+ * authentication as tr_repo_get(). */
+int tr_repo_decode_fd(tr_repo *r, const char *rel, int fd, tr_write_fn sink, void *ctx, tr_xfer *x);
+int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info);
+int tr_repo_remove(tr_repo *r, const char *rel);
+/* Lists relative names under rel_prefix (info->key is relative). */
+int tr_repo_list(tr_repo *r, const char *rel_prefix, tr_list_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,64 @@
+/* repo_internal.h - shared by repo.c, repo_unlock.c, repo_ring.c and
+ * keycmd.c: the keyring objects in storage and the unlock machinery.
+ * Not for commands. */
+#ifndef TR_REPO_INTERNAL_H
+#define TR_REPO_INTERNAL_H
+
+#include "repo/keycache.h"
+#include "repo/keyresolve.h"
+#include "repo/repo.h"
+
+#define TR_RING_MAIN "keyring"
+#define TR_RING_COPY "keyring-copy"
+#define TR_RING_BACKUP_COPIES 8
+
+/* init: an empty place is "no repository" (TR_ENOTFOUND) even where this
+ * host has used one, since init is told to start again there. */
+#define TR_UNLOCK_INIT 0x100u
+/* internal: the one second look after "objects but no keyring" */
+#define TR_UNLOCK_RETRIED 0x200u   /* newest backup copies read when both main and copy are lost */
+
+void tr_repo_set_err(tr_repo *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tr_repo_driver_fail(tr_repo *r, int rc);
+
+/* --- keyring objects (repo_ring.c) --- */
+
+/* Reads rel raw: TR_OK with *text (malloc'ed, NUL-terminated), TR_ENOTFOUND,
+ * TR_REPO_ECORRUPT (larger than any keyring), or a driver status. */
+int tr_ring_fetch(tr_repo *r, const char *rel, char **text, size_t *len);
+/* Writes rel raw (flags: TR_PUT_*). */
+int tr_ring_store(tr_repo *r, const char *rel, const char *text, size_t len, unsigned flags);
+/* Fills a candidate from a fetched text: parsed when it is a keyring of
+ * this database id.  note receives why it is not, if so. */
+void tr_ring_cand_fill(tr_repo *r, tr_ring_cand *c, const char *name, const char *text, size_t len, char *note,
+		       size_t notelen);
+/* *nonempty: any object under the repository's prefix.  TR_OK or a
+ * driver status. */
+int tr_ring_nonempty(tr_repo *r, int *nonempty);
+/* The rels of the keyring copies beside backups, newest first, at most
+ * max (0: all); *rels is malloc'ed (NULL when there are none). */
+int tr_ring_backup_copies(tr_repo *r, char (**rels)[128], int *n, int max);
+/* SHA-256 of a text. */
+void tr_ring_hash(const char *text, size_t len, uint8_t out[32]);
+
+/* --- unlocking (repo_unlock.c) --- */
+
+/* Unlocks from storage: the keyring and its copies, resolved, repaired,
+ * migrated from 0.1 when writing.  flags: TR_UNLOCK_*. */
+int tr_repo_unlock_storage(tr_repo *r, unsigned flags);
+/* Makes keys (opened from the keyring text) the repository's, and records
+ * them in this host's cache with the verifier of kek (NULL: no snapshot). */
+void tr_repo_adopt(tr_repo *r, const tr_keys *keys, const char *text, size_t len, const uint8_t *kek);
+/* Creates the keyring in an empty place put-if-absent, with keys (fresh
+ * or this host's cached ones).  TR_OK, TR_EEXIST (another creator won),
+ * or an error. */
+int tr_repo_create_keyring(tr_repo *r, tr_keys *keys, uint64_t generation);
+/* The stored keyring is still the one r's keys came from: trusted if
+ * another connection of this process saw so less than ttl seconds ago,
+ * else fetched; when it changed or vanished, the keys are unlocked from
+ * storage again (writer: repairs must succeed). */
+int tr_repo_keyring_guard(tr_repo *r, double ttl, int writer);
+/* Writes text to every copy in rels[] that is not identical. */
+int tr_repo_write_copies(tr_repo *r, const char *text, size_t len, char rels[][128], int nrels);
+
+#endif
