@@ -132,7 +132,7 @@ END_TEST
 static char *write_conf(const char *const *opts, const char *timeline)
 {
 	tr_config cfg;
-	tr_recovery rec = { timeline, NULL };
+	tr_recovery rec = { timeline, NULL, 0 };
 	mk("pg");
 	put("pg/postgresql.auto.conf", "recovery_target_inclusive = 'off'\n");
 	ck_assert_int_eq(config(&cfg, opts), 0);
