@@ -16,9 +16,12 @@ static int nextra;
 static int active;
 static int pgdata_overridden;
 static const char *pgdata_override;
+static const char *spool_setting, *pgdata_setting;
 
-void tr_metric_begin(const char *operation)
+void tr_metric_begin(const char *operation, const char *spool, const char *pgdata)
 {
+	spool_setting = spool;
+	pgdata_setting = pgdata;
 	memset(&current, 0, sizeof current);
 	current.operation = operation;
 	current.start_us = tr_now_us();
@@ -58,11 +61,11 @@ void tr_metric_pgdata(const char *pgdata)
 	pgdata_override = pgdata;
 }
 
-static const char *spool_dir(const tr_config *cfg, char *buf, size_t len)
+static const char *spool_dir(char *buf, size_t len)
 {
-	const char *setting = tr_config_get(cfg, TR_S_SPOOL_DIR);
+	const char *setting = spool_setting;
 	if (!pgdata_overridden)
-		return tr_spool_dir(setting, tr_config_get(cfg, TR_S_PGDATA), buf, len);
+		return tr_spool_dir(setting, pgdata_setting, buf, len);
 	if (pgdata_override)
 		return tr_spool_dir(setting, pgdata_override, buf, len);
 	if (!setting || !*setting || (size_t)snprintf(buf, len, "%s", setting) >= len)
@@ -70,13 +73,13 @@ static const char *spool_dir(const tr_config *cfg, char *buf, size_t len)
 	return buf;
 }
 
-void tr_metric_end(const tr_config *cfg, int exit_status)
+void tr_metric_end(int exit_status)
 {
 	char buf[4096];
 	if (!active)
 		return;
 	active = 0;
-	const char *dir = spool_dir(cfg, buf, sizeof buf);
+	const char *dir = spool_dir(buf, sizeof buf);
 	if (!dir)
 		return;
 	current.finish_us = tr_now_us();
@@ -93,4 +96,19 @@ void tr_metric_end(const tr_config *cfg, int exit_status)
 		if (tr_spool_append(dir, &extra[i]) != 0)
 			tr_warn("cannot record metrics in %s: %s", dir, strerror(errno));
 	}
+}
+
+void tr_metric_now(const char *operation, const char *subject, const char *status, const char *text)
+{
+	char buf[4096];
+	tr_metric m;
+	const char *dir = tr_spool_dir(spool_setting, pgdata_setting, buf, sizeof buf);
+	memset(&m, 0, sizeof m);
+	m.operation = operation;
+	snprintf(m.subject, sizeof m.subject, "%s", subject);
+	m.start_us = m.finish_us = tr_now_us();
+	m.status = status;
+	snprintf(m.error, sizeof m.error, "%s", text);
+	if (dir && tr_spool_append(dir, &m) != 0)
+		tr_warn("cannot record metrics in %s: %s", dir, strerror(errno));
 }

@@ -13,9 +13,11 @@
 #define TR_METRIC_H
 
 #include <stdint.h>
-#include "conf/settings.h"
 
-void tr_metric_begin(const char *operation);
+/* Opens the record.  spool_setting (the spool-dir setting) and pgdata
+ * (the data directory setting) say where the spool is (spool.h,
+ * tr_spool_dir); both stay the caller's until tr_metric_end. */
+void tr_metric_begin(const char *operation, const char *spool_setting, const char *pgdata);
 void tr_metric_subject(const char *subject);
 void tr_metric_bytes(uint64_t plain, uint64_t stored);
 /* Overrides the status derived from the exit code ("absent", "skipped"). */
@@ -32,6 +34,10 @@ void tr_metric_pgdata(const char *pgdata);
  * At most four per command; later ones are dropped. */
 void tr_metric_extra(const char *operation, uint64_t plain, uint64_t stored, const char *status, const char *text);
 /* Appends the record to the spool, if there is one; warns on failure. */
-void tr_metric_end(const tr_config *cfg, int exit_status);
+void tr_metric_end(int exit_status);
+/* Appends one record of its own at once (not at the end of the command),
+ * to the spool of tr_metric_begin's settings: a warning a monitor counts,
+ * such as a diverged timeline.  text: one line, no secrets. */
+void tr_metric_now(const char *operation, const char *subject, const char *status, const char *text);
 
 #endif

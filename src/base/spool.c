@@ -1,7 +1,6 @@
 /* spool.c - appends metrics records to the local spool (format: spool.h). */
 #include "config.h"
 #include "base/spool.h"
-#include "pg/datadir.h"
 #include "base/util.h"
 
 #include <errno.h>

@@ -35,6 +35,9 @@
 #include <stdint.h>
 
 #define TR_SPOOL_FILE "metrics.spool"
+/* <data directory>/TR_SPOOL_DIRNAME: the spool of a data directory (base
+ * backups leave it out). */
+#define TR_SPOOL_DIRNAME "totalrecall_spool"
 #define TR_SPOOL_VERSION 1
 #define TR_SPOOL_FIELDS 10
 /* Longest line a record can produce: every byte of the text fields may

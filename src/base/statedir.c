@@ -123,8 +123,3 @@ int tr_private_dir(const char *root, const char *sub, char *err, size_t errlen)
 	}
 	return fd;
 }
-
-int tr_state_dir(const tr_config *cfg, const char *sub, char *err, size_t errlen)
-{
-	return tr_private_dir(tr_config_get(cfg, TR_S_STATE_DIR), sub, err, errlen);
-}

@@ -15,15 +15,11 @@
 #define TR_STATEDIR_H
 
 #include <stddef.h>
-#include "conf/settings.h"
 
 /* Opens root, then each '/'-separated component of sub below it ("" for
  * root itself), checking each and creating what is missing.  Returns an
  * O_DIRECTORY file descriptor, or -1 with a one-line message in err. */
 int tr_private_dir(const char *root, const char *sub, char *err, size_t errlen);
-
-/* tr_private_dir() on the configured state directory. */
-int tr_state_dir(const tr_config *cfg, const char *sub, char *err, size_t errlen);
 
 /* Checks an open directory: owned by us, not writable by others, and with
  * private set, not accessible to others at all.  0, or -1 with err naming

@@ -258,10 +258,10 @@ int main(int argc, char **argv)
 			tr_log_set_level(tr_log_parse_level(lvl));
 		int records = c->run != cmd_help && c->run != cmd_version;
 		if (records)
-			tr_metric_begin(c->name);
+			tr_metric_begin(c->name, tr_config_get(&cfg, TR_S_SPOOL_DIR), tr_config_get(&cfg, TR_S_PGDATA));
 		status = c->run(&cfg, argc - optind - 1, argv + optind + 1);
 		if (records)
-			tr_metric_end(&cfg, status);
+			tr_metric_end(status);
 	}
 	tr_config_free(&cfg);
 	return status;

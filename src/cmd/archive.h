@@ -5,14 +5,20 @@
 
 #include "repo/repo.h"
 #include "repo/section.h"
-#include "conf/settings.h"
+
+/* archive-put's settings, read at its entry. */
+typedef struct tr_archive_settings {
+	int parallel;   /* threads compressing the file PostgreSQL waits for */
+	int ahead;      /* other ready files uploaded meanwhile (0: none) */
+} tr_archive_settings;
 
 /* Stores the WAL file at path (named name) put-if-absent, in history
  * section sec (section.h), whose cluster a file with a page header must
  * be.  0 when stored or when the same content already is; 1 otherwise,
  * with the reason logged (at warning level when quiet, for look-ahead
- * files). */
-int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, const tr_section *sec, tr_xfer *x);
+ * files, which are compressed on one thread each). */
+int tr_archive_file(tr_repo *r, const tr_archive_settings *as, const char *path, const char *name, int quiet,
+		    const tr_section *sec, tr_xfer *x);
 
 /*
  * Look-ahead: while PostgreSQL waits for archive-put of one file, up to
@@ -25,11 +31,19 @@ int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, c
  * the identical object).
  */
 /* 1 if path was archived ahead (marker removed, *x filled), 0 if not. */
-int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x);
+int tr_ahead_claim(const tr_repo *r, const tr_archive_settings *as, const char *path, const char *name, tr_xfer *x);
 /* Starts uploading other ready files; returns a handle to wait on, or NULL
  * when there is nothing to do. */
 struct tr_ahead;
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec);
+struct tr_ahead *tr_ahead_start(tr_repo *r, const tr_archive_settings *as, const char *path, const char *name,
+				const tr_section *sec);
 void tr_ahead_finish(struct tr_ahead *a);
+
+/* archive-put, after it stored the WAL file `name` read from `path`:
+ * warns, and records a "timeline-divergence" metric, when a segment lands
+ * at or after the fork of a child timeline, or when a new timeline's
+ * parent is already archived past its fork.  Never fails archive-put
+ * (timeline_watch.c). */
+void tr_timeline_watch(tr_repo *r, const char *path, const char *name);
 
 #endif

@@ -31,6 +31,7 @@ struct tr_ahead {
 	struct ahead_job *jobs;
 	int n;
 	tr_section sec;      /* the section the file PostgreSQL asked for went to */
+	const tr_archive_settings *as;
 };
 
 /* The marker directory, checked to be ours (statedir.h). */
@@ -110,12 +111,12 @@ static int parse_marker(const char *line, const char *id, unsigned long long *pl
 	return 0;
 }
 
-int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer *x)
+int tr_ahead_claim(const tr_repo *r, const tr_archive_settings *as, const char *path, const char *name, tr_xfer *x)
 {
 	char line[600], id[256], mac[TR_CHECKSUM_STR_LEN], want[TR_CHECKSUM_STR_LEN];
 	unsigned long long plain = 0, stored = 0;
 	size_t covered = 0;
-	if (tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD) == 0 || !take_marker(r, name, line, sizeof line))
+	if (as->ahead == 0 || !take_marker(r, name, line, sizeof line))
 		return 0;
 	if (file_identity(path, id, sizeof id) != 0 || parse_marker(line, id, &plain, &stored, &covered, mac) != 0)
 		return 0;  /* the file changed since: archive it again */
@@ -132,10 +133,10 @@ int tr_ahead_claim(const tr_repo *r, const char *path, const char *name, tr_xfer
 static int ahead_job(tr_repo *r, void *job, void *arg)
 {
 	struct ahead_job *j = job;
-	const tr_section *sec = arg;
+	const struct tr_ahead *a = arg;
 	tr_xfer x = { 0, 0 };
-	tr_repo_use_section(r, sec->n);
-	if (tr_archive_file(r, j->path, j->name, 1, sec, &x) == 0)
+	tr_repo_use_section(r, a->sec.n);
+	if (tr_archive_file(r, a->as, j->path, j->name, 1, &a->sec, &x) == 0)
 		write_marker(r, j->path, j->name, &x);
 	return 0;  /* a failed look-ahead is retried when PostgreSQL asks */
 }
@@ -175,10 +176,11 @@ static int pick_ready(const tr_repo *r, const char *waldir, const char *skip, st
 	return picked;
 }
 
-struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, const tr_section *sec)
+struct tr_ahead *tr_ahead_start(tr_repo *r, const tr_archive_settings *as, const char *path, const char *name,
+				const tr_section *sec)
 {
 	char waldir[PATH_MAX], err[512];
-	int max = (int)tr_config_int(r->cfg, TR_S_ARCHIVE_AHEAD);
+	int max = as->ahead;
 	if (max <= 0)
 		return NULL;
 	struct tr_ahead *a = calloc(1, sizeof *a);
@@ -187,10 +189,11 @@ struct tr_ahead *tr_ahead_start(tr_repo *r, const char *path, const char *name, 
 		return NULL;
 	}
 	a->sec = *sec;
+	a->as = as;
 	tr_dirname(path, waldir, sizeof waldir);
 	a->n = pick_ready(r, waldir, name, a->jobs, max);
 	if (a->n > 0)
-		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, &a->sec, err, sizeof err);
+		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, a, err, sizeof err);
 	for (int i = 0; a->pool && i < a->n; i++)
 		tr_pool_submit(a->pool, &a->jobs[i]);
 	if (!a->pool) {

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "base/atomicfile.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "base/metric.h"
 #include "cmd/prefetch.h"
@@ -57,16 +58,16 @@ static int fetch_once(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 {
 	tr_atomic a;
 	if (tr_atomic_open(&a, dst, 0600) != 0) {
-		snprintf(r->err, sizeof r->err, "cannot create a temporary file beside %s: %s", dst, strerror(errno));
+		tr_repo_set_error(r, "cannot create a temporary file beside %s: %s", dst, strerror(errno));
 		return TR_EIO;
 	}
 	tr_atomic_guard_signals(&a);
 	struct fd_sink s = { a.fd, 0 };
 	int rc = tr_repo_get(r, rel, fd_write, &s, x);
 	if (s.failed)
-		snprintf(r->err, sizeof r->err, "cannot write beside %s: %s", dst, strerror(s.failed));
+		tr_repo_set_error(r, "cannot write beside %s: %s", dst, strerror(s.failed));
 	if (rc == TR_OK && tr_atomic_commit(&a, 0) != 0) {
-		snprintf(r->err, sizeof r->err, "cannot put %s in place: %s", dst, strerror(errno));
+		tr_repo_set_error(r, "cannot put %s in place: %s", dst, strerror(errno));
 		rc = TR_EIO;
 	}
 	tr_atomic_abort(&a);
@@ -80,7 +81,7 @@ static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 	int rc = TR_EIO, relocked = 0;
 	for (int attempt = 0; attempt < GET_ATTEMPTS; attempt++) {
 		rc = fetch_once(r, rel, dst, x);
-		if (rc == TR_REPO_EKEY && r->keys_from_cache && !relocked) {
+		if (rc == TR_REPO_EKEY && tr_repo_keys_from_cache(r) && !relocked) {
 			relocked = 1;
 			if ((rc = tr_repo_relock(r)) != TR_OK)
 				return rc;
@@ -89,7 +90,7 @@ static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 		if (rc != TR_EIO && rc != TR_REPO_ECORRUPT)
 			break;
 		if (attempt + 1 < GET_ATTEMPTS)
-			tr_warn("archive-get: %s (attempt %d of %d)", r->err, attempt + 1, GET_ATTEMPTS);
+			tr_warn("archive-get: %s (attempt %d of %d)", tr_repo_error(r), attempt + 1, GET_ATTEMPTS);
 	}
 	return rc;
 }
@@ -108,7 +109,7 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 		return 1;
 	}
 	if (rc != TR_OK) {
-		tr_error("archive-get %s: %s", name, r->err);
+		tr_error("archive-get %s: %s", name, tr_repo_error(r));
 		return TR_EXIT_FATAL;
 	}
 	tr_metric_bytes(x.plain, x.stored);
@@ -135,26 +136,29 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		return TR_EXIT_FATAL;
 	}
 	tr_xfer x = { 0, 0 };
-	tr_repo r;
+	tr_repo *r;
+	tr_repo_settings rs;
+	int prefetch = (int)tr_config_int(cfg, TR_S_PREFETCH);
 	uint32_t section = 0;
-	int rc = tr_repo_connect(&r, cfg);
+	tr_conf_repo(cfg, &rs);
+	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
-		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_CACHED);
+		rc = tr_repo_unlock_flags(r, TR_UNLOCK_CACHED);
 	int status = TR_EXIT_FATAL;
 	if (rc != TR_OK) {
-		tr_error("archive-get %s: %s", name, r.err);
-	} else if (tr_section_for_reading(&r, (uint32_t)tr_config_int(cfg, TR_S_SECTION), &section, err,
+		tr_error("archive-get %s: %s", name, tr_repo_error(r));
+	} else if (tr_section_for_reading(r, (uint32_t)tr_config_int(cfg, TR_S_SECTION), &section, err,
 					  sizeof err) != 0) {
 		tr_error("archive-get %s: %s", name, err);
-	} else if (tr_prefetch_take(&r, name, dst, &x) == 0) {
+	} else if (tr_prefetch_take(r, prefetch, name, dst, &x) == 0) {
 		tr_metric_bytes(x.plain, x.stored);
 		tr_info("archive-get %s: prefetched, %llu bytes", name, (unsigned long long)x.plain);
 		status = 0;
 	} else {
-		status = get_file(&r, dst, name);
+		status = get_file(r, dst, name);
 	}
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	if (status == 0)
-		tr_prefetch_spawn(cfg, section, name);
+		tr_prefetch_spawn(&rs, prefetch, section, name);
 	return status;
 }

@@ -26,6 +26,7 @@
 #include "cmd/archive.h"
 #include "format/checksum.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "base/metric.h"
 #include "format/pcompress.h"
@@ -93,10 +94,10 @@ static ssize_t unchanged_read(void *ctx, void *buf, size_t len)
 }
 
 /* Keyed checksum of the whole file; the file is read again for upload. */
-static int file_checksum(const tr_keys *keys, int fd, char out[TR_CHECKSUM_STR_LEN])
+static int file_checksum(const tr_repo *r, int fd, char out[TR_CHECKSUM_STR_LEN])
 {
 	char *buf = malloc(READ_BUF);
-	tr_checksum *c = tr_checksum_new(keys);
+	tr_checksum *c = tr_repo_checksum(r);
 	ssize_t n = -1;
 	if (buf && c)
 		while ((n = tr_read_full(fd, buf, READ_BUF)) > 0)
@@ -128,7 +129,7 @@ static int compare_write(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* 1 identical, 0 different, -1 could not tell (message in r->err). */
+/* 1 identical, 0 different, -1 could not tell (message in tr_repo_error(r)). */
 static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *checksum)
 {
 	tr_object_info *info = calloc(1, sizeof *info);
@@ -169,8 +170,9 @@ static int upload(tr_repo *r, const char *rel, struct unchanged_src *u, int thre
 	char err[256];
 	tr_pcomp *pc = NULL;
 	uint64_t size = (uint64_t)u->before.st_size;
-	if (r->enc.compress == TR_COMPRESS_ZSTD && tr_pcomp_pieces(size, threads) > 0 &&
-	    !(pc = tr_pcomp_start(u->fd, size, r->enc.level, threads, err, sizeof err)))
+	int level = tr_repo_zstd_level(r);
+	if (level >= 0 && tr_pcomp_pieces(size, threads) > 0 &&
+	    !(pc = tr_pcomp_start(u->fd, size, level, threads, err, sizeof err)))
 		tr_debug("archive-put: compressing in one piece: %s", err);
 	int rc = tr_repo_check_keyring(r);
 	if (rc != TR_OK) {
@@ -186,7 +188,7 @@ static int upload(tr_repo *r, const char *rel, struct unchanged_src *u, int thre
 	u->ctx = pc;
 	rc = tr_repo_put_zstd(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
 	if (rc == TR_ECALLBACK && !u->changed && tr_pcomp_error(pc)[0])
-		snprintf(r->err, sizeof r->err, "%s", tr_pcomp_error(pc));
+		tr_repo_set_error(r, "%s", tr_pcomp_error(pc));
 	x->plain = rc == TR_OK ? size : 0;
 	tr_pcomp_free(pc);
 	return rc;
@@ -201,10 +203,10 @@ static void report_failure(const tr_repo *r, const char *path, const char *name,
 	else if (src->failed)
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(src->failed));
 	else
-		tr_log(level, "archive-put %s: %s", name, r->err);
+		tr_log(level, "archive-put %s: %s", name, tr_repo_error(r));
 }
 
-static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int level, tr_xfer *x)
+static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int level, int threads, tr_xfer *x)
 {
 	char rel[256], sum[TR_CHECKSUM_STR_LEN];
 	struct file_src src = { fd, 0, 0 };
@@ -213,14 +215,13 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 	/* The checksum is object metadata: a driver that keeps none (fs) never
 	 * sees it, and a conflict is then settled by decoding the stored object
 	 * (stored_is_identical), so the extra pass over the file is skipped. */
-	int want_sum = (r->ld.drv->caps & TR_CAP_CHECKSUM) != 0;
+	int want_sum = (tr_repo_driver_caps(r) & TR_CAP_CHECKSUM) != 0;
 
 	tr_repo_wal_rel(r, name, rel, sizeof rel);
-	if (fstat(fd, &u.before) != 0 || (want_sum && file_checksum(&r->keys, fd, sum) != 0)) {
+	if (fstat(fd, &u.before) != 0 || (want_sum && file_checksum(r, fd, sum) != 0)) {
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
-	int threads = level == TR_LOG_ERROR ? (int)tr_config_int(r->cfg, TR_S_PARALLEL) : 1;
 	int rc = upload(r, rel, &u, threads, &src, want_sum ? sum : NULL, x);
 	if (rc == TR_EEXIST) {
 		int same = stored_is_identical(r, rel, fd, want_sum ? sum : NULL);
@@ -232,7 +233,7 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 			tr_log(level, "archive-put %s: already archived with DIFFERENT content; the stored object was "
 			       "left untouched", name);
 		else
-			tr_log(level, "archive-put %s: already archived, and comparing with it failed: %s", name, r->err);
+			tr_log(level, "archive-put %s: already archived, and comparing with it failed: %s", name, tr_repo_error(r));
 		return 1;
 	}
 	if (rc != TR_OK) {
@@ -292,7 +293,8 @@ static int check_cluster(const char *path, const char *name, int fd, int level, 
 	return -1;
 }
 
-int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, const tr_section *sec, tr_xfer *x)
+int tr_archive_file(tr_repo *r, const tr_archive_settings *as, const char *path, const char *name, int quiet,
+		    const tr_section *sec, tr_xfer *x)
 {
 	int level = quiet ? TR_LOG_WARNING : TR_LOG_ERROR;
 	int fd = tr_open_regular(path, 0);
@@ -301,7 +303,8 @@ int tr_archive_file(tr_repo *r, const char *path, const char *name, int quiet, c
 		return 1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int status = check_cluster(path, name, fd, level, sec) == 0 ? put_fd(r, path, name, fd, level, x) : 1;
+	int threads = quiet ? 1 : as->parallel;
+	int status = check_cluster(path, name, fd, level, sec) == 0 ? put_fd(r, path, name, fd, level, threads, x) : 1;
 	close(fd);
 	return status;
 }
@@ -362,28 +365,31 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	tr_xfer x = { 0, 0 };
-	tr_repo r;
+	tr_repo *r;
+	tr_repo_settings rs;
+	tr_archive_settings as = { (int)tr_config_int(cfg, TR_S_PARALLEL), (int)tr_config_int(cfg, TR_S_ARCHIVE_AHEAD) };
 	tr_section sec;
-	int rc = tr_repo_connect(&r, cfg);
+	tr_conf_repo(cfg, &rs);
+	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
-		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_CREATE | TR_UNLOCK_WRITER | TR_UNLOCK_CACHED);
+		rc = tr_repo_unlock_flags(r, TR_UNLOCK_CREATE | TR_UNLOCK_WRITER | TR_UNLOCK_CACHED);
 	int status = 1;
 	if (rc != TR_OK) {
-		tr_error("archive-put %s: %s", name, r.err);
-	} else if (admit(&r, path, name, &sec) != 0) {
+		tr_error("archive-put %s: %s", name, tr_repo_error(r));
+	} else if (admit(r, path, name, &sec) != 0) {
 		status = 1;
-	} else if (tr_ahead_claim(&r, path, name, &x)) {
+	} else if (tr_ahead_claim(r, &as, path, name, &x)) {
 		tr_info("archive-put %s: archived ahead, %llu bytes in, %llu stored", name, (unsigned long long)x.plain,
 			(unsigned long long)x.stored);
 		status = 0;
 	} else {
-		struct tr_ahead *ahead = tr_ahead_start(&r, path, name, &sec);
-		status = tr_archive_file(&r, path, name, 0, &sec, &x);
+		struct tr_ahead *ahead = tr_ahead_start(r, &as, path, name, &sec);
+		status = tr_archive_file(r, &as, path, name, 0, &sec, &x);
 		tr_ahead_finish(ahead);
 	}
 	if (status == 0)
-		tr_timeline_watch(&r, path, name);  /* warns of diverged timelines */
+		tr_timeline_watch(r, path, name);  /* warns of diverged timelines */
 	tr_metric_bytes(x.plain, x.stored);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	return status;
 }

@@ -28,10 +28,13 @@
 #include "cmd/backup_pages.h"
 #include "cmd/backup_source.h"
 #include "repo/backupset.h"
+#include "repo/chunkref.h"
+#include "repo/tmpobj.h"
 #include "format/checksum.h"
 #include "cmd/chunkcheck.h"
 #include "cmd/chunkset.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "pg/datadir.h"
 #include "base/log.h"
 #include "base/metric.h"
@@ -87,6 +90,7 @@ struct prev_cursor {
 };
 
 struct backup {
+	const tr_config *cfg;
 	tr_repo *repo;
 	const char *pgdata;
 	uint64_t chunk_size;
@@ -124,7 +128,7 @@ static int read_chunk(struct chunk_slot *c, uint8_t *buf, tr_repo *repo)
 	if (fd >= 0)
 		close(fd);
 	if (n < 0) {
-		snprintf(repo->err, sizeof repo->err, "cannot read %s: %s", c->file->abspath, strerror(e));
+		tr_repo_set_error(repo, "cannot read %s: %s", c->file->abspath, strerror(e));
 		return -1;
 	}
 	/* A file truncated meanwhile gives a short chunk, also fine for replay. */
@@ -178,13 +182,13 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	uint8_t *buf = malloc(b->chunk_size ? b->chunk_size : 1);
 	int rc = -1;
 	if (!buf)
-		snprintf(repo->err, sizeof repo->err, "out of memory");
+		tr_repo_set_error(repo, "out of memory");
 	else if (tr_testhook_fail("chunk"))
-		snprintf(repo->err, sizeof repo->err, "test hook: chunk job failed (%s)", c->file->rec.path);
+		tr_repo_set_error(repo, "test hook: chunk job failed (%s)", c->file->rec.path);
 	else if (read_chunk(c, buf, repo) == 0) {
 		if (b->pages)
 			tr_pagecheck_chunk(b->pages, c->file->rec.path, c->file->abspath, c->offset, buf, c->len);
-		tr_chunk_id(&repo->keys, buf, c->len, c->id);
+		tr_repo_chunk_id(repo, buf, c->len, c->id);
 		int repair = tr_idset_has(&b->repair, c->id);
 		if (!repair && c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
 			c->stored = c->prev_stored;
@@ -429,7 +433,7 @@ static int find_archived(tr_repo *r, const tr_manifest_hdr *h, uint64_t *lsn, ch
 		if (rc == TR_ENOTFOUND)
 			return 1;
 		if (rc != TR_OK) {
-			snprintf(err, errlen, "%s", r->err);
+			snprintf(err, errlen, "%s", tr_repo_error(r));
 			return -1;
 		}
 	}
@@ -440,10 +444,10 @@ static int find_archived(tr_repo *r, const tr_manifest_hdr *h, uint64_t *lsn, ch
  * archives the last one after pg_backup_stop, which does not wait for it
  * (a broken archive_command would block it forever): wait here, bounded by
  * archive-timeout, polling less often as time passes. */
-static int check_wal_archived(tr_repo *r, const tr_manifest_hdr *h, char *err, size_t errlen)
+static int check_wal_archived(tr_repo *r, const tr_manifest_hdr *h, int64_t timeout, char *err, size_t errlen)
 {
 	uint64_t lsn = h->start_lsn - h->start_lsn % h->wal_segment_size;
-	double deadline = tr_now() + (double)tr_config_int(r->cfg, TR_S_ARCHIVE_TIMEOUT);
+	double deadline = tr_now() + (double)timeout;
 	unsigned wait_ms = 50;
 	char name[25];
 	int rc;
@@ -455,7 +459,7 @@ static int check_wal_archived(tr_repo *r, const tr_manifest_hdr *h, char *err, s
 	if (rc == 1)
 		snprintf(err, errlen, "WAL segment %s, needed to restore this backup, did not reach the archive within "
 			 "archive-timeout (%lld s): check archive_mode, archive_command and pg_stat_archiver", name,
-			 (long long)tr_config_int(r->cfg, TR_S_ARCHIVE_TIMEOUT));
+			 (long long)timeout);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -505,7 +509,7 @@ static void open_previous(struct backup *b, const tr_backupset *set, const char 
 		b->prev.f = tr_manifest_open(b->repo, set->b[i].label, &h, &status);
 		if (!b->prev.f) {
 			tr_warn("backup: cannot read the manifest of %s (%s); uploading everything", set->b[i].label,
-				b->repo->err);
+				tr_repo_error(b->repo));
 			return;
 		}
 		tr_manifest_hdr_free(&h);
@@ -520,7 +524,7 @@ static void open_previous(struct backup *b, const tr_backupset *set, const char 
 static int write_manifest(struct backup *b, const tr_manifest_hdr *h)
 {
 	char rel[128];
-	FILE *f = tr_tmpfile(b->repo->cfg);
+	FILE *f = tr_repo_tmpfile(b->repo);
 	int rc = TR_EIO;
 	if (!f || tr_manifest_write_hdr(f, h) != 0 || tr_manifest_write_end(f, 0) != 0)
 		goto out;
@@ -545,8 +549,8 @@ static int write_manifest(struct backup *b, const tr_manifest_hdr *h)
 	snprintf(rel, sizeof rel, "backups/%s/manifest", h->label);
 	rc = tr_repo_put_file(b->repo, rel, f, TR_PUT_IF_ABSENT, NULL);
 out:
-	if (rc == TR_EIO && !b->repo->err[0])
-		snprintf(b->repo->err, sizeof b->repo->err, "cannot write the manifest: %s", strerror(errno));
+	if (rc == TR_EIO && !tr_repo_error(b->repo)[0])
+		tr_repo_set_error(b->repo, "cannot write the manifest: %s", strerror(errno));
 	if (f)
 		fclose(f);
 	return rc;
@@ -557,7 +561,7 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	uint64_t total = 0;
 	tr_datadir_walk(b->pgdata, sum_sizes, &total, b->err, sizeof b->err);
 	tr_progress_init(&b->progress, "backup", total);
-	int workers = (int)tr_config_int(b->repo->cfg, TR_S_PARALLEL);
+	int workers = (int)tr_config_int(b->cfg, TR_S_PARALLEL);
 	b->stored_ids = tr_chunkset_new();  /* without it, duplicates are only stored again */
 	b->pool = tr_pool_start(b->repo, workers, 2 * workers, chunk_job, b, b->err, sizeof b->err);
 	if (!b->pool)
@@ -628,7 +632,7 @@ static int register_backup(struct backup *b, tr_manifest_hdr *h, const tr_pg_inf
 		open_previous(b, &set, info->system_id, h->prior);
 	}
 	if (rc != TR_OK)
-		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
+		snprintf(b->err, sizeof b->err, "%s", tr_repo_error(b->repo));
 	tr_backupset_free(&set);
 	tr_repolock_release(&lock);
 	return rc == TR_OK ? find_repairs(b, h->prior) : -1;
@@ -645,13 +649,13 @@ static int run_backup(struct backup *b, tr_pg *pg, const tr_pg_info *info)
 	snprintf(h.system_id, sizeof h.system_id, "%s", info->system_id);
 	h.wal_segment_size = info->wal_segment_size;
 	h.chunk_size = b->chunk_size;
-	if (tr_config_get(b->repo->cfg, TR_S_SCHEDULED)) {
+	if (tr_config_get(b->cfg, TR_S_SCHEDULED)) {
 		int rc = tr_backupset_load(b->repo, &set);
 		if (rc != TR_OK) {
-			snprintf(b->err, sizeof b->err, "%s", b->repo->err);
+			snprintf(b->err, sizeof b->err, "%s", tr_repo_error(b->repo));
 			return -1;
 		}
-		int due = backup_due(b->repo->cfg, &set);
+		int due = backup_due(b->cfg, &set);
 		tr_backupset_free(&set);
 		if (!due) {
 			tr_metric_status("skipped");
@@ -691,7 +695,7 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 		return -1;  /* restore's exact choice by time and its tablespace map need them */
 	if (tr_backup_source_after_stop(b->src, h, b->err, sizeof b->err) != 0)
 		return -1;
-	rc = check_wal_archived(b->repo, h, b->err, sizeof b->err);
+	rc = check_wal_archived(b->repo, h, tr_config_int(b->cfg, TR_S_ARCHIVE_TIMEOUT), b->err, sizeof b->err);
 	if (rc == 0 && tr_backup_pages_finish(b->pages, h, pages, sizeof pages) != 0) {
 		snprintf(b->err, sizeof b->err, "out of memory");
 		rc = -1;
@@ -702,7 +706,7 @@ static int finish_backup(struct backup *b, tr_manifest_hdr *h, tr_pg *pg)
 	h->file_count = b->files;
 	h->duration = tr_now() - b->t0;
 	if (rc == 0 && write_manifest(b, h) != TR_OK) {
-		snprintf(b->err, sizeof b->err, "%s", b->repo->err);
+		snprintf(b->err, sizeof b->err, "%s", tr_repo_error(b->repo));
 		rc = -1;
 	}
 	tr_metric_bytes(b->logical, b->new_bytes);
@@ -735,7 +739,8 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
 	struct backup b;
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings rs;
 	tr_backup_source src;
 	(void)argv;
 	if (argc != 0) {
@@ -747,7 +752,8 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	memset(&b, 0, sizeof b);
-	memset(&r, 0, sizeof r);
+	b.cfg = cfg;
+	tr_conf_repo(cfg, &rs);
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.done, NULL);
 	b.chunk_size = (uint64_t)tr_config_int(cfg, TR_S_CHUNK_SIZE);
@@ -757,18 +763,18 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	b.pgdata = src.pgdata;
 	if (rc == 0)
 		rc = check_server(&src.info, b.pgdata, b.err, sizeof b.err);
-	int repo_rc = rc == 0 ? tr_repo_connect(&r, cfg) : TR_OK;
+	int repo_rc = rc == 0 ? tr_repo_connect(&r, &rs) : TR_OK;
 	if (rc == 0 && repo_rc == TR_OK)
-		repo_rc = tr_repo_unlock(&r, 1);
+		repo_rc = tr_repo_unlock(r, 1);
 	if (rc == 0 && repo_rc != TR_OK) {
-		snprintf(b.err, sizeof b.err, "%s", r.err);
+		snprintf(b.err, sizeof b.err, "%s", tr_repo_error(r));
 		rc = -1;
 	}
 	/* Only the current history section's cluster (section.h). */
-	if (rc == 0 && tr_section_admit_server(&r, pg, "backup", b.err, sizeof b.err) != 0)
+	if (rc == 0 && tr_section_admit_server(r, pg, "backup", b.err, sizeof b.err) != 0)
 		rc = -1;
-	b.repo = &r;
-	if (rc == 0 && !(b.body = tr_tmpfile(cfg))) {
+	b.repo = r;
+	if (rc == 0 && !(b.body = tr_repo_tmpfile(r))) {
 		snprintf(b.err, sizeof b.err, "cannot create a temporary file in %s/tmp: %s",
 			 tr_config_get(cfg, TR_S_STATE_DIR), strerror(errno));
 		rc = -1;
@@ -787,7 +793,7 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 	if (b.body)
 		fclose(b.body);
 	free_queue(&b);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	tr_backup_source_close(&src);  /* ends a running backup: the server aborts it */
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.done);

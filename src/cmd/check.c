@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "base/metric.h"
 #include "pg/pgconn.h"
@@ -71,11 +72,10 @@ static int archive_wait_seconds(const tr_config *cfg)
 								 : ARCHIVE_WAIT_SECONDS;
 }
 
-static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errlen)
+static int wait_archived(tr_repo *r, const char *walfile, int seconds, char *err, size_t errlen)
 {
 	char rel[64];
 	tr_object_info info;
-	int seconds = archive_wait_seconds(r->cfg);
 	double deadline = tr_now() + seconds;
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
 	tr_repo_wal_rel(r, walfile, rel, sizeof rel);
@@ -84,7 +84,7 @@ static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errl
 		if (rc == TR_OK)
 			return 0;
 		if (rc != TR_ENOTFOUND) {
-			snprintf(err, errlen, "%s", r->err);
+			snprintf(err, errlen, "%s", tr_repo_error(r));
 			return -1;
 		}
 		if (tr_now() > deadline)
@@ -99,41 +99,42 @@ static int wait_archived(tr_repo *r, const char *walfile, char *err, size_t errl
 int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048] = "", walfile[64];
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings rs;
 	tr_pg *pg = NULL;
 	(void)argv;
 	if (argc != 0) {
 		tr_error("check: takes no arguments");
 		return 1;
 	}
-	memset(&r, 0, sizeof r);
 	int rc = tr_config_require_storage(cfg, err, sizeof err);
-	if (rc == 0 && (tr_repo_connect(&r, cfg) != TR_OK || tr_repo_unlock(&r, 1) != TR_OK)) {
-		snprintf(err, sizeof err, "%s", r.err);
+	tr_conf_repo(cfg, &rs);
+	if (rc == 0 && (tr_repo_connect(&r, &rs) != TR_OK || tr_repo_unlock(r, 1) != TR_OK)) {
+		snprintf(err, sizeof err, "%s", tr_repo_error(r));
 		rc = -1;
 	}
 	if (rc == 0)
-		tr_info("check: storage reachable, encryption key matches repository %s", r.base);
-	const char *storage = rc == 0 ? tr_repo_describe(&r) : NULL;
+		tr_info("check: storage reachable, encryption key matches repository %s", tr_repo_base(r));
+	const char *storage = rc == 0 ? tr_repo_describe(r) : NULL;
 	if (storage)
 		tr_info("check: storage: %s", storage);
-	if (rc == 0 && !(pg = tr_pg_connect(cfg, err, sizeof err)))
+	if (rc == 0 && !(pg = tr_pg_connect_to(tr_config_get(cfg, TR_S_PG_CONNINFO), err, sizeof err)))
 		rc = -1;
 	if (rc == 0)
 		rc = check_server(pg, err, sizeof err);
 	if (rc == 0)  /* the repository's cluster (section.h) */
-		rc = tr_section_admit_server(&r, pg, "check", err, sizeof err);
+		rc = tr_section_admit_server(r, pg, "check", err, sizeof err);
 	if (rc == 0)
 		rc = force_new_segment(pg, walfile, sizeof walfile, err, sizeof err);
 	if (rc == 0) {
 		tr_metric_subject(walfile);
-		rc = wait_archived(&r, walfile, err, sizeof err);
+		rc = wait_archived(r, walfile, archive_wait_seconds(cfg), err, sizeof err);
 	}
 	if (rc == 0)
 		tr_info("check: ok, WAL file %s was archived", walfile);
 	else
 		tr_error("check: %s", err);
 	tr_pg_close(pg);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	return rc == 0 ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cmd/chunkcheck.h"
 #include "repo/backupset.h"
+#include "repo/tmpobj.h"
 #include "base/util.h"
 #include "repo/verify_state.h"
 
@@ -13,7 +14,7 @@ static int add_damaged(tr_repo *r, tr_idset *out, uint64_t *n)
 {
 	char path[4400];
 	tr_vstate vs;
-	tr_vstate_path(tr_config_get(r->cfg, TR_S_STATE_DIR), r->hash, path, sizeof path);
+	tr_vstate_path(tr_repo_settings_of(r)->state_dir, tr_repo_hash(r), path, sizeof path);
 	tr_vstate_load(&vs, path);
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < vs.ndamaged; i++) {
@@ -94,7 +95,7 @@ static void sort_unique(tr_idset *s)
 /* The chunks prev references that storage does not hold. */
 static int add_missing(tr_repo *r, FILE *prev, tr_idset *out, int *overflow, char *err, size_t errlen)
 {
-	struct listing l = { tr_tmpfile(r->cfg), 0, 0 };
+	struct listing l = { tr_repo_tmpfile(r), 0, 0 };
 	tr_idset present = { NULL, 0, 0 };
 	int rc = 0;
 	if (!l.f) {
@@ -102,7 +103,7 @@ static int add_missing(tr_repo *r, FILE *prev, tr_idset *out, int *overflow, cha
 		return -1;
 	}
 	if (tr_repo_list(r, "chunks/", list_one, &l) != TR_OK || l.failed || fflush(l.f) != 0) {
-		snprintf(err, errlen, "listing chunks/: %s", l.failed ? "cannot write a temporary file" : r->err);
+		snprintf(err, errlen, "listing chunks/: %s", l.failed ? "cannot write a temporary file" : tr_repo_error(r));
 		rc = -1;
 	}
 	unsigned passes = tr_chunkref_passes(l.n, sizeof present.v[0]);

@@ -38,6 +38,7 @@
 #include "repo/backupset.h"
 #include "repo/chunkref.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "base/metric.h"
 #include "repo/repolock.h"
@@ -63,6 +64,7 @@ struct expire {
 	tr_repo *repo;
 	tr_repolock lock;
 	int dry_run;
+	const char *count, *days;  /* retention-count, retention-days, NULL when unset */
 	int64_t now;
 	uint64_t objects, bytes;   /* removed (or would be) */
 	int *keep;                 /* by index in the backup set */
@@ -87,7 +89,7 @@ static int remove_object(struct expire *e, const char *what, const char *rel, in
 	tr_debug("expire: removing %s", rel);
 	tr_repolock_refresh(&e->lock);
 	if (tr_repo_remove(e->repo, rel) != TR_OK) {
-		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
+		snprintf(e->err, sizeof e->err, "%s", tr_repo_error(e->repo));
 		return -1;
 	}
 	return 0;
@@ -98,8 +100,7 @@ static int remove_object(struct expire *e, const char *what, const char *rel, in
  * (nothing is removed then). */
 static int decide(struct expire *e, const tr_backupset *set)
 {
-	const tr_config *cfg = e->repo->cfg;
-	const char *count = tr_config_get(cfg, TR_S_RETENTION_COUNT), *days = tr_config_get(cfg, TR_S_RETENTION_DAYS);
+	const char *count = e->count, *days = e->days;
 	int restorable = 0, kept = 0;
 	for (int i = set->n - 1; i >= 0; i--) {
 		int by_days = days && set->b[i].stop_time >= e->now - (int64_t)atoi(days) * 86400;
@@ -119,12 +120,12 @@ static int decide(struct expire *e, const tr_backupset *set)
 			continue;
 		}
 		if (!tr_status_is_damage(status)) {
-			snprintf(e->err, sizeof e->err, "%s", e->repo->err);
+			snprintf(e->err, sizeof e->err, "%s", tr_repo_error(e->repo));
 			return -1;
 		}
 		e->unknown_refs = 1;
 		tr_warn("expire: backup %s is not restorable (%s): kept, not counted toward retention", set->b[i].label,
-			e->repo->err);
+			tr_repo_error(e->repo));
 	}
 	if (restorable == 0 && set->n > 0) {
 		snprintf(e->err, sizeof e->err, "no backup in the repository is restorable (see the warnings): "
@@ -326,7 +327,7 @@ static int scan_locks(struct expire *e)
 	}
 	l->e = e;
 	if (tr_repo_list(e->repo, "locks/", lock_seen, l) != TR_OK) {
-		snprintf(e->err, sizeof e->err, "%s", e->repo->err);
+		snprintf(e->err, sizeof e->err, "%s", tr_repo_error(e->repo));
 		rc = -1;
 	}
 	for (int i = 0; rc == 0 && i < l->n; i++) {
@@ -414,7 +415,7 @@ static int expire_chunks(struct expire *e, const tr_backupset *set)
 		rc = collect_refs(e, p, passes, &s);
 		struct chunk_scan c = { e, &s, p, passes, 0 };
 		if (rc == 0 && tr_repo_list(e->repo, "chunks/", chunk_candidate, &c) != TR_OK && !c.failed) {
-			snprintf(e->err, sizeof e->err, "%s", e->repo->err);
+			snprintf(e->err, sizeof e->err, "%s", tr_repo_error(e->repo));
 			rc = -1;
 		}
 		if (c.failed)
@@ -449,7 +450,7 @@ static int run_expire(struct expire *e, const tr_backupset *set, const tr_backup
 	tr_info("expire: %d backup%s, %d kept", set->n, set->n == 1 ? "" : "s", kept);
 	int rc = scan_locks(e);
 	if (rc == 0 && tr_repo_list(e->repo, "backups/", collect_bobj, e) != TR_OK) {
-		snprintf(e->err, sizeof e->err, "listing backups/: %s", e->repo->err);
+		snprintf(e->err, sizeof e->err, "listing backups/: %s", tr_repo_error(e->repo));
 		rc = -1;
 	}
 	if (rc == 0)
@@ -473,7 +474,8 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
 	struct expire e;
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings rs;
 	tr_backupset set = { NULL, 0 };
 	tr_backup_damages dmg = { NULL, 0 };
 	(void)argv;
@@ -486,19 +488,22 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	memset(&e, 0, sizeof e);
-	e.repo = &r;
 	e.dry_run = tr_config_get(cfg, TR_S_DRY_RUN) != NULL;
+	e.count = tr_config_get(cfg, TR_S_RETENTION_COUNT);
+	e.days = tr_config_get(cfg, TR_S_RETENTION_DAYS);
 	e.now = (int64_t)time(NULL);
-	int rc = tr_repo_connect(&r, cfg);
+	tr_conf_repo(cfg, &rs);
+	int rc = tr_repo_connect(&r, &rs);
+	e.repo = r;
 	if (rc == TR_OK)
-		rc = tr_repo_unlock(&r, 0);
+		rc = tr_repo_unlock(r, 0);
 	if (rc != TR_OK) {
-		snprintf(e.err, sizeof e.err, "%s", r.err);
+		snprintf(e.err, sizeof e.err, "%s", tr_repo_error(r));
 		rc = -1;
-	} else if (!e.dry_run && tr_repolock_take(&r, &e.lock, "expire", e.err, sizeof e.err) != 0) {
+	} else if (!e.dry_run && tr_repolock_take(r, &e.lock, "expire", e.err, sizeof e.err) != 0) {
 		rc = -1;  /* a dry run removes nothing: it takes no lock */
-	} else if (tr_backupset_load_checked(&r, &set, &dmg) != TR_OK) {
-		snprintf(e.err, sizeof e.err, "%s", r.err);
+	} else if (tr_backupset_load_checked(r, &set, &dmg) != TR_OK) {
+		snprintf(e.err, sizeof e.err, "%s", tr_repo_error(r));
 		rc = -1;
 	} else {
 		rc = run_expire(&e, &set, &dmg);
@@ -514,6 +519,6 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	close_manifests(&e);
 	tr_backupset_free(&set);
 	tr_backup_damages_free(&dmg);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	return rc == 0 ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "repo/backupset.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "pg/pagecheck.h"
 #include "pg/pgconn.h"
@@ -226,7 +227,7 @@ static void print_wal_table(const struct wal_range *w)
 static void print_table(const tr_repo *r, const tr_backupset *set, const tr_backup_damages *d, const tr_sections *s,
 			const struct wal_range *w)
 {
-	printf("repository %s: %d backup%s\n", r->base, set->n, set->n == 1 ? "" : "s");
+	printf("repository %s: %d backup%s\n", tr_repo_base(r), set->n, set->n == 1 ? "" : "s");
 	if (set->n)
 		printf("%-17s %-20s %-20s %-12s %-12s %3s %3s %6s %10s %10s %10s %8s\n", "label", "start (UTC)",
 		       "stop (UTC)", "start lsn", "stop lsn", "tli", "sec", "pg", "size MiB", "stored MiB", "new MiB",
@@ -267,7 +268,7 @@ static int timelines(tr_repo *r, const tr_backupset *set, const tr_sections *s, 
 {
 	uint64_t seg_size = 16 * 1024 * 1024;
 	for (int i = set->n - 1; i >= 0; i--)
-		if (tr_section_of_backup(s, &set->b[i]) == r->section) {
+		if (tr_section_of_backup(s, &set->b[i]) == tr_repo_section(r)) {
 			seg_size = set->b[i].wal_segment_size;
 			break;
 		}
@@ -275,7 +276,7 @@ static int timelines(tr_repo *r, const tr_backupset *set, const tr_sections *s, 
 	if (rc != TR_OK)
 		return rc;
 	if ((w->nst = tr_timeline_states(&w->tl, seg_size, &w->st)) < 0) {
-		snprintf(r->err, sizeof r->err, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 		return TR_ENOMEM;
 	}
 	for (int i = 0; i < w->nst; i++)
@@ -289,7 +290,7 @@ static int load_wal(tr_repo *r, const tr_backupset *set, const tr_sections *s, s
 	int rc = TR_OK;
 	for (int k = 0; rc == TR_OK && k < s->n; k++) {
 		tr_repo_use_section(r, s->v[k].n);
-		rc = tr_repo_list(r, r->wal, wal_range_add, &w[k]);
+		rc = tr_repo_list(r, tr_repo_wal_prefix(r), wal_range_add, &w[k]);
 		if (rc == TR_OK)
 			rc = timelines(r, set, s, &w[k]);
 	}
@@ -308,7 +309,8 @@ static void free_wal(struct wal_range *w, int n)
 int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings rs;
 	tr_backupset set = { NULL, 0 };
 	tr_backup_damages dmg = { NULL, 0 };
 	tr_sections sections = { NULL, 0 };
@@ -322,29 +324,30 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 		tr_error("list: %s", err);
 		return 1;
 	}
-	int rc = tr_repo_connect(&r, cfg);
+	tr_conf_repo(cfg, &rs);
+	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
-		rc = tr_repo_unlock(&r, 0);
+		rc = tr_repo_unlock(r, 0);
 	if (rc == TR_OK)
-		rc = tr_backupset_load_checked(&r, &set, &dmg);
+		rc = tr_backupset_load_checked(r, &set, &dmg);
 	if (rc == TR_OK)
-		rc = tr_sections_for_listing(&r, &sections);
+		rc = tr_sections_for_listing(r, &sections);
 	if (rc == TR_OK && !(w = calloc((size_t)sections.n, sizeof *w))) {
-		snprintf(r.err, sizeof r.err, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 		rc = TR_ENOMEM;
 	}
 	if (rc == TR_OK)
-		rc = load_wal(&r, &set, &sections, w);
+		rc = load_wal(r, &set, &sections, w);
 	if (rc != TR_OK)
-		tr_error("list: %s", r.err);
+		tr_error("list: %s", tr_repo_error(r));
 	else if (tr_config_get(cfg, TR_S_JSON))
 		print_json(&set, &dmg, &sections, w);
 	else
-		print_table(&r, &set, &dmg, &sections, w);
+		print_table(r, &set, &dmg, &sections, w);
 	tr_backupset_free(&set);
 	free_wal(w, sections.n);
 	tr_sections_free(&sections);
 	tr_backup_damages_free(&dmg);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	return rc == TR_OK ? 0 : 1;
 }

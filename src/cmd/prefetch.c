@@ -31,8 +31,8 @@ struct pf_job {
 static int spool_dirfd(const tr_repo *r)
 {
 	char path[PATH_MAX], what[32] = "prefetch";
-	if (r->section > 1)
-		snprintf(what, sizeof what, "prefetch-s%u", (unsigned)r->section);
+	if (tr_repo_section(r) > 1)
+		snprintf(what, sizeof what, "prefetch-s%u", (unsigned)tr_repo_section(r));
 	return tr_repo_local_dirfd(r, what, path, sizeof path);
 }
 
@@ -79,7 +79,7 @@ static int decode_into(tr_repo *r, const char *name, int fd, const char *dst, tr
 	struct counted_sink s = { a.fd, 0 };
 	int rc = tr_repo_decode_fd(r, rel, fd, counted_write, &s, x);
 	if (rc == TR_OK && !tr_wal_segment_size_ok(s.n)) {
-		snprintf(r->err, sizeof r->err, "%llu bytes, not a WAL segment's size", (unsigned long long)s.n);
+		tr_repo_set_error(r, "%llu bytes, not a WAL segment's size", (unsigned long long)s.n);
 		rc = TR_REPO_ECORRUPT;
 	}
 	if (rc == TR_OK && tr_atomic_commit(&a, 0) != 0)
@@ -89,10 +89,10 @@ static int decode_into(tr_repo *r, const char *name, int fd, const char *dst, tr
 	return rc == TR_OK ? 0 : -1;
 }
 
-int tr_prefetch_take(tr_repo *r, const char *name, const char *dst, tr_xfer *x)
+int tr_prefetch_take(tr_repo *r, int prefetch, const char *name, const char *dst, tr_xfer *x)
 {
 	struct stat st;
-	if (tr_config_int(r->cfg, TR_S_PREFETCH) == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT)
+	if (prefetch == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT)
 		return 1;
 	int dirfd = spool_dirfd(r);
 	int fd = dirfd >= 0 ? open_spooled(dirfd, name, &st) : -1;
@@ -101,7 +101,7 @@ int tr_prefetch_take(tr_repo *r, const char *name, const char *dst, tr_xfer *x)
 		close(fd);
 	if (rc != 0 && fd != -1)
 		tr_warn("archive-get %s: the prefetched copy is unusable (%s): fetching it from the archive", name,
-			fd == -2 ? "not a regular file of this user of a plausible size" : r->err);
+			fd == -2 ? "not a regular file of this user of a plausible size" : tr_repo_error(r));
 	if (fd != -1)
 		unlinkat(dirfd, name, 0);  /* used, or unusable: either way done */
 	if (dirfd >= 0)
@@ -181,10 +181,10 @@ static int pick_next(tr_repo *r, const char *name, int dirfd, struct pf_job *job
 	struct next_scan s = { name, jobs, 0, max, dirfd };
 	char prefix[64];
 	unsigned tli, log, seg;
-	snprintf(prefix, sizeof prefix, "%s%.16s/", r->wal, name);
+	snprintf(prefix, sizeof prefix, "%s%.16s/", tr_repo_wal_prefix(r), name);
 	tr_repo_list(r, prefix, next_segment, &s);
 	if (s.n < max && sscanf(name, "%8X%8X%8X", &tli, &log, &seg) == 3) {
-		snprintf(prefix, sizeof prefix, "%s%08X%08X/", r->wal, tli, log + 1);
+		snprintf(prefix, sizeof prefix, "%s%08X%08X/", tr_repo_wal_prefix(r), tli, log + 1);
 		tr_repo_list(r, prefix, next_segment, &s);
 	}
 	/* Already spooled ones need no second download. */
@@ -195,24 +195,23 @@ static int pick_next(tr_repo *r, const char *name, int dirfd, struct pf_job *job
 	return kept;
 }
 
-static void run_prefetch(const tr_config *cfg, uint32_t section, const char *name)
+static void run_prefetch(const tr_repo_settings *rs, int max, uint32_t section, const char *name)
 {
 	char err[512];
-	int max = (int)tr_config_int(cfg, TR_S_PREFETCH), lfd = -1, dirfd = -1;
-	tr_repo r;
+	int lfd = -1, dirfd = -1;
+	tr_repo *r = NULL;
 	struct pf_job *jobs = calloc((size_t)max, sizeof *jobs);
-	memset(&r, 0, sizeof r);
-	if (jobs && tr_repo_connect(&r, cfg) == TR_OK && tr_repo_unlock_flags(&r, TR_UNLOCK_CACHED) == TR_OK) {
-		tr_repo_use_section(&r, section);
-		dirfd = spool_dirfd(&r);
+	if (jobs && tr_repo_connect(&r, rs) == TR_OK && tr_repo_unlock_flags(r, TR_UNLOCK_CACHED) == TR_OK) {
+		tr_repo_use_section(r, section);
+		dirfd = spool_dirfd(r);
 	}
 	if (dirfd >= 0)
 		lfd = openat(dirfd, ".lock", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	/* Only one prefetcher at a time: the lock is held until exit. */
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
 		clean_spool(dirfd, name);
-		int n = pick_next(&r, name, dirfd, jobs, max);
-		tr_pool *p = n ? tr_pool_start(&r, n, n, fetch_job, r.wal, err, sizeof err) : NULL;
+		int n = pick_next(r, name, dirfd, jobs, max);
+		tr_pool *p = n ? tr_pool_start(r, n, n, fetch_job, (void *)tr_repo_wal_prefix(r), err, sizeof err) : NULL;
 		for (int i = 0; p && i < n; i++)
 			tr_pool_submit(p, &jobs[i]);
 		if (p) {
@@ -220,7 +219,7 @@ static void run_prefetch(const tr_config *cfg, uint32_t section, const char *nam
 			tr_pool_stop(p);
 		}
 	}
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	free(jobs);
 	if (lfd >= 0)
 		close(lfd);
@@ -228,9 +227,9 @@ static void run_prefetch(const tr_config *cfg, uint32_t section, const char *nam
 		close(dirfd);
 }
 
-void tr_prefetch_spawn(const tr_config *cfg, uint32_t section, const char *name)
+void tr_prefetch_spawn(const tr_repo_settings *rs, int prefetch, uint32_t section, const char *name)
 {
-	if (tr_config_int(cfg, TR_S_PREFETCH) == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT)
+	if (prefetch == 0 || tr_wal_kind(name) != TR_WAL_SEGMENT)
 		return;
 	pid_t pid = fork();
 	if (pid != 0) {
@@ -249,6 +248,6 @@ void tr_prefetch_spawn(const tr_config *cfg, uint32_t section, const char *name)
 		dup2(devnull, 1);
 		close(devnull);
 	}
-	run_prefetch(cfg, section, name);
+	run_prefetch(rs, prefetch, section, name);
 	_exit(0);
 }

@@ -18,13 +18,14 @@
 
 #include <stdint.h>
 #include "repo/repo.h"
-#include "conf/settings.h"
 
 /* 0 if name was prefetched, authenticated and is now at dst (x filled);
- * 1 if it was not spooled or the spooled copy was unusable (removed). */
-int tr_prefetch_take(tr_repo *r, const char *name, const char *dst, tr_xfer *x);
-/* Starts the background prefetcher for the segments after name, in
- * history section `section` (section.h; each has its own spool). */
-void tr_prefetch_spawn(const tr_config *cfg, uint32_t section, const char *name);
+ * 1 if it was not spooled or the spooled copy was unusable (removed), or
+ * prefetch (the setting: segments read ahead) is 0. */
+int tr_prefetch_take(tr_repo *r, int prefetch, const char *name, const char *dst, tr_xfer *x);
+/* Starts the background prefetcher for the next prefetch segments after
+ * name, in history section `section` (section.h; each has its own
+ * spool), connected with rs. */
+void tr_prefetch_spawn(const tr_repo_settings *rs, int prefetch, uint32_t section, const char *name);
 
 #endif

@@ -19,8 +19,10 @@
  */
 #include "config.h"
 #include "repo/backupset.h"
+#include "repo/chunkref.h"
 #include "format/checksum.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "pg/datadir.h"
 #include "cmd/fsync_tree.h"
 #include "cmd/linkmap.h"
@@ -57,6 +59,8 @@ struct chunk_get {
 };
 
 struct restore {
+	const tr_config *cfg;
+	tr_restore_targets targets;
 	tr_repo *repo;
 	const char *dir;          /* as given */
 	tr_pool *pool;
@@ -120,7 +124,7 @@ static int chunk_in_place(tr_repo *repo, const struct chunk_get *c, uint8_t *buf
 		close(fd);
 	if (done != c->length)
 		return 0;
-	tr_chunk_id(&repo->keys, buf, c->length, id);
+	tr_repo_chunk_id(repo, buf, c->length, id);
 	return strcmp(id, c->id) == 0;
 }
 
@@ -128,7 +132,7 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 {
 	struct chunk_get *c = job;
 	struct restore *rs = arg;
-	char rel[128];
+	char rel[128], werr[1024];
 	tr_membuf s = { malloc(c->length ? c->length : 1), 0, c->length, 0 };
 	int rc = -1;
 	tr_chunk_rel(c->id, rel, sizeof rel);
@@ -138,22 +142,22 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 		pthread_mutex_unlock(&rs->mu);
 		rc = 0;
 	} else if (!s.data) {
-		snprintf(repo->err, sizeof repo->err, "out of memory");
+		tr_repo_set_error(repo, "out of memory");
 	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
-		/* repo->err names the object; add the file it belongs to. */
+		/* tr_repo_error(repo) names the object; add the file it belongs to. */
 		char e[2048];
-		snprintf(e, sizeof e, "%s (chunk of %s)", repo->err, shown(rs, c->path));
-		snprintf(repo->err, sizeof repo->err, "%s", e);
+		snprintf(e, sizeof e, "%s (chunk of %s)", tr_repo_error(repo), shown(rs, c->path));
+		tr_repo_set_error(repo, "%s", e);
 	} else {
 		/* The chunk decrypted and authenticated under a key bound to its
 		 * name (format.h), so it is what backup stored under this id: the
 		 * keyed id is not recomputed here (verify does), only the length
 		 * the manifest records is checked. */
 		if (s.len != c->length)
-			snprintf(repo->err, sizeof repo->err, "chunk %s of %s holds %zu bytes, the manifest says %zu",
+			tr_repo_set_error(repo, "chunk %s of %s holds %zu bytes, the manifest says %zu",
 				 c->id, shown(rs, c->path), s.len, (size_t)c->length);
-		else
-			rc = write_at(c->path, s.data, s.len, c->offset, repo->err, sizeof repo->err);
+		else if ((rc = write_at(c->path, s.data, s.len, c->offset, werr, sizeof werr)) != 0)
+			tr_repo_set_error(repo, "%s", werr);
 	}
 	if (rc == 0 && s.len) {
 		pthread_mutex_lock(&rs->mu);
@@ -533,17 +537,17 @@ static int write_recovery(struct restore *rs, const tr_restore_plan *plan)
 {
 	static const char *const files[] = { "postgresql.auto.conf", "postgresql.conf", TR_RESTORE_CONF_NAME,
 					     "recovery.signal", "standby.signal" };
-	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL, rs->repo->section };
+	tr_recovery rec = { plan->timeline, plan->target_time[0] ? plan->target_time : NULL, tr_repo_section(rs->repo) };
 	/* A standby follows every later promotion of its upstream; the plan's
 	 * timeline only chose the backup, unless the user named one. */
-	if (tr_config_get(rs->repo->cfg, TR_S_STANDBY) && !tr_config_get(rs->repo->cfg, TR_S_TARGET_TIMELINE))
+	if (tr_config_get(rs->cfg, TR_S_STANDBY) && !rs->targets.timeline)
 		rec.timeline = NULL;
 	for (size_t i = 0; i < TR_ARRAY_LEN(files); i++)
 		if (tr_rtree_note_file(&rs->tree, files[i]) != 0) {
 			snprintf(rs->err, sizeof rs->err, "out of memory");
 			return -1;
 		}
-	if (tr_restore_conf_write(rs->repo->cfg, rs->tree.root, &rec, rs->err, sizeof rs->err) != 0)
+	if (tr_restore_conf_write(rs->cfg, rs->tree.root, &rec, rs->err, sizeof rs->err) != 0)
 		return -1;
 	for (size_t i = 0; rs->tree.uid != (uid_t)-1 && i < TR_ARRAY_LEN(files); i++) {
 		int fd = openat(rs->tree.rootfd, files[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -634,7 +638,7 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 {
 	struct chunk_get *control = NULL;
-	int workers = (int)tr_config_int(rs->repo->cfg, TR_S_PARALLEL);
+	int workers = (int)tr_config_int(rs->cfg, TR_S_PARALLEL);
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
 	if (rs->pool)
@@ -669,7 +673,7 @@ static const char *target_dir(const tr_config *cfg, int argc, char **argv)
  * manifest; 1 means "--try and nothing to restore". */
 static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore_plan *plan)
 {
-	const tr_config *cfg = r->cfg;
+	const tr_config *cfg = rs->cfg;
 	int try_only = tr_config_get(cfg, TR_S_TRY) != NULL, status;
 	uint32_t section;
 	int rc = tr_repo_unlock(r, 0);
@@ -678,22 +682,23 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 	if (rc == TR_OK)
 		rc = tr_backupset_load(r, set);
 	if (rc != TR_OK) {
-		snprintf(rs->err, sizeof rs->err, "%s", r->err);
+		snprintf(rs->err, sizeof rs->err, "%s", tr_repo_error(r));
 		return -1;
 	}
 	if (set->n == 0) {
 		if (try_only)
 			return 1;
-		snprintf(rs->err, sizeof rs->err, "the repository %s has no backup", r->base);
+		snprintf(rs->err, sizeof rs->err, "the repository %s has no backup", tr_repo_base(r));
 		return -1;
 	}
-	if (tr_section_restore_scope(r, set, &section, rs->err, sizeof rs->err) != 0)
+	if (tr_section_restore_scope(r, set, rs->targets.label, (uint32_t)tr_config_int(cfg, TR_S_SECTION), &section,
+				     rs->err, sizeof rs->err) != 0)
 		return -1;   /* the history section: its backups and its WAL (section.h) */
-	if (tr_restore_plan_make(r, set, plan, rs->err, sizeof rs->err) != 0)
+	if (tr_restore_plan_make(r, set, &rs->targets, plan, rs->err, sizeof rs->err) != 0)
 		return -1;
 	rs->mf = tr_manifest_open(r, set->b[plan->chosen].label, &rs->hdr, &status);
 	if (!rs->mf) {
-		snprintf(rs->err, sizeof rs->err, "%s", r->err);
+		snprintf(rs->err, sizeof rs->err, "%s", tr_repo_error(r));
 		return -1;
 	}
 	if (rs->delta && strcmp(rs->sysid, rs->hdr.system_id) != 0) {
@@ -710,6 +715,10 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 static int read_options(struct restore *rs, const tr_config *cfg, const char *dir)
 {
 	char label[128];
+	rs->targets = (tr_restore_targets){ tr_config_get(cfg, TR_S_TARGET_TIME), tr_config_get(cfg, TR_S_TARGET_LSN),
+					    tr_config_get(cfg, TR_S_TARGET_XID), tr_config_get(cfg, TR_S_TARGET_NAME),
+					    tr_config_get(cfg, TR_S_BACKUP_LABEL), tr_config_get(cfg, TR_S_TARGET_TIMELINE),
+					    tr_config_get(cfg, TR_S_TARGET_EXCLUSIVE) != NULL };
 	if (tr_restore_conf_check(cfg, rs->err, sizeof rs->err) != 0)
 		return -1;
 	if (strpbrk(dir, "\n\r")) {
@@ -737,7 +746,7 @@ static int read_options(struct restore *rs, const tr_config *cfg, const char *di
  * first, or the cluster's worker could not read it. */
 static void give_spool(struct restore *rs)
 {
-	if (rs->tree.uid == (uid_t)-1 || tr_config_get(rs->repo->cfg, TR_S_SPOOL_DIR))
+	if (rs->tree.uid == (uid_t)-1 || tr_config_get(rs->cfg, TR_S_SPOOL_DIR))
 		return;
 	if (mkdirat(rs->tree.rootfd, TR_SPOOL_DIRNAME, 0700) == 0 || errno == EEXIST) {
 		int dfd = openat(rs->tree.rootfd, TR_SPOOL_DIRNAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -833,7 +842,8 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
 	struct restore rs;
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings repo_settings;
 	tr_backupset set = { NULL, 0 };
 	tr_restore_plan plan;
 	uid_t uid;
@@ -850,20 +860,21 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	memset(&rs, 0, sizeof rs);
-	memset(&r, 0, sizeof r);
 	rs.tree.rootfd = rs.tree.lockfd = -1;
 	pthread_mutex_init(&rs.mu, NULL);
-	rs.repo = &r;
+	rs.cfg = cfg;
 	rs.dir = dir;
+	tr_conf_repo(cfg, &repo_settings);
 	tr_metric_pgdata(NULL);  /* until dir holds a restored cluster */
 	if (read_options(&rs, cfg, dir) != 0 || tr_rtree_owner(dir, &uid, &gid, rs.err, sizeof rs.err) != 0 ||
 	    check_target(&rs, cfg, dir) != 0) {
 		rc = -1;
-	} else if ((rc = tr_repo_connect(&r, cfg)) != TR_OK) {
-		snprintf(rs.err, sizeof rs.err, "%s", r.err);
+	} else if ((rc = tr_repo_connect(&r, &repo_settings)) != TR_OK) {
+		snprintf(rs.err, sizeof rs.err, "%s", tr_repo_error(r));
 		rc = -1;
 	} else {
-		rc = prepare(&rs, &r, &set, &plan);
+		rs.repo = r;
+		rc = prepare(&rs, r, &set, &plan);
 	}
 	if (rc == 1) {
 		tr_metric_status("skipped");
@@ -883,7 +894,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	tr_linkmap_free(&rs.tablespaces);
 	free(rs.ts_oid);
 	tr_backupset_free(&set);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	pthread_mutex_destroy(&rs.mu);
 	return rc == 0 ? 0 : 1;
 }

@@ -127,12 +127,11 @@ static void format_us(int64_t us, char out[40])
 
 /* --- targets --- */
 
-static int read_targets(struct plan *pl, const tr_config *cfg, tr_restore_plan *p)
+static int read_targets(struct plan *pl, const tr_restore_targets *tg, tr_restore_plan *p)
 {
-	const char *t = tr_config_get(cfg, TR_S_TARGET_TIME), *l = tr_config_get(cfg, TR_S_TARGET_LSN);
-	const char *x = tr_config_get(cfg, TR_S_TARGET_XID);
-	pl->label = tr_config_get(cfg, TR_S_BACKUP_LABEL);
-	pl->name = tr_config_get(cfg, TR_S_TARGET_NAME);
+	const char *t = tg->time, *l = tg->lsn, *x = tg->xid;
+	pl->label = tg->label;
+	pl->name = tg->name;
 	if (t && tr_parse_target_time(t, &pl->time_us, p->target_time, sizeof p->target_time) != 0) {
 		snprintf(pl->err, pl->errlen, "TOTALRECALL_TARGET_TIME (--target-time): not a time "
 			 "(YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]], UTC if no zone)");
@@ -145,7 +144,7 @@ static int read_targets(struct plan *pl, const tr_config *cfg, tr_restore_plan *
 	pl->has_time = t != NULL;
 	pl->has_lsn = l != NULL;
 	pl->has_xid = x != NULL;
-	pl->exclusive = tr_config_get(cfg, TR_S_TARGET_EXCLUSIVE) != NULL;
+	pl->exclusive = tg->exclusive;
 	pl->xid = x ? strtoull(x, NULL, 10) : 0;
 	return 0;
 }
@@ -298,7 +297,7 @@ static int scan_first(struct plan *pl, tr_walscan *ws, uint64_t from, uint64_t t
 	struct match here = { pl, 0, 0, 0, 0 };
 	int rc = tr_walscan_range(ws, from, to, match_record, &here);
 	if (rc < 0) {
-		snprintf(pl->err, pl->errlen, "%s", pl->r->err);
+		snprintf(pl->err, pl->errlen, "%s", tr_repo_error(pl->r));
 		return -1;
 	}
 	if (here.found)
@@ -356,7 +355,7 @@ static int choose_by_record(struct plan *pl, int *chosen)
 	char w[128], lsn[24];
 	int from = 0, rc = tr_walscan_init(&ws, pl->r, &pl->tl, pl->target, pl->seg_size);
 	if (rc != 0) {
-		snprintf(pl->err, pl->errlen, "%s", pl->r->err);
+		snprintf(pl->err, pl->errlen, "%s", tr_repo_error(pl->r));
 		return -1;
 	}
 	what(pl, w, sizeof w);
@@ -454,7 +453,7 @@ static int check_end(struct plan *pl, const tr_manifest_hdr *b)
 	char when[40], lsn[24];
 	int rc = 0, n = 0;
 	if (tr_walscan_init(&ws, pl->r, &pl->tl, pl->target, pl->seg_size) != 0) {
-		snprintf(pl->err, pl->errlen, "%s", pl->r->err);
+		snprintf(pl->err, pl->errlen, "%s", tr_repo_error(pl->r));
 		return -1;
 	}
 	if (tail_segment(&ws, pl, &segno) != 0) {
@@ -471,7 +470,7 @@ static int check_end(struct plan *pl, const tr_manifest_hdr *b)
 	}
 	tr_walscan_free(&ws);
 	if (rc < 0) {
-		snprintf(pl->err, pl->errlen, "%s", pl->r->err);
+		snprintf(pl->err, pl->errlen, "%s", tr_repo_error(pl->r));
 		return -1;
 	}
 	if ((pl->has_time && !t.has_commit) || (pl->has_lsn && !t.has_record)) {
@@ -550,9 +549,9 @@ static int choose_backup(struct plan *pl, int *chosen)
 	return 0;
 }
 
-int tr_restore_plan_make(tr_repo *r, const tr_backupset *set, tr_restore_plan *p, char *err, size_t errlen)
+int tr_restore_plan_make(tr_repo *r, const tr_backupset *set, const tr_restore_targets *t, tr_restore_plan *p,
+			 char *err, size_t errlen)
 {
-	const tr_config *cfg = r->cfg;
 	struct plan pl;
 	int k = -1, rc;
 	memset(p, 0, sizeof *p);
@@ -562,9 +561,9 @@ int tr_restore_plan_make(tr_repo *r, const tr_backupset *set, tr_restore_plan *p
 	pl.err = err;
 	pl.errlen = errlen;
 	pl.seg_size = set->b[set->n - 1].wal_segment_size;
-	rc = read_targets(&pl, cfg, p);
+	rc = read_targets(&pl, t, p);
 	if (rc == 0 && (rc = tr_timelines_load(r, &pl.tl)) != TR_OK) {
-		snprintf(err, errlen, "%s", r->err);
+		snprintf(err, errlen, "%s", tr_repo_error(r));
 		rc = -1;
 	}
 	if (rc == 0 && (pl.nst = tr_timeline_states(&pl.tl, pl.seg_size, &pl.st)) < 0) {
@@ -572,7 +571,7 @@ int tr_restore_plan_make(tr_repo *r, const tr_backupset *set, tr_restore_plan *p
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = choose_timeline(&pl, tr_config_get(cfg, TR_S_TARGET_TIMELINE));
+		rc = choose_timeline(&pl, t->timeline);
 	if (rc == 0)
 		rc = list_candidates(&pl);
 	if (rc == 0 && (pl.has_xid || pl.name) && !pl.label)

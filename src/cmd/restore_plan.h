@@ -25,6 +25,14 @@
 #include "repo/backupset.h"
 #include "repo/repo.h"
 
+/* The targets restore was given, read at its entry (NULL: not given). */
+typedef struct tr_restore_targets {
+	const char *time, *lsn, *xid, *name;  /* --target-time, -lsn, -xid, -name, as written */
+	const char *label;                     /* --backup */
+	const char *timeline;                  /* --target-timeline */
+	int exclusive;                         /* --target-exclusive */
+} tr_restore_targets;
+
 typedef struct tr_restore_plan {
 	int chosen;               /* index in the backup set */
 	char timeline[16];        /* recovery_target_timeline to write */
@@ -32,7 +40,8 @@ typedef struct tr_restore_plan {
 } tr_restore_plan;
 
 /* 0, or -1 with one line in err. */
-int tr_restore_plan_make(tr_repo *r, const tr_backupset *set, tr_restore_plan *p, char *err, size_t errlen);
+int tr_restore_plan_make(tr_repo *r, const tr_backupset *set, const tr_restore_targets *t, tr_restore_plan *p,
+			 char *err, size_t errlen);
 
 /* "YYYY-MM-DD HH:MM:SS[.ffffff][zone]" ('T' for the space too), zone Z,
  * UTC or a numeric offset (+HH, +HH:MM, +HHMM), UTC when none: Unix

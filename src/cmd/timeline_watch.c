@@ -1,6 +1,6 @@
 /*
  * timeline_watch.c - archive-put's watch for diverged timelines (see
- * timeline.h, tr_timeline_watch).
+ * archive.h, tr_timeline_watch).
  *
  * The history files of the repository are kept in a small cache in the
  * state directory (<state-dir>/timelines/<repository>/histories, and
@@ -13,10 +13,11 @@
  * file archived from this host is added at once.
  */
 #include "config.h"
+#include "cmd/archive.h"
 #include "repo/timeline.h"
 #include "base/log.h"
 #include "pg/pgconn.h"
-#include "base/spool.h"
+#include "base/metric.h"
 #include "base/util.h"
 #include "pg/walname.h"
 
@@ -122,7 +123,7 @@ static void probe(tr_repo *r, struct watch *w)
 	for (uint32_t tli = w->next; text.data && misses < 2; tli++) {
 		char rel[64];
 		tr_timeline t;
-		snprintf(rel, sizeof rel, "%s%08X.history", r->wal, tli);
+		snprintf(rel, sizeof rel, "%s%08X.history", tr_repo_wal_prefix(r), tli);
 		text.len = 0;
 		int rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
 		if (rc == TR_ENOTFOUND) {
@@ -142,20 +143,10 @@ static void probe(tr_repo *r, struct watch *w)
 }
 
 /* A warning in PostgreSQL's log, and a metrics record a monitor can count. */
-static void report(tr_repo *r, const char *name, const char *msg)
+static void report(const char *name, const char *msg)
 {
-	char dir[4096];
-	tr_metric m;
 	tr_warn("%s", msg);
-	memset(&m, 0, sizeof m);
-	m.operation = "timeline-divergence";
-	snprintf(m.subject, sizeof m.subject, "%s", name);
-	m.start_us = m.finish_us = tr_now_us();
-	m.status = "warning";
-	snprintf(m.error, sizeof m.error, "%s", msg);
-	if (tr_spool_dir(tr_config_get(r->cfg, TR_S_SPOOL_DIR), tr_config_get(r->cfg, TR_S_PGDATA), dir, sizeof dir) &&
-	    tr_spool_append(dir, &m) != 0)
-		tr_warn("cannot record metrics in %s: %s", dir, strerror(errno));
+	tr_metric_now("timeline-divergence", name, "warning", msg);
 }
 
 /* A segment of timeline p stored at or after the fork of a child. */
@@ -172,7 +163,7 @@ static void check_segment(tr_repo *r, const struct watch *w, const char *name)
 			snprintf(msg, sizeof msg, "archive-put %s: timeline %u is archived past %s, where timeline %u forked "
 				 "from it: the repository now holds diverged histories, and restore will ask which one to "
 				 "follow (--target-timeline; see totalrecall list)", name, tli, fork, w->e[i].tli);
-			report(r, name, msg);
+			report(name, msg);
 		}
 }
 
@@ -197,7 +188,7 @@ static void check_history(tr_repo *r, struct watch *w, const char *path, const c
 				 "archived past it (%s): the repository now holds diverged histories, and restore will ask "
 				 "which one to follow (--target-timeline; see totalrecall list)", name, tli, parent->tli, fork,
 				 seg);
-			report(r, name, msg);
+			report(name, msg);
 		}
 	}
 	free(t.anc);
@@ -223,8 +214,8 @@ void tr_timeline_watch(tr_repo *r, const char *path, const char *name)
 	memset(&w, 0, sizeof w);
 	/* One cache per history section: each has its own timelines. */
 	char file[32] = "histories";
-	if (r->section > 1)
-		snprintf(file, sizeof file, "histories-%u", (unsigned)r->section);
+	if (tr_repo_section(r) > 1)
+		snprintf(file, sizeof file, "histories-%u", (unsigned)tr_repo_section(r));
 	if (tr_repo_local_dir(r, "timelines", dir, sizeof dir) != 0 ||
 	    (size_t)snprintf(w.path, sizeof w.path, "%s/%s", dir, file) >= sizeof w.path) {
 		tr_debug("timeline watch: no state directory: %s", strerror(errno));

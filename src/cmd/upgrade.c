@@ -19,6 +19,7 @@
 #include "config.h"
 #include "pg/clusterid.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "pg/pgconn.h"
 #include "repo/repo.h"
@@ -33,7 +34,7 @@
 static int server_id(const tr_config *cfg, tr_cluster_id *id, char *err, size_t errlen)
 {
 	tr_pg_info info;
-	tr_pg *pg = tr_pg_connect(cfg, err, errlen);
+	tr_pg *pg = tr_pg_connect_to(tr_config_get(cfg, TR_S_PG_CONNINFO), err, errlen);
 	int rc = pg ? tr_pg_info_get(pg, &info, err, errlen) : -1;
 	tr_pg_close(pg);
 	if (rc == 0 && tr_cluster_id_from_server(info.version, info.system_id, id) != 0) {
@@ -90,7 +91,7 @@ static void report(const tr_repo *r, const tr_section *sec, int added, const cha
 	}
 	tr_info("upgrade: recorded %s, read from %s; its WAL goes to %s%s. Take a backup of it now (totalrecall "
 		"backup): until then only the older sections' backups can be restored, with their own major version's "
-		"binaries", id, from, r->base, r->wal);
+		"binaries", id, from, tr_repo_base(r), tr_repo_wal_prefix(r));
 }
 
 int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv)
@@ -98,7 +99,8 @@ int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv)
 	char err[2048], from[PATH_MAX + 64];
 	tr_cluster_id id;
 	tr_section sec;
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings rs;
 	int added = 0, rc;
 	(void)argv;
 	if (argc != 0) {
@@ -110,21 +112,21 @@ int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv)
 		tr_error("upgrade: %s", err);
 		return 1;
 	}
-	memset(&r, 0, sizeof r);
-	rc = tr_repo_connect(&r, cfg);
+	tr_conf_repo(cfg, &rs);
+	rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
-		rc = tr_repo_unlock_flags(&r, TR_UNLOCK_WRITER);
+		rc = tr_repo_unlock_flags(r, TR_UNLOCK_WRITER);
 	if (rc == TR_ENOTFOUND)
 		snprintf(err, sizeof err, "there is no repository %s: nothing to upgrade (archive-put or init creates one)",
-			 r.base);
+			 tr_repo_base(r));
 	else if (rc != TR_OK)
-		snprintf(err, sizeof err, "%s", r.err);
-	else if (tr_section_upgrade(&r, &id, "upgrade", &sec, &added, err, sizeof err) != 0)
+		snprintf(err, sizeof err, "%s", tr_repo_error(r));
+	else if (tr_section_upgrade(r, &id, "upgrade", &sec, &added, err, sizeof err) != 0)
 		rc = -1;
 	if (rc == TR_OK)
-		report(&r, &sec, added, from);
+		report(r, &sec, added, from);
 	else
 		tr_error("upgrade: %s", err);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	return rc == TR_OK ? 0 : 1;
 }

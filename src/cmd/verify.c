@@ -31,6 +31,7 @@
 #include "cmd/verify.h"
 #include "repo/backupset.h"
 #include "cmd/commands.h"
+#include "conf/resolve.h"
 #include "base/log.h"
 #include "base/metric.h"
 #include "base/util.h"
@@ -67,12 +68,12 @@ static int load_backups(tr_verify *v)
 		b->mf = tr_manifest_open(v->repo, label, &b->h, &status);
 		v->manifests_read++;
 		if (!b->mf && status != TR_REPO_ECORRUPT && status != TR_REPO_EKEY && status != TR_ENOTFOUND) {
-			snprintf(v->err, sizeof v->err, "%s", v->repo->err);
+			snprintf(v->err, sizeof v->err, "%s", tr_repo_error(v->repo));
 			return -1;
 		}
 		if (!b->mf) {
 			b->broken = 1;
-			tr_verify_report(v, "damaged manifest of backup %s: %s", label, v->repo->err);
+			tr_verify_report(v, "damaged manifest of backup %s: %s", label, tr_repo_error(v->repo));
 		}
 	}
 	if (v->only && v->nb == 0) {
@@ -136,7 +137,7 @@ static void report_damaged_wal(tr_verify *v)
 static int check_sections(tr_verify *v)
 {
 	if (tr_sections_for_listing(v->repo, &v->sections) != TR_OK) {
-		snprintf(v->err, sizeof v->err, "cannot read the history sections: %s", v->repo->err);
+		snprintf(v->err, sizeof v->err, "cannot read the history sections: %s", tr_repo_error(v->repo));
 		return -1;
 	}
 	for (int i = 0; i < v->sections.n; i++)
@@ -167,7 +168,7 @@ static int write_state(tr_verify *v, const char *path)
 
 static int run_phases(tr_verify *v, int *keyring_bad)
 {
-	int workers = (int)tr_config_int(v->repo->cfg, TR_S_PARALLEL);
+	int workers = v->parallel;
 	int rc = tr_verify_check_keyring(v);
 	if (rc < 0)
 		return -1;
@@ -262,7 +263,8 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048], state[4400];
 	tr_verify v;
-	tr_repo r;
+	tr_repo *r = NULL;
+	tr_repo_settings rs;
 	int keyring_bad = 0, rc;
 	(void)argv;
 	if (argc != 0) {
@@ -275,17 +277,19 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 	}
 	memset(&v, 0, sizeof v);
 	pthread_mutex_init(&v.mu, NULL);
-	v.repo = &r;
+	v.parallel = (int)tr_config_int(cfg, TR_S_PARALLEL);
 	v.only = tr_config_get(cfg, TR_S_BACKUP_LABEL);
 	v.full = tr_config_get(cfg, TR_S_FULL) != NULL;
-	rc = tr_repo_connect(&r, cfg);
+	tr_conf_repo(cfg, &rs);
+	rc = tr_repo_connect(&r, &rs);
+	v.repo = r;
 	if (rc == TR_OK)
-		rc = tr_repo_unlock(&r, 0);
+		rc = tr_repo_unlock(r, 0);
 	if (rc != TR_OK) {
-		snprintf(v.err, sizeof v.err, "%s", r.err);
+		snprintf(v.err, sizeof v.err, "%s", tr_repo_error(r));
 		rc = -1;
 	} else {
-		tr_vstate_path(tr_config_get(cfg, TR_S_STATE_DIR), r.hash, state, sizeof state);
+		tr_vstate_path(rs.state_dir, tr_repo_hash(r), state, sizeof state);
 		if (!v.full)
 			tr_vstate_load(&v.prev, state);
 		v.full = v.full || !v.prev.valid;
@@ -305,6 +309,6 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 	else
 		tr_error("verify: %s", v.err);
 	verify_free(&v);
-	tr_repo_close(&r);
+	tr_repo_close(r);
 	return rc == 0 || rc == 2 ? rc : 1;
 }

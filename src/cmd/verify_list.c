@@ -5,6 +5,7 @@
 #include "config.h"
 #include "cmd/verify.h"
 #include "repo/backupset.h"
+#include "repo/tmpobj.h"
 #include "format/checksum.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -69,14 +70,14 @@ int tr_verify_collect(tr_verify *v)
 	/* "wal-": the WAL of history sections 2 and later (section.h). */
 	static const char *const prefixes[] = { "backups/", "chunks/", "wal/", "wal-" };
 	struct collect c = { v, 0 };
-	v->listing = tr_tmpfile(v->repo->cfg);
+	v->listing = tr_repo_tmpfile(v->repo);
 	if (!v->listing) {
 		snprintf(v->err, sizeof v->err, "cannot create a temporary file in the state directory");
 		return -1;
 	}
 	for (size_t i = 0; i < TR_ARRAY_LEN(prefixes); i++)
 		if (tr_repo_list(v->repo, prefixes[i], collect_one, &c) != TR_OK || c.failed) {
-			snprintf(v->err, sizeof v->err, "%s", c.failed ? "cannot write the listing" : v->repo->err);
+			snprintf(v->err, sizeof v->err, "%s", c.failed ? "cannot write the listing" : tr_repo_error(v->repo));
 			return -1;
 		}
 	if (fflush(v->listing) != 0) {
@@ -115,7 +116,7 @@ int tr_verify_check_keyring(tr_verify *v)
 {
 	int rc = tr_repo_keyring_report(v->repo, report_line, v);
 	if (rc < 0)
-		snprintf(v->err, sizeof v->err, "%s", v->repo->err);
+		snprintf(v->err, sizeof v->err, "%s", tr_repo_error(v->repo));
 	return rc < 0 ? -1 : rc;
 }
 
@@ -208,13 +209,13 @@ int tr_verify_decode_job(tr_repo *repo, void *job, void *arg)
 	struct decode_sink s = { NULL, 0 };
 	char id[66];
 	int ok = -1;
-	if (j->kind == 'c' && !(s.hasher = tr_chunk_hasher_new(&repo->keys))) {
-		snprintf(repo->err, sizeof repo->err, "out of memory");
+	if (j->kind == 'c' && !(s.hasher = tr_repo_chunk_hasher(repo))) {
+		tr_repo_set_error(repo, "out of memory");
 		free(j);
 		return -1;
 	}
 	int rc = tr_repo_get(repo, j->key, decode_write, &s, NULL);
-	tr_debug("verify: decoded %s: %s", j->key, rc == TR_OK ? "ok" : repo->err);
+	tr_debug("verify: decoded %s: %s", j->key, rc == TR_OK ? "ok" : tr_repo_error(repo));
 	if (rc == TR_OK || rc == TR_REPO_ECORRUPT || rc == TR_REPO_EKEY)
 		count_decoded(v, j->kind, s.bytes);
 	if (rc == TR_OK && s.hasher) {
@@ -226,9 +227,9 @@ int tr_verify_decode_job(tr_repo *repo, void *job, void *arg)
 	} else if (rc == TR_OK || rc == TR_ENOTFOUND) {
 		ok = 0;  /* absent now: removed by expire since the listing */
 	} else if (rc == TR_REPO_ECORRUPT || rc == TR_REPO_EKEY) {
-		/* repo->err is "<storage key>: <reason>"; keep the reason. */
-		const char *reason = strstr(repo->err, ": ");
-		tr_verify_add_damage(v, j->key, reason ? reason + 2 : repo->err);
+		/* tr_repo_error(repo) is "<storage key>: <reason>"; keep the reason. */
+		const char *reason = strstr(tr_repo_error(repo), ": ");
+		tr_verify_add_damage(v, j->key, reason ? reason + 2 : tr_repo_error(repo));
 		ok = 0;
 	}
 	tr_checksum_free(s.hasher);

@@ -29,8 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#define TR_SPOOL_DIRNAME "totalrecall_spool"
+#include "base/spool.h"   /* TR_SPOOL_DIRNAME: left out */
 
 typedef struct tr_dd_entry {
 	char type;            /* 'd' directory, 'f' file, 'l' symlink */

@@ -23,11 +23,6 @@ static void notice_to_log(void *arg, const char *message)
 	tr_debug("server: %.*s", (int)strcspn(message, "\n"), message);
 }
 
-tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen)
-{
-	return tr_pg_connect_to(tr_config_get(cfg, TR_S_PG_CONNINFO), err, errlen);
-}
-
 tr_pg *tr_pg_connect_to(const char *conninfo, char *err, size_t errlen)
 {
 	if (tr_pq_load(err, errlen) != 0)

@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "conf/settings.h"
 
 typedef struct tr_pg tr_pg;
 
@@ -25,9 +24,8 @@ typedef struct tr_pg_info {
 	uint64_t relseg_blocks;     /* segment_size / block_size: blocks in one relation segment file */
 } tr_pg_info;
 
-/* Connects with the pg-conninfo setting and the standard PG* variables. */
-tr_pg *tr_pg_connect(const tr_config *cfg, char *err, size_t errlen);
-/* The same with another connection string (NULL or "": the PG* variables). */
+/* Connects with a connection string (the pg-conninfo setting) and the
+ * standard PG* variables (all of them when conninfo is NULL or ""). */
 tr_pg *tr_pg_connect_to(const char *conninfo, char *err, size_t errlen);
 void tr_pg_close(tr_pg *pg);
 int tr_pg_info_get(tr_pg *pg, tr_pg_info *info, char *err, size_t errlen);

@@ -1,21 +1,13 @@
-/* backupset.c - the list of backups and manifest transfers. */
+/* backupset.c - the list of backups in a repository (see backupset.h). */
 #include "config.h"
 #include "repo/backupset.h"
 #include "base/log.h"
-#include "repo/repolock.h"
-#include "base/util.h"
+#include "repo/tmpobj.h"
 
-#include <time.h>
-
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-void tr_chunk_rel(const char *id, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "chunks/%.2s/%s", id + 1, id);
-}
+#include <time.h>
 
 void tr_backup_time_iso(int64_t t, char out[32])
 {
@@ -23,62 +15,6 @@ void tr_backup_time_iso(int64_t t, char out[32])
 	time_t tt = (time_t)t;
 	gmtime_r(&tt, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-FILE *tr_tmpfile(const tr_config *cfg)
-{
-	char dir[4200], path[4300];
-	snprintf(dir, sizeof dir, "%s/tmp", tr_config_get(cfg, TR_S_STATE_DIR));
-	if (tr_mkdirs(dir, 0700) != 0)
-		return NULL;
-	snprintf(path, sizeof path, "%s/tr-XXXXXX", dir);
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return NULL;
-	unlink(path);  /* anonymous: nothing is left behind, even after kill -9 */
-	FILE *f = fdopen(fd, "w+");
-	if (!f)
-		close(fd);
-	return f;
-}
-
-static int file_write(void *ctx, const void *buf, size_t len)
-{
-	return fwrite(buf, 1, len, ctx) == len ? 0 : -1;
-}
-
-static ssize_t file_read(void *ctx, void *buf, size_t len)
-{
-	size_t n = fread(buf, 1, len, ctx);
-	return n == 0 && ferror((FILE *)ctx) ? -1 : (ssize_t)n;
-}
-
-FILE *tr_repo_get_tmpfile(tr_repo *r, const char *rel, int *status)
-{
-	FILE *f = tr_tmpfile(r->cfg);
-	if (!f) {
-		snprintf(r->err, sizeof r->err, "cannot create a temporary file in %s/tmp: %s",
-			 tr_config_get(r->cfg, TR_S_STATE_DIR), strerror(errno));
-		*status = TR_EIO;
-		return NULL;
-	}
-	*status = tr_repo_get(r, rel, file_write, f, NULL);
-	if (*status == TR_OK && (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0))
-		*status = TR_EIO;
-	if (*status != TR_OK) {
-		fclose(f);
-		return NULL;
-	}
-	return f;
-}
-
-int tr_repo_put_file(tr_repo *r, const char *rel, FILE *f, unsigned flags, tr_xfer *x)
-{
-	if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
-		snprintf(r->err, sizeof r->err, "cannot read back a temporary file: %s", strerror(errno));
-		return TR_EIO;
-	}
-	return tr_repo_put(r, rel, file_read, f, flags, NULL, x);
 }
 
 FILE *tr_manifest_open(tr_repo *r, const char *label, tr_manifest_hdr *h, int *status)
@@ -89,7 +25,7 @@ FILE *tr_manifest_open(tr_repo *r, const char *label, tr_manifest_hdr *h, int *s
 	if (!f)
 		return NULL;
 	if (tr_manifest_read_hdr(f, h, err, sizeof err) != 0) {
-		snprintf(r->err, sizeof r->err, "backup %s: %s", label, err);
+		tr_repo_set_error(r, "backup %s: %s", label, err);
 		*status = TR_REPO_ECORRUPT;
 		fclose(f);
 		return NULL;
@@ -146,7 +82,7 @@ static int load_info(tr_repo *r, const char *label, tr_manifest_hdr *h)
 		return status;
 	status = tr_manifest_read_hdr(f, h, err, sizeof err) == 0 ? TR_OK : TR_REPO_ECORRUPT;
 	if (status != TR_OK)
-		snprintf(r->err, sizeof r->err, "backup %s: info: %s", label, err);
+		tr_repo_set_error(r, "backup %s: info: %s", label, err);
 	fclose(f);
 	return status;
 }
@@ -186,7 +122,7 @@ static int load_header(tr_repo *r, const struct label *l, tr_manifest_hdr *h, in
 	if (rc == TR_ENOTFOUND)
 		snprintf(why, sizeof why, "info missing (backups/%s/info)", l->name);
 	else
-		snprintf(why, sizeof why, "info damaged (%s)", r->err);
+		snprintf(why, sizeof why, "info damaged (%s)", tr_repo_error(r));
 	FILE *f = tr_manifest_open(r, l->name, h, &status);
 	if (f) {
 		fclose(f);
@@ -200,7 +136,7 @@ static int load_header(tr_repo *r, const struct label *l, tr_manifest_hdr *h, in
 		return TR_OK;  /* removed since the listing (expire) */
 	if (!tr_status_is_damage(status))
 		return status;
-	snprintf(why + strlen(why), sizeof why - strlen(why), ", manifest damaged too (%s)", r->err);
+	snprintf(why + strlen(why), sizeof why - strlen(why), ", manifest damaged too (%s)", tr_repo_error(r));
 	return note_damage(dmg, l, 0, why);
 }
 
@@ -256,32 +192,4 @@ int tr_backupset_find(const tr_backupset *set, const char *label)
 		if (strcmp(set->b[i].label, label) == 0)
 			return i;
 	return -1;
-}
-
-int tr_lock_take(tr_repo *r, const char *label)
-{
-	char rel[128], body[600], who[128], holder[500];
-	snprintf(who, sizeof who, "backup %s", label);
-	tr_lock_holder_self(who, holder, sizeof holder);  /* expire tells a killed backup's lock by it */
-	int n = snprintf(body, sizeof body, "%s since %lld\n", holder, (long long)time(NULL));
-	FILE *f = tr_tmpfile(r->cfg);
-	if (!f) {
-		snprintf(r->err, sizeof r->err, "cannot create a temporary file: %s", strerror(errno));
-		return TR_EIO;
-	}
-	fwrite(body, 1, (size_t)n, f);
-	snprintf(rel, sizeof rel, "locks/%s", label);
-	int rc = tr_repo_put_file(r, rel, f, TR_PUT_IF_ABSENT, NULL);  /* TR_EEXIST: the label is taken */
-	fclose(f);
-	if (rc == TR_EEXIST && tr_lock_is_ours(r, rel, body))
-		rc = TR_OK;  /* a retried request whose first attempt had stored it */
-	return rc;
-}
-
-void tr_lock_release(tr_repo *r, const char *label)
-{
-	char rel[128];
-	snprintf(rel, sizeof rel, "locks/%s", label);
-	if (tr_repo_remove(r, rel) != TR_OK)
-		tr_warn("cannot remove the lock %s: %s (expire removes it after a day)", rel, r->err);
 }

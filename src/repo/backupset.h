@@ -4,7 +4,8 @@
  *   backups/<label>/info       the manifest header alone (for list)
  *   backups/<label>/manifest   the whole manifest, written last: a backup
  *                              exists only once this object does
- *   chunks/<2 hex>/<chunk id>  deduplicated, shared by every backup
+ *   backups/<label>/keyring    a copy of the keyring (repo.h)
+ * Their chunks are chunkref.h's, their locks repolock.h's.
  */
 #ifndef TR_BACKUPSET_H
 #define TR_BACKUPSET_H
@@ -48,27 +49,12 @@ int tr_status_is_damage(int status);
 /* Index of the backup with this label, or -1. */
 int tr_backupset_find(const tr_backupset *set, const char *label);
 
-/* Decodes an object into an anonymous temporary file, rewound. */
-FILE *tr_repo_get_tmpfile(tr_repo *r, const char *rel, int *status);
-/* Opens the manifest of label and reads its header; rewinds nothing. */
+/* Opens the manifest of label (decoded into a temporary file, tmpobj.h)
+ * and reads its header; rewinds nothing. */
 FILE *tr_manifest_open(tr_repo *r, const char *label, tr_manifest_hdr *h, int *status);
-/* Stores the contents of a FILE (from its start) as an object. */
-int tr_repo_put_file(tr_repo *r, const char *rel, FILE *f, unsigned flags, tr_xfer *x);
-/* An anonymous temporary file in the state directory. */
-FILE *tr_tmpfile(const tr_config *cfg);
 
-void tr_chunk_rel(const char *id, char *out, size_t outlen);
 /* A backup time (seconds since the epoch) as ISO 8601 UTC:
  * "2026-11-26T14:30:00Z". */
 void tr_backup_time_iso(int64_t t, char out[32]);
-
-/* locks/<label>: a backup in progress, naming its holder (repolock.h).
- * Expire removes no chunk while such a lock exists, unless it is older
- * than TR_LOCK_STALE seconds or its holder, a process of the same
- * machine, no longer runs. */
-#define TR_LOCK_STALE (24 * 3600)
-/* TR_OK, TR_EEXIST if a backup holds that label, or a failure. */
-int tr_lock_take(tr_repo *r, const char *label);
-void tr_lock_release(tr_repo *r, const char *label);
 
 #endif

@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+void tr_chunk_rel(const char *id, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "chunks/%.2s/%s", id + 1, id);
+}
+
 unsigned tr_chunkref_slice(const char *id, unsigned passes)
 {
 	uint8_t b;

@@ -1,6 +1,8 @@
 /*
- * chunkref.h - the chunk references of manifests, one slice of the chunk
- * id space at a time.
+ * chunkref.h - chunks: where one lives in the repository, and the chunk
+ * references of manifests, one slice of the chunk id space at a time.
+ *
+ *   chunks/<2 hex>/<chunk id>  deduplicated, shared by every backup
  *
  * A repository can reference millions of chunks; holding every id at once
  * would make memory grow with the repository.  Callers instead pick a
@@ -19,6 +21,9 @@
 
 #define TR_CHUNKREF_BUDGET (64u * 1024 * 1024)  /* bytes per pass */
 #define TR_CHUNKREF_MAX_PASSES 256u
+
+/* The repository-relative name of chunk id "c<64 hex>". */
+void tr_chunk_rel(const char *id, char *out, size_t outlen);
 
 /* Slice (0..passes-1) of a chunk id "c<64 hex>". */
 unsigned tr_chunkref_slice(const char *id, unsigned passes);

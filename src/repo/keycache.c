@@ -21,14 +21,14 @@
 #define RING_FILE "keyring"
 #define KEY_FILE_MAX 512
 
-int tr_keycache_open(tr_keycache *kc, const tr_config *cfg, const char *repo_hash, char *err, size_t errlen)
+int tr_keycache_open(tr_keycache *kc, const char *state_dir, const char *repo_hash, char *err, size_t errlen)
 {
 	char sub[64];
 	memset(kc, 0, sizeof *kc);
 	snprintf(kc->hash, sizeof kc->hash, "%s", repo_hash);
 	snprintf(sub, sizeof sub, "keys/%s", repo_hash);
-	snprintf(kc->path, sizeof kc->path, "%s/%s", tr_config_get(cfg, TR_S_STATE_DIR), sub);
-	kc->dirfd = tr_state_dir(cfg, sub, err, errlen);
+	snprintf(kc->path, sizeof kc->path, "%s/%s", state_dir, sub);
+	kc->dirfd = tr_private_dir(state_dir, sub, err, errlen);
 	return kc->dirfd < 0 ? -1 : 0;
 }
 

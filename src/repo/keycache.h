@@ -36,7 +36,6 @@
 #include <stdint.h>
 #include <time.h>
 #include "format/keyring.h"
-#include "conf/settings.h"
 
 #define TR_KEYCACHE_VERIFY_AGE 60
 
@@ -48,7 +47,7 @@ typedef struct tr_keycache {
 
 /* Opens (creates) the repository's cache directory.  0, or -1 with err
  * (the state directory failed its checks). */
-int tr_keycache_open(tr_keycache *kc, const tr_config *cfg, const char *repo_hash, char *err, size_t errlen);
+int tr_keycache_open(tr_keycache *kc, const char *state_dir, const char *repo_hash, char *err, size_t errlen);
 void tr_keycache_close(tr_keycache *kc);
 
 /* Writes a file for every slot of keys that has none yet.  0, or -1 with

@@ -11,7 +11,7 @@
 struct worker {
 	tr_pool *pool;
 	pthread_t thread;
-	tr_repo repo;
+	tr_repo *repo;         /* this worker's own connection */
 	int started;
 };
 
@@ -68,8 +68,8 @@ static void *worker_main(void *ctx)
 		if (skip) {
 			if (p->release)
 				p->release(job, p->arg);
-		} else if (p->fn(&w->repo, job, p->arg) != 0) {
-			tr_pool_set_error(p, w->repo.err);
+		} else if (p->fn(w->repo, job, p->arg) != 0) {
+			tr_pool_set_error(p, tr_repo_error(w->repo));
 		}
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
@@ -82,16 +82,17 @@ static void *worker_main(void *ctx)
 static int start_worker(tr_pool *p, struct worker *w, const tr_repo *like, char *err, size_t errlen)
 {
 	w->pool = p;
-	int rc = tr_repo_connect(&w->repo, like->cfg);
+	int rc = tr_repo_connect_like(&w->repo, like);
 	if (rc != TR_OK) {
-		snprintf(err, errlen, "%s", w->repo.err);
-		tr_repo_close(&w->repo);
+		snprintf(err, errlen, "%s", tr_repo_error(w->repo));
+		tr_repo_close(w->repo);
+		w->repo = NULL;
 		return -1;
 	}
-	w->repo.keys = like->keys;
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		snprintf(err, errlen, "cannot start a worker thread");
-		tr_repo_close(&w->repo);
+		tr_repo_close(w->repo);
+		w->repo = NULL;
 		return -1;
 	}
 	w->started = 1;
@@ -160,8 +161,8 @@ int tr_pool_wait(tr_pool *p)
 int tr_pool_sync(tr_pool *p)
 {
 	for (int i = 0; i < p->nworkers; i++) {
-		if (p->workers[i].started && tr_repo_sync(&p->workers[i].repo) != TR_OK) {
-			tr_pool_set_error(p, p->workers[i].repo.err);
+		if (p->workers[i].started && tr_repo_sync(p->workers[i].repo) != TR_OK) {
+			tr_pool_set_error(p, tr_repo_error(p->workers[i].repo));
 			return -1;
 		}
 	}
@@ -189,7 +190,7 @@ void tr_pool_stop(tr_pool *p)
 	for (int i = 0; i < p->nworkers; i++)
 		if (p->workers[i].started) {
 			pthread_join(p->workers[i].thread, NULL);
-			tr_repo_close(&p->workers[i].repo);
+			tr_repo_close(p->workers[i].repo);
 		}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->not_empty);

@@ -8,6 +8,7 @@
 #include "base/statedir.h"
 #include "base/testhook.h"
 #include "base/util.h"
+#include "repo/section.h"
 #include "pg/walname.h"
 
 #include <bearssl.h>
@@ -19,9 +20,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define set_err tr_repo_set_err
+#define set_err tr_repo_set_error
 
-void tr_repo_set_err(tr_repo *r, const char *fmt, ...)
+void tr_repo_set_error(tr_repo *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -29,14 +30,21 @@ void tr_repo_set_err(tr_repo *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Settings the driver asks for by name; "state-dir" is the resolved one. */
+const char *tr_repo_error(const tr_repo *r)
+{
+	return r ? r->err : "out of memory";
+}
+
+/* The driver asks for its settings by name (driver.h): the ones the
+ * storage settings hand it, "state-dir" the resolved one; any other name
+ * is unknown to it. */
 static const char *driver_setting(void *ctx, const char *name)
 {
-	const tr_config *cfg = ctx;
-	int id = tr_setting_find(name);
-	if (id < 0 || !(tr_setting_defs()[id].flags & TR_SF_DRIVER))
-		return NULL;
-	return tr_config_get(cfg, id);
+	const tr_storage_settings *s = ctx;
+	for (int i = 0; i < s->nby_name; i++)
+		if (strcmp(s->by_name[i].name, name) == 0)
+			return s->by_name[i].value;
+	return NULL;
 }
 
 static void driver_log(void *ctx, int level, const char *msg)
@@ -45,26 +53,16 @@ static void driver_log(void *ctx, int level, const char *msg)
 	tr_log(level < 0 ? 0 : level > 3 ? 3 : level, "%s", msg);
 }
 
-static int cipher_id(const char *name)
-{
-	if (name && strcmp(name, "aes-256-gcm") == 0)
-		return TR_CIPHER_AES256GCM;
-	if (name && strcmp(name, "chacha20-poly1305") == 0)
-		return TR_CIPHER_CHACHA20POLY1305;
-	return TR_CIPHER_AUTO;
-}
-
 /* "[prefix/]dbid/": the key prefix of everything in the repository. */
-static void repo_base(const tr_config *cfg, char *out, size_t outlen)
+static void repo_base(const tr_repo_settings *s, char *out, size_t outlen)
 {
-	const char *prefix = tr_config_get(cfg, TR_S_STORAGE_PREFIX);
+	const char *prefix = s->storage.prefix;
 	while (prefix && *prefix == '/')
 		prefix++;
 	size_t pl = prefix ? strlen(prefix) : 0;
 	while (pl && prefix[pl - 1] == '/')
 		pl--;
-	snprintf(out, outlen, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "",
-		 tr_config_get(cfg, TR_S_DATABASE_ID));
+	snprintf(out, outlen, "%.*s%s%s/", (int)pl, pl ? prefix : "", pl ? "/" : "", s->database_id);
 }
 
 /* The value of "Name=" in an Azure connection string ("" if absent).  The
@@ -89,10 +87,10 @@ static void conn_string_part(const char *cs, const char *name, char *out, size_t
 /* What tells storage locations apart besides driver, bucket, endpoint and
  * prefix: the Azure account (two accounts may hold containers of the same
  * name).  Empty for every other driver, so their hashes never changed. */
-static void storage_account(const tr_config *cfg, char *out, size_t outlen)
+static void storage_account(const tr_storage_settings *s, char *out, size_t outlen)
 {
-	const char *account = tr_config_get(cfg, TR_S_AZURE_ACCOUNT);
-	const char *cs = tr_config_get(cfg, TR_S_AZURE_CONNECTION_STRING);
+	const char *account = s->azure_account;
+	const char *cs = s->azure_connection_string;
 	char name[256], endpoint[1024];
 	out[0] = '\0';
 	if (cs && *cs) {
@@ -104,15 +102,15 @@ static void storage_account(const tr_config *cfg, char *out, size_t outlen)
 	}
 }
 
-void tr_repo_id_hash(const tr_config *cfg, char out[33])
+void tr_repo_id_hash(const tr_repo_settings *s, char out[33])
 {
 	char base[1200], ident[4096], account[1300];
 	br_sha256_context h;
 	uint8_t digest[32];
-	const char *endpoint = tr_config_get(cfg, TR_S_ENDPOINT);
-	repo_base(cfg, base, sizeof base);
-	storage_account(cfg, account, sizeof account);
-	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s%s", tr_config_get(cfg, TR_S_DRIVER), tr_config_get(cfg, TR_S_BUCKET),
+	const char *endpoint = s->storage.endpoint;
+	repo_base(s, base, sizeof base);
+	storage_account(&s->storage, account, sizeof account);
+	snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s%s", s->storage.driver, s->storage.bucket,
 		 endpoint ? endpoint : "", base, account);
 	br_sha256_init(&h);
 	br_sha256_update(&h, ident, strlen(ident));
@@ -125,11 +123,11 @@ int tr_repo_local_dirfd(const tr_repo *r, const char *what, char *out, size_t ou
 	char sub[128], id[17], err[1024];
 	tr_hex(r->keys.id, sizeof r->keys.id, id);
 	snprintf(sub, sizeof sub, "%s/%s-%s", what, r->hash, id);
-	if ((size_t)snprintf(out, outlen, "%s/%s", tr_config_get(r->cfg, TR_S_STATE_DIR), sub) >= outlen) {
+	if ((size_t)snprintf(out, outlen, "%s/%s", r->set.state_dir, sub) >= outlen) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int fd = tr_state_dir(r->cfg, sub, err, sizeof err);
+	int fd = tr_private_dir(r->set.state_dir, sub, err, sizeof err);
 	if (fd < 0) {
 		tr_warn("%s", err);
 		errno = EACCES;
@@ -161,23 +159,27 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
 	return fd >= 0 ? 0 : -1;
 }
 
-int tr_repo_connect(tr_repo *r, const tr_config *cfg)
+int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
 {
-	memset(r, 0, sizeof *r);
+	tr_repo *r = calloc(1, sizeof *r);
+	*out = r;
+	if (!r)
+		return TR_ENOMEM;
 	tr_no_core_dumps();  /* before any key is loaded */
-	r->cfg = cfg;
-	r->dbid = tr_config_get(cfg, TR_S_DATABASE_ID);
-	repo_base(cfg, r->base, sizeof r->base);
+	r->set = *s;
+	r->dbid = s->database_id;
+	repo_base(s, r->base, sizeof r->base);
 	tr_repo_use_section(r, 1);
-	r->enc.cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
+	r->enc.cipher = s->cipher;
 	r->enc.compress = TR_COMPRESS_ZSTD;
-	r->enc.level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
-	tr_repo_id_hash(cfg, r->hash);
+	r->enc.level = s->compress_level;
+	tr_repo_id_hash(s, r->hash);
 
-	const char *driver = tr_config_get(cfg, TR_S_DRIVER);
-	if (tr_driver_load(driver, tr_config_get(cfg, TR_S_DRIVER_DIR), &r->ld, r->err, sizeof r->err) != 0)
+	if (tr_driver_load(s->storage.driver, s->storage.driver_dir, &r->ld, r->err, sizeof r->err) != 0)
 		return TR_EINVAL;
-	tr_driver_env env = { driver_setting, driver_log, (void *)cfg };
+	/* The driver reads its settings through env for as long as the
+	 * connection lives: r's own copy, not the caller's. */
+	tr_driver_env env = { driver_setting, driver_log, &r->set.storage };
 	int rc = r->ld.drv->open(&env, &r->conn);
 	if (rc != TR_OK) {
 		set_err(r, "%s", r->conn ? r->ld.drv->errmsg(r->conn) : "out of memory");
@@ -186,8 +188,19 @@ int tr_repo_connect(tr_repo *r, const tr_config *cfg)
 	return TR_OK;
 }
 
+int tr_repo_connect_like(tr_repo **out, const tr_repo *like)
+{
+	int rc = tr_repo_connect(out, &like->set);
+	if (rc == TR_OK) {
+		(*out)->keys = like->keys;
+	}
+	return rc;
+}
+
 void tr_repo_close(tr_repo *r)
 {
+	if (!r)
+		return;
 	if (r->conn)
 		r->ld.drv->close(r->conn);
 	r->conn = NULL;
@@ -197,7 +210,31 @@ void tr_repo_close(tr_repo *r)
 	r->ring_text = NULL;
 	tr_enc_scratch_free(r->enc.scratch);
 	r->enc.scratch = NULL;
+	free(r);
 }
+
+/* --- what a connection is --- */
+
+const char *tr_repo_base(const tr_repo *r) { return r->base; }
+const char *tr_repo_hash(const tr_repo *r) { return r->hash; }
+const tr_repo_settings *tr_repo_settings_of(const tr_repo *r) { return &r->set; }
+int tr_repo_keys_from_cache(const tr_repo *r) { return r->keys_from_cache; }
+uint32_t tr_repo_section(const tr_repo *r) { return r->section; }
+const char *tr_repo_wal_prefix(const tr_repo *r) { return r->wal; }
+unsigned tr_repo_driver_caps(const tr_repo *r) { return r->ld.drv->caps; }
+
+int tr_repo_zstd_level(const tr_repo *r)
+{
+	return r->enc.compress == TR_COMPRESS_ZSTD ? r->enc.level : -1;
+}
+
+void tr_repo_chunk_id(const tr_repo *r, const void *data, size_t len, char out[66])
+{
+	tr_chunk_id(&r->keys, data, len, out);
+}
+
+tr_checksum *tr_repo_chunk_hasher(const tr_repo *r) { return tr_chunk_hasher_new(&r->keys); }
+tr_checksum *tr_repo_checksum(const tr_repo *r) { return tr_checksum_new(&r->keys); }
 
 int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen)
 {
@@ -207,11 +244,7 @@ int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen)
 void tr_repo_use_section(tr_repo *r, uint32_t n)
 {
 	r->section = n ? n : 1;
-	/* Section 1's WAL stays where every earlier version put it. */
-	if (r->section == 1)
-		snprintf(r->wal, sizeof r->wal, "wal/");
-	else
-		snprintf(r->wal, sizeof r->wal, "wal-%u/", (unsigned)r->section);
+	tr_section_wal_prefix(r->section, r->wal);
 }
 
 int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen)

@@ -1,12 +1,35 @@
-/* repo_internal.h - shared by repo.c, repo_unlock.c, repo_ring.c and
- * keycmd.c: the keyring objects in storage and the unlock machinery.
- * Not for commands. */
+/* repo_internal.h - the repository connection itself, the keyring objects
+ * in storage and the unlock machinery: shared by the files of repo/ that
+ * implement repo.h (repo.c, repo_unlock.c, repo_ring.c, repo_keys.c).
+ * Nothing outside repo/ includes it (tests/lint/layers.sh). */
 #ifndef TR_REPO_INTERNAL_H
 #define TR_REPO_INTERNAL_H
 
+#include "format/format.h"
+#include "format/keyring.h"
 #include "repo/keycache.h"
 #include "repo/keyresolve.h"
+#include "repo/loader.h"
 #include "repo/repo.h"
+
+struct tr_repo {
+	tr_repo_settings set;   /* a copy: its strings are the caller's */
+	tr_loaded_driver ld;
+	tr_conn *conn;
+	tr_keys keys;
+	int keys_from_cache;
+	int writer;             /* unlocked to write: repairs and the 0.1 migration must succeed */
+	char hash[33];          /* tr_repo_id_hash() */
+	char *ring_text;        /* the keyring text the keys came from (NULL on pool workers) */
+	size_t ring_len;
+	char notices[1024];     /* repairs done while unlocking, one per line */
+	char base[1200];        /* key prefix: "[prefix/]dbid/" */
+	const char *dbid;
+	uint32_t section;       /* the history section worked in (section.h); 1 unless set */
+	char wal[24];           /* its WAL prefix: "wal/", or "wal-<N>/" for section N >= 2 */
+	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
+	char err[2048];         /* last error, one line */
+};
 
 #define TR_RING_MAIN "keyring"
 #define TR_RING_COPY "keyring-copy"

@@ -25,7 +25,7 @@ int tr_ring_fetch(tr_repo *r, const char *rel, char **text, size_t *len)
 	char key[TR_KEY_MAX + 1];
 	char *buf = malloc(TR_KEYRING_MAX + 1);
 	if (!buf) {
-		tr_repo_set_err(r, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 		return TR_ENOMEM;
 	}
 	tr_membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
@@ -33,7 +33,7 @@ int tr_ring_fetch(tr_repo *r, const char *rel, char **text, size_t *len)
 	tr_testhook_op();
 	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &m);
 	if (rc == TR_ECALLBACK) {
-		tr_repo_set_err(r, "%s is larger than %d bytes: not a TotalRecall keyring", key, TR_KEYRING_MAX);
+		tr_repo_set_error(r, "%s is larger than %d bytes: not a TotalRecall keyring", key, TR_KEYRING_MAX);
 		rc = TR_REPO_ECORRUPT;
 	} else if (rc != TR_OK) {
 		tr_repo_driver_fail(r, rc);
@@ -148,7 +148,7 @@ int tr_repo_put_keyring_copy(tr_repo *r, const char *label)
 {
 	char rel[128];
 	if (!r->ring_text) {
-		tr_repo_set_err(r, "no keyring text to copy beside backup %s", label);
+		tr_repo_set_error(r, "no keyring text to copy beside backup %s", label);
 		return TR_EINVAL;
 	}
 	int rc = tr_repo_check_keyring(r);  /* the copy must be the stored keyring */

@@ -35,7 +35,7 @@
 
 static const char *passphrase(const tr_repo *r)
 {
-	return tr_config_get(r->cfg, TR_S_ENCRYPTION_KEY);
+	return r->set.passphrase;
 }
 
 static void notice(tr_repo *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -54,9 +54,9 @@ static void notice(tr_repo *r, const char *fmt, ...)
 static int open_cache(tr_repo *r, tr_keycache *kc)
 {
 	char err[1024];
-	if (tr_keycache_open(kc, r->cfg, r->hash, err, sizeof err) == 0)
+	if (tr_keycache_open(kc, r->set.state_dir, r->hash, err, sizeof err) == 0)
 		return TR_OK;
-	tr_repo_set_err(r, "%s", err);
+	tr_repo_set_error(r, "%s", err);
 	return TR_EINVAL;
 }
 
@@ -258,17 +258,16 @@ static int resolve(tr_repo *r, struct unlock *u, tr_keycache *kc)
 		tr_keys_wipe(known);
 	free(known);
 	int res = tr_ring_resolve(u->c, u->n, (const uint8_t (*)[8])ids, nknown, &u->chosen, why, sizeof why);
-	char label[128];
-	tr_setting_label(TR_S_ENCRYPTION_KEY, label, sizeof label);
+	const char *label = r->set.passphrase_name;
 	if (res == TR_RESOLVE_WRONG_KEY)
-		tr_repo_set_err(r, "%s: encryption key does not match this repository (%s%s)", label, r->base,
+		tr_repo_set_error(r, "%s: encryption key does not match this repository (%s%s)", label, r->base,
 				u->c[0].parsed ? TR_RING_MAIN : why);
 	else if (res == TR_RESOLVE_NEWER)
-		tr_repo_set_err(r, "%s: encryption key does not match this repository: %s", label, why);
+		tr_repo_set_error(r, "%s: encryption key does not match this repository: %s", label, why);
 	else if (res == TR_RESOLVE_CONFLICT)
-		tr_repo_set_err(r, "refusing to use the repository at %s: %s; nothing was written (if it was "
+		tr_repo_set_error(r, "refusing to use the repository at %s: %s; nothing was written (if it was "
 				"re-created on purpose, remove %s/keys/%s on this host)", r->base, why,
-				tr_config_get(r->cfg, TR_S_STATE_DIR), r->hash);
+				r->set.state_dir, r->hash);
 	return res;
 }
 
@@ -300,28 +299,28 @@ static int nothing_found(tr_repo *r, struct unlock *u, tr_keycache *kc, unsigned
 {
 	int knows = tr_keycache_knows(kc);
 	if (u->nonempty) {
-		tr_repo_set_err(r, "%s holds objects but no keyring that opens (%s)%s", r->base,
+		tr_repo_set_error(r, "%s holds objects but no keyring that opens (%s)%s", r->base,
 				u->notes[0] ? u->notes : "keyring and keyring-copy are missing",
 				knows ? ": this host's key cache still holds its keys; `totalrecall init` writes the "
 					"keyring back from them" : ": restore the keyring object from a copy of the bucket");
 		return TR_REPO_ENOKEYRING;
 	}
 	if (knows && !(flags & TR_UNLOCK_INIT)) {  /* an empty mount point, an emptied bucket: never "no repository yet" */
-		tr_repo_set_err(r, "the repository at %s is gone: no keyring and no object under it, although this "
+		tr_repo_set_error(r, "the repository at %s is gone: no keyring and no object under it, although this "
 				"host has used it (its keys are in %s/keys/%s). If the storage was unmounted or emptied, "
 				"bring it back; `totalrecall init` starts the repository again there", r->base,
-				tr_config_get(r->cfg, TR_S_STATE_DIR), r->hash);
+				r->set.state_dir, r->hash);
 		return TR_EIO;
 	}
 	if (!(flags & TR_UNLOCK_CREATE)) {
-		tr_repo_set_err(r, "no repository at %s (keyring not found): check the bucket, storage prefix and "
+		tr_repo_set_error(r, "no repository at %s (keyring not found): check the bucket, storage prefix and "
 				"database id", r->base);
 		return TR_ENOTFOUND;
 	}
 	if (!(tr_repo_caps(r) & TR_CAP_PUT_IF_ABSENT)) {
-		tr_repo_set_err(r, "no repository at %s, and the %s storage cannot create one atomically (no "
+		tr_repo_set_error(r, "no repository at %s, and the %s storage cannot create one atomically (no "
 				"conditional writes): run `totalrecall init` once to create it", r->base,
-				tr_config_get(r->cfg, TR_S_DRIVER));
+				r->set.storage.driver);
 		return TR_EINVAL;
 	}
 	return create_new(r, flags);
@@ -336,7 +335,7 @@ static int adopt_chosen(tr_repo *r, struct unlock *u)
 	if (rc == TR_OK)
 		tr_repo_adopt(r, keys, u->text[u->chosen], u->len[u->chosen], kek);
 	else
-		tr_repo_set_err(r, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 	if (keys)
 		tr_keys_wipe(keys);
 	free(keys);
@@ -358,7 +357,7 @@ static int repair(tr_repo *r, struct unlock *u, unsigned flags)
 		}
 		char why[sizeof r->err];
 		snprintf(why, sizeof why, "%s", r->err);
-		tr_repo_set_err(r, "%s%s is %s and could not be rewritten from %s: %.1500s", r->base, rels[i], what,
+		tr_repo_set_error(r, "%s%s is %s and could not be rewritten from %s: %.1500s", r->base, rels[i], what,
 				u->names[u->chosen], why);
 		if (flags & TR_UNLOCK_WRITER)
 			return rc;  /* no object is written while a copy is lost */
@@ -386,7 +385,7 @@ static int migrate(tr_repo *r, struct unlock *u)
 		tr_keys_wipe(&keys);
 		notice(r, "migrated the keyring of %s from version 1 (TotalRecall 0.1) to version 2", r->base);
 	} else if (rc == TR_ENOMEM) {
-		tr_repo_set_err(r, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 	}
 	free(text);
 	free(ring);
@@ -398,7 +397,7 @@ int tr_repo_unlock_storage(tr_repo *r, unsigned flags)
 	tr_keycache kc;
 	struct unlock *u = calloc(1, sizeof *u);
 	if (!u) {
-		tr_repo_set_err(r, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 		return TR_ENOMEM;
 	}
 	int rc = open_cache(r, &kc);
@@ -434,7 +433,7 @@ int tr_repo_unlock_storage(tr_repo *r, unsigned flags)
 int tr_repo_create_keyring(tr_repo *r, tr_keys *keys, uint64_t generation)
 {
 	uint8_t salt[16], kek[32];
-	uint32_t iter = (uint32_t)tr_config_int(r->cfg, TR_S_KDF_ITERATIONS);
+	uint32_t iter = r->set.kdf_iterations;
 	char *text = malloc(TR_KEYRING_MAX);
 	tr_keyring *ring = malloc(sizeof *ring);
 	int n = -1, rc;
@@ -444,7 +443,7 @@ int tr_repo_create_keyring(tr_repo *r, tr_keys *keys, uint64_t generation)
 			n = tr_keyring_format(ring, text, TR_KEYRING_MAX);
 	}
 	if (n < 0) {
-		tr_repo_set_err(r, "cannot create a keyring: out of memory or random numbers");
+		tr_repo_set_error(r, "cannot create a keyring: out of memory or random numbers");
 		rc = TR_ENOMEM;
 	} else if ((rc = tr_ring_store(r, TR_RING_MAIN, text, (size_t)n, TR_PUT_IF_ABSENT)) == TR_OK &&
 		   (rc = tr_ring_store(r, TR_RING_COPY, text, (size_t)n, 0)) == TR_OK) {

@@ -3,6 +3,7 @@
 #include "repo/repolock.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "repo/tmpobj.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -121,7 +122,7 @@ static int read_lock(tr_repo *r, char *body, size_t len, int64_t *mtime)
 	body[strcspn(body, "\n")] = '\0';
 	*mtime = rc == TR_OK ? info.mtime : 0;
 	if (rc == TR_REPO_ECORRUPT || rc == TR_REPO_EKEY || rc == TR_ECALLBACK) {
-		snprintf(body, len, "(unreadable lock: %s)", r->err);
+		snprintf(body, len, "(unreadable lock: %s)", tr_repo_error(r));
 		return TR_OK;  /* judged by its age alone */
 	}
 	return rc;
@@ -148,7 +149,7 @@ static void pause_ms(unsigned ms)
 int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err, size_t errlen)
 {
 	char holder[400], other[LOCK_BODY_MAX];
-	int64_t timeout = tr_config_int(r->cfg, TR_S_LOCK_TIMEOUT), mtime;
+	int64_t timeout = tr_repo_settings_of(r)->lock_timeout, mtime;
 	double deadline = tr_now() + (double)timeout;
 	unsigned wait_ms = 100;
 	int told = 0;
@@ -173,7 +174,7 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 		if (rc == TR_ENOTFOUND)
 			continue;  /* released meanwhile */
 		if (rc != TR_OK) {
-			snprintf(err, errlen, "cannot take the repository lock: %s", r->err);
+			snprintf(err, errlen, "cannot take the repository lock: %s", tr_repo_error(r));
 			return -1;
 		}
 		size_t n = strlen(other);
@@ -185,7 +186,7 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 		int gone = tr_lock_holder_gone(other);
 		if (gone || mtime < (int64_t)time(NULL) - TR_REPOLOCK_STALE) {
 			if (take_over(r, other, gone ? "that process no longer runs" : "not renewed for an hour") != 0) {
-				snprintf(err, errlen, "cannot remove a stale repository lock: %s", r->err);
+				snprintf(err, errlen, "cannot remove a stale repository lock: %s", tr_repo_error(r));
 				return -1;
 			}
 			continue;
@@ -207,7 +208,7 @@ void tr_repolock_refresh(tr_repolock *l)
 	if (!l->held || tr_now() - l->refreshed < TR_REPOLOCK_REFRESH)
 		return;
 	if (put_lock(l, 0) != TR_OK)
-		tr_warn("cannot renew the repository lock: %s", l->repo->err);
+		tr_warn("cannot renew the repository lock: %s", tr_repo_error(l->repo));
 	l->refreshed = tr_now();
 }
 
@@ -218,5 +219,35 @@ void tr_repolock_release(tr_repolock *l)
 	l->held = 0;
 	if (tr_repo_remove(l->repo, TR_REPOLOCK_NAME) != TR_OK)
 		tr_warn("cannot remove the repository lock %s: %s (it is taken over once stale)", TR_REPOLOCK_NAME,
-			l->repo->err);
+			tr_repo_error(l->repo));
+}
+
+/* --- a backup's lock: locks/<label> --- */
+
+int tr_lock_take(tr_repo *r, const char *label)
+{
+	char rel[128], body[600], who[128], holder[500];
+	snprintf(who, sizeof who, "backup %s", label);
+	tr_lock_holder_self(who, holder, sizeof holder);  /* expire tells a killed backup's lock by it */
+	int n = snprintf(body, sizeof body, "%s since %lld\n", holder, (long long)time(NULL));
+	FILE *f = tr_repo_tmpfile(r);
+	if (!f) {
+		tr_repo_set_error(r, "cannot create a temporary file: %s", strerror(errno));
+		return TR_EIO;
+	}
+	fwrite(body, 1, (size_t)n, f);
+	snprintf(rel, sizeof rel, "locks/%s", label);
+	int rc = tr_repo_put_file(r, rel, f, TR_PUT_IF_ABSENT, NULL);  /* TR_EEXIST: the label is taken */
+	fclose(f);
+	if (rc == TR_EEXIST && tr_lock_is_ours(r, rel, body))
+		rc = TR_OK;  /* a retried request whose first attempt had stored it */
+	return rc;
+}
+
+void tr_lock_release(tr_repo *r, const char *label)
+{
+	char rel[128];
+	snprintf(rel, sizeof rel, "locks/%s", label);
+	if (tr_repo_remove(r, rel) != TR_OK)
+		tr_warn("cannot remove the lock %s: %s (expire removes it after a day)", rel, tr_repo_error(r));
 }

@@ -54,4 +54,13 @@ void tr_lock_holder_self(const char *command, char *out, size_t len);
  * that no longer runs; 0 if it runs or cannot be told from here. */
 int tr_lock_holder_gone(const char *holder);
 
+/* locks/<label>: a backup in progress, naming its holder (see above).
+ * Expire removes no chunk while such a lock exists, unless it is older
+ * than TR_LOCK_STALE seconds or its holder, a process of the same
+ * machine, no longer runs. */
+#define TR_LOCK_STALE (24 * 3600)
+/* TR_OK, TR_EEXIST if a backup holds that label, or a failure. */
+int tr_lock_take(tr_repo *r, const char *label);
+void tr_lock_release(tr_repo *r, const char *label);
+
 #endif

@@ -127,13 +127,13 @@ static int fetch_section(tr_repo *r, uint32_t n, tr_section *s)
 		text[m.len] = '\0';
 		if (parse_section(n, text, s, why, sizeof why) == 0)
 			return TR_OK;
-		snprintf(s->why, sizeof s->why, "%s%s: %s", r->base, rel, why);
+		snprintf(s->why, sizeof s->why, "%s%s: %s", tr_repo_base(r), rel, why);
 	} else if (rc == TR_REPO_ECORRUPT || rc == TR_REPO_EKEY || rc == TR_ECALLBACK) {
 		memset(s, 0, sizeof *s);
-		snprintf(s->why, sizeof s->why, "%s", rc == TR_ECALLBACK ? "larger than any history section" : r->err);
+		snprintf(s->why, sizeof s->why, "%s", rc == TR_ECALLBACK ? "larger than any history section" : tr_repo_error(r));
 	} else if (rc == TR_ENOTFOUND) {
 		memset(s, 0, sizeof *s);
-		snprintf(s->why, sizeof s->why, "%s%s was listed but is gone", r->base, rel);
+		snprintf(s->why, sizeof s->why, "%s%s was listed but is gone", tr_repo_base(r), rel);
 	} else {
 		return rc;
 	}
@@ -160,7 +160,7 @@ int tr_sections_load(tr_repo *r, const tr_sections *known, tr_sections *s)
 		if (!l->seen[n]) {
 			x->n = n;
 			x->damaged = 1;
-			snprintf(x->why, sizeof x->why, "%ssections/%" PRIu32 " is missing (section %" PRIu32 " exists)", r->base,
+			snprintf(x->why, sizeof x->why, "%ssections/%" PRIu32 " is missing (section %" PRIu32 " exists)", tr_repo_base(r),
 				 n, l->max);
 		} else if (k) {
 			*x = *k;
@@ -169,7 +169,7 @@ int tr_sections_load(tr_repo *r, const tr_sections *known, tr_sections *s)
 		}
 	}
 	if (rc == TR_ENOMEM)
-		snprintf(r->err, sizeof r->err, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 	if (rc == TR_OK)
 		s->n = (int)(l ? l->max : 0);
 	else
@@ -228,7 +228,7 @@ int tr_section_create(tr_repo *r, uint32_t n, const tr_cluster_id *id, const cha
 	snprintf(s.origin, sizeof s.origin, "%s", origin);
 	int len = format_section(&s, text, sizeof text);
 	if (len < 0) {
-		snprintf(r->err, sizeof r->err, "section %" PRIu32 ": its text is too long", n);
+		tr_repo_set_error(r, "section %" PRIu32 ": its text is too long", n);
 		return TR_EINVAL;
 	}
 	section_rel(n, rel, sizeof rel);
@@ -242,7 +242,7 @@ int tr_section_create(tr_repo *r, uint32_t n, const tr_cluster_id *id, const cha
 	if (rc != TR_OK)
 		return rc;
 	if (out->damaged) {
-		snprintf(r->err, sizeof r->err, "%s", out->why);
+		tr_repo_set_error(r, "%s", out->why);
 		return TR_REPO_ECORRUPT;
 	}
 	return tr_cluster_id_equal(&out->id, id) ? TR_OK : TR_EEXIST;
@@ -265,6 +265,14 @@ uint32_t tr_section_of_backup(const tr_sections *s, const tr_manifest_hdr *h)
 	if (x)
 		return x->n;
 	return tr_sections_damaged(s) ? 0 : 1;
+}
+
+void tr_section_wal_prefix(uint32_t n, char out[24])
+{
+	if (n <= 1)
+		snprintf(out, 24, "wal/");
+	else
+		snprintf(out, 24, "wal-%u/", (unsigned)n);
 }
 
 uint32_t tr_section_of_key(const char *key)

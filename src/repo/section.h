@@ -87,6 +87,9 @@ void tr_section_describe(const tr_section *s, char *out, size_t outlen);
 /* The section a backup belongs to (see the top); 0 when its identifier
  * matches no readable section while one is damaged (it may be that one's). */
 uint32_t tr_section_of_backup(const tr_sections *s, const tr_manifest_hdr *h);
+/* Section n's WAL prefix: "wal/" for section 1 (where every earlier
+ * version put it), "wal-<n>/" for n >= 2. */
+void tr_section_wal_prefix(uint32_t n, char out[24]);
 /* The section of a repository key under a WAL prefix ("wal/..." is 1,
  * "wal-7/..." is 7), 0 for any other key. */
 uint32_t tr_section_of_key(const char *key);
@@ -147,11 +150,12 @@ int tr_sections_for_listing(tr_repo *r, tr_sections *s);
 
 /* Leaves in set only the backups of section n. */
 void tr_backupset_keep_section(tr_backupset *set, const tr_sections *s, uint32_t n);
-/* restore: the section it recovers in (--backup's, else the section
- * setting's, else the current one), its backups alone left in set, and r
+/* restore: the section it recovers in (label's, the --backup given,
+ * else wanted, the section setting, else the current one), its backups alone left in set, and r
  * working in it.  A section without a backup is refused, naming the
  * newest backup of an older one.  0 with *n, or -1 with one line in err. */
-int tr_section_restore_scope(tr_repo *r, tr_backupset *set, uint32_t *n, char *err, size_t errlen);
+int tr_section_restore_scope(tr_repo *r, tr_backupset *set, const char *label, uint32_t wanted, uint32_t *n,
+			     char *err, size_t errlen);
 
 /* --- retention (section_expire.c) --- */
 

@@ -29,13 +29,13 @@
 static int read_storage(tr_repo *r, const tr_sections *known, tr_sections *s, char *err, size_t errlen)
 {
 	if (tr_sections_load(r, known, s) != TR_OK) {
-		snprintf(err, errlen, "cannot read the history sections: %s", r->err);
+		snprintf(err, errlen, "cannot read the history sections: %s", tr_repo_error(r));
 		return -1;
 	}
 	if (!s->n && known && known->n) {
 		snprintf(err, errlen, "the history sections (%ssections/) are gone from storage, though this host read %d of "
 			 "them: restore them from a copy of the bucket (a repository started again on purpose: remove "
-			 "<state-dir>/sections/ on this host); nothing was written", r->base, known->n);
+			 "<state-dir>/sections/ on this host); nothing was written", tr_repo_base(r), known->n);
 		return -1;
 	}
 	tr_sections_cache_save(r, s);
@@ -118,7 +118,7 @@ static int newest_wal_id(tr_repo *r, tr_cluster_id *id, char *from, size_t froml
 		if (rc != TR_OK && rc != TR_ECALLBACK && rc != TR_REPO_ECORRUPT && rc != TR_REPO_EKEY)
 			return -1;
 		tr_warn("history section 1: the newest archived segment %s tells no cluster (%s)", seg.name,
-			m.len < sizeof head ? r->err : why);
+			m.len < sizeof head ? tr_repo_error(r) : why);
 		return 0;
 	}
 	id->sysid = h.sysid;
@@ -138,7 +138,7 @@ static int migrate(tr_repo *r, const tr_cluster_id *id, const char *origin, tr_s
 	if (found == 0 && later) {
 		snprintf(err, errlen, "the repository %s holds WAL of a later history section (wal-N/) but no section "
 			 "object (sections/): they were lost; restore them from a copy of the bucket, nothing was written",
-			 r->base);
+			 tr_repo_base(r));
 		return -1;
 	}
 	if (found == 0)
@@ -146,7 +146,7 @@ static int migrate(tr_repo *r, const tr_cluster_id *id, const char *origin, tr_s
 	if (found == 0)
 		found = newest_wal_id(r, &learned, from, sizeof from);
 	if (found < 0) {
-		snprintf(err, errlen, "cannot learn which cluster the repository holds: %s", r->err);
+		snprintf(err, errlen, "cannot learn which cluster the repository holds: %s", tr_repo_error(r));
 		return -1;
 	}
 	if (!found)
@@ -154,7 +154,7 @@ static int migrate(tr_repo *r, const tr_cluster_id *id, const char *origin, tr_s
 	snprintf(o, sizeof o, "%s, from %s", origin, from);
 	int rc = tr_section_create(r, 1, &learned, o, &made);
 	if (rc != TR_OK && rc != TR_EEXIST) {
-		snprintf(err, errlen, "cannot record history section 1: %s", r->err);
+		snprintf(err, errlen, "cannot record history section 1: %s", tr_repo_error(r));
 		return -1;
 	}
 	tr_cluster_id_format(&made.id, text, sizeof text);
@@ -334,7 +334,7 @@ int tr_sections_for_listing(tr_repo *r, tr_sections *s)
 	int rc = tr_sections_load(r, NULL, s);
 	if (rc == TR_OK && !s->n) {
 		if (!(s->v = calloc(1, sizeof *s->v))) {
-			snprintf(r->err, sizeof r->err, "out of memory");
+			tr_repo_set_error(r, "out of memory");
 			return TR_ENOMEM;
 		}
 		s->v[0].n = 1;
@@ -393,7 +393,7 @@ int tr_section_upgrade(tr_repo *r, const tr_cluster_id *id, const char *origin, 
 			snprintf(err, errlen, "another upgrade recorded %s at the same time: nothing was changed here; run "
 				 "`totalrecall upgrade` again with the cluster that is to be current", theirs);
 		} else if (made != TR_OK) {
-			snprintf(err, errlen, "cannot record history section %" PRIu32 ": %s", cur->n + 1, r->err);
+			snprintf(err, errlen, "cannot record history section %" PRIu32 ": %s", cur->n + 1, tr_repo_error(r));
 		}
 	}
 	tr_sections_free(&s);

@@ -76,7 +76,7 @@ int tr_sections_expire_wal(tr_repo *r, const tr_backupset *set, const int *keep,
 	tr_sections s;
 	int rc = 0;
 	if (tr_sections_for_listing(r, &s) != TR_OK) {
-		snprintf(err, errlen, "cannot read the history sections: %s", r->err);
+		snprintf(err, errlen, "cannot read the history sections: %s", tr_repo_error(r));
 		return -1;
 	}
 	const tr_section *bad = tr_sections_damaged(&s);
@@ -93,8 +93,8 @@ int tr_sections_expire_wal(tr_repo *r, const tr_backupset *set, const int *keep,
 			tr_info("expire: history section %" PRIu32 " keeps no backup: its WAL goes (the section stays recorded)",
 				s.v[k].n);
 		tr_repo_use_section(r, s.v[k].n);
-		if (tr_repo_list(r, r->wal, wal_candidate, &w) != TR_OK && !w.failed) {
-			snprintf(err, errlen, "%s", r->err);
+		if (tr_repo_list(r, tr_repo_wal_prefix(r), wal_candidate, &w) != TR_OK && !w.failed) {
+			snprintf(err, errlen, "%s", tr_repo_error(r));
 			rc = -1;
 		}
 		if (w.failed)

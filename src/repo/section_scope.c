@@ -35,12 +35,11 @@ static const tr_manifest_hdr *newest_elsewhere(const tr_backupset *set, const tr
 }
 
 /* Which section: --backup's, else the section setting's, else the current. */
-static int choose(tr_repo *r, const tr_backupset *set, const tr_sections *s, uint32_t *n, char *err, size_t errlen)
+static int choose(const tr_backupset *set, const tr_sections *s, const char *label, uint32_t wanted, uint32_t *n,
+		  char *err, size_t errlen)
 {
-	const char *label = tr_config_get(r->cfg, TR_S_BACKUP_LABEL);
 	int b = label ? tr_backupset_find(set, label) : -1;
 	const tr_section *bad = tr_sections_damaged(s);
-	uint32_t wanted = (uint32_t)tr_config_int(r->cfg, TR_S_SECTION);
 	if (b >= 0) {
 		*n = tr_section_of_backup(s, &set->b[b]);
 		if (!*n)
@@ -57,16 +56,17 @@ static int choose(tr_repo *r, const tr_backupset *set, const tr_sections *s, uin
 	return 0;
 }
 
-int tr_section_restore_scope(tr_repo *r, tr_backupset *set, uint32_t *n, char *err, size_t errlen)
+int tr_section_restore_scope(tr_repo *r, tr_backupset *set, const char *label, uint32_t wanted, uint32_t *n,
+			     char *err, size_t errlen)
 {
 	tr_sections s;
 	char id[160], hint[400] = "";
 	uint32_t other = 0;
 	if (tr_sections_for_listing(r, &s) != TR_OK) {
-		snprintf(err, errlen, "cannot read the history sections: %s", r->err);
+		snprintf(err, errlen, "cannot read the history sections: %s", tr_repo_error(r));
 		return -1;
 	}
-	int rc = choose(r, set, &s, n, err, errlen);
+	int rc = choose(set, &s, label, wanted, n, err, errlen);
 	const tr_section *sec = rc == 0 ? &s.v[*n - 1] : NULL;
 	const tr_manifest_hdr *elsewhere = sec ? newest_elsewhere(set, &s, *n, &other) : NULL;
 	if (sec)

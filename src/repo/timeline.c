@@ -98,13 +98,13 @@ int tr_timelines_read(tr_repo *r, tr_timelines *tl)
 		tl->v = grown;
 	for (int i = 0; rc == TR_OK && i < tl->npending; i++) {
 		char rel[64];
-		snprintf(rel, sizeof rel, "%s%08X.history", r->wal, tl->pending[i]);
+		snprintf(rel, sizeof rel, "%s%08X.history", tr_repo_wal_prefix(r), tl->pending[i]);
 		text.len = 0;
 		rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
 		((char *)text.data)[text.len] = '\0';
 		if (rc == TR_OK && tr_timeline_parse(tl->pending[i], text.data, &tl->v[tl->n]) != 0) {
 			free(tl->v[tl->n].anc);
-			snprintf(r->err, sizeof r->err, "%s: not a timeline history file", rel);
+			tr_repo_set_error(r, "%s: not a timeline history file", rel);
 			rc = TR_REPO_ECORRUPT;
 		} else if (rc == TR_OK) {
 			tl->n++;
@@ -112,7 +112,7 @@ int tr_timelines_read(tr_repo *r, tr_timelines *tl)
 		/* A damaged history file blocks only itself: its timeline's
 		 * ancestry is unknown (restore then names it among the tips). */
 		if (rc == TR_REPO_ECORRUPT) {
-			tr_warn("%s is damaged (%s): timeline %u's history is unknown", rel, r->err, tl->pending[i]);
+			tr_warn("%s is damaged (%s): timeline %u's history is unknown", rel, tr_repo_error(r), tl->pending[i]);
 			rc = TR_OK;
 		}
 	}
@@ -126,7 +126,7 @@ int tr_timelines_read(tr_repo *r, tr_timelines *tl)
 int tr_timelines_load(tr_repo *r, tr_timelines *tl)
 {
 	memset(tl, 0, sizeof *tl);
-	int rc = tr_repo_list(r, r->wal, note_listed, tl);
+	int rc = tr_repo_list(r, tr_repo_wal_prefix(r), note_listed, tl);
 	if (rc == TR_OK)
 		rc = tr_timelines_read(r, tl);
 	if (rc != TR_OK)

@@ -94,11 +94,4 @@ void tr_timeline_describe(const tr_tl_state *s, int n, char *out, size_t outlen)
 /* The segment name of a state's newest segment, or "none". */
 void tr_timeline_last_name(const tr_tl_state *s, char out[25]);
 
-/* archive-put, after it stored the WAL file `name` read from `path`:
- * warns, and records a "timeline-divergence" metric, when a segment lands
- * at or after the fork of a child timeline, or when a new timeline's
- * parent is already archived past its fork.  Never fails archive-put
- * (timeline_watch.c). */
-void tr_timeline_watch(tr_repo *r, const char *path, const char *name);
-
 #endif

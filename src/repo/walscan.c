@@ -22,7 +22,7 @@ int tr_walscan_init(tr_walscan *s, tr_repo *r, const tr_timelines *tl, uint32_t 
 	s->dec = tr_waldec_new(seg_size);
 	if (!s->path || !s->dec) {
 		tr_walscan_free(s);
-		snprintf(r->err, sizeof r->err, "out of memory");
+		tr_repo_set_error(r, "out of memory");
 		return -1;
 	}
 	s->npath = tr_timeline_path(tl, target, s->path, max);

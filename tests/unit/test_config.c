@@ -3,7 +3,7 @@
 #include "config.h"
 #include "repo/loader.h"
 #include "repo/repo.h"
-#include "conf/settings.h"
+#include "conf/resolve.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -415,7 +415,9 @@ static void hash_with(const char *var, const char *value, char out[33])
 	if (var)
 		setenv(var, value, 1);
 	ck_assert_int_eq(load(&cfg, NULL), 0);
-	tr_repo_id_hash(&cfg, out);
+	tr_repo_settings rs;
+	tr_conf_repo(&cfg, &rs);
+	tr_repo_id_hash(&rs, out);
 	tr_config_free(&cfg);
 }
 
