@@ -76,28 +76,6 @@ static const char insert_sql[] =
 
 /* ---- parsing ---- */
 
-/* Reverses the writer's escaping in place (see src/base/spool.h). */
-static bool unescape(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r; r++) {
-		if (*r != '\\') {
-			*w++ = *r;
-			continue;
-		}
-		switch (*++r) {
-		case '\\': *w++ = '\\'; break;
-		case 't': *w++ = '\t'; break;
-		case 'n': *w++ = '\n'; break;
-		case 'r': *w++ = '\r'; break;
-		default: return false;
-		}
-	}
-	*w = '\0';
-	return true;
-}
-
 static bool parse_int64(const char *s, int64 *out)
 {
 	char *end;
@@ -160,7 +138,7 @@ static bool parse_record(char *line, record *r)
 	if (!split(line, f) || strcmp(f[0], CppAsString2(TR_SPOOL_VERSION)) != 0 || !is_id(f[1]))
 		return false;
 	for (int i = 2; i < TR_SPOOL_FIELDS; i++)
-		if (!unescape(f[i]))
+		if (tr_spool_unescape(f[i]) != 0)   /* the writer's own code: spool_text.c */
 			return false;
 	r->id = f[1];
 	r->operation = f[2];

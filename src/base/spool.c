@@ -80,57 +80,6 @@ const char *tr_spool_dir(const char *spool_setting, const char *pgdata, char *bu
 	return n >= 0 && (size_t)n < len ? buf : NULL;
 }
 
-int tr_spool_escape(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (const char *p = in ? in : ""; *p; p++) {
-		const char *rep = NULL;
-		switch (*p) {
-		case '\\': rep = "\\\\"; break;
-		case '\t': rep = "\\t"; break;
-		case '\n': rep = "\\n"; break;
-		case '\r': rep = "\\r"; break;
-		}
-		size_t need = rep ? 2 : 1;
-		if (o + need >= outlen)
-			return -1;
-		if (rep) {
-			out[o++] = rep[0];
-			out[o++] = rep[1];
-		} else {
-			out[o++] = *p;
-		}
-	}
-	if (o >= outlen)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-int tr_spool_unescape(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r; r++) {
-		if (*r == '\t' || *r == '\n')
-			return -1;
-		if (*r != '\\') {
-			*w++ = *r;
-			continue;
-		}
-		switch (*++r) {
-		case '\\': *w++ = '\\'; break;
-		case 't': *w++ = '\t'; break;
-		case 'n': *w++ = '\n'; break;
-		case 'r': *w++ = '\r'; break;
-		default: return -1;    /* includes a trailing lone backslash */
-		}
-	}
-	*w = '\0';
-	return 0;
-}
-
 int tr_spool_format(const tr_metric *m, char *out, size_t outlen)
 {
 	uint8_t raw[16];

@@ -22,6 +22,7 @@
 #include "repo/chunkref.h"
 #include "format/checksum.h"
 #include "cmd/commands.h"
+#include "base/atomicfile.h"
 #include "conf/resolve.h"
 #include "pg/datadir.h"
 #include "cmd/fsync_tree.h"
@@ -512,6 +513,20 @@ static int lay_out(struct restore *rs, struct chunk_get **control)
 	return rc == 0 && !tr_pool_failed(rs->pool) ? 0 : -1;
 }
 
+/* Run as root, a file written beside the manifest's goes to the owner of
+ * the directory (restore_tree.h). */
+static void give_file(struct restore *rs, const char *name)
+{
+	if (rs->tree.uid == (uid_t)-1)
+		return;
+	int fd = openat(rs->tree.rootfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		tr_rtree_own_fd(&rs->tree, fd);
+		close(fd);
+	}
+}
+
+/* backup_label, tablespace_map: complete or not at all (atomicfile.h). */
 static int write_text(struct restore *rs, const char *name, const char *text)
 {
 	char path[PATH_MAX];
@@ -520,16 +535,12 @@ static int write_text(struct restore *rs, const char *name, const char *text)
 		snprintf(rs->err, sizeof rs->err, "out of memory");
 		return -1;
 	}
-	int fd = openat(rs->tree.rootfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int rc = fd >= 0 && tr_write_full(fd, text, strlen(text)) == 0 && fsync(fd) == 0 ? 0 : -1;
-	if (fd >= 0) {
-		tr_rtree_own_fd(&rs->tree, fd);
-		if (close(fd) != 0)
-			rc = -1;
-	}
-	if (rc != 0)
+	if (tr_atomic_write_file_at(rs->tree.rootfd, name, text, strlen(text), 0600, 0) != 0) {
 		snprintf(rs->err, sizeof rs->err, "cannot write %s: %s", path, strerror(errno));
-	return rc;
+		return -1;
+	}
+	give_file(rs, name);
+	return 0;
 }
 
 /* The recovery settings (restore_conf.h), in files undo knows of. */
@@ -549,13 +560,8 @@ static int write_recovery(struct restore *rs, const tr_restore_plan *plan)
 		}
 	if (tr_restore_conf_write(rs->cfg, rs->tree.root, &rec, rs->err, sizeof rs->err) != 0)
 		return -1;
-	for (size_t i = 0; rs->tree.uid != (uid_t)-1 && i < TR_ARRAY_LEN(files); i++) {
-		int fd = openat(rs->tree.rootfd, files[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0) {
-			tr_rtree_own_fd(&rs->tree, fd);
-			close(fd);
-		}
-	}
+	for (size_t i = 0; i < TR_ARRAY_LEN(files); i++)
+		give_file(rs, files[i]);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* restore_conf.c - recovery settings of a restored cluster (see restore_conf.h). */
 #include "config.h"
 #include "cmd/restore_conf.h"
+#include "base/atomicfile.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -145,17 +146,11 @@ char *tr_restore_command(const char *exe, const char *conf)
 	return cmd;
 }
 
-static int write_repo_conf(const tr_config *cfg, const char *path, uint32_t section, char *err, size_t errlen)
+/* The lines of totalrecall_restore.conf, into f. */
+static int repo_conf_lines(FILE *f, const tr_config *cfg, const char *path, uint32_t section, char *err,
+			   size_t errlen)
 {
 	const tr_setting_def *d = tr_setting_defs();
-	FILE *f = NULL;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	fprintf(f, "# Written by totalrecall restore: the repository this cluster recovers from.\n");
 	for (int id = 0; id < TR_S_COUNT; id++) {
 		if (!repo_setting(id))
@@ -174,7 +169,6 @@ static int write_repo_conf(const tr_config *cfg, const char *path, uint32_t sect
 		const char *out = raw && strncmp(raw, "file:", 5) == 0 ? raw : v;
 		if (strchr(out, '\n')) {
 			snprintf(err, errlen, "%s: a value with a newline cannot be written to %s", d[id].name, path);
-			fclose(f);
 			return -1;
 		}
 		fprintf(f, "%s = \"%s\"\n", d[id].name, out);
@@ -182,12 +176,29 @@ static int write_repo_conf(const tr_config *cfg, const char *path, uint32_t sect
 	/* The backup's history section: its WAL, whatever is current later. */
 	if (section)
 		fprintf(f, "%s = \"%u\"\n", d[TR_S_SECTION].name, (unsigned)section);
-	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
-	if (fclose(f) != 0 || rc != 0) {
+	return 0;
+}
+
+/* Secrets are written (as file: references where given so): the file is
+ * created 0600, complete or not at all (atomicfile.h). */
+static int write_repo_conf(const tr_config *cfg, const char *path, uint32_t section, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	return 0;
+	int rc = repo_conf_lines(f, cfg, path, section, err, errlen);  /* err says why on -1 */
+	if ((fclose(f) != 0 && rc == 0) || (rc == 0 && tr_atomic_write_file(path, text, len, 0600, 0) != 0)) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (text)
+		explicit_bzero(text, len);
+	free(text);
+	return rc;
 }
 
 static void append_setting(FILE *f, const char *name, const char *value)
@@ -267,10 +278,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read %s: %s", from, strerror(errno));
 		return -1;
 	}
-	int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = fd >= 0 && tr_write_full(fd, buf, len) == 0 && fsync(fd) == 0 ? 0 : -1;
-	if (fd >= 0)
-		close(fd);
+	int rc = tr_atomic_write_file(to, buf, len, 0600, 0);
 	free(buf);
 	if (rc != 0)
 		snprintf(err, errlen, "cannot write %s: %s", to, strerror(errno));
@@ -294,8 +302,7 @@ int tr_restore_conf_write(const tr_config *cfg, const char *pgdata, const tr_rec
 	    write_recovery_settings(cfg, abs, conf, rec, err, errlen) != 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/%s", abs, tr_config_get(cfg, TR_S_STANDBY) ? "standby.signal" : "recovery.signal");
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fsync(fd) != 0 || close(fd) != 0) {
+	if (tr_atomic_write_file(path, "", 0, 0600, 0) != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}

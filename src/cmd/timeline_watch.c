@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "cmd/archive.h"
+#include "base/atomicfile.h"
 #include "repo/timeline.h"
 #include "base/log.h"
 #include "pg/pgconn.h"
@@ -76,19 +77,20 @@ static void load(struct watch *w)
 	free(buf);
 }
 
-/* Written to a temporary name and renamed: readers see one whole file. */
+/* Through an atomic file (atomicfile.h): readers see one whole file. */
 static void save(const struct watch *w)
 {
-	char tmp[PATH_MAX + 16];
-	snprintf(tmp, sizeof tmp, "%s.%d", w->path, (int)getpid());
-	FILE *f = fopen(tmp, "w");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		return;
 	fprintf(f, "next %u\nseg-size %" PRIu64 "\nprobed %" PRId64 "\n", w->next, w->seg_size, w->probed);
 	for (int i = 0; i < w->n; i++)
 		fprintf(f, "h %u %u %" PRIx64 "\n", w->e[i].tli, w->e[i].anc, w->e[i].end);
-	if (fclose(f) != 0 || rename(tmp, w->path) != 0)
-		unlink(tmp);
+	if (fclose(f) == 0 && tr_atomic_write_file(w->path, text, len, 0600, 0) != 0)
+		tr_debug("timeline watch: cannot write %s: %s", w->path, strerror(errno));
+	free(text);
 }
 
 static int known(const struct watch *w, uint32_t tli)

@@ -133,11 +133,18 @@ int tr_vstate_begin(tr_vstate_writer *w, const char *path, int64_t watermark, in
 {
 	char dir[4400];
 	snprintf(w->path, sizeof w->path, "%s", path);
-	snprintf(w->tmp, sizeof w->tmp, "%s.%ld.tmp", path, (long)getpid());
+	w->f = NULL;
 	tr_dirname(path, dir, sizeof dir);
-	w->f = tr_mkdirs(dir, 0700) == 0 ? fopen(w->tmp, "w") : NULL;
-	if (!w->f)
+	if (tr_mkdirs(dir, 0700) != 0 || tr_atomic_open(&w->a, path, 0600) != 0)
 		return -1;
+	snprintf(w->tmp, sizeof w->tmp, "%s/%s", dir, w->a.tmp);
+	int fd = dup(w->a.fd);
+	if (fd < 0 || !(w->f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		tr_atomic_abort(&w->a);
+		return -1;
+	}
 	fprintf(w->f, STATE_MAGIC "\nwatermark %" PRId64 "\nmargin %" PRId64 "\n", watermark, margin);
 	return 0;
 }
@@ -152,16 +159,17 @@ void tr_vstate_damaged(tr_vstate_writer *w, const char *key)
 	fprintf(w->f, "d %s\n", key);
 }
 
+/* The lines went through the duplicate; the atomic file fsyncs, renames
+ * and fsyncs the directory, or removes the temporary file. */
 int tr_vstate_commit(tr_vstate_writer *w)
 {
-	int rc = fflush(w->f) == 0 && fsync(fileno(w->f)) == 0 ? 0 : -1;
+	int rc = fflush(w->f) == 0 && !ferror(w->f) ? 0 : -1;
 	if (fclose(w->f) != 0)
 		rc = -1;
 	w->f = NULL;
-	if (rc == 0 && rename(w->tmp, w->path) != 0)
-		rc = -1;
-	if (rc != 0)
-		unlink(w->tmp);
+	if (rc == 0)
+		return tr_atomic_commit(&w->a, 0);
+	tr_atomic_abort(&w->a);
 	return rc;
 }
 
@@ -170,5 +178,5 @@ void tr_vstate_abort(tr_vstate_writer *w)
 	if (w->f)
 		fclose(w->f);
 	w->f = NULL;
-	unlink(w->tmp);
+	tr_atomic_abort(&w->a);
 }

@@ -23,13 +23,15 @@
  *   margin <seconds>
  *   r <mtime> <size> <key>      recent, verified
  *   d <key>                     damaged
- * Written to a temporary name and renamed: a crash leaves the old state.
+ * Written through an atomic file (atomicfile.h): a crash leaves the old
+ * state.
  */
 #ifndef TR_VERIFY_STATE_H
 #define TR_VERIFY_STATE_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include "base/atomicfile.h"
 
 #define TR_VERIFY_MARGIN 3600
 
@@ -58,8 +60,9 @@ void tr_vstate_free(tr_vstate *s);
 
 /* Writing: begin, then lines, then commit (atomic rename) or abort. */
 typedef struct tr_vstate_writer {
-	FILE *f;
-	char path[4400], tmp[4420];
+	tr_atomic a;
+	FILE *f;                /* on a duplicate of a.fd */
+	char path[4400], tmp[4420];  /* the state, and its temporary file while written */
 } tr_vstate_writer;
 
 int tr_vstate_begin(tr_vstate_writer *w, const char *path, int64_t watermark, int64_t margin);
