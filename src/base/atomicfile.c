@@ -2,6 +2,7 @@
  * directory (see atomicfile.h). */
 #include "config.h"
 #include "base/atomicfile.h"
+#include "base/assert.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -78,6 +79,7 @@ static int put_in_place(tr_atomic *a, unsigned flags)
 
 int tr_atomic_commit(tr_atomic *a, unsigned flags)
 {
+	TR_ASSERT(a->fd >= 0 && a->tmp[0]);  /* opened, and neither committed nor aborted yet */
 	int rc = fsync(a->fd);
 	int saved = errno;
 	if (close(a->fd) != 0 && rc == 0) {

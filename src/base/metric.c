@@ -1,6 +1,7 @@
 /* metric.c - the command's metrics record (see metric.h). */
 #include "config.h"
 #include "base/metric.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "base/spool.h"
 
@@ -33,6 +34,7 @@ void tr_metric_extra(const char *operation, uint64_t plain, uint64_t stored, con
 {
 	if (nextra == MAX_EXTRA)
 		return;
+	TR_ASSERT(nextra < MAX_EXTRA);
 	tr_metric *m = &extra[nextra++];
 	memset(m, 0, sizeof *m);
 	m->operation = operation;

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "cmd/chunkset.h"
+#include "base/assert.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -110,6 +111,7 @@ int tr_chunkset_claim(tr_chunkset *s, const char *id, uint64_t *stored)
 	}
 	if ((e = take_oldest(s))) {
 		int b = bucket_of(id);
+		TR_ASSERT(e >= s->e && e < s->e + TR_CHUNKSET_SLOTS && e->state != SLOT_STORING);
 		strcpy(e->id, id);
 		e->state = SLOT_STORING;
 		e->next = s->bucket[b];

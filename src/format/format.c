@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "format/format.h"
+#include "base/assert.h"
 #include "format/cipher.h"
 #include "format/compress.h"
 #include "base/util.h"
@@ -276,6 +277,7 @@ static int enc_frame(tr_enc *e)
 		}
 	}
 
+	TR_ASSERT(fill <= cap);  /* the buffer holds frame_size + 1 bytes */
 	int final = fill < cap;
 	size_t len = final ? fill : e->frame_size;
 	if (!final) {
@@ -552,6 +554,7 @@ int tr_dec_write(void *p, const void *buf, size_t len)
 			}
 			break;
 		case D_BODY:
+			TR_ASSERT(d->flen <= d->frame_size);  /* checked as the length was read */
 			n = d->flen + TR_FMT_TAG_LEN - d->body_fill;
 			n = n < len ? n : len;
 			memcpy(d->buf + d->body_fill, in, n);

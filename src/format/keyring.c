@@ -2,6 +2,7 @@
  * keys, and the text form of the keyring object (see keyring.h). */
 #include "config.h"
 #include "format/keyring.h"
+#include "base/assert.h"
 #include "format/cipher.h"
 #include "format/format.h"
 #include "base/util.h"
@@ -47,6 +48,7 @@ static void fill_slot(tr_key_slot *s, const uint8_t data[32], int64_t created)
 
 static void use_slot(tr_keys *keys, int i)
 {
+	TR_ASSERT(i >= 0 && i < keys->nslots && keys->nslots <= TR_KEYS_MAX);
 	keys->current = i;
 	memcpy(keys->data, keys->slot[i].data, 32);
 	memcpy(keys->enc, keys->slot[i].enc, 32);

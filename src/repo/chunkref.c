@@ -1,6 +1,7 @@
 /* chunkref.c - slicing chunk references (see chunkref.h). */
 #include "config.h"
 #include "repo/chunkref.h"
+#include "base/assert.h"
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -33,6 +34,7 @@ uint64_t tr_chunkref_estimate(const tr_manifest_hdr *h)
 int tr_chunkref_scan(FILE *f, unsigned pass, unsigned passes, tr_chunkref_fn fn, void *ctx, char *err,
 		     size_t errlen)
 {
+	TR_ASSERT(pass < passes && passes <= TR_CHUNKREF_MAX_PASSES);
 	/* Two records of 8 KiB each: on the heap, the callers run in threads. */
 	tr_mf_rec *file = calloc(1, sizeof *file), *rec = malloc(sizeof *rec);
 	tr_manifest_hdr h;

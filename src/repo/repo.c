@@ -2,6 +2,7 @@
  * repo_unlock.c. */
 #include "config.h"
 #include "repo/repo.h"
+#include "base/assert.h"
 #include "repo/repo_internal.h"
 #include "format/checksum.h"
 #include "base/log.h"
@@ -325,6 +326,7 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 		       unsigned flags, const char *checksum, tr_xfer *x)
 {
 	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
+	TR_ASSERT(r->conn);  /* connected: tr_repo_connect succeeded */
 	if (tr_repo_key(r, rel, key, sizeof key) != 0) {
 		set_err(r, "object name too long: %s", rel);
 		return TR_EINVAL;
@@ -427,6 +429,7 @@ static int keyed_write(void *ctx, const void *buf, size_t len)
 		size_t take = TR_FMT_HEADER_LEN - k->have < len ? TR_FMT_HEADER_LEN - k->have : len;
 		memcpy(k->head + k->have, buf, take);
 		k->have += take;
+		TR_ASSERT(k->have <= TR_FMT_HEADER_LEN);
 		buf = (const uint8_t *)buf + take;
 		len -= take;
 		if (k->have < TR_FMT_HEADER_LEN)
