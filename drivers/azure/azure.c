@@ -15,27 +15,6 @@
 
 #define AZ_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME)
 
-void az_log(tr_conn *c, int level, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-	if (!c->env.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	c->env.log(c->env.ctx, level, msg);
-}
-
-int az_fail(tr_conn *c, int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof c->err, fmt, ap);
-	va_end(ap);
-	return status;
-}
-
 uint64_t az_random(tr_conn *c)
 {
 	return drv_random(&c->rng);

@@ -113,29 +113,24 @@ static void cache_read(tr_conn *c)
 	explicit_bzero(buf, sizeof buf);
 }
 
-/* Written to a private temporary file and renamed: readers see the old
- * token or the new one, never half. */
+/* Written whole (drv_util.h): readers see the old token or the new one,
+ * never half. */
 static void cache_write(tr_conn *c)
 {
-	char path[4096], tmp[4200], head[32];
+	char path[4096];
 	if (cache_path(c, path, sizeof path) != 0)
 		return;
-	drv_make_private_dirs(c->conf.state_dir);
-	snprintf(tmp, sizeof tmp, "%s.%ld.%08llx.tmp", path, (long)getpid(),
-		 (unsigned long long)(az_random(c) & 0xffffffffu));
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		az_log(c, 1, AZ_NAME ": cannot write %s: %s; the token will be fetched again next time", tmp,
-		       strerror(errno));
+	size_t cap = strlen(c->token.value) + 32;
+	char *text = malloc(cap);
+	if (!text)
 		return;
-	}
-	int hn = snprintf(head, sizeof head, "%lld\n", (long long)c->token.expires);
-	size_t tn = strlen(c->token.value);
-	int ok = write(fd, head, (size_t)hn) == hn && write(fd, c->token.value, tn) == (ssize_t)tn &&
-		 write(fd, "\n", 1) == 1;
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0)
-		unlink(tmp);
+	int n = snprintf(text, cap, "%lld\n%s\n", (long long)c->token.expires, c->token.value);
+	(void)drv_make_private_dirs(c->conf.state_dir);
+	if (drv_write_file(path, text, (size_t)n) != 0)
+		az_log(c, 1, AZ_NAME ": cannot write %s: %s; the token will be fetched again next time", path,
+		       strerror(errno));
+	explicit_bzero(text, cap);
+	free(text);
 }
 
 static void cache_remove(tr_conn *c)

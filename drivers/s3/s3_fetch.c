@@ -88,7 +88,7 @@ int s3_fetch(tr_conn *c, const s3_fetch_req *r, s3_fetch_resp *resp, char *why, 
 {
 	struct curl_slist *hl = NULL;
 	memset(resp, 0, sizeof *resp);
-	if (!c->fetch_curl && !(c->fetch_curl = s3_http_handle())) {
+	if (!c->fetch_curl && !(c->fetch_curl = drv_curl_handle())) {
 		snprintf(why, whylen, "cannot create a curl handle");
 		return -1;
 	}

@@ -23,21 +23,6 @@
 #define BACKOFF_CAP_MS 20000
 
 #define MAX_SKEW 900               /* S3 refuses requests 15 minutes off */
-/* --- process-wide init --- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-CURL *s3_http_handle(void)
-{
-	pthread_once(&curl_once, curl_init_once);
-	return curl_easy_init();
-}
-
 /* --- request helpers --- */
 
 void s3_request_query(s3_request *r, const char *name, const char *value)
@@ -77,20 +62,6 @@ typedef struct xfer {
 	int64_t range_start;
 	int64_t range_total;
 } xfer;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* "s3://bucket/key" for messages. */
 static void describe(tr_conn *c, const s3_request *req, char *out, size_t len)
@@ -578,17 +549,6 @@ static int fail_curl(tr_conn *c, const char *what, CURLcode cc, const char *deta
 		       detail[0] ? ": " : "", detail, attempts, attempts == 1 ? "" : "s");
 }
 
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
-static long backoff_ms(tr_conn *c, int attempt)
-{
-	long ceiling = BACKOFF_BASE_MS;
-	for (int i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
-		ceiling *= 2;
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	return (long)(s3_random(c) % (uint64_t)(ceiling + 1));
-}
-
 /* Switches the signing region (and the AWS endpoint) to the bucket's,
  * and remembers it for the next commands. */
 static int follow_region(tr_conn *c, const char *region)
@@ -622,10 +582,10 @@ static enum outcome attempt(tr_conn *c, const s3_request *req, xfer *x, const s3
 		*cc = CURLE_OUT_OF_MEMORY;
 		return OUT_FAIL;
 	}
-	double t0 = now_ms();
+	double t0 = drv_now_ms();
 	*cc = perform(c, req, x, &b);
 	built_free(&b);
-	s3_log(c, 3, "%s: %ld (%.0f ms)%s%s", what, x->resp->status, now_ms() - t0,
+	s3_log(c, 3, "%s: %ld (%.0f ms)%s%s", what, x->resp->status, drv_now_ms() - t0,
 	       *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
 	if (x->sink_failed || x->resume_bad)
 		return OUT_FAIL;
@@ -703,7 +663,7 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 	s3_digests dg;
 	xfer x;
 	CURLcode cc = CURLE_OK;
-	double start = now_ms();
+	double start = drv_now_ms();
 	int cured = 0;
 
 	memset(resp, 0, sizeof *resp);
@@ -733,14 +693,14 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 			n--;
 			continue;
 		}
-		long delay = backoff_ms(c, stuck > 0 ? stuck - 1 : 0);
-		double spent = now_ms() - start;
+		long delay = drv_backoff_ms(&c->rng, stuck > 0 ? stuck - 1 : 0, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
+		double spent = drv_now_ms() - start;
 		if (o != OUT_RETRY || n >= c->conf.retries ||
 		    spent + (double)delay > (double)c->conf.retry_max_time * 1000.0)
 			return final_failure(c, what, &x, cc, n + 1);
 		s3_log(c, 1, "%s: %s; retry %d/%d in %ld ms", what,
 		       cc ? curl_easy_strerror(cc) : (resp->err.code[0] ? resp->err.code : "server error"),
 		       n + 1, c->conf.retries, delay);
-		sleep_ms(delay);
+		drv_sleep_ms(delay);
 	}
 }

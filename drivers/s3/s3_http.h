@@ -55,7 +55,4 @@ void s3_response_free(s3_response *resp);
 /* "Wed, 01 May 2024 12:00:00 GMT" -> seconds since the epoch, 0 if malformed. */
 int64_t s3_http_date(const char *s);
 
-/* curl_global_init once per process, and a fresh easy handle. */
-CURL *s3_http_handle(void);
-
 #endif
