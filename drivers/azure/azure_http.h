@@ -5,6 +5,7 @@
 
 #include "azure_internal.h"
 #include "s3_str.h"
+#include "drv_http.h"
 
 #define AZ_MAX_QUERY 5
 #define AZ_MAX_HEADERS 6
@@ -59,7 +60,7 @@ void az_response_free(az_response *resp);
 void az_url_encode(s3_str *s, const char *in, int keep_slash);
 
 /* "Tue, 10 Sep 2024 11:22:33 GMT" -> seconds since the epoch, 0 if bad. */
-int64_t az_http_time(const char *s);
+#define az_http_time(s) drv_http_date(s)
 
 /* The driver's backoff before retry number attempt + 1 (drv_backoff_ms). */
 long az_backoff_ms(tr_conn *c, int attempt);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "azure_http.h"
 #include "drv_util.h"
+#include "drv_http.h"
 
 #include <bearssl.h>
 #include <errno.h>
@@ -185,16 +186,6 @@ static int json_field(const char *json, const char *name, char *out, size_t outl
 	return *p == '"' ? 1 : -1;
 }
 
-static size_t collect_cb(char *data, size_t size, size_t nmemb, void *ud)
-{
-	s3_str *s = ud;
-	size_t len = size * nmemb;
-	if (s->len + len > IMDS_BODY_CAP)
-		return 0;
-	s3_str_addn(s, data, len);
-	return s->oom ? 0 : len;
-}
-
 static int imds_url(tr_conn *c, s3_str *url)
 {
 	s3_str_printf(url, "%s%sapi-version=" IMDS_API_VERSION "&resource=", c->conf.imds_url,
@@ -211,6 +202,7 @@ static int imds_url(tr_conn *c, s3_str *url)
 static CURLcode imds_get(tr_conn *c, const char *url, s3_str *body, long *status, int *connected)
 {
 	CURL *h = c->curl;
+	drv_capped answer = { body, IMDS_BODY_CAP };
 	struct curl_slist *hdr = curl_slist_append(NULL, "Metadata: true");
 	if (!hdr)
 		return CURLE_OUT_OF_MEMORY;
@@ -222,8 +214,8 @@ static CURLcode imds_get(tr_conn *c, const char *url, s3_str *body, long *status
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* IMDS is never reached through a proxy */
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, IMDS_CONNECT_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->conf.timeout);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drv_capped_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
 	if (c->conf.ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->conf.ca_file);
 	CURLcode cc = curl_easy_perform(h);
