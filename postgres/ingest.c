@@ -252,40 +252,28 @@ static void insert_file(const char *path, file_counts *c)
 	MemoryContextDelete(per_line);
 }
 
+typedef struct file_job
+{
+	const char *path;
+	file_counts *c;
+} file_job;
+
+static void insert_file_job(void *arg)
+{
+	file_job   *j = arg;
+
+	insert_file(j->path, j->c);
+}
+
 /* One transaction for the whole file.  Returns false (after a WARNING) if
  * it was rolled back; the file then stays for the next attempt. */
 static bool ingest_file_xact(const char *path, file_counts *c)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	volatile bool ok = false;
+	file_job	j = {path, c};
+	char		failed[MAXPGPATH + 64];
 
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "totalrecall: ingesting the metrics spool");
-		insert_file(path, c);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData *e;
-
-		MemoryContextSwitchTo(caller);
-		e = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(WARNING, (errmsg("totalrecall: could not ingest \"%s\", will retry: %s", path, e->message)));
-		FreeErrorData(e);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	snprintf(failed, sizeof failed, "could not ingest \"%s\", will retry", path);
+	return tr_in_transaction("totalrecall: ingesting the metrics spool", insert_file_job, &j, failed);
 }
 
 static void report(const char *path, const file_counts *c)

@@ -53,11 +53,17 @@ int tr_ct_memeq(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
-ssize_t tr_read_full(int fd, void *buf, size_t len)
+/* What read(), write() and getrandom() share: a call that may do part
+ * of the work, or be interrupted.  n bytes at buf, or -1 with errno. */
+typedef ssize_t (*part_fn)(void *ctx, void *buf, size_t n);
+
+/* Repeats fn until len bytes are done, retrying EINTR; stops early when fn
+ * does nothing (the end of a file).  The bytes done, or -1 with errno. */
+static ssize_t all_of(part_fn fn, void *ctx, void *buf, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
-		ssize_t n = read(fd, (char *)buf + done, len - done);
+		ssize_t n = fn(ctx, (char *)buf + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -69,18 +75,21 @@ ssize_t tr_read_full(int fd, void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+static ssize_t read_part(void *fd, void *buf, size_t n) { return read(*(int *)fd, buf, n); }
+static ssize_t write_part(void *fd, void *buf, size_t n) { return write(*(int *)fd, buf, n); }
+static ssize_t random_part(void *ctx, void *buf, size_t n) { (void)ctx; return getrandom(buf, n, 0); }
+
+ssize_t tr_read_full(int fd, void *buf, size_t len)
+{
+	return all_of(read_part, &fd, buf, len);
+}
+
 int tr_write_full(int fd, const void *buf, size_t len)
 {
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
+	ssize_t n = all_of(write_part, &fd, (void *)buf, len);
+	if (n >= 0 && (size_t)n < len)
+		errno = EIO;  /* write() returned 0: no progress */
+	return n >= 0 && (size_t)n == len ? 0 : -1;
 }
 
 int tr_fsync_dir(const char *dir)
@@ -203,16 +212,7 @@ int tr_read_small_file(const char *path, size_t max, char **out, size_t *len)
 
 int tr_random(void *buf, size_t len)
 {
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = getrandom((char *)buf + done, len - done, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
+	return all_of(random_part, NULL, buf, len) == (ssize_t)len ? 0 : -1;
 }
 
 ssize_t tr_mem_read(void *ctx, void *buf, size_t len)

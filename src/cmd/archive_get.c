@@ -121,6 +121,7 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
+	tr_repo_settings rs;
 	if (argc != 2) {
 		tr_error("archive-get: expected two arguments, the destination path (%%p) and the file name (%%f)");
 		return TR_EXIT_FATAL;
@@ -131,16 +132,14 @@ int tr_cmd_archive_get(tr_config *cfg, int argc, char **argv)
 		tr_error("archive-get: %s is not a WAL file name", name);
 		return TR_EXIT_FATAL;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("archive-get: %s", err);
 		return TR_EXIT_FATAL;
 	}
 	tr_xfer x = { 0, 0 };
 	tr_repo *r;
-	tr_repo_settings rs;
 	int prefetch = (int)tr_config_int(cfg, TR_S_PREFETCH);
 	uint32_t section = 0;
-	tr_conf_repo(cfg, &rs);
 	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(r, TR_UNLOCK_CACHED);

@@ -346,6 +346,7 @@ static int admit(tr_repo *r, const char *path, const char *name, tr_section *sec
 int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
+	tr_repo_settings rs;
 	if (argc != 1) {
 		tr_error("archive-put: expected one argument, the WAL file path (%%p)");
 		return 1;
@@ -356,7 +357,7 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 		tr_error("archive-put: %s is not a WAL file name", path);
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("archive-put: %s", err);
 		return 1;
 	}
@@ -366,10 +367,8 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 	}
 	tr_xfer x = { 0, 0 };
 	tr_repo *r;
-	tr_repo_settings rs;
 	tr_archive_settings as = { (int)tr_config_int(cfg, TR_S_PARALLEL), (int)tr_config_int(cfg, TR_S_ARCHIVE_AHEAD) };
 	tr_section sec;
-	tr_conf_repo(cfg, &rs);
 	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(r, TR_UNLOCK_CREATE | TR_UNLOCK_WRITER | TR_UNLOCK_CACHED);

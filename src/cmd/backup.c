@@ -747,13 +747,12 @@ int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 		tr_error("backup: takes no arguments");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("backup: %s", err);
 		return 1;
 	}
 	memset(&b, 0, sizeof b);
 	b.cfg = cfg;
-	tr_conf_repo(cfg, &rs);
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_cond_init(&b.done, NULL);
 	b.chunk_size = (uint64_t)tr_config_int(cfg, TR_S_CHUNK_SIZE);

@@ -107,8 +107,7 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 		tr_error("check: takes no arguments");
 		return 1;
 	}
-	int rc = tr_config_require_storage(cfg, err, sizeof err);
-	tr_conf_repo(cfg, &rs);
+	int rc = tr_conf_storage(cfg, &rs, err, sizeof err);
 	if (rc == 0 && (tr_repo_connect(&r, &rs) != TR_OK || tr_repo_unlock(r, 1) != TR_OK)) {
 		snprintf(err, sizeof err, "%s", tr_repo_error(r));
 		rc = -1;

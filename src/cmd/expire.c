@@ -483,7 +483,7 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 		tr_error("expire: takes no arguments");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("expire: %s", err);
 		return 1;
 	}
@@ -492,7 +492,6 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	e.count = tr_config_get(cfg, TR_S_RETENTION_COUNT);
 	e.days = tr_config_get(cfg, TR_S_RETENTION_DAYS);
 	e.now = (int64_t)time(NULL);
-	tr_conf_repo(cfg, &rs);
 	int rc = tr_repo_connect(&r, &rs);
 	e.repo = r;
 	if (rc == TR_OK)

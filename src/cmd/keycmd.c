@@ -35,11 +35,10 @@ int tr_cmd_init(tr_config *cfg, int argc, char **argv)
 		tr_error("init: takes no arguments");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("init: %s", err);
 		return 1;
 	}
-	tr_conf_repo(cfg, &rs);
 	tr_repo *r;
 	int created = 0;
 	int rc = tr_repo_connect(&r, &rs);
@@ -55,11 +54,10 @@ int tr_cmd_init(tr_config *cfg, int argc, char **argv)
 
 /* --- key rotate --- */
 
-static int key_rotate(tr_config *cfg)
+static int key_rotate(tr_config *cfg, const tr_repo_settings *rs)
 {
 	const char *pass = tr_config_get(cfg, TR_S_ENCRYPTION_KEY), *np = tr_config_get(cfg, TR_S_NEW_ENCRYPTION_KEY);
 	int new_data_key = tr_config_get(cfg, TR_S_NEW_DATA_KEY) != NULL;
-	tr_repo_settings rs;
 	if (!np && !new_data_key) {
 		tr_error("key rotate: give --new-encryption-key (or TOTALRECALL_NEW_ENCRYPTION_KEY), --new-data-key, "
 			 "or both");
@@ -69,9 +67,8 @@ static int key_rotate(tr_config *cfg)
 		tr_error("key rotate: TOTALRECALL_NEW_ENCRYPTION_KEY is the current encryption key");
 		return 1;
 	}
-	tr_conf_repo(cfg, &rs);
 	tr_repo *r;
-	int rc = tr_repo_connect(&r, &rs);
+	int rc = tr_repo_connect(&r, rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(r, TR_UNLOCK_WRITER);
 	if (rc == TR_OK)
@@ -106,14 +103,12 @@ static void print_keys(const tr_repo *r, const tr_keyring *ring)
 	}
 }
 
-static int key_list(tr_config *cfg)
+static int key_list(const tr_repo_settings *rs)
 {
 	tr_repo *r = NULL;
-	tr_repo_settings rs;
 	char id[17];
 	tr_keyring *ring = malloc(sizeof *ring);
-	tr_conf_repo(cfg, &rs);
-	int rc = ring ? tr_repo_connect(&r, &rs) : TR_ENOMEM;
+	int rc = ring ? tr_repo_connect(&r, rs) : TR_ENOMEM;
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(r, 0);
 	if (rc == TR_OK && tr_repo_keyring_info(r, ring, id) == 0)
@@ -128,13 +123,14 @@ static int key_list(tr_config *cfg)
 int tr_cmd_key(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
+	tr_repo_settings rs;
 	if (argc != 1 || (strcmp(argv[0], "rotate") != 0 && strcmp(argv[0], "list") != 0)) {
 		tr_error("key: expected \"key rotate\" or \"key list\"");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("key %s: %s", argv[0], err);
 		return 1;
 	}
-	return strcmp(argv[0], "rotate") == 0 ? key_rotate(cfg) : key_list(cfg);
+	return strcmp(argv[0], "rotate") == 0 ? key_rotate(cfg, &rs) : key_list(&rs);
 }

@@ -320,11 +320,10 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 		tr_error("list: takes no arguments");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("list: %s", err);
 		return 1;
 	}
-	tr_conf_repo(cfg, &rs);
 	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(r, 0);

@@ -861,7 +861,7 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 		tr_error("restore: give the data directory to restore into (argument, --pgdata or PGDATA)");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &repo_settings, err, sizeof err) != 0) {
 		tr_error("restore: %s", err);
 		return 1;
 	}
@@ -870,7 +870,6 @@ int tr_cmd_restore(tr_config *cfg, int argc, char **argv)
 	pthread_mutex_init(&rs.mu, NULL);
 	rs.cfg = cfg;
 	rs.dir = dir;
-	tr_conf_repo(cfg, &repo_settings);
 	tr_metric_pgdata(NULL);  /* until dir holds a restored cluster */
 	if (read_options(&rs, cfg, dir) != 0 || tr_rtree_owner(dir, &uid, &gid, rs.err, sizeof rs.err) != 0 ||
 	    check_target(&rs, cfg, dir) != 0) {

@@ -107,12 +107,11 @@ int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv)
 		tr_error("upgrade: takes no arguments (--pgdata, --pg-conninfo)");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0 ||
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0 ||
 	    new_cluster_id(cfg, &id, from, sizeof from, err, sizeof err) != 0) {
 		tr_error("upgrade: %s", err);
 		return 1;
 	}
-	tr_conf_repo(cfg, &rs);
 	rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(r, TR_UNLOCK_WRITER);

@@ -271,7 +271,7 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 		tr_error("verify: takes no arguments (--backup LABEL, --full)");
 		return 1;
 	}
-	if (tr_config_require_storage(cfg, err, sizeof err) != 0) {
+	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
 		tr_error("verify: %s", err);
 		return 1;
 	}
@@ -280,7 +280,6 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 	v.parallel = (int)tr_config_int(cfg, TR_S_PARALLEL);
 	v.only = tr_config_get(cfg, TR_S_BACKUP_LABEL);
 	v.full = tr_config_get(cfg, TR_S_FULL) != NULL;
-	tr_conf_repo(cfg, &rs);
 	rc = tr_repo_connect(&r, &rs);
 	v.repo = r;
 	if (rc == TR_OK)

@@ -48,3 +48,11 @@ void tr_conf_repo(const tr_config *cfg, tr_repo_settings *out)
 	out->compress_level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
 	out->lock_timeout = tr_config_int(cfg, TR_S_LOCK_TIMEOUT);
 }
+
+int tr_conf_storage(const tr_config *cfg, tr_repo_settings *out, char *err, size_t errlen)
+{
+	if (tr_config_require_storage(cfg, err, errlen) != 0)
+		return -1;
+	tr_conf_repo(cfg, out);
+	return 0;
+}

@@ -16,5 +16,9 @@
  * passphrase, state directory and what new objects are written with.  The
  * strings point into cfg, which must outlive every connection made. */
 void tr_conf_repo(const tr_config *cfg, tr_repo_settings *out);
+/* A command's entry: the settings needed to reach the repository are
+ * set (tr_config_require_storage), then tr_conf_repo.  0, or -1 with one
+ * line in err naming what is missing. */
+int tr_conf_storage(const tr_config *cfg, tr_repo_settings *out, char *err, size_t errlen);
 
 #endif
