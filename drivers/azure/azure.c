@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AZ_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME)
 
 uint64_t az_random(tr_conn *c)
 {
@@ -24,8 +23,8 @@ uint64_t az_random(tr_conn *c)
  * would have to hand them back XML-encoded in listings. */
 static int check_key(tr_conn *c, const char *op, const char *key)
 {
-	size_t n = key ? strlen(key) : 0;
-	int ok = n > 0 && n <= TR_KEY_MAX && key[0] != '/';
+	int ok = tr_key_ok(key);
+	size_t n = ok ? strlen(key) : 0;
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (unsigned char)key[i] >= 0x20 && key[i] != 0x7f;
 	if (!ok)
@@ -52,6 +51,9 @@ static int az_open(const tr_driver_env *env, tr_conn **out)
 	*out = c;
 	if (!c)
 		return TR_ENOMEM;
+	if (!TR_DRIVER_ENV_OK(env))
+		return az_fail(c, TR_EINVAL, AZ_NAME ": the core's driver environment is older than driver ABI version %d",
+			       TR_DRIVER_ABI_VERSION);
 	c->env = *env;
 	c->rng = drv_seed(c);
 	int rc = az_conf_load(c);
@@ -80,6 +82,9 @@ static int az_put_op(tr_conn *c, const char *key, const tr_put_args *a)
 	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
 		return az_fail(c, TR_EINVAL, AZ_NAME ": PUT %s/%s: checksum longer than %d bytes",
 			       c->conf.container, key, TR_CHECKSUM_MAX);
+	if (a->flags & ~TR_PUT_IF_ABSENT)  /* TR_PUT_BATCH too: there is no sync() */
+		return az_fail(c, TR_ENOTSUP, AZ_NAME ": PUT %s/%s: flags 0x%x not supported", c->conf.container, key,
+			       a->flags & ~TR_PUT_IF_ABSENT);
 	return az_put(c, key, a);
 }
 
@@ -106,7 +111,7 @@ static int absent_or_no_container(tr_conn *c, const char *key)
 	int rc = az_http_do(c, &req, &resp);
 	az_response_free(&resp);
 	if (rc == TR_OK)
-		return az_fail(c, TR_ENOTFOUND, AZ_NAME ": HEAD %s/%s: not found", c->conf.container, key);
+		return az_fail(c, TR_ENOENT, AZ_NAME ": HEAD %s/%s: not found", c->conf.container, key);
 	return rc;
 }
 
@@ -140,7 +145,7 @@ static int az_remove(tr_conn *c, const char *key)
 	az_response resp;
 	rc = az_http_do(c, &req, &resp);
 	az_response_free(&resp);
-	return rc == TR_ENOTFOUND ? TR_OK : rc;
+	return rc == TR_ENOENT ? TR_OK : rc;
 }
 
 static int az_list_op(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
@@ -150,10 +155,10 @@ static int az_list_op(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 
 /* If-None-Match: * is part of the Blob service's contract on Put Blob and
  * Put Block List (409 BlobAlreadyExists): atomic on every connection. */
-static unsigned az_conn_caps(tr_conn *c)
+static unsigned az_caps(tr_conn *c)
 {
 	(void)c;
-	return AZ_CAPS;
+	return TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME;
 }
 
 static const char *credential_source(const az_conf *k)
@@ -190,18 +195,17 @@ static const tr_driver az_driver = {
 	.struct_size = sizeof(tr_driver),
 	.name = AZ_NAME,
 	.version = AZ_VERSION,
-	.caps = AZ_CAPS,
 	.open = az_open,
+	.close = az_close,
+	.errmsg = az_errmsg,
+	.caps = az_caps,
+	.describe = az_describe,
 	.put = az_put_op,
 	.get = az_get,
 	.head = az_head,
 	.list = az_list_op,
 	.remove = az_remove,
-	.errmsg = az_errmsg,
-	.close = az_close,
 	.sync = NULL,
-	.conn_caps = az_conn_caps,
-	.describe = az_describe,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

@@ -5,7 +5,17 @@
  * retried with exponential backoff and full jitter within "retries" and
  * "retry-max-time"; authentication failures never are.  A GET that breaks
  * off mid-body resumes with Range from the byte reached and If-Match on
- * the ETag, so the sink never sees a byte twice or misses one. */
+ * the ETag, so the sink never sees a byte twice or misses one.
+ *
+ * The status of a failure (driver.h, "Error classes"): what was retried
+ * until the budget ran out, and a blob that changed under a resumed read,
+ * is TR_ETRANSIENT; 401 and 403 refusals of the credentials
+ * (AuthenticationFailed, a bad or expired SAS or token) are TR_EAUTH; 403
+ * refusals of the operation (AuthorizationPermissionMismatch and the
+ * other Authorization*Mismatch codes: a read-only SAS, an identity without
+ * the role) TR_EPERM.  AuthorizationFailure, which Azure answers for a
+ * firewall rule and Azurite for a bad signature, stays TR_EAUTH; 404 is TR_ENOENT only with BlobNotFound; 501
+ * TR_ENOTSUP; other answers, and curl errors that do not pass, TR_EIO. */
 #include "config.h"
 #include "azure_http.h"
 #include "azure_crypto.h"
@@ -305,13 +315,26 @@ static enum outcome classify(const az_response *r, const xfer *x)
 	return OUT_FAIL;
 }
 
+/* 403 codes that refuse the operation, not the credentials:
+ * AuthorizationPermissionMismatch, AuthorizationSourceIPMismatch, ... */
+static int refuses_operation(const char *code)
+{
+	size_t n = strlen(code);
+	return (strncmp(code, "Authorization", 13) == 0 && n > 8 && strcmp(code + n - 8, "Mismatch") == 0) ||
+	       strcmp(code, "InsufficientAccountPermissions") == 0;
+}
+
 static int http_status(const az_response *r)
 {
 	long st = r->status;
+	if (st == 403 && refuses_operation(r->code))
+		return TR_EPERM;
 	if (st == 401 || st == 403)
 		return TR_EAUTH;
+	if (st == 501)
+		return TR_ENOTSUP;
 	if (st == 404 && strcmp(r->code, "BlobNotFound") == 0)
-		return TR_ENOTFOUND;
+		return TR_ENOENT;
 	if ((st == 409 && strcmp(r->code, "BlobAlreadyExists") == 0) || st == 412)
 		return TR_EEXIST;
 	if (st == 507)
@@ -319,7 +342,8 @@ static int http_status(const az_response *r)
 	return TR_EIO;
 }
 
-static int fail_http(tr_conn *c, const char *what, const az_response *r, int attempts)
+/* exhausted: the answer was one worth retrying, and the retries ran out. */
+static int fail_http(tr_conn *c, const char *what, const az_response *r, int attempts, int exhausted)
 {
 	char tail[64] = "";
 	if (attempts > 1)
@@ -330,19 +354,19 @@ static int fail_http(tr_conn *c, const char *what, const az_response *r, int att
 	if (r->status == 404 && !r->code[0])
 		return az_fail(c, TR_EIO, "%s: 404 without an x-ms-error-code: not an answer of the Blob "
 			       "service (check endpoint)", what);
-	return az_fail(c, http_status(r), "%s: %ld %s%s%s%s", what, r->status, r->code[0] ? r->code : "error",
-		       r->message[0] ? ": " : "", r->message, tail);
+	return az_fail(c, exhausted ? TR_ETRANSIENT : http_status(r), "%s: %ld %s%s%s%s", what, r->status,
+		       r->code[0] ? r->code : "error", r->message[0] ? ": " : "", r->message, tail);
 }
 
-static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int attempts)
+static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int attempts, int exhausted)
 {
 	int rc = drv_stream_failure(&x->st, x->resp->status, cc, attempts, what, "blob", c->err, sizeof c->err);
 	if (rc != 0)
 		return rc;
 	if (x->resp->status / 100 == 2)
-		return az_fail(c, TR_EIO, "%s: body ended at byte %lld of %lld (after %d attempts)", what,
+		return az_fail(c, TR_ETRANSIENT, "%s: body ended at byte %lld of %lld (after %d attempts)", what,
 			       (long long)x->st.delivered, (long long)x->st.total, attempts);
-	return fail_http(c, what, x->resp, attempts);
+	return fail_http(c, what, x->resp, attempts, exhausted);
 }
 
 static void reset_attempt(xfer *x)
@@ -422,7 +446,7 @@ int az_http_do(tr_conn *c, const az_request *req, az_response *resp)
 		}
 		long delay = o == OUT_RETRY ? drv_retry_delay(&rt, n) : -1;
 		if (delay < 0)
-			return final_failure(c, what, &x, cc, n + 1);
+			return final_failure(c, what, &x, cc, n + 1, o == OUT_RETRY);
 		az_log(c, 1, "%s: %s; retry %d/%d in %ld ms", what,
 		       cc ? curl_easy_strerror(cc) : (resp->code[0] ? resp->code : "server error"), n + 1,
 		       c->conf.retries, delay);

@@ -49,7 +49,7 @@ void az_request_header(az_request *r, const char *name, const char *value);
  * for a 2xx answer; otherwise a TR_* status with c->err set ("azure: PUT
  * container/key: 403 AuthenticationFailed: ..."), and resp->status and
  * resp->code still describe the last answer so callers can tell
- * BlobNotFound from ContainerNotFound.  TR_ENOTFOUND only when the service
+ * BlobNotFound from ContainerNotFound.  TR_ENOENT only when the service
  * said BlobNotFound.  The caller frees resp with az_response_free().
  */
 int az_http_do(tr_conn *c, const az_request *req, az_response *resp);

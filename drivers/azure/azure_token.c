@@ -266,7 +266,8 @@ static int imds_refused(tr_conn *c, long status, const char *json, const char *w
 	char err[64] = "", desc[256] = "";
 	json_field(json, "error", err, sizeof err);
 	json_field(json, "error_description", desc, sizeof desc);
-	return az_fail(c, status == 400 || status == 401 || status == 403 ? TR_EAUTH : TR_EIO,
+	int again = status == 404 || status == 410 || status == 429 || status >= 500;  /* see fetch() */
+	return az_fail(c, status == 400 || status == 401 || status == 403 ? TR_EAUTH : again ? TR_ETRANSIENT : TR_EIO,
 		       AZ_NAME ": managed identity: %s: %ld %s%s%s", where, status, err[0] ? err : "error",
 		       desc[0] ? ": " : "", desc);
 }
@@ -295,8 +296,9 @@ static int fetch(tr_conn *c)
 		}
 		int again = cc == CURLE_OK ? status == 404 || status == 410 || status == 429 || status >= 500
 					   : connected && cc != CURLE_OUT_OF_MEMORY;
-		if (cc != CURLE_OK)
-			rc = az_fail(c, TR_EAUTH, AZ_NAME ": managed identity: %s: %s%s", where, curl_easy_strerror(cc),
+		if (cc != CURLE_OK)  /* it answered once: may pass; it never did: there is none */
+			rc = az_fail(c, connected ? TR_ETRANSIENT : TR_EAUTH, AZ_NAME ": managed identity: %s: %s%s", where,
+				     curl_easy_strerror(cc),
 				     connected ? "" : " (no identity endpoint here: not on Azure, or no managed identity?)");
 		else
 			rc = imds_refused(c, status, json, where);

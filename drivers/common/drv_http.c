@@ -147,10 +147,10 @@ int drv_stream_failure(const drv_stream *s, long status, CURLcode cc, int attemp
 		snprintf(err, errlen, "%s: the write callback failed", what);
 		return TR_ECALLBACK;
 	}
-	if (s->resume_bad || (s->delivered > 0 && status == 412)) {
+	if (s->resume_bad || (s->delivered > 0 && status == 412)) {  /* reading it again may find it whole */
 		snprintf(err, errlen, "%s: the %s changed while it was being read (resumed at byte %lld)", what, noun,
 			 (long long)s->delivered);
-		return TR_EIO;
+		return TR_ETRANSIENT;
 	}
 	if (cc == CURLE_OUT_OF_MEMORY) {
 		snprintf(err, errlen, "%s: out of memory", what);
@@ -163,7 +163,7 @@ int drv_stream_failure(const drv_stream *s, long status, CURLcode cc, int attemp
 				 (long long)s->total);
 		snprintf(err, errlen, "%s: %s%s (after %d attempt%s)", what, curl_easy_strerror(cc), detail, attempts,
 			 attempts == 1 ? "" : "s");
-		return TR_EIO;
+		return drv_curl_transient(cc) ? TR_ETRANSIENT : TR_EIO;
 	}
 	return 0;
 }

@@ -72,9 +72,10 @@ int drv_stream_complete(const drv_stream *s);
 /* A streamed body whose size is known, short of it. */
 int drv_stream_short(const drv_stream *s);
 /* The failure of a request that is the transfer's, not the service's: the
- * sink refused, the object changed while read (412 on If-Match), curl
- * failed.  noun names the thing ("object", "blob").  0 when the failure
- * is the service's answer (the driver words it), else the TR_* status
+ * sink refused (TR_ECALLBACK), the object changed while read (412 on
+ * If-Match: TR_ETRANSIENT), curl failed (TR_ETRANSIENT when it may pass,
+ * else TR_EIO).  noun names the thing ("object", "blob").  0 when the
+ * failure is the service's answer (the driver words it), else the status
  * with err set. */
 int drv_stream_failure(const drv_stream *s, long status, CURLcode cc, int attempts, const char *what,
 		       const char *noun, char *err, size_t errlen);

@@ -22,6 +22,14 @@
  * A body is thus durable before its name exists, as for a plain put.  A
  * connection closed before sync() removes its pending files: their names
  * never appear.
+ *
+ * Statuses (driver.h, "Error classes"): ENOENT of the object's own file is
+ * TR_ENOENT; EACCES, EPERM and EROFS are TR_EPERM (there are no
+ * credentials); ENOTSUP, and EPERM from link(2) (a file system without
+ * hard links, where put-if-absent cannot be atomic), TR_ENOTSUP; errors
+ * that may pass (EAGAIN, ETIMEDOUT or ESTALE of a network file system)
+ * TR_ETRANSIENT, returned at once (the driver does not retry); the rest
+ * TR_EIO.  mtime is the file's.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -70,10 +78,12 @@ static void set_msg(tr_conn *c, const char *fmt, ...)
 static int status_of_errno(int e)
 {
 	switch (e) {
-	case ENOENT: return TR_ENOTFOUND;
-	case EACCES: case EPERM: return TR_EAUTH;
+	case ENOENT: return TR_ENOENT;
+	case EACCES: case EPERM: case EROFS: return TR_EPERM;
 	case ENOSPC: case EDQUOT: return TR_ENOSPACE;
 	case ENOMEM: return TR_ENOMEM;
+	case ENOTSUP: return TR_ENOTSUP;
+	case EAGAIN: case EBUSY: case EINTR: case ETIMEDOUT: case ESTALE: case ENOLCK: return TR_ETRANSIENT;
 	default: return TR_EIO;
 	}
 }
@@ -86,19 +96,27 @@ static int fail(tr_conn *c, const char *op, const char *path)
 	return status_of_errno(e);
 }
 
-/* Keys are validated here too: the driver must not write outside root. */
+/* link(2) fails with EPERM on a file system without hard links. */
+static int link_failed(tr_conn *c, const char *path)
+{
+	if (errno != EPERM)
+		return fail(c, "link", path);
+	set_msg(c, "fs: link %s: %s: this file system has no hard links, which put-if-absent needs", path,
+		strerror(errno));
+	return TR_ENOTSUP;
+}
+
+/* Keys are validated here too: the driver must not write outside root,
+ * and names of its temporary files are not keys. */
 static int key_ok(const char *key)
 {
-	size_t n = strlen(key);
-	if (n == 0 || n > TR_KEY_MAX || key[0] == '/' || key[n - 1] == '/')
+	if (!tr_key_ok(key))
 		return 0;
 	for (const char *seg = key; seg;) {
-		const char *slash = strchr(seg, '/');
-		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
-		if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.') ||
-		    strncmp(seg, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+		if (strncmp(seg, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
 			return 0;
-		seg = slash ? slash + 1 : NULL;
+		seg = strchr(seg, '/');
+		seg = seg ? seg + 1 : NULL;
 	}
 	return 1;
 }
@@ -153,6 +171,10 @@ static int fs_open(const tr_driver_env *env, tr_conn **out)
 	*out = c;
 	if (!c)
 		return TR_ENOMEM;
+	if (!TR_DRIVER_ENV_OK(env)) {
+		set_msg(c, "fs: the core's driver environment is older than driver ABI version %d", TR_DRIVER_ABI_VERSION);
+		return TR_EINVAL;
+	}
 	const char *root = env->setting(env->ctx, "bucket");
 	struct stat st;
 	if (!root || !*root) {
@@ -163,8 +185,10 @@ static int fs_open(const tr_driver_env *env, tr_conn **out)
 		set_msg(c, "fs: bucket %s: must be an absolute directory path", root);
 		return TR_EINVAL;
 	}
-	if (stat(root, &st) != 0)
-		return fail(c, "bucket directory", root);
+	if (stat(root, &st) != 0) {  /* a setting that names nothing: never "absent" */
+		int rc = fail(c, "bucket directory", root);
+		return rc == TR_ENOENT ? TR_EINVAL : rc;
+	}
 	if (!S_ISDIR(st.st_mode)) {
 		set_msg(c, "fs: bucket %s: not a directory", root);
 		return TR_EINVAL;
@@ -266,7 +290,7 @@ static int flush_pending(tr_conn *c)
 	for (int i = 0; rc == TR_OK && i < c->npending; i++) {
 		struct pending *p = &c->pending[i];
 		if (p->if_absent ? link(p->tmp, p->path) != 0 && errno != EEXIST : rename(p->tmp, p->path) != 0)
-			rc = fail(c, p->if_absent ? "link" : "rename", p->path);
+			rc = p->if_absent ? link_failed(c, p->path) : fail(c, "rename", p->path);
 		else
 			mark_dirty(c, p->path);
 	}
@@ -327,7 +351,7 @@ static int publish(tr_conn *c, const char *tmp, const char *path, unsigned flags
 				set_msg(c, "fs: %s exists", path);
 				return TR_EEXIST;
 			}
-			return fail(c, "link", path);
+			return link_failed(c, path);
 		}
 		unlink(tmp);
 	} else if (rename(tmp, path) != 0) {
@@ -344,7 +368,7 @@ static int create_tmp(tr_conn *c, const char *path, char *tmp, size_t tmplen, in
 	const char *slash = strrchr(path, '/');
 	for (int attempt = 0;; attempt++) {
 		int rc = make_parents(c, path);
-		if (rc != TR_OK && !(rc == TR_ENOTFOUND && attempt < 100))
+		if (rc != TR_OK && !(rc == TR_ENOENT && attempt < 100))
 			return rc;
 		snprintf(tmp, tmplen, "%.*s/" TMP_PREFIX "%ld-XXXXXX", (int)(slash - path), path, (long)getpid());
 		if (rc == TR_OK && (*fd = mkostemp(tmp, O_CLOEXEC)) >= 0)
@@ -360,6 +384,10 @@ static int fs_put(tr_conn *c, const char *key, const tr_put_args *args)
 	int fd, rc = key_path(c, key, path, sizeof path);
 	if (rc != TR_OK)
 		return rc;
+	if (args->flags & ~(TR_PUT_IF_ABSENT | TR_PUT_BATCH)) {
+		set_msg(c, "fs: put %s: flags 0x%x not supported", path, args->flags & ~(TR_PUT_IF_ABSENT | TR_PUT_BATCH));
+		return TR_ENOTSUP;
+	}
 	int batch = (args->flags & TR_PUT_BATCH) != 0;
 	if (batch && (args->flags & TR_PUT_IF_ABSENT) && access(path, F_OK) == 0) {
 		mark_dirty(c, path);  /* its writer may not have synced the name yet */
@@ -388,7 +416,7 @@ static int fs_get(tr_conn *c, const char *key, tr_write_fn write_fn, void *ctx)
 		return rc;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOTFOUND)
+		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOENT)
 				       : fail(c, "open", path);
 	char *buf = malloc(IO_BUF);
 	if (!buf) {
@@ -433,7 +461,7 @@ static int fs_head(tr_conn *c, const char *key, tr_object_info *info)
 	if (rc != TR_OK)
 		return rc;
 	if (stat(path, &st) != 0)
-		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOTFOUND)
+		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOENT)
 				       : fail(c, "stat", path);
 	if (!S_ISREG(st.st_mode)) {
 		set_msg(c, "fs: %s is not a regular file", path);
@@ -570,7 +598,7 @@ static int fs_remove(tr_conn *c, const char *key)
 	if (unlink(path) != 0)
 		return errno == ENOENT ? TR_OK : fail(c, "remove", path);
 	rc = fsync_parent(c, path);
-	if (rc == TR_ENOTFOUND)
+	if (rc == TR_ENOENT)
 		return TR_OK;  /* a concurrent remove took the emptied directory away */
 	if (rc == TR_OK)
 		remove_empty_parents(c, path);
@@ -578,6 +606,14 @@ static int fs_remove(tr_conn *c, const char *key)
 }
 
 static const char *fs_errmsg(tr_conn *c) { return c ? c->msg : "fs: out of memory"; }
+
+/* link(2) is atomic on every file system that has it (one without hard
+ * links fails put-if-absent with TR_ENOTSUP). */
+static unsigned fs_caps(tr_conn *c)
+{
+	(void)c;
+	return TR_CAP_PUT_IF_ABSENT | TR_CAP_BATCH;
+}
 static void fs_close(tr_conn *c)
 {
 	if (!c)
@@ -593,19 +629,18 @@ static const tr_driver fs_driver = {
 	.abi_version = TR_DRIVER_ABI_VERSION,
 	.struct_size = sizeof(tr_driver),
 	.name = "fs",
-	.version = "1",
-	.caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_BATCH,
+	.version = "2",
 	.open = fs_open,
+	.close = fs_close,
+	.errmsg = fs_errmsg,
+	.caps = fs_caps,
+	.describe = NULL,
 	.put = fs_put,
 	.get = fs_get,
 	.head = fs_head,
 	.list = fs_list,
 	.remove = fs_remove,
-	.errmsg = fs_errmsg,
-	.close = fs_close,
 	.sync = fs_sync,
-	.conn_caps = NULL,  /* link(2) is atomic on every filesystem it runs on */
-	.describe = NULL,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

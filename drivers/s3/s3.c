@@ -27,8 +27,7 @@ uint64_t s3_random(tr_conn *c)
 
 static int check_key(tr_conn *c, const char *op, const char *key)
 {
-	size_t n = key ? strlen(key) : 0;
-	if (n == 0 || n > TR_KEY_MAX || key[0] == '/')
+	if (!tr_key_ok(key))
 		return s3_fail(c, TR_EINVAL, "%s: %s: invalid key \"%.80s\"", S3_DRIVER_NAME, op,
 			       key ? key : "");
 	return TR_OK;
@@ -53,6 +52,9 @@ static int s3_open(const tr_driver_env *env, tr_conn **out)
 	*out = c;
 	if (!c)
 		return TR_ENOMEM;
+	if (!TR_DRIVER_ENV_OK(env))
+		return s3_fail(c, TR_EINVAL, "%s: the core's driver environment is older than driver ABI version %d",
+			       S3_DRIVER_NAME, TR_DRIVER_ABI_VERSION);
 	c->env = *env;
 	c->rng = drv_seed(c);
 	int rc = s3_conf_load(c);
@@ -119,6 +121,9 @@ static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
 	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
 		return s3_fail(c, TR_EINVAL, "%s: PUT s3://%s/%s: checksum longer than %d bytes",
 			       S3_DRIVER_NAME, c->conf.bucket, key, TR_CHECKSUM_MAX);
+	if (a->flags & ~TR_PUT_IF_ABSENT)  /* TR_PUT_BATCH too: there is no sync() */
+		return s3_fail(c, TR_ENOTSUP, "%s: PUT s3://%s/%s: flags 0x%x not supported", S3_DRIVER_NAME,
+			       c->conf.bucket, key, a->flags & ~TR_PUT_IF_ABSENT);
 	s3_put_opts o = { .checksum = a->checksum && *a->checksum ? a->checksum : NULL };
 	int fallback = 0;
 	if (a->flags & TR_PUT_IF_ABSENT) {
@@ -174,7 +179,7 @@ static int confirm_absent(tr_conn *c, const char *key)
 	long st = resp.status;
 	int no_bucket = strcmp(resp.err.code, "NoSuchBucket") == 0;
 	s3_response_free(&resp);
-	if (rc == TR_ENOTFOUND)
+	if (rc == TR_ENOENT)
 		return rc;
 	if (rc == TR_OK || st == 416)  /* 416: an empty object exists */
 		return TR_EEXIST;
@@ -183,6 +188,18 @@ static int confirm_absent(tr_conn *c, const char *key)
 			       "NoSuchKey: not S3 answering (a proxy or a wrong endpoint?)", S3_DRIVER_NAME,
 			       c->conf.bucket, key);
 	return rc;
+}
+
+/* A HEAD refused with 403 has no body to say whether the credentials or
+ * a policy refused it: a GET of the first byte says (its error code). */
+static int head_refusal(tr_conn *c, const char *key, int rc)
+{
+	s3_request req = { .method = "GET", .key = key };
+	s3_response resp;
+	s3_request_header(&req, "Range", "bytes=0-0");
+	int grc = s3_http_do(c, &req, &resp);
+	s3_response_free(&resp);
+	return grc == TR_EAUTH || grc == TR_EPERM ? grc : rc;
 }
 
 int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
@@ -195,6 +212,8 @@ int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
 		if (rc == TR_OK && info)
 			fill_info(info, key, &resp);
 		s3_response_free(&resp);
+		if (st == 403 && rc == TR_EPERM)
+			return head_refusal(c, key, rc);
 		if (st != 404 || rc == TR_OK)
 			return rc;
 		rc = confirm_absent(c, key);
@@ -223,10 +242,31 @@ static int s3_remove(tr_conn *c, const char *key)
 	s3_response resp;
 	rc = s3_http_do(c, &req, &resp);
 	s3_response_free(&resp);
-	return rc == TR_ENOTFOUND ? TR_OK : rc;
+	return rc == TR_ENOENT ? TR_OK : rc;
 }
 
 /* --- list --- */
+
+/* S3 lists keys in ascending UTF-8 byte order, and the core relies on
+ * it: a server that lists otherwise (s3rver puts "a/b" before "a-b")
+ * fails loudly instead of handing the core an order it does not get. */
+typedef struct ordered {
+	tr_list_fn fn;
+	void *ctx;
+	char last[TR_KEY_MAX + 1];  /* the previous key, "" before the first */
+	char bad[200];              /* "KEY after KEY" once out of order */
+} ordered;
+
+static int in_order(void *ctx, const tr_object_info *info)
+{
+	ordered *o = ctx;
+	if (o->last[0] && strcmp(o->last, info->key) >= 0) {
+		snprintf(o->bad, sizeof o->bad, "\"%.80s\" after \"%.80s\"", info->key, o->last);
+		return 1;
+	}
+	snprintf(o->last, sizeof o->last, "%s", info->key);
+	return o->fn(o->ctx, info);
+}
 
 static int list_page(tr_conn *c, const char *prefix, const char *token, tr_list_fn fn, void *ctx,
 		     s3_list_page *page)
@@ -247,7 +287,7 @@ static int list_page(tr_conn *c, const char *prefix, const char *token, tr_list_
 				     S3_DRIVER_NAME, c->conf.bucket, prefix ? prefix : "");
 		else if (prc == 1)
 			page->truncated = 0; /* the callback asked to stop */
-	} else if (rc == TR_ENOTFOUND) {
+	} else if (rc == TR_ENOENT) {
 		rc = s3_fail(c, TR_EIO, "%s: LIST s3://%s: bucket not found", S3_DRIVER_NAME, c->conf.bucket);
 	}
 	s3_response_free(&resp);
@@ -258,22 +298,32 @@ static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 {
 	char *token = NULL;
 	int rc;
+	ordered *o = calloc(1, sizeof *o);
+	if (!o)
+		return s3_fail(c, TR_ENOMEM, "%s: out of memory", S3_DRIVER_NAME);
+	o->fn = fn;
+	o->ctx = ctx;
 	for (;;) {
 		s3_list_page page;
 		memset(&page, 0, sizeof page);
-		rc = list_page(c, prefix, token, fn, ctx, &page);
+		rc = list_page(c, prefix, token, in_order, o, &page);
 		free(token);
 		token = page.next_token;
 		if (rc != TR_OK || !page.truncated)
 			break;
 	}
 	free(token);
+	if (rc == TR_OK && o->bad[0])
+		rc = s3_fail(c, TR_ECORRUPT, "%s: LIST s3://%s/%s: the server lists keys out of ascending byte order "
+			     "(%s): not S3's order, which TotalRecall relies on", S3_DRIVER_NAME, c->conf.bucket,
+			     prefix ? prefix : "", o->bad);
+	free(o);
 	return rc;
 }
 
 /* Atomic put-if-absent only where the server honours If-None-Match
  * (found out by the probe, or said by s3-conditional-put). */
-static unsigned s3_conn_caps(tr_conn *c)
+static unsigned s3_caps(tr_conn *c)
 {
 	unsigned caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME;
 	int use = 0;
@@ -289,18 +339,17 @@ static const tr_driver s3_driver = {
 	.struct_size = sizeof(tr_driver),
 	.name = S3_DRIVER_NAME,
 	.version = S3_VERSION,
-	.caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME,
 	.open = s3_open,
+	.close = s3_close,
+	.errmsg = s3_errmsg,
+	.caps = s3_caps,
+	.describe = s3_describe,
 	.put = s3_put,
 	.get = s3_get,
 	.head = s3_head,
 	.list = s3_list,
 	.remove = s3_remove,
-	.errmsg = s3_errmsg,
-	.close = s3_close,
 	.sync = NULL,
-	.conn_caps = s3_conn_caps,
-	.describe = s3_describe,
 };
 
 __attribute__((visibility("default"))) const tr_driver *totalrecall_driver(void);

@@ -226,5 +226,5 @@ int s3_condput_check_absent(tr_conn *c, const char *key)
 	if (rc == TR_OK)
 		return s3_fail(c, TR_EEXIST, "%s: PUT s3://%s/%s: the key already exists",
 			       S3_DRIVER_NAME, c->conf.bucket, key);
-	return rc == TR_ENOTFOUND ? TR_OK : rc;
+	return rc == TR_ENOENT ? TR_OK : rc;
 }

@@ -165,10 +165,10 @@ int s3_container_fetch(tr_conn *c, s3_creds *out, char *why, size_t whylen)
 		char saved[512];
 		snprintf(saved, sizeof saved, "%s", why);
 		snprintf(why, whylen, "%s: %s", shown, saved);
-		rc = TR_EIO;
+		rc = TR_ETRANSIENT;  /* did not answer, after s3_fetch's attempts */
 	} else if (resp.status != 200) {
 		answer_error(&resp, shown, why, whylen);
-		rc = resp.status >= 500 ? TR_EIO : TR_EAUTH;
+		rc = resp.status >= 500 ? TR_ETRANSIENT : TR_EAUTH;
 	} else if (s3_creds_from_json(resp.body.p ? resp.body.p : "", resp.body.len, out, why, whylen) != 0) {
 		rc = TR_EIO;
 	}

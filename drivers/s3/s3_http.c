@@ -3,7 +3,16 @@
  * backoff and full jitter, within the "retries" count and the
  * "retry-max-time" budget; a region redirect is followed once; a GET that
  * breaks off mid-body resumes with Range from the byte reached and
- * If-Match on the ETag, so the sink never sees a byte twice or misses one. */
+ * If-Match on the ETag, so the sink never sees a byte twice or misses one.
+ *
+ * The status of a failure (driver.h, "Error classes"): what was retried
+ * until the budget ran out, and what could pass but is not retried here
+ * (an object that changed under a resumed read), is TR_ETRANSIENT; 401 and
+ * the refusals of the credentials (bad key, signature, token, clock) are
+ * TR_EAUTH; any other 403 (AccessDenied: a policy) TR_EPERM; 404 is
+ * TR_ENOENT only with S3's NoSuchKey; 501 TR_ENOTSUP; other answers, and
+ * curl errors that do not pass (a certificate that does not verify),
+ * TR_EIO. */
 #include "config.h"
 #include "s3_http.h"
 #include "s3_creds.h"
@@ -215,9 +224,11 @@ static int code_in(const char *code, const char *const *list)
 	return 0;
 }
 
+/* Refusals of the credentials (TR_EAUTH); any other 403, AccessDenied
+ * first, refuses the operation to them (TR_EPERM). */
 static const char *const AUTH_CODES[] = {
 	"InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthorizationHeaderMalformed",
-	"InvalidToken", "ExpiredToken", "TokenRefreshRequired", "AccessDenied",
+	"InvalidToken", "ExpiredToken", "TokenRefreshRequired",
 	"InvalidSecurity", "MissingSecurityHeader", "RequestTimeTooSkewed", NULL
 };
 static const char *const TRANSIENT_CODES[] = {
@@ -287,14 +298,18 @@ static enum outcome classify_http(tr_conn *c, const s3_request *req, s3_response
 static int http_status(const s3_response *r)
 {
 	long st = r->status;
-	if (st == 401 || st == 403 || (st == 400 && code_in(r->err.code, AUTH_CODES)))
+	if (st == 401 || ((st == 400 || st == 403) && code_in(r->err.code, AUTH_CODES)))
 		return TR_EAUTH;
+	if (st == 403)
+		return TR_EPERM;
+	if (st == 501)
+		return TR_ENOTSUP;
 	/* Absent only on S3's own word: a 404 from a proxy, an ingress or a
 	 * wrong endpoint (an HTML page, an empty body) is an error, or a
 	 * recovery would take it for the end of WAL.  HEAD has no body: its
 	 * 404 is confirmed by the caller (s3.c). */
 	if (st == 404 && strcmp(r->err.code, "NoSuchKey") == 0)
-		return TR_ENOTFOUND;
+		return TR_ENOENT;
 	if (st == 412)
 		return TR_EEXIST;
 	if (st == 507)
@@ -316,8 +331,9 @@ static const char *status_text(long st)
 	}
 }
 
-/* The final message for an HTTP failure. */
-static int fail_http(tr_conn *c, const char *what, const s3_response *r, int attempts)
+/* The final message for an HTTP failure; exhausted: the answer was one
+ * worth retrying, and the retries ran out. */
+static int fail_http(tr_conn *c, const char *what, const s3_response *r, int attempts, int exhausted)
 {
 	const char *code = r->err.code[0] ? r->err.code : status_text(r->status);
 	const char *reg = r->bucket_region[0] ? r->bucket_region : r->err.region;
@@ -331,7 +347,7 @@ static int fail_http(tr_conn *c, const char *what, const s3_response *r, int att
 	if (r->status == 404 && strcmp(r->err.code, "NoSuchKey") != 0)
 		return s3_fail(c, TR_EIO, "%s: 404 without an S3 NoSuchKey answer (%s): not S3 speaking, a proxy or "
 			       "a wrong endpoint?", what, r->err.code[0] ? r->err.code : "no S3 error body");
-	return s3_fail(c, http_status(r), "%s: %ld %s%s%s%s", what, r->status, code,
+	return s3_fail(c, exhausted ? TR_ETRANSIENT : http_status(r), "%s: %ld %s%s%s%s", what, r->status, code,
 		       r->err.message[0] ? ": " : "", r->err.message, tail);
 }
 
@@ -377,18 +393,18 @@ static enum outcome attempt(tr_conn *c, const s3_request *req, xfer *x, const s3
 	return t != DRV_TRANSFER_ANSWER ? (enum outcome)t : classify_http(c, req, x->resp, x);
 }
 
-static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int attempts)
+static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int attempts, int exhausted)
 {
 	int rc = drv_stream_failure(&x->st, x->resp->status, cc, attempts, what, "object", c->err, sizeof c->err);
 	if (rc != 0)
 		return rc;
 	if (x->resp->status / 100 == 2 && x->resp->err.code[0])
-		return s3_fail(c, TR_EIO, "%s: %ld with error %s: %s (after %d attempts)", what,
+		return s3_fail(c, TR_ETRANSIENT, "%s: %ld with error %s: %s (after %d attempts)", what,
 			       x->resp->status, x->resp->err.code, x->resp->err.message, attempts);
 	if (x->resp->status / 100 == 2)
-		return s3_fail(c, TR_EIO, "%s: body ended at byte %lld of %lld (after %d attempts)", what,
+		return s3_fail(c, TR_ETRANSIENT, "%s: body ended at byte %lld of %lld (after %d attempts)", what,
 			       (long long)x->st.delivered, (long long)x->st.total, attempts);
-	return fail_http(c, what, x->resp, attempts);
+	return fail_http(c, what, x->resp, attempts, exhausted);
 }
 
 /* The server refused our clock: sign with its time from now on. */
@@ -462,7 +478,7 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 		}
 		long delay = o == OUT_RETRY ? drv_retry_delay(&rt, n) : -1;
 		if (delay < 0)
-			return final_failure(c, what, &x, cc, n + 1);
+			return final_failure(c, what, &x, cc, n + 1, o == OUT_RETRY);
 		s3_log(c, 1, "%s: %s; retry %d/%d in %ld ms", what,
 		       cc ? curl_easy_strerror(cc) : (resp->err.code[0] ? resp->err.code : "server error"),
 		       n + 1, c->conf.retries, delay);

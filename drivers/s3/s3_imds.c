@@ -131,9 +131,9 @@ int s3_imds_fetch(tr_conn *c, s3_creds *out, char *why, size_t whylen)
 	int rc = ask(&m, "GET", path, m.token_hdr, &r);
 	memset(m.token_hdr, 0, sizeof m.token_hdr);
 	if (rc != 0)
-		return TR_EIO;
+		return TR_ETRANSIENT;  /* did not answer, after s3_fetch's attempts */
 	const char *b = r.body.p ? r.body.p : "";
-	rc = TR_EIO;
+	rc = r.status >= 500 ? TR_ETRANSIENT : TR_EIO;
 	if (r.status != 200)
 		snprintf(why, whylen, "%s: GET %s answered %ld", m.ep, path, r.status);
 	else if (s3_json_string(b, r.body.len, "Code", code, sizeof code) == 1 && strcmp(code, "Success") != 0)

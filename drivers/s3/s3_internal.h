@@ -146,7 +146,7 @@ const char *s3_describe(tr_conn *c);
 #define s3_log(c, level, ...) drv_log(&(c)->env, level, __VA_ARGS__)
 #define s3_fail(c, status, ...) drv_fail((c)->err, sizeof (c)->err, status, __VA_ARGS__)
 uint64_t s3_random(tr_conn *c);
-/* HEAD of key: TR_OK (info filled if not NULL), TR_ENOTFOUND only when a
+/* HEAD of key: TR_OK (info filled if not NULL), TR_ENOENT only when a
  * GET confirms S3's NoSuchKey, or an error. */
 int s3_head_object(tr_conn *c, const char *key, tr_object_info *info);
 

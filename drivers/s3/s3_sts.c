@@ -139,7 +139,7 @@ static int parse_answer(const s3_fetch_resp *r, const webid *w, s3_creds *out, c
 		snprintf(why, whylen, "STS %s refused AssumeRoleWithWebIdentity for role %s: %ld %s%s%s",
 			 w->endpoint, w->role_arn, r->status, e.code[0] ? e.code : "error",
 			 e.message[0] ? ": " : "", e.message);
-		rc = r->status >= 500 ? TR_EIO : TR_EAUTH;
+		rc = r->status >= 500 ? TR_ETRANSIENT : TR_EAUTH;
 	} else if (s3_xml_text(xml, len, "AccessKeyId", id, sizeof id) != 1 ||
 		   s3_xml_text(xml, len, "SecretAccessKey", secret, sizeof secret) != 1 ||
 		   s3_xml_text(xml, len, "SessionToken", token, S3_TOKEN_MAX) != 1 ||
@@ -191,7 +191,7 @@ int s3_webid_fetch(tr_conn *c, s3_creds *out, char *why, size_t whylen)
 		snprintf(saved, sizeof saved, "%s", why);
 		snprintf(why, whylen, "STS %s: %s", w.endpoint, saved);
 		s3_str_free(&resp.body);
-		return TR_EIO;
+		return TR_ETRANSIENT;  /* did not answer, after s3_fetch's attempts */
 	}
 	rc = parse_answer(&resp, &w, out, why, whylen);
 	s3_str_free(&resp.body);

@@ -129,8 +129,9 @@ static void print_settings(FILE *out)
 	const tr_setting_def *d = tr_setting_defs();
 	fprintf(out, "\nSettings (option, variable, default):\n");
 	for (int i = 0; i < TR_S_COUNT; i++)
-		fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env ? d[i].env : "-",
-			d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
+		if (!(d[i].flags & TR_SF_DERIVED))  /* computed, not given: nothing to tell a user */
+			fprintf(out, "  --%-20s %-32s %s\n      %s\n", d[i].name, d[i].env ? d[i].env : "-",
+				d[i].defval ? (*d[i].defval ? d[i].defval : "\"\"") : "-", d[i].help);
 	fprintf(out, "\nAny value may be file:/path (the file's contents) or env:NAME (another\n"
 		     "variable).  Precedence: command line, environment, config file (-c FILE,\n"
 		     "default " TR_CONFIG_DEFAULT_FILE "); --config-over-env puts the file before\n"

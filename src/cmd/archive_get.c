@@ -75,6 +75,16 @@ static int fetch_once(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 	return rc;
 }
 
+/* What another attempt may cure: a failure the driver calls temporary
+ * (its own retries were exhausted), and damage on the way (a body that
+ * fails authentication is read again).  A refusal (credentials,
+ * permissions) or a permanent failure stops at once: recovery then stops
+ * with its message instead of waiting for the same answer three times. */
+static int worth_again(int rc)
+{
+	return rc == TR_ETRANSIENT || rc == TR_REPO_ECORRUPT;
+}
+
 /* Retries what may be transient; refreshes stale cached keys once. */
 static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 {
@@ -87,7 +97,7 @@ static int fetch(tr_repo *r, const char *rel, const char *dst, tr_xfer *x)
 				return rc;
 			continue;
 		}
-		if (rc != TR_EIO && rc != TR_REPO_ECORRUPT)
+		if (!worth_again(rc))
 			break;
 		if (attempt + 1 < GET_ATTEMPTS)
 			tr_warn("archive-get: %s (attempt %d of %d)", tr_repo_error(r), attempt + 1, GET_ATTEMPTS);
@@ -103,10 +113,15 @@ static int get_file(tr_repo *r, const char *dst, const char *name)
 
 	tr_repo_wal_rel(r, name, rel, sizeof rel);
 	int rc = fetch(r, rel, dst, &x);
-	if (rc == TR_ENOTFOUND) {
+	if (rc == TR_ENOENT) {
 		tr_metric_status("absent");
 		tr_info("archive-get %s: not in the archive", name);
 		return 1;
+	}
+	if (rc == TR_ETRANSIENT) {
+		tr_error("archive-get %s: %s; recovery stops here rather than take it for the end of the archive: "
+			 "start the server again once the storage answers", name, tr_repo_error(r));
+		return TR_EXIT_FATAL;
 	}
 	if (rc != TR_OK) {
 		tr_error("archive-get %s: %s", name, tr_repo_error(r));

@@ -215,7 +215,7 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 	/* The checksum is object metadata: a driver that keeps none (fs) never
 	 * sees it, and a conflict is then settled by decoding the stored object
 	 * (stored_is_identical), so the extra pass over the file is skipped. */
-	int want_sum = (tr_repo_driver_caps(r) & TR_CAP_CHECKSUM) != 0;
+	int want_sum = (tr_repo_caps(r) & TR_CAP_CHECKSUM) != 0;
 
 	tr_repo_wal_rel(r, name, rel, sizeof rel);
 	if (fstat(fd, &u.before) != 0 || (want_sum && file_checksum(r, fd, sum) != 0)) {

@@ -33,6 +33,11 @@
  * The set of referenced chunks is built in passes over a slice of the id
  * space each (chunkref.h), so memory stays under a fixed budget whatever
  * the size of the repository.
+ *
+ * Every age above is the storage's time of the object.  A driver that
+ * cannot tell it reports 0 (driver.h, "Times"): such an object is never
+ * old enough, so chunks, locks, and the remains of killed or unreadable
+ * backups stay, and the summary says how many stayed for that reason.
  */
 #include "config.h"
 #include "repo/backupset.h"
@@ -73,7 +78,8 @@ struct expire {
 	int unknown_refs;          /* a kept backup's manifest cannot be read */
 	struct bobj *objs;         /* every object under backups/ */
 	int nobjs, cap_objs;
-	int lock_active;           /* a lock younger than TR_LOCK_STALE */
+	int lock_active;           /* a lock younger than TR_LOCK_STALE, or of unknown age */
+	uint64_t unknown_age;      /* objects kept because the storage did not tell their age */
 	char lock_active_name[128];
 	char err[2048];
 };
@@ -133,6 +139,15 @@ static int decide(struct expire *e, const tr_backupset *set)
 		return -1;
 	}
 	return kept;
+}
+
+/* The storage does not say when the object was written (driver.h). */
+static int age_unknown(struct expire *e, int64_t mtime)
+{
+	if (mtime > 0)
+		return 0;
+	e->unknown_age++;
+	return 1;
 }
 
 /* Stop time of the oldest kept backup. */
@@ -196,7 +211,7 @@ static int expire_unreadable(struct expire *e, const tr_backupset *set, const tr
 	for (int k = 0; k < d->n; k++) {
 		if (d->v[k].listed)
 			continue;
-		if (d->v[k].manifest_mtime >= oldest) {
+		if (d->v[k].manifest_mtime >= oldest || age_unknown(e, d->v[k].manifest_mtime)) {
 			e->unknown_refs = 1;
 			continue;  /* named by the warning of tr_backupset_load */
 		}
@@ -247,7 +262,7 @@ static int expire_orphans(struct expire *e)
 		int info = strcmp(o->kind, "info") == 0;
 		if ((!info && strcmp(o->kind, "keyring") != 0) || find_obj(e, o->label, "manifest") ||
 		    (!info && find_obj(e, o->label, "info")) || o->mtime > e->now - TR_LOCK_STALE ||
-		    has_lock(e, o->label))
+		    age_unknown(e, o->mtime) || has_lock(e, o->label))
 			continue;
 		tr_info("expire: backup %s never completed (no manifest)", o->label);
 		if ((info && remove_backup_object(e, o->label, "info") != 0) ||
@@ -331,7 +346,7 @@ static int scan_locks(struct expire *e)
 		rc = -1;
 	}
 	for (int i = 0; rc == 0 && i < l->n; i++) {
-		int stale = l->v[i].mtime < e->now - TR_LOCK_STALE;
+		int stale = l->v[i].mtime < e->now - TR_LOCK_STALE && !age_unknown(e, l->v[i].mtime);
 		if (!stale && lock_holder_gone(e, l->v[i].key)) {
 			tr_info("expire: %s: its backup no longer runs (killed)", l->v[i].key);
 			stale = 1;
@@ -385,7 +400,7 @@ static int chunk_candidate(void *ctx, const tr_object_info *info)
 		return 0;
 	if (tr_idset_has(c->refs, id))
 		return 0;
-	if (info->mtime > c->e->now - CHUNK_GRACE)
+	if (info->mtime > c->e->now - CHUNK_GRACE || age_unknown(c->e, info->mtime))
 		return 0;  /* may belong to a backup that has not written its manifest */
 	if (remove_object(c->e, "chunk", info->key, info->size) != 0) {
 		c->failed = 1;
@@ -510,6 +525,9 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	tr_repolock_release(&e.lock);
 	if (rc == 0 && !e.dry_run)
 		tr_metric_bytes(0, e.bytes);
+	if (rc == 0 && e.unknown_age)
+		tr_warn("expire: %" PRIu64 " objects kept: the storage (driver %s) does not tell when they were written, "
+			"and an object of unknown age is never removed for its age", e.unknown_age, tr_repo_driver_name(r));
 	if (rc == 0)
 		tr_info("expire: %s %" PRIu64 " objects, %" PRIu64 " bytes", e.dry_run ? "would remove" : "removed",
 			e.objects, e.bytes);

@@ -160,7 +160,7 @@ static int write_state(tr_verify *v, const char *path)
 			continue;
 		if (tr_verify_damage(v, key))
 			tr_vstate_damaged(&w, key);
-		else if (mtime >= v->watermark - TR_VERIFY_MARGIN)
+		else if (mtime > 0 && mtime >= v->watermark - TR_VERIFY_MARGIN)
 			tr_vstate_recent(&w, key, mtime, size);
 	}
 	return tr_vstate_commit(&w);

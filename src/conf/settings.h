@@ -123,8 +123,28 @@ typedef struct tr_setting_def {
 	const char *choices;  /* TR_T_ENUM: "a|b|c" */
 	int64_t min, max;     /* TR_T_INT / TR_T_SIZE bounds */
 	unsigned flags;
-	const char *help;
+	const char *help;     /* one line, for `totalrecall help` */
+	/* The rest is for the documentation that settings-doc generates (the
+	 * README's configuration reference, the man page's SETTINGS): */
+	int group;            /* enum tr_setting_group: the heading it is listed under */
+	const char *metavar;  /* the value's placeholder (--target-time TIME); NULL: by type */
+	const char *doc;      /* what help leaves out, appended to it; `backquotes` mark literals */
+	const char *doc_default; /* the default in words where neither defval nor help says it */
 } tr_setting_def;
+
+/* The headings of the settings documentation, in their order there. */
+enum tr_setting_group {
+	TR_G_NONE,         /* not documented yet: settings-doc lists it under "Other" and its test fails */
+	TR_G_REPOSITORY,
+	TR_G_HOST,
+	TR_G_ARCHIVING,
+	TR_G_BACKUP,
+	TR_G_RESTORE,
+	TR_G_COMMANDS,
+	TR_G_S3,
+	TR_G_AZURE,
+	TR_G_COUNT
+};
 
 enum tr_source { TR_SRC_UNSET, TR_SRC_DEFAULT, TR_SRC_FILE, TR_SRC_ENV, TR_SRC_CMDLINE };
 

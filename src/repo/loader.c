@@ -1,6 +1,7 @@
 /* loader.c - dlopen a storage driver and check its ABI. */
 #include "config.h"
 #include "repo/loader.h"
+#include "repo/driver_v1.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -62,26 +63,46 @@ static int search_dirs(const char *name, const char *override, char dirs[][PATH_
 	return n;
 }
 
-static int check_abi(const tr_driver *drv, const char *name, const char *path,
+/* Checks the table of a driver built for this version. */
+static int check_v2(const tr_driver *drv, const char *name, const char *path, char *err, size_t errlen)
+{
+	if (drv->struct_size < TR_DRIVER_SIZE_V2 || !drv->open || !drv->close || !drv->errmsg || !drv->caps ||
+	    !drv->put || !drv->get || !drv->head || !drv->list || !drv->remove) {
+		snprintf(err, errlen, "driver \"%s\" (%s): incomplete function table", name, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes the table the entry point returned: version 2 as it is, version 1
+ * adapted, anything else refused. */
+static int check_abi(const tr_driver *drv, const char *name, const char *path, tr_loaded_driver *out,
 		     char *err, size_t errlen)
 {
 	if (!drv) {
 		snprintf(err, errlen, "driver \"%s\" (%s): %s() returned NULL", name, path, TR_DRIVER_ENTRY);
 		return -1;
 	}
-	if (drv->abi_version != TR_DRIVER_ABI_VERSION) {
-		snprintf(err, errlen, "driver \"%s\" (%s): ABI version %d, this totalrecall needs %d",
-			 name, path, drv->abi_version, TR_DRIVER_ABI_VERSION);
+	int rc;
+	if (drv->abi_version == TR_DRIVER_ABI_VERSION) {
+		rc = check_v2(drv, name, path, err, errlen);
+		out->drv = drv;
+	} else if (drv->abi_version == 1) {
+		rc = tr_driver_v1_adapt(drv, name, path, &out->adapted, err, errlen);
+		out->v1 = drv;
+		out->drv = &out->adapted;
+	} else {
+		snprintf(err, errlen, "driver \"%s\" (%s): built for driver ABI version %d; this totalrecall loads "
+			 "versions 1 and %d: rebuild the driver against this totalrecall's driver.h", name, path,
+			 drv->abi_version, TR_DRIVER_ABI_VERSION);
 		return -1;
 	}
-	if (drv->struct_size < TR_DRIVER_SIZE_V1 || !drv->open || !drv->put || !drv->get ||
-	    !drv->head || !drv->list || !drv->remove || !drv->errmsg || !drv->close) {
-		snprintf(err, errlen, "driver \"%s\" (%s): incomplete function table", name, path);
-		return -1;
-	}
-	if (!drv->name || strcmp(drv->name, name) != 0) {
+	if (rc != 0)
+		return rc;
+	out->abi_version = drv->abi_version;
+	if (!out->drv->name || strcmp(out->drv->name, name) != 0) {
 		snprintf(err, errlen, "driver \"%s\" (%s): file declares itself as \"%s\"",
-			 name, path, drv->name ? drv->name : "(null)");
+			 name, path, out->drv->name ? out->drv->name : "(null)");
 		return -1;
 	}
 	return 0;
@@ -105,13 +126,12 @@ static int try_load(const char *name, const char *path, tr_loaded_driver *out,
 		dlclose(h);
 		return -1;
 	}
-	const tr_driver *drv = entry();
-	if (check_abi(drv, name, path, err, errlen) != 0) {
+	if (check_abi(entry(), name, path, out, err, errlen) != 0) {
 		dlclose(h);
+		memset(out, 0, sizeof *out);
 		return -1;
 	}
 	out->handle = h;
-	out->drv = drv;
 	snprintf(out->path, sizeof out->path, "%s", path);
 	return 0;
 }
@@ -149,4 +169,17 @@ void tr_driver_unload(tr_loaded_driver *ld)
 		dlclose(ld->handle);
 	if (ld)
 		memset(ld, 0, sizeof *ld);
+}
+
+int tr_driver_open(const tr_loaded_driver *ld, const tr_driver_env *env, tr_conn **out)
+{
+	if (ld->v1)
+		return tr_driver_v1_open(ld->v1, env, out);
+	return ld->drv->open(env, out);
+}
+
+tr_driver_env tr_driver_env_make(tr_setting_fn setting, tr_log_fn log, void *ctx)
+{
+	tr_driver_env env = { sizeof env, TR_DRIVER_ABI_VERSION, setting, log, ctx };
+	return env;
 }

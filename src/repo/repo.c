@@ -160,6 +160,22 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
 	return fd >= 0 ? 0 : -1;
 }
 
+/* The driver reads its settings through env for as long as the
+ * connection lives: r's own copy of the storage settings, not the
+ * caller's. */
+static int open_conn(tr_repo *r, tr_conn **out)
+{
+	tr_driver_env env = tr_driver_env_make(driver_setting, driver_log, &r->set.storage);
+	int rc = tr_driver_open(&r->ld, &env, out);
+	if (rc == TR_OK)
+		return rc;
+	set_err(r, "%s%s", *out ? r->ld.drv->errmsg(*out) : "out of memory", tr_repo_status_hint(rc));
+	if (*out)
+		r->ld.drv->close(*out);
+	*out = NULL;
+	return rc;
+}
+
 int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
 {
 	tr_repo *r = calloc(1, sizeof *r);
@@ -178,15 +194,7 @@ int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
 
 	if (tr_driver_load(s->storage.driver, s->storage.driver_dir, &r->ld, r->err, sizeof r->err) != 0)
 		return TR_EINVAL;
-	/* The driver reads its settings through env for as long as the
-	 * connection lives: r's own copy, not the caller's. */
-	tr_driver_env env = { driver_setting, driver_log, &r->set.storage };
-	int rc = r->ld.drv->open(&env, &r->conn);
-	if (rc != TR_OK) {
-		set_err(r, "%s", r->conn ? r->ld.drv->errmsg(r->conn) : "out of memory");
-		return rc;
-	}
-	return TR_OK;
+	return open_conn(r, &r->conn);
 }
 
 int tr_repo_connect_like(tr_repo **out, const tr_repo *like)
@@ -202,9 +210,13 @@ void tr_repo_close(tr_repo *r)
 {
 	if (!r)
 		return;
+	for (int i = 0; i < TR_REPO_NEST_MAX; i++)
+		if (r->nested[i])
+			r->ld.drv->close(r->nested[i]);
 	if (r->conn)
 		r->ld.drv->close(r->conn);
 	r->conn = NULL;
+	memset(r->nested, 0, sizeof r->nested);
 	tr_driver_unload(&r->ld);
 	tr_keys_wipe(&r->keys);
 	free(r->ring_text);
@@ -222,7 +234,7 @@ const tr_repo_settings *tr_repo_settings_of(const tr_repo *r) { return &r->set; 
 int tr_repo_keys_from_cache(const tr_repo *r) { return r->keys_from_cache; }
 uint32_t tr_repo_section(const tr_repo *r) { return r->section; }
 const char *tr_repo_wal_prefix(const tr_repo *r) { return r->wal; }
-unsigned tr_repo_driver_caps(const tr_repo *r) { return r->ld.drv->caps; }
+const char *tr_repo_driver_name(const tr_repo *r) { return r->ld.drv->name; }
 
 int tr_repo_zstd_level(const tr_repo *r)
 {
@@ -253,12 +265,97 @@ int tr_repo_wal_rel(const tr_repo *r, const char *name, char *out, size_t outlen
 	return tr_wal_rel_in(r->wal, name, out, outlen);
 }
 
-int tr_repo_driver_fail(tr_repo *r, int rc)
+/* --- driver calls (repo.h) --- */
+
+const char *tr_repo_status_hint(int rc)
 {
-	set_err(r, "%s", r->ld.drv->errmsg(r->conn));
+	switch (rc) {
+	case TR_ETRANSIENT: return " (temporary: the driver's retries ran out; try again later)";
+	case TR_EAUTH: return " (the storage refused the credentials)";
+	case TR_EPERM: return " (the storage does not permit this to these credentials)";
+	case TR_ENOTSUP: return " (not supported by this storage)";
+	default: return "";
+	}
+}
+
+/* The connection for a driver call: the first one, or from inside a
+ * callback of a call in progress, another one. */
+static int conn_enter(tr_repo *r, tr_conn **c)
+{
+	if (r->depth > TR_REPO_NEST_MAX) {
+		set_err(r, "storage calls nested more than %d deep in driver callbacks", TR_REPO_NEST_MAX);
+		return TR_EINVAL;
+	}
+	tr_conn **slot = r->depth == 0 ? &r->conn : &r->nested[r->depth - 1];
+	int rc = *slot ? TR_OK : open_conn(r, slot);
+	if (rc != TR_OK)
+		return rc;
+	*c = *slot;
+	r->depth++;
+	return TR_OK;
+}
+
+/* Ends a call on c: its status, with the driver's message in r->err when
+ * it failed.  A status the ABI does not define is a failure too. */
+static int conn_leave(tr_repo *r, tr_conn *c, int rc)
+{
+	r->depth--;
+	if (rc == TR_OK)
+		return rc;
+	if (rc > 0 || rc < TR_STATUS_MIN) {
+		set_err(r, "driver %s returned status %d, which its ABI does not define: %s", r->ld.drv->name, rc,
+			r->ld.drv->errmsg(c));
+		return TR_EIO;
+	}
+	set_err(r, "%s%s", r->ld.drv->errmsg(c), tr_repo_status_hint(rc));
 	return rc;
 }
-#define driver_fail tr_repo_driver_fail
+
+int tr_repo_drv_put(tr_repo *r, const char *key, const tr_put_args *a)
+{
+	tr_conn *c;
+	int rc = conn_enter(r, &c);
+	if (rc != TR_OK)
+		return rc;
+	tr_put_args args = *a;
+	if ((args.flags & TR_PUT_BATCH) &&
+	    (r->depth > 1 || !r->ld.drv->sync || !(r->ld.drv->caps(c) & TR_CAP_BATCH)))
+		args.flags &= ~TR_PUT_BATCH;  /* only the first connection batches */
+	rc = r->ld.drv->put(c, key, &args);
+	/* Even a refused batched put may leave work for sync() (fs: the
+	 * directory of a name another writer has not made durable yet). */
+	if (args.flags & TR_PUT_BATCH)
+		r->batched = 1;
+	return conn_leave(r, c, rc);
+}
+
+int tr_repo_drv_get(tr_repo *r, const char *key, tr_write_fn sink, void *ctx)
+{
+	tr_conn *c;
+	int rc = conn_enter(r, &c);
+	return rc != TR_OK ? rc : conn_leave(r, c, r->ld.drv->get(c, key, sink, ctx));
+}
+
+static int drv_head(tr_repo *r, const char *key, tr_object_info *info)
+{
+	tr_conn *c;
+	int rc = conn_enter(r, &c);
+	return rc != TR_OK ? rc : conn_leave(r, c, r->ld.drv->head(c, key, info));
+}
+
+static int drv_list(tr_repo *r, const char *prefix, tr_list_fn fn, void *ctx)
+{
+	tr_conn *c;
+	int rc = conn_enter(r, &c);
+	return rc != TR_OK ? rc : conn_leave(r, c, r->ld.drv->list(c, prefix, fn, ctx));
+}
+
+static int drv_remove(tr_repo *r, const char *key)
+{
+	tr_conn *c;
+	int rc = conn_enter(r, &c);
+	return rc != TR_OK ? rc : conn_leave(r, c, r->ld.drv->remove(c, key));
+}
 
 /* --- encoded transfers --- */
 
@@ -285,33 +382,43 @@ static ssize_t hooked_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
-static int can_batch(const tr_repo *r)
-{
-	const tr_driver *d = r->ld.drv;
-	return (d->caps & TR_CAP_BATCH) && TR_DRIVER_HAS(d, sync);
-}
-
 unsigned tr_repo_caps(tr_repo *r)
 {
-	const tr_driver *d = r->ld.drv;
-	if (!TR_DRIVER_HAS(d, conn_caps))
-		return d->caps;
-	return d->conn_caps(r->conn) & d->caps;
+	tr_conn *c;
+	if (conn_enter(r, &c) != TR_OK)
+		return 0;
+	unsigned caps = r->ld.drv->caps(c);
+	conn_leave(r, c, TR_OK);
+	return caps;
 }
 
 const char *tr_repo_describe(tr_repo *r)
 {
-	const tr_driver *d = r->ld.drv;
-	return TR_DRIVER_HAS(d, describe) ? d->describe(r->conn) : NULL;
+	tr_conn *c;
+	if (!r->ld.drv->describe || conn_enter(r, &c) != TR_OK)
+		return NULL;
+	const char *line = r->ld.drv->describe(c);
+	conn_leave(r, c, TR_OK);
+	return line;
 }
 
 int tr_repo_sync(tr_repo *r)
 {
-	if (!can_batch(r))
+	if (!r->batched)
 		return TR_OK;
+	if (r->depth > 0) {
+		set_err(r, "batched puts synced from inside a driver callback");
+		return TR_EINVAL;
+	}
 	tr_testhook_op();
-	int rc = r->ld.drv->sync(r->conn);
-	return rc == TR_OK ? rc : driver_fail(r, rc);
+	tr_conn *c;
+	int rc = conn_enter(r, &c);
+	if (rc != TR_OK)
+		return rc;
+	rc = conn_leave(r, c, r->ld.drv->sync(c));
+	if (rc == TR_OK)
+		r->batched = 0;
+	return rc;
 }
 
 /* Chunks are many and content-addressed: for them the keyring check of
@@ -345,15 +452,11 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 		return TR_ENOMEM;
 	}
 	struct hooked_src hs = { enc, 0, 0 };
-	if (!can_batch(r))
-		flags &= ~TR_PUT_BATCH;
 	tr_put_args a = { hooked_read, &hs, -1, flags, checksum };
 	tr_testhook_op();
-	rc = r->ld.drv->put(r->conn, key, &a);
+	rc = tr_repo_drv_put(r, key, &a);
 	if (rc == TR_ECALLBACK)
 		set_err(r, "%s: %s", key, tr_enc_error(enc));
-	else if (rc != TR_OK)
-		driver_fail(r, rc);
 	if (x) {
 		x->plain = tr_enc_bytes_in(enc);
 		x->stored = tr_enc_bytes_out(enc);
@@ -455,9 +558,7 @@ static int keyed_finish(tr_repo *r, struct keyed_dec *k, const char *key, int rc
 	} else if (st != TR_FMT_OK) {
 		set_err(r, "%s: %s", key, tr_dec_error(k->dec));
 		rc = st == TR_FMT_EKEY ? TR_REPO_EKEY : TR_REPO_ECORRUPT;
-	} else if (rc != TR_OK) {
-		driver_fail(r, rc);
-	}
+	}  /* else a driver failure, its message in r->err */
 	if (x) {
 		x->stored = k->dec ? tr_dec_bytes_in(k->dec) : 0;
 		x->plain = k->dec ? tr_dec_bytes_out(k->dec) : 0;
@@ -477,10 +578,10 @@ static int confirm_absent(tr_repo *r, const char *key)
 		char why[sizeof r->err];
 		snprintf(why, sizeof why, "%s", r->err);
 		set_err(r, "%s is not in storage, and the repository itself is not confirmed: %.1500s", key, why);
-		return rc == TR_ENOTFOUND ? TR_EIO : rc;
+		return rc == TR_ENOENT ? TR_EIO : rc;
 	}
 	snprintf(r->err, sizeof r->err, "%s", saved);
-	return TR_ENOTFOUND;
+	return TR_ENOENT;
 }
 
 int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x)
@@ -493,8 +594,8 @@ int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfe
 	logical_name(r, rel, name, sizeof name);
 	struct keyed_dec k = { &r->keys, name, sink, ctx, { 0 }, 0, NULL, 0 };
 	tr_testhook_op();
-	int rc = keyed_finish(r, &k, key, r->ld.drv->get(r->conn, key, keyed_write, &k), x);
-	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+	int rc = keyed_finish(r, &k, key, tr_repo_drv_get(r, key, keyed_write, &k), x);
+	return rc == TR_ENOENT ? confirm_absent(r, key) : rc;
 }
 
 static ssize_t fd_read(void *ctx, void *buf, size_t len)
@@ -547,8 +648,8 @@ int tr_repo_get_raw(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx)
 	logical_name(r, rel, name, sizeof name);
 	struct tee t = { sink, ctx, { &r->keys, name, discard, NULL, { 0 }, 0, NULL, 0 } };
 	tr_testhook_op();
-	int rc = keyed_finish(r, &t.k, key, r->ld.drv->get(r->conn, key, tee_write, &t), NULL);
-	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+	int rc = keyed_finish(r, &t.k, key, tr_repo_drv_get(r, key, tee_write, &t), NULL);
+	return rc == TR_ENOENT ? confirm_absent(r, key) : rc;
 }
 
 int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info)
@@ -556,11 +657,8 @@ int tr_repo_head(tr_repo *r, const char *rel, tr_object_info *info)
 	char key[TR_KEY_MAX + 1];
 	tr_repo_key(r, rel, key, sizeof key);
 	tr_testhook_op();
-	int rc = r->ld.drv->head(r->conn, key, info);
-	if (rc == TR_OK)
-		return rc;
-	driver_fail(r, rc);
-	return rc == TR_ENOTFOUND ? confirm_absent(r, key) : rc;
+	int rc = drv_head(r, key, info);
+	return rc == TR_ENOENT ? confirm_absent(r, key) : rc;
 }
 
 int tr_repo_remove(tr_repo *r, const char *rel)
@@ -568,8 +666,7 @@ int tr_repo_remove(tr_repo *r, const char *rel)
 	char key[TR_KEY_MAX + 1];
 	tr_repo_key(r, rel, key, sizeof key);
 	tr_testhook_op();
-	int rc = r->ld.drv->remove(r->conn, key);
-	return rc == TR_OK ? rc : driver_fail(r, rc);
+	return drv_remove(r, key);
 }
 
 struct rel_list {
@@ -598,7 +695,7 @@ int tr_repo_list(tr_repo *r, const char *rel_prefix, tr_list_fn fn, void *ctx)
 	l->fn = fn;
 	l->ctx = ctx;
 	tr_testhook_op();
-	int rc = r->ld.drv->list(r->conn, key, strip_base, l);
+	int rc = drv_list(r, key, strip_base, l);
 	free(l);
-	return rc == TR_OK ? rc : driver_fail(r, rc);
+	return rc;
 }

@@ -22,9 +22,16 @@
  *    storage again, which repairs a lost or damaged keyring from an intact
  *    copy or refuses.  No object is written under a key the stored keyring
  *    does not hold.
- *  - An object the driver reports absent is reported absent (TR_ENOTFOUND)
+ *  - An object the driver reports absent is reported absent (TR_ENOENT)
  *    only after the same check: in a repository that is gone (unmounted,
  *    emptied, moved), "absent" becomes an error.
+ *
+ * Driver calls (driver.h, "Threads"): a driver callback never calls the
+ * connection it was called from.  A repository call made from inside one
+ * (expire removes what it lists) goes to another connection of the same
+ * driver, opened when first needed; only the first connection batches.
+ * A failed call leaves the driver's message as the error (tr_repo_error), followed by what
+ * its class means for the user (tr_repo_status_hint).
  */
 #ifndef TR_REPO_H
 #define TR_REPO_H
@@ -108,7 +115,7 @@ void tr_repo_set_error(tr_repo *r, const char *fmt, ...) __attribute__((format(p
 #define TR_UNLOCK_WRITER 0x4u  /* the command writes: repairing a lost keyring must succeed */
 /* Unlocks the keys: from the local cache (with TR_UNLOCK_CACHED), else
  * from the keyring in storage, deriving the KEK from the passphrase.
- * TR_OK; TR_ENOTFOUND when there is no repository (nothing under the
+ * TR_OK; TR_ENOENT when there is no repository (nothing under the
  * prefix); TR_REPO_EKEY when the passphrase does not open it or its
  * copies contradict each other; TR_REPO_ENOKEYRING; or a driver status.
  * The error says why. */
@@ -137,11 +144,10 @@ void tr_repo_id_hash(const tr_repo_settings *s, char out[33]);
 const tr_repo_settings *tr_repo_settings_of(const tr_repo *r);
 /* The zstd level new objects are compressed at, -1 if they are not. */
 int tr_repo_zstd_level(const tr_repo *r);
-/* The connection's capabilities (TR_CAP_*), asked at run time when the
- * driver can tell (conn_caps), else the driver's static ones. */
+/* The connection's capabilities (TR_CAP_*), asked at run time. */
 unsigned tr_repo_caps(tr_repo *r);
-/* The driver's static capabilities, without asking the server. */
-unsigned tr_repo_driver_caps(const tr_repo *r);
+/* The driver's name ("fs", "s3", ...), for messages. */
+const char *tr_repo_driver_name(const tr_repo *r);
 /* The driver's one-line description of the connection, or NULL. */
 const char *tr_repo_describe(tr_repo *r);
 
@@ -222,9 +228,13 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
  * x->plain counts the source's bytes, so the caller sets it. */
 int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		     const char *checksum, tr_xfer *x);
-/* Makes the batched puts of this connection durable. */
+/* Makes the batched puts of this connection durable.  Not from inside a
+ * driver callback while batched puts wait (TR_EINVAL). */
 int tr_repo_sync(tr_repo *r);
-/* Decodes rel into sink.  TR_OK, TR_ENOTFOUND, TR_REPO_EKEY,
+/* What a driver status means for the user, to follow its message: "" for
+ * the statuses whose message says it all. */
+const char *tr_repo_status_hint(int rc);
+/* Decodes rel into sink.  TR_OK, TR_ENOENT, TR_REPO_EKEY,
  * TR_REPO_ECORRUPT or a driver status; the error says why. */
 int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfer *x);
 /* The stored bytes of rel, as stored (prefetch spools them), checked on

@@ -12,10 +12,16 @@
 #include "repo/loader.h"
 #include "repo/repo.h"
 
+/* Connections for calls made from inside a driver callback (repo.c). */
+#define TR_REPO_NEST_MAX 2
+
 struct tr_repo {
 	tr_repo_settings set;   /* a copy: its strings are the caller's */
 	tr_loaded_driver ld;
 	tr_conn *conn;
+	tr_conn *nested[TR_REPO_NEST_MAX]; /* opened when first needed */
+	int depth;              /* driver calls in progress (nested in callbacks) */
+	int batched;            /* batched puts on conn not yet synced */
 	tr_keys keys;
 	int keys_from_cache;
 	int writer;             /* unlocked to write: repairs and the 0.1 migration must succeed */
@@ -35,18 +41,20 @@ struct tr_repo {
 #define TR_RING_COPY "keyring-copy"
 #define TR_RING_BACKUP_COPIES 8
 
-/* init: an empty place is "no repository" (TR_ENOTFOUND) even where this
+/* init: an empty place is "no repository" (TR_ENOENT) even where this
  * host has used one, since init is told to start again there. */
 #define TR_UNLOCK_INIT 0x100u
 /* internal: the one second look after "objects but no keyring" */
 #define TR_UNLOCK_RETRIED 0x200u   /* newest backup copies read when both main and copy are lost */
 
-void tr_repo_set_err(tr_repo *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int tr_repo_driver_fail(tr_repo *r, int rc);
+/* The driver's get and put of a full storage key, on the connection the
+ * call depth picks (repo.h); a failure leaves the message in r->err. */
+int tr_repo_drv_get(tr_repo *r, const char *key, tr_write_fn sink, void *ctx);
+int tr_repo_drv_put(tr_repo *r, const char *key, const tr_put_args *a);
 
 /* --- keyring objects (repo_ring.c) --- */
 
-/* Reads rel raw: TR_OK with *text (malloc'ed, NUL-terminated), TR_ENOTFOUND,
+/* Reads rel raw: TR_OK with *text (malloc'ed, NUL-terminated), TR_ENOENT,
  * TR_REPO_ECORRUPT (larger than any keyring), or a driver status. */
 int tr_ring_fetch(tr_repo *r, const char *rel, char **text, size_t *len);
 /* Writes rel raw (flags: TR_PUT_*). */

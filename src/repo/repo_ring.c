@@ -31,12 +31,10 @@ int tr_ring_fetch(tr_repo *r, const char *rel, char **text, size_t *len)
 	tr_membuf m = { buf, 0, TR_KEYRING_MAX, 0 };
 	tr_repo_key(r, rel, key, sizeof key);
 	tr_testhook_op();
-	int rc = r->ld.drv->get(r->conn, key, tr_mem_write, &m);
+	int rc = tr_repo_drv_get(r, key, tr_mem_write, &m);
 	if (rc == TR_ECALLBACK) {
 		tr_repo_set_error(r, "%s is larger than %d bytes: not a TotalRecall keyring", key, TR_KEYRING_MAX);
 		rc = TR_REPO_ECORRUPT;
-	} else if (rc != TR_OK) {
-		tr_repo_driver_fail(r, rc);
 	}
 	if (rc != TR_OK) {
 		free(buf);
@@ -55,8 +53,7 @@ int tr_ring_store(tr_repo *r, const char *rel, const char *text, size_t len, uns
 	tr_put_args a = { tr_mem_read, &m, (int64_t)len, flags, NULL };
 	tr_repo_key(r, rel, key, sizeof key);
 	tr_testhook_op();
-	int rc = r->ld.drv->put(r->conn, key, &a);
-	return rc == TR_OK ? rc : tr_repo_driver_fail(r, rc);
+	return tr_repo_drv_put(r, key, &a);
 }
 
 void tr_ring_cand_fill(tr_repo *r, tr_ring_cand *c, const char *name, const char *text, size_t len, char *note,
@@ -170,7 +167,7 @@ int tr_repo_write_copies(tr_repo *r, const char *text, size_t len, char rels[][1
 		free(have);
 		if (rc == TR_OK && memcmp(got, want, 32) == 0)
 			continue;
-		if (rc != TR_OK && rc != TR_ENOTFOUND && rc != TR_REPO_ECORRUPT)
+		if (rc != TR_OK && rc != TR_ENOENT && rc != TR_REPO_ECORRUPT)
 			return rc;
 		if ((rc = tr_ring_store(r, rels[i], text, len, 0)) != TR_OK)
 			return rc;
@@ -188,7 +185,7 @@ static int report_copy(tr_repo *r, const char *rel, const uint8_t want[32], uint
 	size_t len = 0;
 	tr_ring_cand c;
 	int rc = tr_ring_fetch(r, rel, &text, &len);
-	if (rc != TR_OK && rc != TR_ENOTFOUND && rc != TR_REPO_ECORRUPT)
+	if (rc != TR_OK && rc != TR_ENOENT && rc != TR_REPO_ECORRUPT)
 		return rc;
 	tr_ring_cand_fill(r, &c, rel, rc == TR_OK ? text : NULL, len, note, sizeof note);
 	free(text);

@@ -137,7 +137,7 @@ static int take_over(tr_repo *r, const char *seen, const char *why)
 		return 0;  /* released or taken meanwhile: try again */
 	tr_info("taking over the repository lock of %s: %s", seen, why);
 	int rc = tr_repo_remove(r, TR_REPOLOCK_NAME);
-	return rc == TR_OK || rc == TR_ENOTFOUND ? 0 : -1;
+	return rc == TR_OK || rc == TR_ENOENT ? 0 : -1;
 }
 
 static void pause_ms(unsigned ms)
@@ -171,7 +171,7 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 		}
 		if (rc == TR_EEXIST)
 			rc = read_lock(r, other, sizeof other, &mtime);
-		if (rc == TR_ENOTFOUND)
+		if (rc == TR_ENOENT)
 			continue;  /* released meanwhile */
 		if (rc != TR_OK) {
 			snprintf(err, errlen, "cannot take the repository lock: %s", tr_repo_error(r));
@@ -184,7 +184,8 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 			return 0;
 		}
 		int gone = tr_lock_holder_gone(other);
-		if (gone || mtime < (int64_t)time(NULL) - TR_REPOLOCK_STALE) {
+		/* An age the storage does not tell (0, driver.h) is never stale. */
+		if (gone || (mtime > 0 && mtime < (int64_t)time(NULL) - TR_REPOLOCK_STALE)) {
 			if (take_over(r, other, gone ? "that process no longer runs" : "not renewed for an hour") != 0) {
 				snprintf(err, errlen, "cannot remove a stale repository lock: %s", tr_repo_error(r));
 				return -1;
@@ -192,7 +193,9 @@ int tr_repolock_take(tr_repo *r, tr_repolock *l, const char *command, char *err,
 			continue;
 		}
 		if (!told++)
-			tr_info("%s: waiting for the repository lock held by %s", command, other);
+			tr_info("%s: waiting for the repository lock held by %s%s", command, other,
+				mtime > 0 ? "" : " (the storage does not tell its age: it is never taken over as stale, "
+				"only when its process on this host is gone)");
 		if (tr_now() >= deadline) {
 			snprintf(err, errlen, "the repository is locked by %s; gave up after %lld s (lock-timeout)", other,
 				 (long long)timeout);

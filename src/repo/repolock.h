@@ -16,7 +16,8 @@
  * machine and PID namespace that no longer runs (killed) is taken over at
  * once; any other lock only once it is older than TR_REPOLOCK_STALE
  * seconds (by storage time): a holder rewrites its lock every
- * TR_REPOLOCK_REFRESH seconds while it works.
+ * TR_REPOLOCK_REFRESH seconds while it works.  A lock whose storage time
+ * is unknown (driver.h, "Times") is never old enough.
  */
 #ifndef TR_REPOLOCK_H
 #define TR_REPOLOCK_H

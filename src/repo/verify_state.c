@@ -108,9 +108,9 @@ int tr_vstate_was_damaged(const tr_vstate *s, const char *key)
 
 int tr_vstate_verified(const tr_vstate *s, const char *key, int64_t mtime, int64_t size)
 {
-	if (!s->valid || tr_vstate_was_damaged(s, key))
-		return 0;
-	if (mtime > 0 && mtime < s->watermark - s->margin)
+	if (!s->valid || mtime <= 0 || tr_vstate_was_damaged(s, key))
+		return 0;  /* an object of unknown age (driver.h, "Times") is verified every time */
+	if (mtime < s->watermark - s->margin)
 		return 1;
 	struct tr_vrecent probe = { (char *)key, 0, 0 };
 	const struct tr_vrecent *r =

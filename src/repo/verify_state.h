@@ -14,6 +14,8 @@
  *   - the keys that were damaged, decoded again every run.
  * An object is skipped when its mtime is below watermark - margin, or it
  * is listed as recent with the same mtime and size, and it is not damaged.
+ * An object whose mtime the storage does not tell (0, driver.h) is never
+ * skipped: without a time, "not changed since" cannot be known.
  * Memory: the recent objects (what was written within the margin) and
  * the damaged keys, independent of the size of the repository.
  *

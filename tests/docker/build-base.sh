@@ -9,7 +9,7 @@
 # (what debian:<suite>-slim is), imported with `docker import` as
 # totalrecall-debian:<suite>; then tests/docker/standin/Dockerfile adds
 # PostgreSQL and the entrypoint the way the official image does (see there
-# and README "Docker image" for what differs from the real one).
+# and tests/docker/README.md for what differs from the real one).
 #
 # Cached: an imported root filesystem is reused while it was made by the
 # same recipe (a label holds this script's hash), debootstrap keeps its

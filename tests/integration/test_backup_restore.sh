@@ -387,7 +387,8 @@ section "g. check"
 TR_DESC="check with a correct setup" assert_rc 0 tr_on p1 check
 psql_q p1 "ALTER SYSTEM SET archive_command = '/bin/false'"
 psql_q p1 "SELECT pg_reload_conf()" >/dev/null
-wait_until 10 test "$(psql_q p1 'SHOW archive_command')" = /bin/false || fail "archive_command not reloaded"
+archive_command_is() { [ "$(psql_q p1 'SHOW archive_command')" = "$1" ]; }
+wait_until 10 archive_command_is /bin/false || fail "archive_command not reloaded"
 TR_DESC="check with archive_command = /bin/false" assert_rc 1 tr_on p1 check
 assert_contains "$(cat "$TR_LAST_ERR")" "archive_command" "check names archive_command"
 psql_q p1 "ALTER SYSTEM RESET archive_command"

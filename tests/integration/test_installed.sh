@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # installcheck: the installed binary works from the installed paths alone
 # (drivers from $(pkglibdir)/drivers, no TOTALRECALL_DRIVER_DIR), and the
-# man page and example configuration are installed.
+# man pages and example configuration are installed.
 # usage: test_installed.sh BINDIR MANDIR SYSCONFDIR
 set -uo pipefail
 bin=$1/totalrecall mandir=$2 sysconfdir=$3
@@ -15,6 +15,12 @@ export TOTALRECALL_DRIVER=fs TOTALRECALL_BUCKET=$work/repo TOTALRECALL_DATABASE_
 mkdir -p "$work/repo" "$work/data/pg_wal"
 check "version" "$bin" version
 check "man page totalrecall(1)" test -s "$mandir/man1/totalrecall.1"
+# the page's SETTINGS section was generated into it (not left as a template)
+check "totalrecall(1) has its settings" bash -c "grep -q TOTALRECALL_ARCHIVE_AHEAD '$mandir/man1/totalrecall.1' && ! grep -qx '@SETTINGS@' '$mandir/man1/totalrecall.1'"
+for page in man7/totalrecall-restore.7 man7/totalrecall-storage.7 man7/totalrecall-troubleshooting.7 \
+	man7/totalrecall-security.7 man5/totalrecall-format.5; do
+	check "man page $(basename "$page")" test -s "$mandir/$page"
+done
 check "example configuration" test -s "$sysconfdir/totalrecall/totalrecall.conf.example"
 # a file archive-put takes for a WAL segment (it checks the page header)
 python3 "$(dirname "$0")/../tools/mkwal.py" 000000010000000000000001 "$work/data/pg_wal/000000010000000000000001" \

@@ -79,6 +79,10 @@ if recovered r_a; then
 fi
 drop_cluster r_a
 
+# rows_beyond NAME N: NAME's history table holds more than N rows (a
+# condition wait_until evaluates again on every try).
+rows_beyond() { [ "$(history_rows "$1")" -gt "$2" ]; }
+
 # ------------------------------------------------------------------ b
 section "b. a target within a backup's last second"
 traffic 100
@@ -90,7 +94,7 @@ for attempt in 1 2 3; do
 	pg_cmd p1 pgbench -n -c 1 -j 1 -T 5 >>"$TR_TMP/root/pgbench.log" 2>&1 &
 	bg=$!
 	before_b=$(history_rows p1)
-	wait_until 30 test "$(history_rows p1)" -gt "$before_b" || fail "the background traffic did not start"
+	wait_until 30 rows_beyond p1 "$before_b" || fail "the background traffic did not start"
 	do_backup p1
 	B2=$LAST_LABEL
 	wait "$bg" || fail "background pgbench failed"

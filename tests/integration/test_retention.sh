@@ -12,7 +12,9 @@
 #   d. --retention-days keeping everything, alone and with a count
 #   e. chunks: aged unreferenced chunks go, referenced ones never; a lock
 #      under locks/ (a backup in progress) prevents chunk removal, a stale
-#      one does not
+#      one does not; through a driver that does not tell storage times
+#      (mtime 0: tests/unit/drivers/nomtime.c), nothing goes for its age,
+#      and a foreign repository lock is never taken over for its age
 #   f. every retained backup still restores to its latest point
 #   g. a kept backup that starts at a lower segment than an older kept one
 #      (the other timeline) keeps its WAL
@@ -224,6 +226,27 @@ some_ring=$(find "$REPO/backups" -name keyring | head -n 1)
 as_pg mkdir -p "$REPO/backups/20990104-000000F"
 as_pg cp "$some_ring" "$REPO/backups/20990104-000000F/keyring"
 touch -d '2 days ago' "$REPO/backups/20990104-000000F/keyring"
+# The same repository through a driver without storage times: the lock,
+# two days old by the file system, is of unknown age, so it stays and
+# counts as a running backup; with it set aside, the aged unreferenced
+# chunks, the day-old info and the lone keyring copy stay too.
+NOMTIME=(TOTALRECALL_DRIVER=nomtime "TOTALRECALL_DRIVER_DIR=$TR_TMP/nomtime")
+mkdir -p "$TR_TMP/nomtime"
+cp "$top_builddir/tests/unit/drivers/.libs/nomtime.so" "$top_builddir/drivers/fs/.libs/fs.so" "$TR_TMP/nomtime/"
+chmod -R a+rX "$TR_TMP/nomtime"
+before=$(repo_listing)
+TR_DESC="expire without storage times" assert_rc 0 tr_run "${NOMTIME[@]}" --retention-count 3 expire
+assert_eq "$before" "$(repo_listing)" "no storage times: nothing removed (the two-day-old lock stays)"
+assert_contains "$(cat "$TR_LAST_ERR")" "in progress" "no storage times: a lock of unknown age counts as a running backup"
+as_pg mv "$REPO/locks/20990101-000000F" "$TR_TMP/lock-aside"
+before=$(repo_listing)
+TR_DESC="expire without storage times, no lock" assert_rc 0 tr_run "${NOMTIME[@]}" --retention-count 3 expire
+assert_eq "$before" "$(repo_listing)" \
+	"no storage times: aged unreferenced chunks, a day-old info and a lone keyring copy all stay"
+assert_contains "$(cat "$TR_LAST_ERR")" "objects kept: the storage (driver nomtime) does not tell when they were written" \
+	"expire says it kept objects for their unknown age"
+as_pg mkdir -p "$REPO/locks" && as_pg mv "$TR_TMP/lock-aside" "$REPO/locks/20990101-000000F"
+touch -d '2 days ago' "$REPO/locks/20990101-000000F"
 before=$(repo_listing)
 expire_run --dry-run --retention-count 3
 DRY=$(listed_objects)
@@ -250,6 +273,21 @@ check "the day-old info without a manifest is gone" test ! -e "$REPO/backups/209
 check "the fresh info without a manifest stays" test -f "$REPO/backups/20990103-000000F/info"
 check "the day-old keyring copy without info or manifest is gone" test ! -e "$REPO/backups/20990104-000000F"
 as_pg rm -rf "$REPO/backups/20990103-000000F" "$REPO/backups/20990102-000000F"
+# The repository lock of an expire on another host, two hours old: without
+# storage times it is never stale (expire waits lock-timeout and fails,
+# naming it); through fs it is taken over.
+printf 'expire host elsewhere.example boot - pidns - pid 1 start 1 since 1\n' | repotool put locks/repository
+touch -d '2 hours ago' "$REPO/locks/repository"
+TR_DESC="expire without storage times, a foreign repository lock" \
+	assert_rc 1 tr_run "${NOMTIME[@]}" TOTALRECALL_LOCK_TIMEOUT=2 --retention-count 3 expire
+assert_contains "$(cat "$TR_LAST_ERR")" "the repository is locked by expire host elsewhere.example" \
+	"no storage times: expire gives up on the foreign lock, naming its holder"
+assert_contains "$(cat "$TR_LAST_ERR")" "does not tell its age" "... and says why it is not taken over"
+check "no storage times: the repository lock stays" test -f "$REPO/locks/repository"
+expire_run --retention-count 3
+assert_contains "$(cat "$TR_LAST_ERR")" "taking over the repository lock of expire host elsewhere.example" \
+	"through fs, the two-hour-old repository lock is taken over"
+check "... and released at the end" test ! -e "$REPO/locks/repository"
 
 # ------------------------------------------------------------------ f
 section "f. every retained backup restores to its latest point"

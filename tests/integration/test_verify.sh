@@ -4,7 +4,9 @@
 # byte in a chunk, a deleted chunk and a WAL gap inside a backup fail naming
 # what is broken (exit 1); a WAL gap after the newest backup means the
 # latest state is not reachable (exit 2, naming the last reachable
-# segment); incremental runs decode only new objects, --full decodes all.
+# segment); incremental runs decode only new objects, --full decodes all;
+# through a driver that does not tell storage times (mtime 0), every run
+# decodes everything.
 set -euo pipefail
 . "$(dirname "$0")/lib_verify.sh"
 lv_init verify
@@ -53,6 +55,17 @@ assert_eq_num 0 "$(decoded)" "a run with nothing new decodes nothing"
 tr_run verify --full
 assert_rc 0 "verify --full"
 assert_eq_num "$after" "$(decoded)" "--full decodes every object"
+
+# 2b. a storage that does not tell when objects were written (mtime 0,
+# driver.h): the same repository through tests/unit/drivers/nomtime.c (fs
+# with every mtime 0).  Nothing is known unchanged: every run decodes all.
+cp "$top_builddir/tests/unit/drivers/.libs/nomtime.so" "$LV_TMP/drivers/" && chmod a+r "$LV_TMP/drivers/nomtime.so"
+LV_EXTRA="TOTALRECALL_DRIVER=nomtime" tr_run verify
+assert_rc 0 "verify through a driver without storage times"
+assert_eq_num "$(count_objects)" "$(decoded)" "without storage times: the first run decodes every object"
+LV_EXTRA="TOTALRECALL_DRIVER=nomtime" tr_run verify
+assert_eq_num "$(count_objects)" "$(decoded)" "without storage times: the next run decodes every object again"
+
 tr_run verify --backup "$LABEL"
 assert_rc 0 "verify --backup $LABEL"
 tr_run verify --backup nosuchbackup

@@ -368,7 +368,75 @@ START_TEST(loader_bad_abi)
 {
 	tr_loaded_driver ld;
 	ck_assert_int_eq(tr_driver_load("badabi", test_driver_dir(), &ld, err, sizeof err), -1);
-	ck_assert_msg(strstr(err, "ABI version 99") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "\"badabi\"") && strstr(err, "ABI version 99") && strstr(err, "versions 1 and 2"), "%s",
+		      err);
+}
+END_TEST
+
+static const char *v1_setting(void *ctx, const char *name)
+{
+	return strcmp(name, "bucket") == 0 ? ctx : NULL;
+}
+
+static int v1_sink(void *ctx, const void *buf, size_t len)
+{
+	char *out = ctx;
+	size_t have = strlen(out);
+	if (have + len >= 64)
+		return -1;
+	memcpy(out + have, buf, len);
+	out[have + len] = '\0';
+	return 0;
+}
+
+static ssize_t v1_source(void *ctx, void *buf, size_t len)
+{
+	const char **p = ctx;
+	size_t n = strlen(*p) < len ? strlen(*p) : len;
+	memcpy(buf, *p, n);
+	*p += n;
+	return (ssize_t)n;
+}
+
+/* A driver built against version 1's header (tests/unit/drivers/v1fs.c)
+ * loads through the adapter and works: its table, environment, missing
+ * appended members and statuses are translated. */
+START_TEST(loader_adapts_v1_driver)
+{
+	tr_loaded_driver ld;
+	tr_conn *c = NULL;
+	char got[64] = "";
+	const char *body = "from a version-1 driver";
+	ck_assert_msg(tr_driver_load("v1fs", test_driver_dir(), &ld, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(ld.abi_version, 1);
+	ck_assert_int_eq(ld.drv->abi_version, TR_DRIVER_ABI_VERSION);
+	ck_assert_str_eq(ld.drv->name, "v1fs");
+	tr_driver_env env = tr_driver_env_make(v1_setting, NULL, "/nonexistent-bucket");
+	ck_assert_int_eq(tr_driver_open(&ld, &env, &c), TR_EINVAL);
+	ck_assert_ptr_nonnull(strstr(ld.drv->errmsg(c), "existing directory"));
+	ld.drv->close(c);
+	env = tr_driver_env_make(v1_setting, NULL, tmpdir);
+	ck_assert_int_eq(tr_driver_open(&ld, &env, &c), TR_OK);
+	ck_assert_uint_eq(ld.drv->caps(c), TR_CAP_PUT_IF_ABSENT);
+	ck_assert_ptr_null(ld.drv->describe(c));
+	tr_put_args a = { v1_source, &body, -1, TR_PUT_IF_ABSENT, NULL };
+	ck_assert_int_eq(ld.drv->put(c, "v1/obj", &a), TR_OK);
+	ck_assert_int_eq(ld.drv->get(c, "v1/obj", v1_sink, got), TR_OK);
+	ck_assert_str_eq(got, "from a version-1 driver");
+	body = "again";
+	ck_assert_int_eq(ld.drv->put(c, "v1/obj", &a), TR_EEXIST);
+	a.flags = TR_PUT_BATCH;
+	ck_assert_int_eq(ld.drv->put(c, "v1/batched", &a), TR_ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(ld.drv->errmsg(c), "not supported"));
+	ck_assert_int_eq(ld.drv->sync(c), TR_ENOTSUP);
+	tr_object_info info;
+	ck_assert_int_eq(ld.drv->head(c, "v1/none", &info), TR_ENOENT);
+	/* Version 1's TR_EIO ("failed after the driver's retries") is
+	 * TR_ETRANSIENT; its message passes through. */
+	ck_assert_int_eq(ld.drv->get(c, "v1", v1_sink, got), TR_ETRANSIENT);
+	ck_assert_msg(strstr(ld.drv->errmsg(c), "Is a directory") != NULL, "%s", ld.drv->errmsg(c));
+	ld.drv->close(c);
+	tr_driver_unload(&ld);
 }
 END_TEST
 
@@ -397,6 +465,7 @@ START_TEST(loader_finds_fs_in_build_tree)
 	ck_assert_msg(tr_driver_load("fs", dir, &ld, err, sizeof err) == 0, "%s", err);
 	ck_assert_str_eq(ld.drv->name, "fs");
 	ck_assert_int_eq(ld.drv->abi_version, TR_DRIVER_ABI_VERSION);
+	ck_assert_int_eq(ld.abi_version, 2);
 	tr_driver_unload(&ld);
 }
 END_TEST
@@ -486,8 +555,10 @@ static Suite *suite(void)
 	tcase_add_test(t, name_file_variables);
 	suite_add_tcase(s, t);
 	TCase *l = tcase_create("loader");
+	tcase_add_checked_fixture(l, setup, teardown);
 	tcase_add_test(l, loader_unknown_driver_names_dirs);
 	tcase_add_test(l, loader_bad_abi);
+	tcase_add_test(l, loader_adapts_v1_driver);
 	tcase_add_test(l, loader_no_entry);
 	tcase_add_test(l, loader_wrong_name);
 	tcase_add_test(l, loader_finds_fs_in_build_tree);

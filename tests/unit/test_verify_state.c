@@ -81,6 +81,24 @@ START_TEST(skip_rules)
 }
 END_TEST
 
+/* A storage that does not tell an object's time (mtime 0, driver.h): the
+ * object is never skipped, even listed as recent with the same size.
+ * (A storage that tells no time at all has watermark 0: no state.) */
+START_TEST(unknown_mtime_is_never_verified)
+{
+	tr_vstate s;
+	tr_vstate_writer w;
+	ck_assert_int_eq(tr_vstate_begin(&w, path, 10000, 100), 0);
+	tr_vstate_recent(&w, "wal/0000000100000000/000000010000000000000009", 0, 1234);
+	ck_assert_int_eq(tr_vstate_commit(&w), 0);
+	tr_vstate_load(&s, path);
+	ck_assert_int_eq(s.valid, 1);
+	ck_assert_int_eq(tr_vstate_verified(&s, "wal/0000000100000000/000000010000000000000009", 0, 1234), 0);
+	ck_assert_int_eq(tr_vstate_verified(&s, "wal/0000000100000000/000000010000000000000009", -1, 1234), 0);
+	tr_vstate_free(&s);
+}
+END_TEST
+
 START_TEST(corrupt_state_means_full_run)
 {
 	tr_vstate s;
@@ -146,6 +164,7 @@ static Suite *vstate_suite(void)
 	tcase_add_test(tc, path_named_by_repository_hash);
 	tcase_add_test(tc, missing_state_skips_nothing);
 	tcase_add_test(tc, skip_rules);
+	tcase_add_test(tc, unknown_mtime_is_never_verified);
 	tcase_add_test(tc, corrupt_state_means_full_run);
 	tcase_add_test(tc, aborted_write_keeps_old_state);
 	tcase_add_test(tc, slices_partition_ids);

@@ -55,7 +55,7 @@ truncation() {
 	az_drv "$AZURITE_URL" "$C" put t/obj --gen $((3 * MiB)) --seed 3
 	start_proxy 11 1.0 truncate
 	az_drv "$PROXY_URL" "$C" -o retries=3 -o timeout=2 get t/obj >"$out" 2>"$err"
-	check "always-truncated get fails" test $? -ne 0
+	check "always-truncated get fails as temporary (exit 7)" test $? -eq 7
 	check "... saying where the body ended" grep -q "body ended at byte\|Transferred a partial file" "$err"
 	check "... output is a strict prefix, never wrong bytes" \
 		cmp -s "$out" <("$DRVTOOL" gen $((3 * MiB)) --seed 3 | head -c "$(stat -c %s "$out")")
@@ -83,7 +83,7 @@ changed_midway() {
 	done
 	az_drv "$AZURITE_URL" "$C" put t/moving --gen $((2 * MiB)) --seed 2
 	wait "$pid"
-	check "blob replaced during a resumed get: fails" test $? -eq 1
+	check "blob replaced during a resumed get: fails as temporary (reading again may work; exit 7)" test $? -eq 7
 	check "... saying it changed" grep -q "the blob changed while it was being read" "$err"
 	check "... having delivered only the first blob's bytes" \
 		cmp -s "$out" <("$DRVTOOL" gen $((2 * MiB)) --seed 1 | head -c "$(stat -c %s "$out")")
@@ -95,15 +95,16 @@ persistent() {
 	local err="$S3_TMP/err" t0=$SECONDS
 	start_proxy 5 1.0 503
 	echo x | az_drv "$PROXY_URL" "$C" -o retries=3 put p/k 2>"$err"
-	check "persistent 503 fails" test $? -eq 1
+	check "persistent 503 fails as temporary (TR_ETRANSIENT, exit 7)" test $? -eq 7
 	check "... message names code, container and blob" grep -q "PUT $C/p/k: 503 SlowDown: injected by faultproxy (after 4 attempts)" "$err"
 	check "... in bounded time" test $((SECONDS - t0)) -lt 20
 	start_proxy 6 1.0 reset
 	echo x | az_drv "$PROXY_URL" "$C" -o retries=2 put p/k 2>"$err"
+	check "persistent resets fail as temporary (exit 7)" test $? -eq 7
 	check "persistent resets fail clearly" grep -q "PUT $C/p/k: .*(after 3 attempts)" "$err"
 	start_proxy 7 1.0 500
 	az_drv "$PROXY_URL" "$C" -o retries=1 -o azure-block-size=$MiB put p/big --gen $((2 * MiB + 1)) 2>"$err"
-	check "persistent 500 on a staged put fails" test $? -eq 1
+	check "persistent 500 on a staged put fails as temporary (exit 7)" test $? -eq 7
 	az_drv "$AZURITE_URL" "$C" head p/big 2>/dev/null
 	check "... and no blob appeared" test $? -eq 2
 	check "no account key in any message" test "$(grep -cF -- "$AZ_KEY" "$S3_TMP/err")" -eq 0

@@ -70,7 +70,7 @@ ssec() {
 	check "SSE-C: get without the key fails" test $? -ne 0
 	check "SSE-C: ... as S3 says (400 InvalidRequest)" grep -q "400 InvalidRequest" "$err2"
 	ft -o "s3-sse-customer-key=$OTHER_KEY" get ssec/one >/dev/null 2>>"$err2"
-	check "SSE-C: get with another key is refused (exit 4)" test $? -eq 4
+	check "SSE-C: get with another key is refused, not permitted (403 AccessDenied: TR_EPERM, exit 6)" test $? -eq 6
 	ft head ssec/one >/dev/null 2>>"$err2"
 	check "SSE-C: head without the key fails" test $? -ne 0
 	check "SSE-C: describe says SSE-C" grep -q "encryption: SSE-C (customer-provided key)" <(ft "${c[@]}" describe)
@@ -180,7 +180,7 @@ requester_pays() {
 	local p=(-o bucket=pays-bucket)
 	fake_post config '{"requester_pays": ["pays-bucket"]}'
 	ft "${p[@]}" put rp/a <<<"a" 2>"$ERR"
-	check "requester pays: without the setting refused (exit 4)" test $? -eq 4
+	check "requester pays: without the setting refused, not permitted (403 AccessDenied: TR_EPERM, exit 6)" test $? -eq 6
 	fake_post clear-log
 	p+=(-o s3-requester-pays=true)
 	ft "${p[@]}" put rp/a <<<"pay" 2>"$ERR" && ft "${p[@]}" -o s3-part-size=$((5 * MiB)) put rp/big --gen $((6 * MiB)) 2>>"$ERR"

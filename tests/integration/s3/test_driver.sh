@@ -1,8 +1,17 @@
 #!/bin/bash
 # test_driver.sh - the s3 and minio drivers against real S3 servers on
 # 127.0.0.1: moto_server (honours If-None-Match) and s3rver (ignores it).
+# First the conformance suite every driver passes (tests/unit/drivers/
+# conformance.c): s3 and minio on moto, s3 on s3rver (no atomic
+# put-if-absent), and its error classes (credentials refused and a policy
+# refusal through fakeaws.py, a dead endpoint); then what is S3's own:
+# multipart boundaries and leftovers, key encoding as another client sees
+# it, a missing bucket, listings past one page, settings, and the
+# put-if-absent fallback where If-None-Match is ignored.
 # Exit 0 when every check passes, 1 otherwise (a missing server fails).
 . "$(dirname "$0")/lib_s3.sh"
+# shellcheck source=../lib_conform.sh
+. "$(dirname "$0")/../lib_conform.sh"
 
 ID=testing
 SECRET=Sup3rS3cretValue
@@ -14,61 +23,31 @@ start_s3rver || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
 # Every driver error goes through here: it must never show the secret.
 no_secret() { ! grep -q "$SECRET" "$1"; }
 
+no_uploads_left() {
+	test -z "$(aws_s3 "$MOTO_URL" "$ID" "$SECRET" s3api list-multipart-uploads --bucket "$1" --query 'Uploads[].Key' --output text | grep -v None)"
+}
+
 round_trips() {
 	local d=$1 b=$2 err="$S3_TMP/err"
 	local m=(drv "$d" "$MOTO_URL" "$ID" "$SECRET" "$b")
 
-	printf 'hello, %s\n' "$d" | "${m[@]}" put small/one --checksum sha256:aa 2>"$err"
-	ok $? "$d: put small"
-	check "$d: get small" test "$("${m[@]}" get small/one)" = "hello, $d"
-	check "$d: head returns checksum" grep -q "size=$((8 + ${#d})) .*checksum=sha256:aa" <("${m[@]}" head small/one)
-
-	: | "${m[@]}" put small/empty
-	ok $? "$d: put empty body"
-	check "$d: get empty body" test "$("${m[@]}" get small/empty | wc -c)" -eq 0
+	# The suite's large bodies (11 MiB, 5 MiB parts) go up in 3 parts; it
+	# fails one half-way through its body and refuses one put-if-absent.
+	conform "$d" "${m[@]}" -o s3-part-size=$((5 * MiB)) conform --large $((11 * MiB)) --prefix "conform-$d/"
+	check "$d: no multipart upload left by the suite (failed, refused, completed)" no_uploads_left "$b"
 
 	# Exactly one part: still a single PUT (the lookahead sees the end).
-	"${m[@]}" -o s3-part-size=$((5 * MiB)) put exact --gen $((5 * MiB))
+	"${m[@]}" -o s3-part-size=$((5 * MiB)) -v put exact --gen $((5 * MiB)) 2>"$err"
 	ok $? "$d: put exactly one part"
+	check "$d: exactly one part: one PUT, no multipart upload" test "$(grep -c "PUT s3://$b/exact: 200\|POST" "$err")" -eq 1
 	check "$d: get exactly one part" test "$("${m[@]}" get exact | sha)" = "$("$DRVTOOL" gen $((5 * MiB)) | sha)"
 
-	# Multipart: 16 MiB in 5 MiB parts = 4 parts.
-	"${m[@]}" -o s3-part-size=$((5 * MiB)) put big/multi --gen $((16 * MiB)) --seed 7 --checksum sha256:bb
-	ok $? "$d: multipart put (4 parts)"
-	check "$d: multipart get matches" test "$("${m[@]}" get big/multi | sha)" = "$("$DRVTOOL" gen $((16 * MiB)) --seed 7 | sha)"
-	check "$d: multipart head" grep -q "size=$((16 * MiB)) .*checksum=sha256:bb" <("${m[@]}" head big/multi)
-
-	# A read failure in the middle of a multipart upload: aborted, nothing left.
-	"${m[@]}" -o s3-part-size=$((5 * MiB)) put big/failed --gen $((16 * MiB)) --fail-after $((12 * MiB)) 2>"$err"
-	check "$d: failing read callback fails the put" test $? -ne 0
-	check "$d: failure names the callback" grep -q "read callback failed" "$err"
-	check "$d: no multipart upload left" test -z "$(aws_s3 "$MOTO_URL" "$ID" "$SECRET" s3api list-multipart-uploads --bucket "$b" --query 'Uploads[].Key' --output text | grep -v None)"
-	"${m[@]}" head big/failed 2>/dev/null
-	check "$d: failed object absent" test $? -eq 2
-
-	# Put-if-absent, single PUT and multipart.
-	echo first | "${m[@]}" put cond/k --if-absent --checksum sha256:c1
-	ok $? "$d: put-if-absent on a new key"
-	echo first | "${m[@]}" put cond/k --if-absent --checksum sha256:c1 2>"$err"
-	check "$d: same checksum again -> EEXIST" test $? -eq 3
-	echo other | "${m[@]}" put cond/k --if-absent --checksum sha256:c2 2>"$err"
-	check "$d: different checksum -> EEXIST" test $? -eq 3
-	check "$d: head returns the stored checksum" grep -q "checksum=sha256:c1" <("${m[@]}" head cond/k)
-	check "$d: content not overwritten" test "$("${m[@]}" get cond/k)" = first
-	"${m[@]}" -o s3-part-size=$((5 * MiB)) put big/multi --if-absent --gen $((11 * MiB)) 2>"$err"
-	check "$d: multipart put-if-absent on existing key -> EEXIST" test $? -eq 3
-	check "$d: no upload left after EEXIST" test -z "$(aws_s3 "$MOTO_URL" "$ID" "$SECRET" s3api list-multipart-uploads --bucket "$b" --query 'Uploads[].Key' --output text | grep -v None)"
-	"${m[@]}" -o s3-part-size=$((5 * MiB)) put big/new --if-absent --gen $((11 * MiB))
-	ok $? "$d: multipart put-if-absent on a new key"
-
-	# Keys that need encoding, in paths and in list prefixes.
+	# Keys that need encoding, as another client (the AWS CLI) sees them.
 	local keys=("sp ace/a b" "plus/a+b" "eq/a=b" "at/a@b" "utf8/caf$(printf '\xc3\xa9')/$(printf '\xe2\x98\x83')" "mix/~-_.!*'()&\$,;:")
 	local k
 	for k in "${keys[@]}"; do
 		printf '%s' "$k" | "${m[@]}" put "$k"
 		ok $? "$d: put key '$k'"
-		check "$d: get key '$k'" test "$("${m[@]}" get "$k")" = "$k"
-		check "$d: list prefix of '$k'" test "$("${m[@]}" list "${k%?}")" = "$k"
 	done
 	aws_s3 "$MOTO_URL" "$ID" "$SECRET" s3api list-objects-v2 --bucket "$b" --query 'Contents[].Key' --output json \
 		| python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)))' >"$S3_TMP/aws-keys"
@@ -76,15 +55,7 @@ round_trips() {
 		check "$d: aws list-objects-v2 shows '$k'" grep -qxF -- "$k" "$S3_TMP/aws-keys"
 	done
 
-	# Absent things.
-	"${m[@]}" get nope >/dev/null 2>"$err"
-	check "$d: get absent -> ENOTFOUND" test $? -eq 2
-	"${m[@]}" head nope 2>/dev/null
-	check "$d: head absent -> ENOTFOUND" test $? -eq 2
-	"${m[@]}" rm nope
-	ok $? "$d: rm absent is ok"
-	"${m[@]}" rm small/one && "${m[@]}" head small/one 2>/dev/null
-	check "$d: rm removes" test $? -eq 2
+	# A bucket that is not there is an error, never "absent".
 	drv "$d" "$MOTO_URL" "$ID" "$SECRET" no-such-bucket-x get k 2>"$err"
 	check "$d: missing bucket is an error" test $? -eq 1
 	check "$d: missing bucket message" grep -q "bucket not found" "$err"
@@ -122,33 +93,49 @@ settings_errors() {
 }
 
 # s3rver answers 200 to If-None-Match: * and overwrites; the driver must
-# detect that with a probe key and fall back to HEAD-then-PUT.
+# detect that with a probe key and fall back to HEAD-then-PUT, and say so
+# in caps() (no TR_CAP_PUT_IF_ABSENT).
 s3rver_fallback() {
 	local d=$1 b=$2 err="$S3_TMP/err" state="$S3_TMP/state-$1"
 	mkdir -p "$state"
 	local m=(drv "$d" "$S3RVER_URL" S3RVER S3RVER "$b" -o "state-dir=$state")
-	echo hi | "${m[@]}" put r/small
-	ok $? "$d/s3rver: put"
-	check "$d/s3rver: get" test "$("${m[@]}" get r/small)" = hi
-	"${m[@]}" -o s3-part-size=$((5 * MiB)) put r/multi --gen $((11 * MiB))
-	ok $? "$d/s3rver: multipart put"
-	check "$d/s3rver: multipart get" test "$("${m[@]}" get r/multi | sha)" = "$("$DRVTOOL" gen $((11 * MiB)) | sha)"
 	echo one | "${m[@]}" put r/cond --if-absent --checksum sha256:s1 2>"$err"
 	ok $? "$d/s3rver: put-if-absent new key"
 	check "$d/s3rver: fallback warning" grep -q "does not honour If-None-Match" "$err"
 	check "$d/s3rver: probe result cached, with its time" grep -qx 'ignored [0-9]*' "$state"/s3-conditional-put-*
 	check "$d/s3rver: probe key deleted" test -z "$("${m[@]}" list .totalrecall-probe/)"
-	echo two | "${m[@]}" put r/cond --if-absent --checksum sha256:s2 2>"$err"
-	check "$d/s3rver: second put-if-absent -> EEXIST" test $? -eq 3
-	check "$d/s3rver: not overwritten" test "$("${m[@]}" get r/cond)" = one
-	check "$d/s3rver: checksum kept" grep -q "checksum=sha256:s1" <("${m[@]}" head r/cond)
-	printf 'x' | "${m[@]}" put "r/sp ace+plus=eq@at/caf$(printf '\xc3\xa9')"
-	ok $? "$d/s3rver: odd key put"
-	check "$d/s3rver: odd key list" test "$("${m[@]}" list "r/sp ace")" = "r/sp ace+plus=eq@at/caf$(printf '\xc3\xa9')"
+	check "$d/s3rver: caps() without atomic put-if-absent" grep -qx "caps=0x6" <("${m[@]}" describe)
+	# s3rver lists "o/a/b" before "o/a-b", not in S3's byte order: the
+	# driver refuses such a listing rather than hand it on.
+	echo x | "${m[@]}" put o/a-b && echo x | "${m[@]}" put o/a/b
+	"${m[@]}" list o/ >/dev/null 2>"$err"
+	check "$d/s3rver: a listing out of byte order fails (TR_ECORRUPT, exit 1)" test $? -eq 1
+	check "$d/s3rver: ... saying so" grep -q "LIST s3://$b/o/: the server lists keys out of ascending byte order" "$err"
+	"${m[@]}" rm o/a-b && "${m[@]}" rm o/a/b
+	conform "$d/s3rver" "${m[@]}" -o s3-part-size=$((5 * MiB)) conform --large $((6 * MiB)) --prefix "conform-$d/" \
+		--plain-keys
 	# Forcing If-None-Match on a server that ignores it is the user's call,
 	# but auto with a cached answer must not probe again.
 	echo three | "${m[@]}" -v put r/cond2 --if-absent 2>"$err"
 	check "$d/s3rver: cached answer, no second probe" test "$(grep -c totalrecall-probe "$err")" -eq 0
+}
+
+# The error classes (driver.h): through fakeaws.py, which checks
+# signatures, a wrong secret is TR_EAUTH and a bucket that wants the
+# requester to pay (403 AccessDenied) TR_EPERM, for every operation
+# (HEAD's bodiless 403 included); a dead endpoint is TR_ETRANSIENT once the
+# retries are spent.
+error_classes() {
+	start_fake --static "$ID:$SECRET" || { ok 1 "fakeaws starts"; return; }
+	make_bucket "$MOTO_URL" "$ID" "$SECRET" cls-auth
+	make_bucket "$MOTO_URL" "$ID" "$SECRET" cls-pays
+	fake_post config '{"requester_pays": ["cls-pays"]}'
+	local st="$S3_TMP/state-classes"
+	mkdir -p "$st"
+	conform "s3/auth" drv s3 "$FAKE_URL" "$ID" "wrong-$SECRET" cls-auth -o "state-dir=$st" conform --expect auth
+	conform "s3/perm" drv s3 "$FAKE_URL" "$ID" "$SECRET" cls-pays -o "state-dir=$st" conform --expect perm
+	conform "s3/transient" drv s3 "http://127.0.0.1:$(free_port)" "$ID" "$SECRET" cls-auth -o "state-dir=$st" \
+		-o retries=1 -o retry-max-time=5 -o timeout=2 conform --expect transient
 }
 
 for d in s3 minio; do
@@ -160,5 +147,6 @@ done
 make_bucket "$MOTO_URL" "$ID" "$SECRET" bkt-list
 list_many bkt-list
 settings_errors
+error_classes
 
 finish

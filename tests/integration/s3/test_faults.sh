@@ -53,7 +53,7 @@ truncation() {
 	local out="$S3_TMP/out"
 	drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" -o retries=3 -o timeout=2 get t/obj >"$out" 2>"$err"
 	local rc=$?
-	check "$d: always-truncated get fails" test $rc -ne 0
+	check "$d: always-truncated get fails as temporary (TR_ETRANSIENT, exit 7)" test $rc -eq 7
 	check "$d: truncated get says where the body ended" grep -q "body ended at byte\|Transferred a partial file" "$err"
 	check "$d: output is a strict prefix, never wrong bytes" \
 		cmp -s "$out" <("$DRVTOOL" gen $((3 * MiB)) --seed 3 | head -c "$(stat -c %s "$out")")
@@ -69,11 +69,12 @@ persistent() {
 	start_proxy 5 1.0 503
 	local t0=$SECONDS
 	echo x | drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" -o retries=3 put p/k 2>"$err"
-	check "$d: persistent 503 fails" test $? -eq 1
+	check "$d: persistent 503 fails as temporary (TR_ETRANSIENT, exit 7)" test $? -eq 7
 	check "$d: message names code, bucket and key" grep -q "PUT s3://$b/p/k: 503 SlowDown: injected by faultproxy (after 4 attempts)" "$err"
 	check "$d: bounded time" test $((SECONDS - t0)) -lt 20
 	start_proxy 6 1.0 reset
 	echo x | drv "$d" "$PROXY_URL" "$ID" "$SECRET" "$b" -o retries=2 put p/k 2>"$err"
+	check "$d: persistent resets fail as temporary (exit 7)" test $? -eq 7
 	check "$d: persistent resets fail clearly" grep -q "PUT s3://$b/p/k: .*(after 3 attempts)" "$err"
 }
 

@@ -4,8 +4,8 @@
 static int op(void) { return TR_EIO; }
 static const tr_driver drv = {
 	.abi_version = TR_DRIVER_ABI_VERSION, .struct_size = sizeof(tr_driver), .name = "other",
-	.open = (void *)op, .put = (void *)op, .get = (void *)op, .head = (void *)op,
-	.list = (void *)op, .remove = (void *)op, .errmsg = (void *)op, .close = (void *)op,
+	.open = (void *)op, .close = (void *)op, .errmsg = (void *)op, .caps = (void *)op,
+	.put = (void *)op, .get = (void *)op, .head = (void *)op, .list = (void *)op, .remove = (void *)op,
 };
 
 const tr_driver *totalrecall_driver(void);
