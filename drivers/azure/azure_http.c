@@ -94,12 +94,6 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *ud)
 				 sizeof f / sizeof f[0]);
 }
 
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
-{
-	xfer *x = ud;
-	return drv_stream_write(&x->st, &x->resp->body, data, size * nmemb);
-}
-
 /* --- building a request --- */
 
 typedef struct built {
@@ -280,7 +274,7 @@ static CURLcode perform(tr_conn *c, const az_request *req, xfer *x, const built 
 {
 	CURL *h = c->curl;
 	drv_curl_request(h, b->url, b->headers, c->conf.timeout, "totalrecall-azure/" AZ_VERSION, c->conf.ca_file,
-			 header_cb, write_cb, x);
+			 header_cb, x, &x->st);
 	drv_curl_method(h, req->method, &x->body);
 	return curl_easy_perform(h);
 }
@@ -428,7 +422,7 @@ int az_http_do(tr_conn *c, const az_request *req, az_response *resp)
 	x.req = req;
 	x.resp = resp;
 	x.body = (drv_body){ req->body, req->body_len, 0 };
-	drv_stream_init(&x.st, req->sink, req->sink_ctx, BODY_CAP);
+	drv_stream_init(&x.st, req->sink, req->sink_ctx, &resp->body, BODY_CAP);
 	snprintf(what, sizeof what, AZ_NAME ": %s %s/%s", req->op ? req->op : req->method, c->conf.container,
 		 req->key ? req->key : req->subject ? req->subject : "");
 	drv_retry_start(&rt, &c->rng, c->conf.retries, c->conf.retry_max_time, BACKOFF_BASE_MS, BACKOFF_CAP_MS);

@@ -11,11 +11,12 @@
 
 /* --- the answer's body --- */
 
-void drv_stream_init(drv_stream *s, tr_write_fn sink, void *sink_ctx, size_t cap)
+void drv_stream_init(drv_stream *s, tr_write_fn sink, void *sink_ctx, s3_str *body, size_t cap)
 {
 	memset(s, 0, sizeof *s);
 	s->sink = sink;
 	s->sink_ctx = sink_ctx;
+	s->body = body;
 	s->cap = cap;
 	s->total = -1;
 }
@@ -111,11 +112,12 @@ size_t drv_capped_write(char *data, size_t size, size_t nmemb, void *ud)
 	return keep(c->str, c->cap, data, size * nmemb);
 }
 
-size_t drv_stream_write(drv_stream *s, s3_str *body, const char *data, size_t len)
+size_t drv_stream_write(char *data, size_t size, size_t nmemb, void *stream)
 {
-	size_t off = 0;
+	drv_stream *s = stream;
+	size_t len = size * nmemb, off = 0;
 	if (!s->streaming)
-		return keep(body, s->cap, data, len);
+		return keep(s->body, s->cap, data, len);
 	if (s->skip > 0) {
 		off = (size_t)s->skip < len ? (size_t)s->skip : len;
 		s->skip -= (int64_t)off;
@@ -234,7 +236,7 @@ int drv_body_seek(void *ud, curl_off_t offset, int origin)
 }
 
 void drv_curl_request(CURL *h, const char *url, struct curl_slist *headers, long timeout, const char *user_agent,
-		      const char *ca_file, curl_write_callback header_cb, curl_write_callback write_cb, void *ud)
+		      const char *ca_file, curl_write_callback header_cb, void *header_ud, drv_stream *stream)
 {
 	curl_easy_reset(h); /* keeps the connection cache */
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -246,9 +248,9 @@ void drv_curl_request(CURL *h, const char *url, struct curl_slist *headers, long
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, ud);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, ud);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, header_ud);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drv_stream_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, stream);
 	if (ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 }

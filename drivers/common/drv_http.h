@@ -26,8 +26,9 @@ typedef struct drv_body {
 
 /* The answer's body over the attempts of one request. */
 typedef struct drv_stream {
-	tr_write_fn sink;      /* a 2xx GET body streams here; NULL: kept in memory */
+	tr_write_fn sink;      /* a 2xx GET body streams here ... */
 	void *sink_ctx;
+	s3_str *body;          /* ... any other is kept here (the driver's response) */
 	size_t cap;            /* the most a body kept in memory may hold */
 	/* across attempts */
 	int64_t delivered;     /* bytes handed to the sink */
@@ -41,7 +42,7 @@ typedef struct drv_stream {
 	int64_t range_start, range_total;  /* its Content-Range, -1 if none */
 } drv_stream;
 
-void drv_stream_init(drv_stream *s, tr_write_fn sink, void *sink_ctx, size_t cap);
+void drv_stream_init(drv_stream *s, tr_write_fn sink, void *sink_ctx, s3_str *body, size_t cap);
 /* Before each attempt. */
 void drv_stream_attempt(drv_stream *s);
 /* After a break: the Range value to send ("bytes=N-") into range, and 1;
@@ -65,8 +66,9 @@ typedef struct drv_field {
  * answered another range or object). */
 size_t drv_stream_header(drv_stream *s, const char *method, const char *line, size_t len, long *status,
 			 int64_t *content_length, const char *etag, const drv_field *fields, size_t nfields);
-/* curl's write callback: into body (at most cap bytes) or the sink. */
-size_t drv_stream_write(drv_stream *s, s3_str *body, const char *data, size_t len);
+/* curl's WRITEFUNCTION over a drv_stream: into the body (at most cap
+ * bytes) or the sink. */
+size_t drv_stream_write(char *data, size_t size, size_t nmemb, void *stream);
 /* A streamed body whose size is known: 1 when all of it arrived. */
 int drv_stream_complete(const drv_stream *s);
 /* A streamed body whose size is known, short of it. */
@@ -123,9 +125,10 @@ int drv_body_seek(void *ud, curl_off_t offset, int origin);
 
 /* The options every request sets on a handle reset for it (keeping its
  * connection cache): URL, headers, no signals, timeouts (connect, and
- * without progress), the callbacks, the CA file. */
+ * without progress), the CA file, the driver's header callback (with
+ * header_ud) and the body going to stream. */
 void drv_curl_request(CURL *h, const char *url, struct curl_slist *headers, long timeout, const char *user_agent,
-		      const char *ca_file, curl_write_callback header_cb, curl_write_callback write_cb, void *ud);
+		      const char *ca_file, curl_write_callback header_cb, void *header_ud, drv_stream *stream);
 /* HEAD, PUT and POST (with body as the upload), GET, or another verb. */
 void drv_curl_method(CURL *h, const char *method, drv_body *body);
 /* Appends "Name: value" ("Name:" for an empty value: curl then sends no

@@ -87,12 +87,6 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *ud)
 				 sizeof f / sizeof f[0]);
 }
 
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
-{
-	xfer *x = ud;
-	return drv_stream_write(&x->st, &x->resp->body, data, size * nmemb);
-}
-
 /* --- building the request --- */
 
 static void amz_date(const tr_conn *c, char out[17])
@@ -199,8 +193,7 @@ static void built_free(built *b)
 static CURLcode perform(tr_conn *c, const s3_request *req, xfer *x, const built *b)
 {
 	CURL *h = c->curl;
-	drv_curl_request(h, b->url, b->headers, c->conf.timeout, S3_USER_AGENT, c->conf.ca_file, header_cb, write_cb,
-			 x);
+	drv_curl_request(h, b->url, b->headers, c->conf.timeout, S3_USER_AGENT, c->conf.ca_file, header_cb, x, &x->st);
 	if (c->conf.insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -456,7 +449,7 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 	x.req = req;
 	x.resp = resp;
 	x.body = (drv_body){ req->body, req->body_len, 0 };
-	drv_stream_init(&x.st, req->sink, req->sink_ctx, BODY_CAP);
+	drv_stream_init(&x.st, req->sink, req->sink_ctx, &resp->body, BODY_CAP);
 	describe(c, req, what, sizeof what);
 	s3_digests_compute(c, req->body ? req->body : "", req->body_len, &dg);
 

@@ -737,20 +737,13 @@ static int check_server(const tr_pg_info *info, const char *pgdata, char *err, s
 
 int tr_cmd_backup(tr_config *cfg, int argc, char **argv)
 {
-	char err[2048];
 	struct backup b;
 	tr_repo *r = NULL;
 	tr_repo_settings rs;
 	tr_backup_source src;
 	(void)argv;
-	if (argc != 0) {
-		tr_error("backup: takes no arguments");
+	if (tr_cmd_enter("backup", NULL, cfg, argc, &rs) != 0)
 		return 1;
-	}
-	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
-		tr_error("backup: %s", err);
-		return 1;
-	}
 	memset(&b, 0, sizeof b);
 	b.cfg = cfg;
 	pthread_mutex_init(&b.mu, NULL);

@@ -103,12 +103,10 @@ int tr_cmd_check(tr_config *cfg, int argc, char **argv)
 	tr_repo_settings rs;
 	tr_pg *pg = NULL;
 	(void)argv;
-	if (argc != 0) {
-		tr_error("check: takes no arguments");
+	if (tr_cmd_enter("check", NULL, cfg, argc, &rs) != 0)
 		return 1;
-	}
-	int rc = tr_conf_storage(cfg, &rs, err, sizeof err);
-	if (rc == 0 && (tr_repo_connect(&r, &rs) != TR_OK || tr_repo_unlock(r, 1) != TR_OK)) {
+	int rc = 0;
+	if (tr_repo_connect(&r, &rs) != TR_OK || tr_repo_unlock(r, 1) != TR_OK) {
 		snprintf(err, sizeof err, "%s", tr_repo_error(r));
 		rc = -1;
 	}

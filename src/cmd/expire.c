@@ -487,21 +487,14 @@ static int run_expire(struct expire *e, const tr_backupset *set, const tr_backup
 
 int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 {
-	char err[2048];
 	struct expire e;
 	tr_repo *r = NULL;
 	tr_repo_settings rs;
 	tr_backupset set = { NULL, 0 };
 	tr_backup_damages dmg = { NULL, 0 };
 	(void)argv;
-	if (argc != 0) {
-		tr_error("expire: takes no arguments");
+	if (tr_cmd_enter("expire", NULL, cfg, argc, &rs) != 0)
 		return 1;
-	}
-	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
-		tr_error("expire: %s", err);
-		return 1;
-	}
 	memset(&e, 0, sizeof e);
 	e.dry_run = tr_config_get(cfg, TR_S_DRY_RUN) != NULL;
 	e.count = tr_config_get(cfg, TR_S_RETENTION_COUNT);

@@ -28,17 +28,10 @@ static void print_state(const tr_repo *r, const char *what)
 
 int tr_cmd_init(tr_config *cfg, int argc, char **argv)
 {
-	char err[2048];
 	tr_repo_settings rs;
 	(void)argv;
-	if (argc != 0) {
-		tr_error("init: takes no arguments");
+	if (tr_cmd_enter("init", NULL, cfg, argc, &rs) != 0)
 		return 1;
-	}
-	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
-		tr_error("init: %s", err);
-		return 1;
-	}
 	tr_repo *r;
 	int created = 0;
 	int rc = tr_repo_connect(&r, &rs);

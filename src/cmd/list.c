@@ -308,7 +308,6 @@ static void free_wal(struct wal_range *w, int n)
 
 int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 {
-	char err[2048];
 	tr_repo *r = NULL;
 	tr_repo_settings rs;
 	tr_backupset set = { NULL, 0 };
@@ -316,14 +315,8 @@ int tr_cmd_list(tr_config *cfg, int argc, char **argv)
 	tr_sections sections = { NULL, 0 };
 	struct wal_range *w = NULL;
 	(void)argv;
-	if (argc != 0) {
-		tr_error("list: takes no arguments");
+	if (tr_cmd_enter("list", NULL, cfg, argc, &rs) != 0)
 		return 1;
-	}
-	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
-		tr_error("list: %s", err);
-		return 1;
-	}
 	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(r, 0);

@@ -103,12 +103,9 @@ int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv)
 	tr_repo_settings rs;
 	int added = 0, rc;
 	(void)argv;
-	if (argc != 0) {
-		tr_error("upgrade: takes no arguments (--pgdata, --pg-conninfo)");
+	if (tr_cmd_enter("upgrade", " (--pgdata, --pg-conninfo)", cfg, argc, &rs) != 0)
 		return 1;
-	}
-	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0 ||
-	    new_cluster_id(cfg, &id, from, sizeof from, err, sizeof err) != 0) {
+	if (new_cluster_id(cfg, &id, from, sizeof from, err, sizeof err) != 0) {
 		tr_error("upgrade: %s", err);
 		return 1;
 	}

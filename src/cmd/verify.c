@@ -261,20 +261,14 @@ static void verify_free(tr_verify *v)
 
 int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 {
-	char err[2048], state[4400];
+	char state[4400];
 	tr_verify v;
 	tr_repo *r = NULL;
 	tr_repo_settings rs;
 	int keyring_bad = 0, rc;
 	(void)argv;
-	if (argc != 0) {
-		tr_error("verify: takes no arguments (--backup LABEL, --full)");
+	if (tr_cmd_enter("verify", " (--backup LABEL, --full)", cfg, argc, &rs) != 0)
 		return 1;
-	}
-	if (tr_conf_storage(cfg, &rs, err, sizeof err) != 0) {
-		tr_error("verify: %s", err);
-		return 1;
-	}
 	memset(&v, 0, sizeof v);
 	pthread_mutex_init(&v.mu, NULL);
 	v.parallel = (int)tr_config_int(cfg, TR_S_PARALLEL);
