@@ -49,22 +49,6 @@ void az_response_free(az_response *resp)
 	s3_str_free(&resp->body);
 }
 
-void az_url_encode(s3_str *s, const char *in, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		unsigned char ch = *p;
-		int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-			    ch == '-' || ch == '_' || ch == '.' || ch == '~' || (keep_slash && ch == '/');
-		if (plain) {
-			s3_str_addc(s, (char)ch);
-		} else {
-			char esc[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-			s3_str_addn(s, esc, 3);
-		}
-	}
-}
-
 long az_backoff_ms(tr_conn *c, int attempt)
 {
 	return drv_backoff_ms(&c->rng, attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
@@ -167,7 +151,7 @@ static void request_path(tr_conn *c, const az_request *req, s3_str *path)
 	s3_str_printf(path, "%s/%s", base_path ? base_path : "", c->conf.container);
 	if (req->key) {
 		s3_str_addc(path, '/');
-		az_url_encode(path, req->key, 1);
+		s3_str_add_encoded(path, req->key, strlen(req->key), 1);
 	}
 }
 
@@ -180,9 +164,9 @@ static void request_url(tr_conn *c, const az_request *req, const char *path, s3_
 	s3_str_add(url, path);
 	for (size_t i = 0; i < req->nquery; i++) {
 		s3_str_addc(url, i ? '&' : '?');
-		az_url_encode(url, req->query[i].name, 0);
+		s3_str_add_encoded(url, req->query[i].name, strlen(req->query[i].name), 0);
 		s3_str_addc(url, '=');
-		az_url_encode(url, req->query[i].value, 0);
+		s3_str_add_encoded(url, req->query[i].value, strlen(req->query[i].value), 0);
 	}
 	if (c->conf.auth == AZ_AUTH_SAS) {
 		s3_str_addc(url, req->nquery ? '&' : '?');

@@ -190,10 +190,10 @@ static int imds_url(tr_conn *c, s3_str *url)
 {
 	s3_str_printf(url, "%s%sapi-version=" IMDS_API_VERSION "&resource=", c->conf.imds_url,
 		      strchr(c->conf.imds_url, '?') ? "&" : "?");
-	az_url_encode(url, IMDS_RESOURCE, 0);
+	s3_str_add_encoded(url, IMDS_RESOURCE, strlen(IMDS_RESOURCE), 0);
 	if (c->conf.client_id) {
 		s3_str_add(url, "&client_id=");
-		az_url_encode(url, c->conf.client_id, 0);
+		s3_str_add_encoded(url, c->conf.client_id, strlen(c->conf.client_id), 0);
 	}
 	return url->oom ? -1 : 0;
 }
