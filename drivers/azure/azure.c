@@ -21,7 +21,7 @@ uint64_t az_random(tr_conn *c)
 
 /* Keys as the ABI defines them, and no control characters: the service
  * would have to hand them back XML-encoded in listings. */
-static int check_key(tr_conn *c, const char *op, const char *key)
+int az_check_key(tr_conn *c, const char *op, const char *key)
 {
 	int ok = tr_key_ok(key);
 	size_t n = ok ? strlen(key) : 0;
@@ -76,7 +76,7 @@ static const char *az_errmsg(tr_conn *c)
 
 static int az_put_op(tr_conn *c, const char *key, const tr_put_args *a)
 {
-	int rc = check_key(c, "PUT", key);
+	int rc = az_check_key(c, "PUT", key);
 	if (rc != TR_OK)
 		return rc;
 	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
@@ -90,7 +90,7 @@ static int az_put_op(tr_conn *c, const char *key, const tr_put_args *a)
 
 static int az_get(tr_conn *c, const char *key, tr_write_fn write, void *ctx)
 {
-	int rc = check_key(c, "GET", key);
+	int rc = az_check_key(c, "GET", key);
 	if (rc != TR_OK)
 		return rc;
 	az_request req = { .method = "GET", .key = key, .sink = write, .sink_ctx = ctx };
@@ -117,7 +117,7 @@ static int absent_or_no_container(tr_conn *c, const char *key)
 
 static int az_head(tr_conn *c, const char *key, tr_object_info *info)
 {
-	int rc = check_key(c, "HEAD", key);
+	int rc = az_check_key(c, "HEAD", key);
 	if (rc != TR_OK)
 		return rc;
 	az_request req = { .method = "HEAD", .key = key };
@@ -138,7 +138,7 @@ static int az_head(tr_conn *c, const char *key, tr_object_info *info)
 
 static int az_remove(tr_conn *c, const char *key)
 {
-	int rc = check_key(c, "DELETE", key);
+	int rc = az_check_key(c, "DELETE", key);
 	if (rc != TR_OK)
 		return rc;
 	az_request req = { .method = "DELETE", .key = key };
@@ -158,7 +158,7 @@ static int az_list_op(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 static unsigned az_caps(tr_conn *c)
 {
 	(void)c;
-	return TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME;
+	return TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_REMOTE;
 }
 
 static const char *credential_source(const az_conf *k)
@@ -205,6 +205,7 @@ static const tr_driver az_driver = {
 	.head = az_head,
 	.list = az_list_op,
 	.remove = az_remove,
+	.remove_many = az_remove_many,
 	.sync = NULL,
 };
 

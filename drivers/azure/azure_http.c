@@ -192,7 +192,7 @@ static void collect_headers(const az_request *req, xfer *x, built *b)
 	http_date(b->date);
 	b->hdr[b->n++] = (az_kv){ "x-ms-date", b->date };
 	b->hdr[b->n++] = (az_kv){ "x-ms-version", AZ_API_VERSION };
-	if (strcmp(req->method, "PUT") == 0) {
+	if (strcmp(req->method, "PUT") == 0 || (strcmp(req->method, "POST") == 0 && req->body_len)) {
 		/* Shared Key signs an empty Content-Length for a zero-byte body. */
 		snprintf(b->length, sizeof b->length, "%zu", req->body_len);
 		if (req->body_len)
@@ -244,6 +244,47 @@ static int build(tr_conn *c, const az_request *req, xfer *x, built *b)
 	explicit_bzero(b->auth, sizeof b->auth);
 	s3_str_free(&path);
 	s3_str_free(&url);
+	return rc;
+}
+
+void az_http_date_now(char out[40])
+{
+	http_date(out);
+}
+
+int az_sub_auth(tr_conn *c, const char *method, const char *key, const char *date, s3_str *target, char *auth,
+		size_t authlen)
+{
+	az_request sub = { .method = method, .key = key };
+	built *b = calloc(1, sizeof *b);
+	s3_str path = { 0 };
+	int rc = b ? TR_OK : az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	auth[0] = '\0';
+	if (rc == TR_OK) {
+		b->hdr[b->n++] = (az_kv){ "x-ms-date", date };
+		request_path(c, &sub, &path);
+		if (path.oom || (c->conf.auth == AZ_AUTH_SHARED_KEY && sign_shared_key(c, &sub, b, path.p) != 0))
+			rc = az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	}
+	if (rc == TR_OK && c->conf.auth == AZ_AUTH_MANAGED_IDENTITY) {
+		const char *token;
+		rc = az_token_get(c, &token);
+		if (rc == TR_OK)
+			snprintf(b->auth, sizeof b->auth, "Bearer %s", token);
+	}
+	if (rc == TR_OK) {
+		s3_str_add(target, path.p);
+		if (c->conf.auth == AZ_AUTH_SAS) {
+			s3_str_addc(target, '?');
+			s3_str_add(target, c->conf.sas);
+		}
+		if ((size_t)snprintf(auth, authlen, "%s", b->auth) >= authlen || target->oom)
+			rc = az_fail(c, TR_ENOMEM, AZ_NAME ": out of memory");
+	}
+	if (b)
+		explicit_bzero(b->auth, sizeof b->auth);
+	free(b);
+	s3_str_free(&path);
 	return rc;
 }
 

@@ -16,7 +16,7 @@ typedef struct az_kv {
 } az_kv;
 
 typedef struct az_request {
-	const char *method;            /* GET PUT HEAD DELETE */
+	const char *method;            /* GET PUT HEAD DELETE POST */
 	const char *op;                /* for messages, when not the method ("LIST") */
 	const char *subject;           /* for messages, when key is NULL (the prefix) */
 	const char *key;               /* blob name; NULL: the container itself */
@@ -24,7 +24,7 @@ typedef struct az_request {
 	size_t nquery;
 	az_kv headers[AZ_MAX_HEADERS]; /* x-ms-*, If-None-Match, Content-MD5 */
 	size_t nheaders;
-	const void *body;              /* PUT body, NULL for none */
+	const void *body;              /* PUT or POST body, NULL for none */
 	size_t body_len;
 	tr_write_fn sink;              /* a 2xx GET body streams here (resumable) */
 	void *sink_ctx;
@@ -57,6 +57,16 @@ void az_response_free(az_response *resp);
 
 /* "Tue, 10 Sep 2024 11:22:33 GMT" -> seconds since the epoch, 0 if bad. */
 #define az_http_time(s) drv_http_date(s)
+
+/* "Tue, 10 Sep 2024 11:22:33 GMT", now. */
+void az_http_date_now(char out[40]);
+
+/* A subrequest of a Blob Batch (azure_batch.c): the target of its request
+ * line (the encoded path, then the SAS with one) onto target, and its
+ * Authorization value in auth ("" with a SAS), for method on key with
+ * x-ms-date date.  TR_OK or a status with c->err. */
+int az_sub_auth(tr_conn *c, const char *method, const char *key, const char *date, s3_str *target, char *auth,
+		size_t authlen);
 
 /* The driver's backoff before retry number attempt + 1 (drv_backoff_ms). */
 long az_backoff_ms(tr_conn *c, int attempt);

@@ -69,6 +69,7 @@ struct tr_conn {
 	CURL *curl;
 	uint64_t rng;           /* xorshift state: backoff jitter, block ids */
 	az_token token;
+	int no_batch;           /* the service refused Blob Batch: one DELETE per blob */
 	char desc[512];
 	char err[1024];
 };
@@ -89,5 +90,10 @@ int az_put(tr_conn *c, const char *key, const tr_put_args *a);
 
 /* azure_list.c */
 int az_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx);
+
+/* azure.c: TR_EINVAL with a message unless key is a blob name we use. */
+int az_check_key(tr_conn *c, const char *op, const char *key);
+/* azure_batch.c: the driver's remove_many(). */
+int az_remove_many(tr_conn *c, const char *const *keys, size_t n, size_t *failed);
 
 #endif

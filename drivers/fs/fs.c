@@ -414,10 +414,23 @@ static int fs_get(tr_conn *c, const char *key, tr_write_fn write_fn, void *ctx)
 	int rc = key_path(c, key, path, sizeof path);
 	if (rc != TR_OK)
 		return rc;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted under an object's name must not hang the
+	 * command in open(); it is refused below like any non-regular file. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? (set_msg(c, "fs: %s not found", path), TR_ENOENT)
 				       : fail(c, "open", path);
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		rc = fail(c, "stat", path);
+	else if (!S_ISREG(st.st_mode)) {
+		set_msg(c, "fs: %s is not a regular file", path);
+		rc = TR_EIO;
+	}
+	if (rc != TR_OK) {
+		close(fd);
+		return rc;
+	}
 	char *buf = malloc(IO_BUF);
 	if (!buf) {
 		close(fd);

@@ -25,7 +25,7 @@ uint64_t s3_random(tr_conn *c)
 	return drv_random(&c->rng);
 }
 
-static int check_key(tr_conn *c, const char *op, const char *key)
+int s3_check_key(tr_conn *c, const char *op, const char *key)
 {
 	if (!tr_key_ok(key))
 		return s3_fail(c, TR_EINVAL, "%s: %s: invalid key \"%.80s\"", S3_DRIVER_NAME, op,
@@ -115,7 +115,7 @@ static int put_body(tr_conn *c, const char *key, const tr_put_args *a, s3_put_op
 
 static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
 {
-	int rc = check_key(c, "PUT", key);
+	int rc = s3_check_key(c, "PUT", key);
 	if (rc != TR_OK)
 		return rc;
 	if (a->checksum && strlen(a->checksum) > TR_CHECKSUM_MAX)
@@ -148,7 +148,7 @@ static int s3_put(tr_conn *c, const char *key, const tr_put_args *a)
 
 static int s3_get(tr_conn *c, const char *key, tr_write_fn write, void *ctx)
 {
-	int rc = check_key(c, "GET", key);
+	int rc = s3_check_key(c, "GET", key);
 	if (rc != TR_OK)
 		return rc;
 	s3_request req = { .method = "GET", .key = key, .sink = write, .sink_ctx = ctx };
@@ -226,7 +226,7 @@ int s3_head_object(tr_conn *c, const char *key, tr_object_info *info)
 
 static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
 {
-	int rc = check_key(c, "HEAD", key);
+	int rc = s3_check_key(c, "HEAD", key);
 	if (rc != TR_OK)
 		return rc;
 	memset(info, 0, sizeof *info);
@@ -235,7 +235,7 @@ static int s3_head(tr_conn *c, const char *key, tr_object_info *info)
 
 static int s3_remove(tr_conn *c, const char *key)
 {
-	int rc = check_key(c, "DELETE", key);
+	int rc = s3_check_key(c, "DELETE", key);
 	if (rc != TR_OK)
 		return rc;
 	s3_request req = { .method = "DELETE", .key = key };
@@ -321,11 +321,13 @@ static int s3_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 	return rc;
 }
 
+#define S3_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_REMOTE)
+
 /* Atomic put-if-absent only where the server honours If-None-Match
  * (found out by the probe, or said by s3-conditional-put). */
 static unsigned s3_caps(tr_conn *c)
 {
-	unsigned caps = TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME;
+	unsigned caps = S3_CAPS;
 	int use = 0;
 	if (s3_condput_decide(c, &use) != TR_OK || !use)
 		caps &= ~TR_CAP_PUT_IF_ABSENT;
@@ -349,6 +351,7 @@ static const tr_driver s3_driver = {
 	.head = s3_head,
 	.list = s3_list,
 	.remove = s3_remove,
+	.remove_many = s3_remove_many,
 	.sync = NULL,
 };
 

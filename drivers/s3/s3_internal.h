@@ -109,6 +109,7 @@ struct tr_conn {
 	int warned_fallback;
 	int saw_501;            /* the server refused If-None-Match: stop sending it */
 	int region_redirected;  /* followed a region redirect already */
+	int no_delete_objects;  /* the server refused DeleteObjects: one DELETE per key */
 	char err[1024];
 	/* credentials (s3_creds.c) */
 	s3_creds creds;
@@ -149,5 +150,10 @@ uint64_t s3_random(tr_conn *c);
 /* HEAD of key: TR_OK (info filled if not NULL), TR_ENOENT only when a
  * GET confirms S3's NoSuchKey, or an error. */
 int s3_head_object(tr_conn *c, const char *key, tr_object_info *info);
+
+/* s3.c: TR_EINVAL with a message unless key is one the ABI allows. */
+int s3_check_key(tr_conn *c, const char *op, const char *key);
+/* s3_delete.c: the driver's remove_many(). */
+int s3_remove_many(tr_conn *c, const char *const *keys, size_t n, size_t *failed);
 
 #endif

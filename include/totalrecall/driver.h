@@ -161,6 +161,12 @@ enum tr_status {
 #define TR_CAP_CHECKSUM      0x2u  /* the checksum string is kept and returned by head() */
 #define TR_CAP_RANGE_RESUME  0x4u  /* get() resumes an interrupted body itself */
 #define TR_CAP_BATCH         0x8u  /* TR_PUT_BATCH and sync() work */
+/* The storage is across a network: each request waits on latency (real
+ * S3 answers in 15-40 ms), so the core keeps many requests in flight on
+ * connections of their own (its `transfers` setting defaults to 16
+ * instead of the number of CPUs) and uploads WAL ahead of the call
+ * PostgreSQL waits for.  A driver of a local disk leaves it unset. */
+#define TR_CAP_REMOTE        0x10u
 
 /* Flags for tr_put_args.flags.  A driver refuses any flag it does not
  * know, or cannot honour on this connection, with TR_ENOTSUP. */
@@ -305,6 +311,20 @@ typedef struct tr_driver {
 	 * writer made durable).  NULL when no connection of the driver can
 	 * batch; TR_ENOTSUP on a connection without TR_CAP_BATCH. */
 	int (*sync)(tr_conn *c);
+
+	/* --- appended within version 2 (TR_DRIVER_HAS) --- */
+
+	/* Remove keys[0..n-1] (1 <= n <= TR_REMOVE_MANY_MAX) in as few
+	 * requests as the storage allows (S3 DeleteObjects, Azure Blob
+	 * Batch); an absent key counts as removed.  TR_OK when every key is
+	 * gone.  On any other status each key is either removed or untouched,
+	 * *failed (if failed is not NULL) is the index of a key that is still
+	 * there or whose fate is unknown, and errmsg() names that key.  The
+	 * status is the class of that key's failure (a key refused with
+	 * AccessDenied is TR_EPERM, say).  NULL: the core calls remove() once
+	 * per key.  Appended within version 2: the core calls it only when
+	 * TR_DRIVER_HAS(d, remove_many). */
+	int (*remove_many)(tr_conn *c, const char *const *keys, size_t n, size_t *failed);
 } tr_driver;
 
 /* The size of version 2's tr_driver: a driver provides at least this
@@ -314,6 +334,10 @@ typedef struct tr_driver {
 /* True when driver d's struct covers member m and m is set. */
 #define TR_DRIVER_HAS(d, m) \
 	((d)->struct_size >= offsetof(tr_driver, m) + sizeof((d)->m) && (d)->m != NULL)
+
+/* The most keys one remove_many() call is given (S3's DeleteObjects
+ * limit; a driver whose storage takes fewer per request splits them). */
+#define TR_REMOVE_MANY_MAX 1000
 
 /* The entry point every driver exports under TR_DRIVER_ENTRY. */
 typedef const tr_driver *(*tr_driver_entry_fn)(void);

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cmd/archive.h"
 #include "base/atomicfile.h"
+#include "format/cpugate.h"
 #include "format/checksum.h"
 #include "base/log.h"
 #include "repo/pool.h"
@@ -30,9 +31,18 @@ struct tr_ahead {
 	tr_pool *pool;
 	struct ahead_job *jobs;
 	int n;
-	tr_section sec;      /* the section the file PostgreSQL asked for went to */
+	tr_repo *main;     /* the connection of the call PostgreSQL waits for */
+	tr_cpugate *gate;  /* one slot: one file compresses at a time, that call's first */
+	tr_section sec;    /* the section the file PostgreSQL asked for went to */
 	const tr_archive_settings *as;
 };
+
+int tr_ahead_count(tr_repo *r, const tr_archive_settings *as)
+{
+	if (as->ahead >= 0)
+		return as->ahead;
+	return (tr_repo_caps(r) & TR_CAP_REMOTE) ? TR_AHEAD_REMOTE : 0;
+}
 
 /* The marker directory, checked to be ours (statedir.h). */
 static int marker_dir(const tr_repo *r)
@@ -111,12 +121,12 @@ static int parse_marker(const char *line, const char *id, unsigned long long *pl
 	return 0;
 }
 
-int tr_ahead_claim(const tr_repo *r, const tr_archive_settings *as, const char *path, const char *name, tr_xfer *x)
+int tr_ahead_claim(tr_repo *r, const tr_archive_settings *as, const char *path, const char *name, tr_xfer *x)
 {
 	char line[600], id[256], mac[TR_CHECKSUM_STR_LEN], want[TR_CHECKSUM_STR_LEN];
 	unsigned long long plain = 0, stored = 0;
 	size_t covered = 0;
-	if (as->ahead == 0 || !take_marker(r, name, line, sizeof line))
+	if (tr_ahead_count(r, as) == 0 || !take_marker(r, name, line, sizeof line))
 		return 0;
 	if (file_identity(path, id, sizeof id) != 0 || parse_marker(line, id, &plain, &stored, &covered, mac) != 0)
 		return 0;  /* the file changed since: archive it again */
@@ -176,31 +186,50 @@ static int pick_ready(const tr_repo *r, const char *waldir, const char *skip, st
 	return picked;
 }
 
+static void ahead_free(struct tr_ahead *a)
+{
+	tr_repo_use_cpugate(a->main, NULL);
+	tr_cpugate_free(a->gate);
+	free(a->jobs);
+	free(a);
+}
+
+/* Each look-ahead file has a worker and a connection of its own, so that
+ * their uploads wait on the network together; their compression takes
+ * turns through a gate of one slot, each on `parallel` threads, after the
+ * file PostgreSQL waits for (r takes the slot first).  So memory holds one
+ * compression at a time, besides the compressed files on their way. */
 struct tr_ahead *tr_ahead_start(tr_repo *r, const tr_archive_settings *as, const char *path, const char *name,
 				const tr_section *sec)
 {
 	char waldir[PATH_MAX], err[512];
-	int max = as->ahead;
+	int max = tr_ahead_count(r, as);
 	if (max <= 0)
 		return NULL;
 	struct tr_ahead *a = calloc(1, sizeof *a);
-	if (!a || !(a->jobs = calloc((size_t)max, sizeof *a->jobs))) {
+	if (!a || !(a->jobs = calloc((size_t)max, sizeof *a->jobs)) || !(a->gate = tr_cpugate_new(1))) {
+		if (a)
+			free(a->jobs);
 		free(a);
 		return NULL;
 	}
+	a->main = r;
 	a->sec = *sec;
 	a->as = as;
 	tr_dirname(path, waldir, sizeof waldir);
 	a->n = pick_ready(r, waldir, name, a->jobs, max);
-	if (a->n > 0)
-		a->pool = tr_pool_start(r, a->n, a->n, ahead_job, a, err, sizeof err);
+	if (a->n > 0) {
+		tr_repo_use_cpugate(r, a->gate);
+		tr_repo_cpu_enter(r);
+		a->pool = tr_pool_start_gated(r, a->n, a->n, ahead_job, a, a->gate, err, sizeof err);
+	}
 	for (int i = 0; a->pool && i < a->n; i++)
 		tr_pool_submit(a->pool, &a->jobs[i]);
 	if (!a->pool) {
 		if (a->n > 0)
 			tr_debug("archive-put: no look-ahead: %s", err);
-		free(a->jobs);
-		free(a);
+		tr_repo_cpu_release(r);
+		ahead_free(a);
 		return NULL;
 	}
 	tr_debug("archive-put: uploading %d more ready file%s ahead", a->n, a->n == 1 ? "" : "s");
@@ -211,8 +240,8 @@ void tr_ahead_finish(struct tr_ahead *a)
 {
 	if (!a)
 		return;
+	tr_repo_cpu_release(a->main);  /* the call's own file failed before it compressed */
 	tr_pool_wait(a->pool);
 	tr_pool_stop(a->pool);
-	free(a->jobs);
-	free(a);
+	ahead_free(a);
 }

@@ -39,6 +39,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +68,25 @@ static ssize_t file_read(void *ctx, void *buf, size_t len)
 }
 
 /* The body source, which fails at its end if the file is not as it was
- * when archive-put looked at it first: no object is then created. */
+ * when archive-put looked at it first: no object is then created.  A
+ * look-ahead upload holds a CPU slot (cpugate.h) from the start of its
+ * compression to the end of the body: then the driver has it whole and
+ * waits on the network without the slot. */
 struct unchanged_src {
 	tr_read_fn read;
 	void *ctx;
 	int fd;
 	struct stat before;
 	int changed;
+	tr_repo *cpu_holder;  /* the connection whose slot is held, or NULL */
 };
+
+static void release_cpu(struct unchanged_src *u)
+{
+	if (u->cpu_holder)
+		tr_repo_cpu_leave(u->cpu_holder);
+	u->cpu_holder = NULL;
+}
 
 static int same_file(const struct stat *a, const struct stat *b)
 {
@@ -86,6 +100,8 @@ static ssize_t unchanged_read(void *ctx, void *buf, size_t len)
 	struct unchanged_src *u = ctx;
 	struct stat now;
 	ssize_t n = u->read(u->ctx, buf, len);
+	if (n <= 0)
+		release_cpu(u);
 	if (n == 0 && (fstat(u->fd, &now) != 0 || !same_file(&u->before, &now))) {
 		u->changed = 1;
 		return -1;
@@ -93,7 +109,9 @@ static ssize_t unchanged_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
-/* Keyed checksum of the whole file; the file is read again for upload. */
+/* Keyed checksum of the whole file, for a file streamed (not mapped):
+ * the file is read again for upload.  Mapped files get theirs from
+ * pcompress's digest thread, while they compress. */
 static int file_checksum(const tr_repo *r, int fd, char out[TR_CHECKSUM_STR_LEN])
 {
 	char *buf = malloc(READ_BUF);
@@ -159,38 +177,81 @@ static int stored_is_identical(tr_repo *r, const char *rel, int fd, const char *
 	return same;
 }
 
-/* Stores the file put-if-absent.  A file of a piece or more is compressed
- * straight from a mapping, in pieces on up to threads threads
- * (pcompress.h): PostgreSQL waits for this call, and compressing is most of
- * its time.  Anything else, or a file that cannot be mapped, is streamed.
- * The stored keyring is checked while the pieces compress. */
-static int upload(tr_repo *r, const char *rel, struct unchanged_src *u, int threads, struct file_src *src,
-		  const char *sum, tr_xfer *x)
+static void digest_update(void *ctx, const void *data, size_t len)
+{
+	tr_checksum_update(ctx, data, len);
+}
+
+/* Starts compressing a file of a piece or more from a mapping, and its
+ * keyed checksum (when sum_c is not NULL) from the same pages. */
+static tr_pcomp *start_mapped(tr_repo *r, struct unchanged_src *u, int threads, tr_checksum *sum_c)
 {
 	char err[256];
 	tr_pcomp *pc = NULL;
 	uint64_t size = (uint64_t)u->before.st_size;
 	int level = tr_repo_zstd_level(r);
 	if (level >= 0 && tr_pcomp_pieces(size, threads) > 0 &&
-	    !(pc = tr_pcomp_start(u->fd, size, level, threads, err, sizeof err)))
+	    !(pc = tr_pcomp_start_digest(u->fd, size, level, threads, sum_c ? digest_update : NULL, sum_c,
+					 err, sizeof err)))
 		tr_debug("archive-put: compressing in one piece: %s", err);
-	int rc = tr_repo_check_keyring(r);
-	if (rc != TR_OK) {
-		tr_pcomp_free(pc);
-		return rc;
+	return pc;
+}
+
+/* The checksum of a mapped file, once its digest thread is done. */
+static int mapped_checksum(tr_repo *r, tr_pcomp *pc, tr_checksum *sum_c, char *sum)
+{
+	if (!sum_c)
+		return TR_OK;
+	if (tr_pcomp_digest_wait(pc) != 0) {
+		tr_repo_set_error(r, "%s", tr_pcomp_error(pc));
+		return TR_ECALLBACK;
 	}
-	if (!pc) {
+	tr_checksum_final(sum_c, sum);
+	return TR_OK;
+}
+
+/* Stores the file put-if-absent.  A file of a piece or more is compressed
+ * straight from a mapping, in pieces on up to threads threads
+ * (pcompress.h): PostgreSQL waits for this call, and compressing is most of
+ * its time.  Anything else, or a file that cannot be mapped, is streamed.
+ * The keyed checksum (sum, when not NULL: drivers that keep one) of a
+ * mapped file is computed from the mapping while it compresses; the
+ * stored keyring is checked meanwhile too. */
+static int upload(tr_repo *r, const char *rel, struct unchanged_src *u, int threads, struct file_src *src,
+		  char *sum, tr_xfer *x)
+{
+	uint64_t size = (uint64_t)u->before.st_size;
+	tr_checksum *sum_c = sum ? tr_repo_checksum(r) : NULL;
+	if (sum && !sum_c) {
+		tr_repo_set_error(r, "out of memory");
+		return TR_ENOMEM;
+	}
+	if (!tr_repo_cpu_held(r))  /* the call PostgreSQL waits for may hold it already (tr_ahead_start) */
+		tr_repo_cpu_enter(r);
+	u->cpu_holder = r;
+	tr_pcomp *pc = start_mapped(r, u, threads, sum_c);
+	int rc = tr_repo_check_keyring(r);
+	if (rc == TR_OK && pc)
+		rc = mapped_checksum(r, pc, sum_c, sum);
+	else if (rc == TR_OK && sum && file_checksum(r, u->fd, sum) != 0) {
+		tr_repo_set_error(r, "reading the file for its checksum: %s", strerror(errno));
+		rc = TR_ECALLBACK;
+	}
+	if (rc == TR_OK && !pc) {
 		u->read = file_read;
 		u->ctx = src;
-		return tr_repo_put(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
+		rc = tr_repo_put(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
+	} else if (rc == TR_OK) {
+		u->read = tr_pcomp_read;
+		u->ctx = pc;
+		rc = tr_repo_put_zstd(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
+		if (rc == TR_ECALLBACK && !u->changed && tr_pcomp_error(pc)[0])
+			tr_repo_set_error(r, "%s", tr_pcomp_error(pc));
+		x->plain = rc == TR_OK ? size : 0;
 	}
-	u->read = tr_pcomp_read;
-	u->ctx = pc;
-	rc = tr_repo_put_zstd(r, rel, unchanged_read, u, TR_PUT_IF_ABSENT, sum, x);
-	if (rc == TR_ECALLBACK && !u->changed && tr_pcomp_error(pc)[0])
-		tr_repo_set_error(r, "%s", tr_pcomp_error(pc));
-	x->plain = rc == TR_OK ? size : 0;
+	release_cpu(u);
 	tr_pcomp_free(pc);
+	tr_checksum_free(sum_c);  /* after the digest thread, which may still feed it when the keyring check failed */
 	return rc;
 }
 
@@ -210,15 +271,15 @@ static int put_fd(tr_repo *r, const char *path, const char *name, int fd, int le
 {
 	char rel[256], sum[TR_CHECKSUM_STR_LEN];
 	struct file_src src = { fd, 0, 0 };
-	struct unchanged_src u = { NULL, NULL, fd, { 0 }, 0 };
+	struct unchanged_src u = { NULL, NULL, fd, { 0 }, 0, NULL };
 	double t0 = tr_now();
 	/* The checksum is object metadata: a driver that keeps none (fs) never
 	 * sees it, and a conflict is then settled by decoding the stored object
-	 * (stored_is_identical), so the extra pass over the file is skipped. */
+	 * (stored_is_identical), so it is not computed. */
 	int want_sum = (tr_repo_caps(r) & TR_CAP_CHECKSUM) != 0;
 
 	tr_repo_wal_rel(r, name, rel, sizeof rel);
-	if (fstat(fd, &u.before) != 0 || (want_sum && file_checksum(r, fd, sum) != 0)) {
+	if (fstat(fd, &u.before) != 0) {
 		tr_log(level, "archive-put: cannot read %s: %s", path, strerror(errno));
 		return 1;
 	}
@@ -303,10 +364,22 @@ int tr_archive_file(tr_repo *r, const tr_archive_settings *as, const char *path,
 		return 1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int threads = quiet ? 1 : as->parallel;
+	int threads = as->parallel;  /* look-ahead files too: they compress one at a time (archive.h) */
 	int status = check_cluster(path, name, fd, level, sec) == 0 ? put_fd(r, path, name, fd, level, threads, x) : 1;
 	close(fd);
 	return status;
+}
+
+/* glibc raises its mmap threshold to the size of every large block freed,
+ * so the part buffers and compressed pieces of look-ahead uploads (from
+ * 64 KiB to a few MiB) end up in per-thread arenas that keep their peak:
+ * measured 35 MiB against 27 MiB with a fixed threshold, 16 files ahead.
+ * With a fixed threshold every large block goes back when freed. */
+static void return_large_blocks(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 }
 
 /* The history section the file PostgreSQL asked for goes to: its
@@ -347,6 +420,7 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 {
 	char err[2048];
 	tr_repo_settings rs;
+	return_large_blocks();
 	if (argc != 1) {
 		tr_error("archive-put: expected one argument, the WAL file path (%%p)");
 		return 1;
@@ -367,7 +441,8 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 	}
 	tr_xfer x = { 0, 0 };
 	tr_repo *r;
-	tr_archive_settings as = { (int)tr_config_int(cfg, TR_S_PARALLEL), (int)tr_config_int(cfg, TR_S_ARCHIVE_AHEAD) };
+	tr_archive_settings as = { (int)tr_config_int(cfg, TR_S_PARALLEL),
+				   tr_config_get(cfg, TR_S_ARCHIVE_AHEAD) ? (int)tr_config_int(cfg, TR_S_ARCHIVE_AHEAD) : -1 };
 	tr_section sec;
 	int rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)

@@ -47,6 +47,7 @@
 #include "base/testhook.h"
 #include "base/util.h"
 #include "pg/walname.h"
+#include "format/zerochunk.h"
 
 #include <bearssl.h>
 #include <errno.h>
@@ -97,6 +98,7 @@ struct backup {
 	tr_pool *pool;
 	tr_chunkset *stored_ids;  /* chunks this backup stored, recently */
 	tr_idset repair;          /* chunks to store again (chunkcheck.h), sorted; read-only in the workers */
+	tr_zerochunk zero;        /* the id of a chunk of zeros */
 	uint64_t repaired;        /* chunks stored again, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t done;
@@ -186,9 +188,14 @@ static int chunk_job(tr_repo *repo, void *job, void *arg)
 	else if (tr_testhook_fail("chunk"))
 		tr_repo_set_error(repo, "test hook: chunk job failed (%s)", c->file->rec.path);
 	else if (read_chunk(c, buf, repo) == 0) {
+		tr_repo_cpu_enter(repo);  /* page checks, hashing: CPU work, `parallel` at a time (pool.h) */
 		if (b->pages)
 			tr_pagecheck_chunk(b->pages, c->file->rec.path, c->file->abspath, c->offset, buf, c->len);
-		tr_repo_chunk_id(repo, buf, c->len, c->id);
+		if (c->len == b->zero.len && tr_all_zero(buf, c->len))
+			memcpy(c->id, b->zero.id, sizeof c->id);  /* a scan instead of a hash (zerochunk.h) */
+		else
+			tr_repo_chunk_id(repo, buf, c->len, c->id);
+		tr_repo_cpu_leave(repo);
 		int repair = tr_idset_has(&b->repair, c->id);
 		if (!repair && c->prev_id[0] && strcmp(c->prev_id, c->id) == 0) {
 			c->stored = c->prev_stored;
@@ -561,8 +568,9 @@ static int copy_data(struct backup *b, tr_manifest_hdr *h, tr_pg *pg, const tr_p
 	uint64_t total = 0;
 	tr_datadir_walk(b->pgdata, sum_sizes, &total, b->err, sizeof b->err);
 	tr_progress_init(&b->progress, "backup", total);
-	int workers = (int)tr_config_int(b->cfg, TR_S_PARALLEL);
+	int workers = tr_pool_transfers(b->repo);
 	b->stored_ids = tr_chunkset_new();  /* without it, duplicates are only stored again */
+	tr_repo_zerochunk(b->repo, b->chunk_size, &b->zero);
 	b->pool = tr_pool_start(b->repo, workers, 2 * workers, chunk_job, b, b->err, sizeof b->err);
 	if (!b->pool)
 		return -1;

@@ -47,6 +47,7 @@
 #include "base/log.h"
 #include "base/metric.h"
 #include "repo/repolock.h"
+#include "repo/rmbatch.h"
 #include "repo/section.h"
 #include "base/testhook.h"
 #include "base/util.h"
@@ -78,6 +79,7 @@ struct expire {
 	int unknown_refs;          /* a kept backup's manifest cannot be read */
 	struct bobj *objs;         /* every object under backups/ */
 	int nobjs, cap_objs;
+	tr_rmbatch batch;          /* WAL and chunks: removed by the thousand (rmbatch.h) */
 	int lock_active;           /* a lock younger than TR_LOCK_STALE, or of unknown age */
 	uint64_t unknown_age;      /* objects kept because the storage did not tell their age */
 	char lock_active_name[128];
@@ -99,6 +101,35 @@ static int remove_object(struct expire *e, const char *what, const char *rel, in
 		return -1;
 	}
 	return 0;
+}
+
+/* WAL and chunks, whose order of removal does not matter: in batches. */
+static int remove_batched(struct expire *e, const char *what, const char *rel, int64_t size)
+{
+	if (e->dry_run)
+		return remove_object(e, what, rel, size);
+	e->objects++;
+	e->bytes += size > 0 ? (uint64_t)size : 0;
+	tr_debug("expire: removing %s", rel);
+	if (tr_rmbatch_add(&e->batch, rel) != TR_OK) {
+		snprintf(e->err, sizeof e->err, "%s", tr_repo_error(e->repo));
+		return -1;
+	}
+	return 0;
+}
+
+static int flush_batch(struct expire *e)
+{
+	if (tr_rmbatch_flush(&e->batch) != TR_OK) {
+		snprintf(e->err, sizeof e->err, "%s", tr_repo_error(e->repo));
+		return -1;
+	}
+	return 0;
+}
+
+static void renew_lock(void *ctx)
+{
+	tr_repolock_refresh(ctx);
 }
 
 /* Decides what stays, from the newest backup down (see the top), decoding
@@ -276,7 +307,7 @@ static int expire_orphans(struct expire *e)
 
 static int remove_wal(void *ctx, const char *rel, int64_t size)
 {
-	return remove_object(ctx, "WAL", rel, size);
+	return remove_batched(ctx, "WAL", rel, size);
 }
 
 /* Each history section's WAL against its own kept backups (section.h);
@@ -286,7 +317,7 @@ static int expire_wal(struct expire *e, const tr_backupset *set)
 {
 	char err[2048];
 	if (tr_sections_expire_wal(e->repo, set, e->keep, remove_wal, e, err, sizeof err) == 0)
-		return 0;
+		return flush_batch(e);
 	if (!e->err[0])
 		snprintf(e->err, sizeof e->err, "%s", err);
 	return -1;
@@ -402,7 +433,7 @@ static int chunk_candidate(void *ctx, const tr_object_info *info)
 		return 0;
 	if (info->mtime > c->e->now - CHUNK_GRACE || age_unknown(c->e, info->mtime))
 		return 0;  /* may belong to a backup that has not written its manifest */
-	if (remove_object(c->e, "chunk", info->key, info->size) != 0) {
+	if (remove_batched(c->e, "chunk", info->key, info->size) != 0) {
 		c->failed = 1;
 		return 1;
 	}
@@ -435,6 +466,8 @@ static int expire_chunks(struct expire *e, const tr_backupset *set)
 		}
 		if (c.failed)
 			rc = -1;
+		if (rc == 0)
+			rc = flush_batch(e);
 	}
 	tr_idset_free(&s);
 	return rc;
@@ -502,6 +535,7 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	e.now = (int64_t)time(NULL);
 	int rc = tr_repo_connect(&r, &rs);
 	e.repo = r;
+	tr_rmbatch_init(&e.batch, r, renew_lock, &e.lock);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock(r, 0);
 	if (rc != TR_OK) {
@@ -527,6 +561,7 @@ int tr_cmd_expire(tr_config *cfg, int argc, char **argv)
 	else
 		tr_error("expire: %s", e.err);
 	close_manifests(&e);
+	tr_rmbatch_free(&e.batch);
 	tr_backupset_free(&set);
 	tr_backup_damages_free(&dmg);
 	tr_repo_close(r);

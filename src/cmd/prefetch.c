@@ -211,7 +211,8 @@ static void run_prefetch(const tr_repo_settings *rs, int max, uint32_t section, 
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
 		clean_spool(dirfd, name);
 		int n = pick_next(r, name, dirfd, jobs, max);
-		tr_pool *p = n ? tr_pool_start(r, n, n, fetch_job, (void *)tr_repo_wal_prefix(r), err, sizeof err) : NULL;
+		int workers = n < tr_pool_transfers(r) ? n : tr_pool_transfers(r);
+		tr_pool *p = n ? tr_pool_start(r, workers, n, fetch_job, (void *)tr_repo_wal_prefix(r), err, sizeof err) : NULL;
 		for (int i = 0; p && i < n; i++)
 			tr_pool_submit(p, &jobs[i]);
 		if (p) {

@@ -34,11 +34,13 @@
 #include "cmd/restore_conf.h"
 #include "cmd/restore_delta.h"
 #include "cmd/restore_plan.h"
+#include "cmd/restore_reuse.h"
 #include "cmd/restore_tree.h"
 #include "repo/section.h"
 #include "base/spool.h"
 #include "base/testhook.h"
 #include "base/util.h"
+#include "format/zerochunk.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -57,6 +59,9 @@ struct chunk_get {
 	char path[PATH_MAX];
 	char id[66];
 	uint64_t offset, length, stored;
+	int fresh;                /* its file was created empty: zeros need no write (zerochunk.h) */
+	tr_reuse_src *first;      /* the first reference of its id: tell the later ones (restore_reuse.h) */
+	tr_reuse_src *copy;       /* a later one: copy from the first */
 };
 
 struct restore {
@@ -76,6 +81,10 @@ struct restore {
 	tr_manifest_hdr hdr;
 	FILE *mf;
 	char file_path[PATH_MAX]; /* where the chunks of the current file go */
+	int file_fresh;           /* ... created empty by make_file, holes read as zeros */
+	tr_zerochunk zero;
+	tr_reuse *reuse;          /* chunks already written, copied instead of fetched */
+	uint64_t fetched, copied; /* under mu */
 	int in_control;
 	int delta;                /* --delta into an existing cluster (restore_delta.h) */
 	char sysid[32];           /* --delta: the system identifier the directory holds */
@@ -111,59 +120,102 @@ static const char *shown(const struct restore *rs, const char *path)
 	return strncmp(path, rs->tree.root, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
+/* The keyed id of bytes read back, on the worker's connection (restore_reuse.h). */
+static void repo_chunk_id(const void *repo, const void *data, size_t len, char out[66])
+{
+	tr_repo_chunk_id(repo, data, len, out);
+}
+
+/* A later reference of a chunk this restore wrote: copied from there.
+ * 0 done, -1 failed, 1 to fetch it after all (tr_reuse_copy). */
+static int copy_written(struct restore *rs, struct chunk_get *c, tr_repo *repo, void *buf)
+{
+	char err[1024];
+	tr_chunk_idf idf = { repo_chunk_id, repo };
+	int rc = tr_reuse_copy(rs->reuse, c->copy, &idf, c->path, c->offset, buf, err, sizeof err);
+	if (rc < 0)
+		tr_repo_set_error(repo, "%s", err);
+	c->copy = NULL;
+	if (rc == 0) {
+		pthread_mutex_lock(&rs->mu);
+		rs->bytes += c->length;
+		rs->copied++;
+		pthread_mutex_unlock(&rs->mu);
+	}
+	return rc;
+}
+
 /* --delta: whether the local file already holds this chunk, by its keyed
  * id computed here with the backup's key (buf: c->length bytes). */
-static int chunk_in_place(tr_repo *repo, const struct chunk_get *c, uint8_t *buf)
+static int chunk_in_place(struct restore *rs, tr_repo *repo, const struct chunk_get *c, void *buf)
 {
-	char id[66];
-	size_t done = 0;
-	ssize_t n = 1;
-	int fd = open(c->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	while (fd >= 0 && done < c->length && (n = pread(fd, buf + done, c->length - done, (off_t)(c->offset + done))) > 0)
-		done += (size_t)n;
-	if (fd >= 0)
-		close(fd);
-	if (done != c->length)
+	tr_chunk_idf idf = { repo_chunk_id, repo };
+	if (!tr_chunk_at(&idf, c->path, c->offset, c->length, c->id, buf))
 		return 0;
-	tr_repo_chunk_id(repo, buf, c->length, id);
-	return strcmp(id, c->id) == 0;
+	pthread_mutex_lock(&rs->mu);
+	rs->reused += c->length;
+	pthread_mutex_unlock(&rs->mu);
+	return 1;
+}
+
+/* Fetches the chunk into s and writes it (or leaves a hole of a fresh
+ * file for zeros).  0 or -1 (the connection's error). */
+static int fetch_chunk(struct restore *rs, tr_repo *repo, const struct chunk_get *c, tr_membuf *s)
+{
+	char rel[128];
+	tr_chunk_rel(c->id, rel, sizeof rel);
+	if (tr_repo_get(repo, rel, tr_mem_write, s, NULL) != TR_OK) {
+		/* tr_repo_error(repo) names the object; add the file it belongs to. */
+		char e[2048];
+		snprintf(e, sizeof e, "%s (chunk of %s)", tr_repo_error(repo), shown(rs, c->path));
+		tr_repo_set_error(repo, "%s", e);
+		return -1;
+	}
+	/* The chunk decrypted and authenticated under a key bound to its name
+	 * (format.h), so it is what backup stored under this id: the keyed id
+	 * is not recomputed here (verify does), only the length the manifest
+	 * records is checked. */
+	if (s->len != c->length) {
+		tr_repo_set_error(repo, "chunk %s of %s holds %zu bytes, the manifest says %zu", c->id,
+				  shown(rs, c->path), s->len, (size_t)c->length);
+		return -1;
+	}
+	if (c->fresh && s->len != rs->zero.len && tr_all_zero(s->data, s->len))
+		return 0;  /* a short chunk of zeros (a file's tail): left a hole; a full one has the zero id */
+	char werr[1024];
+	if (write_at(c->path, s->data, s->len, c->offset, werr, sizeof werr) != 0) {
+		tr_repo_set_error(repo, "%s", werr);
+		return -1;
+	}
+	return 0;
 }
 
 static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 {
 	struct chunk_get *c = job;
 	struct restore *rs = arg;
-	char rel[128], werr[1024];
-	tr_membuf s = { malloc(c->length ? c->length : 1), 0, c->length, 0 };
-	int rc = -1;
-	tr_chunk_rel(c->id, rel, sizeof rel);
-	if (s.data && rs->delta && chunk_in_place(repo, c, s.data)) {
-		pthread_mutex_lock(&rs->mu);
-		rs->reused += c->length;
-		pthread_mutex_unlock(&rs->mu);
-		rc = 0;
-	} else if (!s.data) {
+	int fetched = 0, rc = -1;
+	tr_membuf s = { NULL, 0, c->length, 0 };
+	if (c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)) {
+		rc = 0;  /* zeros: a hole of the new file, nothing to fetch */
+		s.len = c->length;
+	} else if (!(s.data = malloc(c->length ? c->length : 1))) {
 		tr_repo_set_error(repo, "out of memory");
-	} else if (tr_repo_get(repo, rel, tr_mem_write, &s, NULL) != TR_OK) {
-		/* tr_repo_error(repo) names the object; add the file it belongs to. */
-		char e[2048];
-		snprintf(e, sizeof e, "%s (chunk of %s)", tr_repo_error(repo), shown(rs, c->path));
-		tr_repo_set_error(repo, "%s", e);
-	} else {
-		/* The chunk decrypted and authenticated under a key bound to its
-		 * name (format.h), so it is what backup stored under this id: the
-		 * keyed id is not recomputed here (verify does), only the length
-		 * the manifest records is checked. */
-		if (s.len != c->length)
-			tr_repo_set_error(repo, "chunk %s of %s holds %zu bytes, the manifest says %zu",
-				 c->id, shown(rs, c->path), s.len, (size_t)c->length);
-		else if ((rc = write_at(c->path, s.data, s.len, c->offset, werr, sizeof werr)) != 0)
-			tr_repo_set_error(repo, "%s", werr);
+	} else if (rs->delta && chunk_in_place(rs, repo, c, s.data)) {
+		rc = 0;
+	} else if (!c->copy || (rc = copy_written(rs, c, repo, s.data)) > 0) {
+		rc = fetch_chunk(rs, repo, c, &s);
+		fetched = rc == 0;
 	}
+	if (c->first)
+		tr_reuse_done(rs->reuse, c->first, rc == 0);
+	if (c->copy)
+		tr_reuse_drop(rs->reuse, c->copy);  /* in place already, or out of memory */
 	if (rc == 0 && s.len) {
 		pthread_mutex_lock(&rs->mu);
 		rs->bytes += s.len;
-		rs->fetched_stored += c->stored;
+		rs->fetched += fetched;
+		rs->fetched_stored += fetched ? c->stored : 0;
 		pthread_mutex_unlock(&rs->mu);
 	}
 	free(s.data);
@@ -171,11 +223,17 @@ static int chunk_get_job(tr_repo *repo, void *job, void *arg)
 	return rc;
 }
 
-/* A chunk skipped after another one failed: freed here (pool.h). */
+/* A chunk skipped after another one failed: freed here (pool.h), its
+ * reuse reference given back (a later one waiting for it fails too). */
 static void chunk_get_skipped(void *job, void *arg)
 {
-	(void)arg;
-	free(job);
+	struct chunk_get *c = job;
+	struct restore *rs = arg;
+	if (c->first)
+		tr_reuse_done(rs->reuse, c->first, 0);
+	if (c->copy)
+		tr_reuse_drop(rs->reuse, c->copy);
+	free(c);
 }
 
 /* --- checks before writing --- */
@@ -380,6 +438,7 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec)
 {
 	const tr_rlink *l = tr_rtree_link_of(&rs->tree, rec->path);
 	int fd;
+	rs->file_fresh = 0;
 	if (rs->delta) {  /* kept if it is there: its chunks are compared */
 		int via_link = l && l->is_file;
 		if (!via_link && tr_delta_enter(rs->dt, rec->path, 'f', NULL, rs->err, sizeof rs->err) != 0)
@@ -409,6 +468,7 @@ static int make_file(struct restore *rs, const tr_mf_rec *rec)
 		return -1;
 	}
 	close(fd);
+	rs->file_fresh = 1;  /* empty, then extended: reads as zeros until written */
 	return 0;
 }
 
@@ -457,12 +517,15 @@ static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, 
 	snprintf(c->id, sizeof c->id, "%s", rec->chunk);
 	c->offset = *off;
 	c->length = rec->length;
+	c->fresh = rs->file_fresh;
 	c->stored = rec->stored;
 	*off += rec->length;
 	if (rs->in_control && !*control) {
-		*control = c;
+		*control = c;  /* queued last of all: never the first reference others wait for */
 		return 0;
 	}
+	if (rs->reuse && !(c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)))
+		c->copy = tr_reuse_note(rs->reuse, c->id, c->path, c->offset, c->length, &c->first);
 	if (tr_pool_submit(rs->pool, c) != 0) {
 		free(c);  /* not taken (pool.h) */
 		return -1;
@@ -644,7 +707,9 @@ static int finish(struct restore *rs, const tr_restore_plan *plan, struct chunk_
 static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 {
 	struct chunk_get *control = NULL;
-	int workers = (int)tr_config_int(rs->cfg, TR_S_PARALLEL);
+	int workers = tr_pool_transfers(rs->repo);
+	tr_repo_zerochunk(rs->repo, rs->hdr.chunk_size, &rs->zero);
+	rs->reuse = tr_reuse_new();  /* without it, every reference is fetched */
 	rs->pool = tr_pool_start(rs->repo, workers, 2 * workers, chunk_get_job, rs, rs->err, sizeof rs->err);
 	int rc = rs->pool ? 0 : -1;
 	if (rs->pool)
@@ -667,6 +732,10 @@ static int run_restore(struct restore *rs, const tr_restore_plan *plan)
 	tr_progress_end(&rs->progress);
 	tr_pool_stop(rs->pool);
 	rs->pool = NULL;
+	tr_reuse_free(rs->reuse);
+	rs->reuse = NULL;
+	tr_debug("restore: %llu chunks fetched, %llu copied from chunks this restore wrote",
+		 (unsigned long long)rs->fetched, (unsigned long long)rs->copied);
 	return rc;
 }
 

@@ -168,7 +168,7 @@ static int write_state(tr_verify *v, const char *path)
 
 static int run_phases(tr_verify *v, int *keyring_bad)
 {
-	int workers = v->parallel;
+	int workers = tr_pool_transfers(v->repo);
 	int rc = tr_verify_check_keyring(v);
 	if (rc < 0)
 		return -1;
@@ -271,7 +271,6 @@ int tr_cmd_verify(tr_config *cfg, int argc, char **argv)
 		return 1;
 	memset(&v, 0, sizeof v);
 	pthread_mutex_init(&v.mu, NULL);
-	v.parallel = (int)tr_config_int(cfg, TR_S_PARALLEL);
 	v.only = tr_config_get(cfg, TR_S_BACKUP_LABEL);
 	v.full = tr_config_get(cfg, TR_S_FULL) != NULL;
 	rc = tr_repo_connect(&r, &rs);

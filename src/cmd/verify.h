@@ -48,7 +48,6 @@ typedef struct tr_verify {
 	tr_repo *repo;
 	const char *only;           /* --backup LABEL, or NULL for every backup */
 	int full;                   /* --full, or no usable state */
-	int parallel;               /* workers decoding */
 	FILE *listing;
 	tr_vstate prev;             /* what the last run recorded */
 	int64_t watermark;          /* newest storage mtime in this listing */

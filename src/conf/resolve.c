@@ -47,6 +47,9 @@ void tr_conf_repo(const tr_config *cfg, tr_repo_settings *out)
 	out->cipher = cipher_id(tr_config_get(cfg, TR_S_CIPHER));
 	out->compress_level = (int)tr_config_int(cfg, TR_S_COMPRESS_LEVEL);
 	out->lock_timeout = tr_config_int(cfg, TR_S_LOCK_TIMEOUT);
+	out->parallel = (int)tr_config_int(cfg, TR_S_PARALLEL);
+	out->transfers = tr_config_get(cfg, TR_S_TRANSFERS) ? (int)tr_config_int(cfg, TR_S_TRANSFERS) : 0;
+	out->chunk_size = tr_config_int(cfg, TR_S_CHUNK_SIZE);
 }
 
 int tr_conf_storage(const tr_config *cfg, tr_repo_settings *out, char *err, size_t errlen)

@@ -125,9 +125,10 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 		.group = TR_G_HOST, .metavar = "DIR",
 		.doc = "`upgrade` reads a stopped cluster's identity from it; `restore` also takes it as its argument" },
 	[TR_S_PARALLEL] = { "parallel", "TOTALRECALL_PARALLEL", NULL, NULL, TR_T_INT, NULL, 1, 64, 0,
-		"transfers in flight for backup and restore (default: the number of CPUs)",
+		"threads compressing, encrypting and hashing at a time (default: the number of CPUs)",
 		.group = TR_G_HOST, .metavar = "N",
-		.doc = "also `verify`'s workers, and the threads that compress the segment `archive-put` was called for" },
+		.doc = "the CPU work of `transfers` requests in flight runs this many at a time; also `verify`'s workers "
+			"on a local disk, and the threads that compress the segment `archive-put` was called for" },
 	[TR_S_CHUNK_SIZE] = { "chunk-size", "TOTALRECALL_CHUNK_SIZE", NULL, "1MiB", TR_T_SIZE, NULL, 64 * 1024,
 		64 * MiB, 0, "size of the deduplicated pieces of data files",
 		.group = TR_G_BACKUP, .metavar = "SIZE",
@@ -202,11 +203,13 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_FULL] = { "full", NULL, NULL, NULL, TR_T_FLAG, NULL, 0, 0, 0,
 		"verify: check every object, not only those new since the last run",
 		.group = TR_G_COMMANDS },
-	[TR_S_ARCHIVE_AHEAD] = { "archive-ahead", "TOTALRECALL_ARCHIVE_AHEAD", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
-		"archive-put: also upload up to N other ready WAL files in parallel (0: off)",
+	[TR_S_ARCHIVE_AHEAD] = { "archive-ahead", "TOTALRECALL_ARCHIVE_AHEAD", NULL, NULL, TR_T_INT, NULL, 0, 64, 0,
+		"archive-put: also upload up to N other ready WAL files in parallel (0: off; default 8 on network "
+		"storage such as s3, minio and azure, 0 on fs)",
 		.group = TR_G_ARCHIVING, .metavar = "N",
-		.doc = "each one stored leaves a marker (with a MAC) in `<state-dir>/ahead/`, so that PostgreSQL's own "
-			"call for it returns at once" },
+		.doc = "their uploads wait on the network together while one file at a time compresses; on a local disk "
+			"a call already uses the CPUs, so look-ahead gains nothing there. Each one stored leaves a marker "
+			"(with a MAC) in `<state-dir>/ahead/`, so that PostgreSQL's own call for it returns at once" },
 	[TR_S_PREFETCH] = { "prefetch", "TOTALRECALL_PREFETCH", NULL, "4", TR_T_INT, NULL, 0, 64, 0,
 		"archive-get: fetch up to N following segments ahead in the background (0: off)",
 		.group = TR_G_ARCHIVING, .metavar = "N",
@@ -355,6 +358,14 @@ static const tr_setting_def defs[TR_S_COUNT] = {
 	[TR_S_STANDBY_CONNINFO] = { "standby-conninfo", "TOTALRECALL_STANDBY_CONNINFO", NULL, NULL, TR_T_STRING, NULL, 0,
 		0, TR_SF_SECRET, "backup --backup-standby: libpq connection string of the standby",
 		.group = TR_G_BACKUP, .metavar = "CONNINFO" },
+	/* transfers in flight (README: Performance) */
+	[TR_S_TRANSFERS] = { "transfers", "TOTALRECALL_TRANSFERS", NULL, NULL, TR_T_INT, NULL, 1, 256, 0,
+		"storage requests in flight for backup, restore, verify, expire and prefetch, each on a connection "
+		"of its own (default: 16 for network storage such as s3, minio and azure, at most 64 MiB of "
+		"chunks; parallel for fs)",
+		.group = TR_G_HOST, .metavar = "N",
+		.doc = "network storage answers each request after a round trip (15-40 ms on S3), so many wait together "
+			"while `parallel` threads do the CPU work; memory grows with it by about one chunk per transfer" },
 };
 
 /* Each flag its own bit: two branches once gave REPEAT and DERIVED the same. */

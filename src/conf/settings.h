@@ -101,6 +101,7 @@ enum tr_setting_id {
 	TR_S_DELTA,
 	TR_S_BACKUP_STANDBY,
 	TR_S_STANDBY_CONNINFO,
+	TR_S_TRANSFERS,
 	TR_S_COUNT
 };
 

@@ -58,6 +58,18 @@ struct piece {
 	char err[160];
 };
 
+/* The digest thread's own mapping of the whole file. */
+struct digest {
+	pthread_t thread;
+	int started;
+	uint8_t *map;
+	size_t len;
+	tr_pcomp_digest_fn fn;
+	void *ctx;
+	int done;         /* under pc->mu */
+	char err[160];    /* under pc->mu once done */
+};
+
 struct tr_pcomp {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -66,6 +78,7 @@ struct tr_pcomp {
 	int cur;  /* the piece the reader is on */
 	char err[200];
 	struct piece p[MAX_PIECES];
+	struct digest d;
 };
 
 int tr_pcomp_pieces(uint64_t size, int threads)
@@ -165,9 +178,9 @@ static const char *compress_piece(struct piece *p, ZSTD_CCtx *c, size_t *pos)
 	}
 }
 
-/* compress_piece(), with a SIGBUS on the mapping turned into an error
- * (zstd's state is abandoned, never used again: the context is freed). */
-static const char *compress_guarded(struct piece *p, ZSTD_CCtx *c, size_t *pos)
+/* fn(arg), with a SIGBUS on the mapping turned into an error (zstd's
+ * state, or the digest's, is abandoned, never used again). */
+static const char *guarded(const char *(*fn)(void *), void *arg)
 {
 	sigjmp_buf jb;
 	pthread_once(&bus_once, install_bus_handler);
@@ -176,9 +189,94 @@ static const char *compress_guarded(struct piece *p, ZSTD_CCtx *c, size_t *pos)
 		return "the file shrank while it was being read (SIGBUS on its mapping)";
 	}
 	bus_jump = &jb;
-	const char *err = compress_piece(p, c, pos);
+	const char *err = fn(arg);
 	bus_jump = NULL;
 	return err;
+}
+
+struct compress_args {
+	struct piece *p;
+	ZSTD_CCtx *c;
+	size_t *pos;
+};
+
+static const char *compress_call(void *arg)
+{
+	struct compress_args *a = arg;
+	return compress_piece(a->p, a->c, a->pos);
+}
+
+/* Hands the mapping to the digest a step at a time, dropping what it
+ * has passed. */
+static void digest_mapping(struct digest *d)
+{
+	size_t dropped = 0;
+	for (size_t off = 0; off < d->len;) {
+		size_t n = d->len - off < STEP ? d->len - off : STEP;
+		d->fn(d->ctx, d->map + off, n);
+		off += n;
+		size_t upto = off & ~(size_t)(PAGE_ALIGN - 1);
+		if (upto >= dropped + 4 * STEP) {
+			madvise(d->map + dropped, upto - dropped, MADV_DONTNEED);
+			dropped = upto;
+		}
+	}
+}
+
+static const char *digest_call(void *arg)
+{
+	digest_mapping(arg);
+	return NULL;
+}
+
+static void *digest_run(void *arg)
+{
+	tr_pcomp *pc = arg;
+	struct digest *d = &pc->d;
+	const char *err = guarded(digest_call, d);
+	munmap(d->map, d->len);
+	d->map = NULL;
+	pthread_mutex_lock(&pc->mu);
+	if (err)
+		snprintf(d->err, sizeof d->err, "%s", err);
+	d->done = 1;
+	pthread_cond_broadcast(&pc->cv);
+	pthread_mutex_unlock(&pc->mu);
+	return NULL;
+}
+
+static int digest_init(tr_pcomp *pc, int fd, size_t len, char *err, size_t errlen)
+{
+	struct digest *d = &pc->d;
+	d->len = len;
+	d->map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (d->map == MAP_FAILED) {
+		d->map = NULL;
+		snprintf(err, errlen, "cannot map the file: %s", strerror(errno));
+		return -1;
+	}
+	madvise(d->map, len, MADV_SEQUENTIAL);
+	int rc = pthread_create(&d->thread, NULL, digest_run, pc);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start a checksum thread: %s", strerror(rc));
+		return -1;
+	}
+	d->started = 1;
+	return 0;
+}
+
+int tr_pcomp_digest_wait(tr_pcomp *pc)
+{
+	if (!pc->d.fn)
+		return 0;
+	pthread_mutex_lock(&pc->mu);
+	while (!pc->d.done)
+		pthread_cond_wait(&pc->cv, &pc->mu);
+	int failed = pc->d.err[0] != '\0';
+	if (failed)
+		snprintf(pc->err, sizeof pc->err, "%s", pc->d.err);
+	pthread_mutex_unlock(&pc->mu);
+	return failed ? -1 : 0;
 }
 
 static void *piece_run(void *arg)
@@ -186,7 +284,8 @@ static void *piece_run(void *arg)
 	struct piece *p = arg;
 	ZSTD_CCtx *c = piece_cctx(p->pc->level, p->len);
 	size_t pos = 0;
-	const char *err = c ? compress_guarded(p, c, &pos) : "out of memory for a zstd context";
+	struct compress_args call = { p, c, &pos };
+	const char *err = c ? guarded(compress_call, &call) : "out of memory for a zstd context";
 	ZSTD_freeCCtx(c);
 	munmap(p->map, p->len);
 	p->map = NULL;
@@ -224,6 +323,12 @@ static int piece_init(tr_pcomp *pc, struct piece *p, int fd, uint64_t off, size_
 
 tr_pcomp *tr_pcomp_start(int fd, uint64_t size, int level, int threads, char *err, size_t errlen)
 {
+	return tr_pcomp_start_digest(fd, size, level, threads, NULL, NULL, err, errlen);
+}
+
+tr_pcomp *tr_pcomp_start_digest(int fd, uint64_t size, int level, int threads, tr_pcomp_digest_fn digest,
+				void *digest_ctx, char *err, size_t errlen)
+{
 	tr_pcomp *pc = calloc(1, sizeof *pc);
 	if (!pc) {
 		snprintf(err, errlen, "out of memory");
@@ -233,6 +338,12 @@ tr_pcomp *tr_pcomp_start(int fd, uint64_t size, int level, int threads, char *er
 	pthread_cond_init(&pc->cv, NULL);
 	pc->level = level == 0 ? 3 : level;
 	pc->n = tr_pcomp_pieces(size, threads);
+	pc->d.fn = digest;
+	pc->d.ctx = digest_ctx;
+	if (digest && digest_init(pc, fd, (size_t)size, err, errlen) != 0) {
+		tr_pcomp_free(pc);
+		return NULL;
+	}
 	uint64_t piece = size / (uint64_t)pc->n / PIECE_ALIGN * PIECE_ALIGN, off = 0;
 	for (int i = 0; i < pc->n; i++) {
 		uint64_t len = i == pc->n - 1 ? size - off : piece;
@@ -309,6 +420,10 @@ void tr_pcomp_free(tr_pcomp *pc)
 			munmap(p->map, p->len);
 		free(p->out);
 	}
+	if (pc->d.started)
+		pthread_join(pc->d.thread, NULL);
+	else if (pc->d.map)
+		munmap(pc->d.map, pc->d.len);
 	pthread_cond_destroy(&pc->cv);
 	pthread_mutex_destroy(&pc->mu);
 	free(pc);

@@ -11,6 +11,12 @@
  * (they stay in the page cache), so a thread holds about 4 MiB of input,
  * its zstd context and its compressed output; piece i > 0 keeps its output
  * until the pieces before it have been read.
+ *
+ * Optionally one more thread hands the whole file, in order, to a digest
+ * (archive-put's keyed checksum) while the pieces compress, from a
+ * mapping of its own: the file is read once, and the checksum is known
+ * about when the compressed stream is, so a driver that needs it before
+ * it sends (object metadata) does not wait for a separate pass.
  */
 #ifndef TR_PCOMPRESS_H
 #define TR_PCOMPRESS_H
@@ -30,6 +36,17 @@ int tr_pcomp_pieces(uint64_t size, int threads);
  * meanwhile) at zstd level (0 = 3) in tr_pcomp_pieces() pieces.  NULL with
  * a message in err when the file cannot be mapped or a thread not started. */
 tr_pcomp *tr_pcomp_start(int fd, uint64_t size, int level, int threads, char *err, size_t errlen);
+
+/* Feeds bytes to a digest, in file order. */
+typedef void (*tr_pcomp_digest_fn)(void *ctx, const void *data, size_t len);
+
+/* The same, with a thread that hands every byte of the file to digest
+ * (called from that thread only) while the pieces compress. */
+tr_pcomp *tr_pcomp_start_digest(int fd, uint64_t size, int level, int threads, tr_pcomp_digest_fn digest,
+				void *digest_ctx, char *err, size_t errlen);
+/* Waits until the digest has seen the whole file: 0, or -1 when reading
+ * the file failed (tr_pcomp_error).  0 at once without a digest. */
+int tr_pcomp_digest_wait(tr_pcomp *pc);
 
 /* A tr_read_fn: the zstd stream, pieces in order; 0 at the end, -1 when a
  * piece failed (tr_pcomp_error). */

@@ -1,6 +1,8 @@
 /* pool.c - worker threads over a bounded job queue (see pool.h). */
 #include "config.h"
 #include "repo/pool.h"
+#include "format/cpugate.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -28,12 +30,30 @@ struct tr_pool {
 	void *arg;
 	int nworkers;
 	struct worker *workers;
+	tr_cpugate *cpu;        /* more workers than `parallel`: their CPU work waits here */
+	int own_cpu;            /* the pool made it (else the caller's) */
 };
 
 int tr_pool_default_workers(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 32 ? 32 : (int)n;
+}
+
+int tr_pool_transfers(tr_repo *r)
+{
+	const tr_repo_settings *s = tr_repo_settings_of(r);
+	int parallel = s->parallel > 0 ? s->parallel : 1;
+	if (s->transfers > 0)
+		return s->transfers;
+	if (!(tr_repo_caps(r) & TR_CAP_REMOTE))
+		return parallel;
+	/* Each transfer holds about a chunk (pool.h): the default keeps that
+	 * within TR_POOL_CHUNK_BUDGET, never below parallel. */
+	int64_t chunk = s->chunk_size;
+	int64_t fit = chunk > 0 ? TR_POOL_CHUNK_BUDGET / chunk : TR_POOL_REMOTE_TRANSFERS;
+	int n = fit < TR_POOL_REMOTE_TRANSFERS ? (int)fit : TR_POOL_REMOTE_TRANSFERS;
+	return n > parallel ? n : parallel;
 }
 
 void tr_pool_set_error(tr_pool *p, const char *msg)
@@ -89,6 +109,7 @@ static int start_worker(tr_pool *p, struct worker *w, const tr_repo *like, char 
 		w->repo = NULL;
 		return -1;
 	}
+	tr_repo_use_cpugate(w->repo, p->cpu);
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		snprintf(err, errlen, "cannot start a worker thread");
 		tr_repo_close(w->repo);
@@ -99,8 +120,23 @@ static int start_worker(tr_pool *p, struct worker *w, const tr_repo *like, char 
 	return 0;
 }
 
+static tr_pool *start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg, tr_cpugate *gate,
+		      char *err, size_t errlen);
+
 tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
 		       char *err, size_t errlen)
+{
+	return start(like, n, queue_len, fn, arg, NULL, err, errlen);
+}
+
+tr_pool *tr_pool_start_gated(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg, tr_cpugate *gate,
+			     char *err, size_t errlen)
+{
+	return start(like, n, queue_len, fn, arg, gate, err, errlen);
+}
+
+static tr_pool *start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg, tr_cpugate *gate,
+		      char *err, size_t errlen)
 {
 	tr_pool *p = calloc(1, sizeof *p);
 	if (!p || !(p->queue = calloc((size_t)queue_len, sizeof *p->queue)) ||
@@ -119,6 +155,16 @@ tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, 
 	p->fn = fn;
 	p->arg = arg;
 	p->nworkers = n;
+	int parallel = tr_repo_settings_of(like)->parallel;
+	p->cpu = gate;
+	p->own_cpu = !gate && parallel > 0 && n > parallel;
+	if (p->own_cpu && !(p->cpu = tr_cpugate_new(parallel))) {
+		snprintf(err, errlen, "out of memory");
+		tr_pool_stop(p);
+		return NULL;
+	}
+	tr_debug("pool: %d worker%s, each with a connection of its own, %d at a time on the CPUs", n,
+		 n == 1 ? "" : "s", p->cpu ? tr_cpugate_slots(p->cpu) : n);
 	for (int i = 0; i < n; i++)
 		if (start_worker(p, &p->workers[i], like, err, errlen) != 0) {
 			tr_pool_stop(p);
@@ -192,6 +238,11 @@ void tr_pool_stop(tr_pool *p)
 			pthread_join(p->workers[i].thread, NULL);
 			tr_repo_close(p->workers[i].repo);
 		}
+	if (p->own_cpu) {
+		tr_debug("pool: at most %d of %d workers were on the CPUs at a time", tr_cpugate_peak(p->cpu),
+			 p->nworkers);
+		tr_cpugate_free(p->cpu);
+	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->not_empty);
 	pthread_cond_destroy(&p->not_full);

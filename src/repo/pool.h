@@ -4,6 +4,15 @@
  * blocks when the queue is full, so memory stays bounded by the number of
  * workers and the queue length, never by the amount of work.
  *
+ * Transfers and CPUs: the number of workers is the number of storage
+ * requests in flight (tr_pool_transfers()).  With more workers than
+ * `parallel`, their CPU work (encoding and decoding in repo.c, hashing
+ * bracketed by tr_repo_cpu_enter/leave) goes through a gate of `parallel`
+ * slots (format/cpugate.h), so many requests wait on the network while no more
+ * than `parallel` threads compress, encrypt or hash.  A worker's
+ * connection stays open from start to stop, so a driver that keeps its
+ * connection alive (s3, azure) reuses it for every request.
+ *
  * Ownership of jobs, the one rule every user follows:
  *  - a job given to tr_pool_submit() that returns 0 belongs to the pool
  *    until the pool hands it back, exactly once: to fn (the job runs) or,
@@ -33,6 +42,11 @@ typedef void (*tr_release_fn)(void *job, void *arg);
  * NULL with err on failure. */
 tr_pool *tr_pool_start(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
 		       char *err, size_t errlen);
+/* The same, the workers' CPU work going through the caller's gate (which
+ * outlives the pool) whatever n is. */
+struct tr_cpugate;
+tr_pool *tr_pool_start_gated(const tr_repo *like, int n, int queue_len, tr_job_fn fn, void *arg,
+			     struct tr_cpugate *gate, char *err, size_t errlen);
 /* Sets the release function; before the first tr_pool_submit(). */
 void tr_pool_on_skip(tr_pool *p, tr_release_fn release);
 /* Queues a job (blocks while the queue is full).  -1 once a job failed:
@@ -53,5 +67,12 @@ void tr_pool_set_error(tr_pool *p, const char *msg);
 /* Stops the workers (after tr_pool_wait) and frees the pool. */
 void tr_pool_stop(tr_pool *p);
 int tr_pool_default_workers(void);
+
+#define TR_POOL_REMOTE_TRANSFERS 16        /* default transfers on network storage */
+#define TR_POOL_CHUNK_BUDGET (64ll << 20)  /* ... as long as that many chunks fit in this */
+/* The workers (transfers in flight) for r's commands: the transfers
+ * setting, else TR_POOL_REMOTE_TRANSFERS on a driver with TR_CAP_REMOTE
+ * (fewer if chunk-size is large), else parallel. */
+int tr_pool_transfers(tr_repo *r);
 
 #endif

@@ -5,6 +5,7 @@
 #include "base/assert.h"
 #include "repo/repo_internal.h"
 #include "format/checksum.h"
+#include "format/cpugate.h"
 #include "base/log.h"
 #include "base/statedir.h"
 #include "base/testhook.h"
@@ -246,6 +247,11 @@ void tr_repo_chunk_id(const tr_repo *r, const void *data, size_t len, char out[6
 	tr_chunk_id(&r->keys, data, len, out);
 }
 
+void tr_repo_zerochunk(const tr_repo *r, uint64_t len, tr_zerochunk *z)
+{
+	tr_zerochunk_init(z, &r->keys, len);
+}
+
 tr_checksum *tr_repo_chunk_hasher(const tr_repo *r) { return tr_chunk_hasher_new(&r->keys); }
 tr_checksum *tr_repo_checksum(const tr_repo *r) { return tr_checksum_new(&r->keys); }
 
@@ -357,6 +363,14 @@ static int drv_remove(tr_repo *r, const char *key)
 	return rc != TR_OK ? rc : conn_leave(r, c, r->ld.drv->remove(c, key));
 }
 
+static int drv_remove_many(tr_repo *r, const char *const *keys, size_t n)
+{
+	tr_conn *c;
+	size_t failed = 0;
+	int rc = conn_enter(r, &c);
+	return rc != TR_OK ? rc : conn_leave(r, c, r->ld.drv->remove_many(c, keys, n, &failed));
+}
+
 /* --- encoded transfers --- */
 
 static void logical_name(const tr_repo *r, const char *rel, char *out, size_t outlen)
@@ -364,22 +378,106 @@ static void logical_name(const tr_repo *r, const char *rel, char *out, size_t ou
 	snprintf(out, outlen, "%s/%s", r->dbid, rel);
 }
 
-/* The crash tests also stop a put with its body half sent, and with the
- * body complete but not yet committed by the driver. */
-struct hooked_src {
+/* The body of a put.  The encoder is made at the first read, after
+ * waiting for a slot of the connection's CPU gate if it has one (and
+ * borrowing its scratch), and freed at the end of the body, when the slot
+ * goes back: a driver that reads a body whole before it sends it (S3 and
+ * Azure, up to one part) then waits on the network holding no slot.  The
+ * crash tests also stop a put with its body half sent, and with the body
+ * complete but not yet committed by the driver. */
+struct put_src {
+	tr_repo *r;
+	const char *name;
+	tr_enc_opts opts;
+	tr_read_fn src;
+	void *ctx;
 	tr_enc *enc;
-	int started, ended;
+	enum { BODY_NEW, BODY_READING, BODY_ENDED, BODY_FAILED } state;
+	tr_xfer x;
+	char err[512];
 };
 
-static ssize_t hooked_read(void *ctx, void *buf, size_t len)
+static int start_encoder(struct put_src *h)
 {
-	struct hooked_src *h = ctx;
-	if (!h->started++)
+	tr_repo *r = h->r;
+	tr_repo_cpu_enter(r);
+	if (r->slot) {
+		h->opts.scratch = tr_cpuslot_scratch(r->slot);
+	} else {
+		if (!r->enc.scratch)  /* a connection is used by one thread at a time */
+			r->enc.scratch = tr_enc_scratch_new();
+		h->opts.scratch = r->enc.scratch;
+	}
+	h->enc = tr_enc_new(&r->keys, h->name, &h->opts, h->src, h->ctx);
+	if (!h->enc) {
+		snprintf(h->err, sizeof h->err, "out of memory");
+		tr_repo_cpu_leave(r);
+		return -1;
+	}
+	return 0;
+}
+
+static void end_encoder(struct put_src *h)
+{
+	if (!h->enc)
+		return;
+	h->x.plain = tr_enc_bytes_in(h->enc);
+	h->x.stored = tr_enc_bytes_out(h->enc);
+	if (h->state == BODY_FAILED)
+		snprintf(h->err, sizeof h->err, "%s", tr_enc_error(h->enc));
+	tr_enc_free(h->enc);
+	h->enc = NULL;
+	tr_repo_cpu_leave(h->r);
+}
+
+static ssize_t put_read(void *ctx, void *buf, size_t len)
+{
+	struct put_src *h = ctx;
+	if (h->state == BODY_NEW) {
 		tr_testhook_op();
+		h->state = start_encoder(h) == 0 ? BODY_READING : BODY_FAILED;
+	}
+	if (h->state != BODY_READING)
+		return h->state == BODY_ENDED ? 0 : -1;
 	ssize_t n = tr_enc_read(h->enc, buf, len);
-	if (n == 0 && !h->ended++)
+	if (n > 0)
+		return n;
+	h->state = n == 0 ? BODY_ENDED : BODY_FAILED;
+	end_encoder(h);
+	if (n == 0)
 		tr_testhook_op();
 	return n;
+}
+
+void tr_repo_cpu_enter(tr_repo *r)
+{
+	if (r->cpu && r->cpu_depth++ == 0)
+		r->slot = tr_cpugate_enter(r->cpu);
+}
+
+void tr_repo_cpu_leave(tr_repo *r)
+{
+	if (r->cpu && --r->cpu_depth == 0) {
+		tr_cpugate_leave(r->cpu, r->slot);
+		r->slot = NULL;
+	}
+}
+
+int tr_repo_cpu_held(const tr_repo *r)
+{
+	return r->cpu_depth > 0;
+}
+
+void tr_repo_cpu_release(tr_repo *r)
+{
+	while (r->cpu_depth)
+		tr_repo_cpu_leave(r);
+}
+
+void tr_repo_use_cpugate(tr_repo *r, struct tr_cpugate *gate)
+{
+	TR_ASSERT(r->cpu_depth == 0);
+	r->cpu = gate;
 }
 
 unsigned tr_repo_caps(tr_repo *r)
@@ -442,26 +540,15 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 	if (rc != TR_OK)
 		return rc;
 	logical_name(r, rel, name, sizeof name);
-	if (!r->enc.scratch)  /* a connection is used by one thread at a time */
-		r->enc.scratch = tr_enc_scratch_new();
-	tr_enc_opts o = *opts;
-	o.scratch = r->enc.scratch;
-	tr_enc *enc = tr_enc_new(&r->keys, name, &o, src, ctx);
-	if (!enc) {
-		set_err(r, "out of memory");
-		return TR_ENOMEM;
-	}
-	struct hooked_src hs = { enc, 0, 0 };
-	tr_put_args a = { hooked_read, &hs, -1, flags, checksum };
+	struct put_src h = { r, name, *opts, src, ctx, NULL, BODY_NEW, { 0, 0 }, "" };
+	tr_put_args a = { put_read, &h, -1, flags, checksum };
 	tr_testhook_op();
 	rc = tr_repo_drv_put(r, key, &a);
+	end_encoder(&h);  /* a driver that stopped reading early */
 	if (rc == TR_ECALLBACK)
-		set_err(r, "%s: %s", key, tr_enc_error(enc));
-	if (x) {
-		x->plain = tr_enc_bytes_in(enc);
-		x->stored = tr_enc_bytes_out(enc);
-	}
-	tr_enc_free(enc);
+		set_err(r, "%s: %s", key, h.err);
+	if (x)
+		*x = h.x;
 	return rc;
 }
 
@@ -543,12 +630,32 @@ static int keyed_write(void *ctx, const void *buf, size_t len)
 	return len ? tr_dec_write(k->dec, buf, len) : 0;
 }
 
+/* The sink a driver's get() writes to: decoding is CPU work, done
+ * holding a slot of the connection's CPU gate, if any, one piece of the
+ * body at a time, never while the driver waits for the next bytes. */
+struct gated_sink {
+	tr_repo *r;
+	tr_write_fn fn;
+	void *ctx;
+};
+
+static int gated_write(void *ctx, const void *buf, size_t len)
+{
+	struct gated_sink *g = ctx;
+	tr_repo_cpu_enter(g->r);
+	int rc = g->fn(g->ctx, buf, len);
+	tr_repo_cpu_leave(g->r);
+	return rc;
+}
+
 /* The status of a transfer through a keyed decoder; fills x. */
 static int keyed_finish(tr_repo *r, struct keyed_dec *k, const char *key, int rc, tr_xfer *x)
 {
+	tr_repo_cpu_enter(r);
 	if (rc == TR_OK && !k->dec && start_decoder(k) != 0 && k->nomem)
 		rc = TR_ENOMEM;
 	int st = !k->dec ? TR_FMT_OK : rc == TR_OK ? tr_dec_finish(k->dec) : tr_dec_status(k->dec);
+	tr_repo_cpu_leave(r);
 	if (k->nomem) {
 		set_err(r, "out of memory");
 		rc = TR_ENOMEM;
@@ -593,8 +700,9 @@ int tr_repo_get(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx, tr_xfe
 	}
 	logical_name(r, rel, name, sizeof name);
 	struct keyed_dec k = { &r->keys, name, sink, ctx, { 0 }, 0, NULL, 0 };
+	struct gated_sink g = { r, keyed_write, &k };
 	tr_testhook_op();
-	int rc = keyed_finish(r, &k, key, tr_repo_drv_get(r, key, keyed_write, &k), x);
+	int rc = keyed_finish(r, &k, key, tr_repo_drv_get(r, key, gated_write, &g), x);
 	return rc == TR_ENOENT ? confirm_absent(r, key) : rc;
 }
 
@@ -647,8 +755,9 @@ int tr_repo_get_raw(tr_repo *r, const char *rel, tr_write_fn sink, void *ctx)
 	tr_repo_key(r, rel, key, sizeof key);
 	logical_name(r, rel, name, sizeof name);
 	struct tee t = { sink, ctx, { &r->keys, name, discard, NULL, { 0 }, 0, NULL, 0 } };
+	struct gated_sink g = { r, tee_write, &t };
 	tr_testhook_op();
-	int rc = keyed_finish(r, &t.k, key, tr_repo_drv_get(r, key, tee_write, &t), NULL);
+	int rc = keyed_finish(r, &t.k, key, tr_repo_drv_get(r, key, gated_write, &g), NULL);
 	return rc == TR_ENOENT ? confirm_absent(r, key) : rc;
 }
 
@@ -667,6 +776,43 @@ int tr_repo_remove(tr_repo *r, const char *rel)
 	tr_repo_key(r, rel, key, sizeof key);
 	tr_testhook_op();
 	return drv_remove(r, key);
+}
+
+/* One driver call for up to TR_REMOVE_MANY_MAX names. */
+static int remove_batch(tr_repo *r, const char *const *rels, size_t n)
+{
+	char *keys = malloc(n * (TR_KEY_MAX + 1));
+	const char **v = malloc(n * sizeof *v);
+	int rc = keys && v ? TR_OK : TR_ENOMEM;
+	for (size_t i = 0; rc == TR_OK && i < n; i++) {
+		v[i] = keys + i * (TR_KEY_MAX + 1);
+		if (tr_repo_key(r, rels[i], keys + i * (TR_KEY_MAX + 1), TR_KEY_MAX + 1) != 0) {
+			set_err(r, "object name too long: %s", rels[i]);
+			rc = TR_EINVAL;
+		}
+	}
+	if (rc == TR_OK) {
+		tr_testhook_op();
+		rc = drv_remove_many(r, v, n);
+	} else if (rc == TR_ENOMEM) {
+		set_err(r, "out of memory");
+	}
+	free(keys);
+	free(v);
+	return rc;
+}
+
+int tr_repo_remove_many(tr_repo *r, const char *const *rels, size_t n)
+{
+	int rc = TR_OK;
+	if (!TR_DRIVER_HAS(r->ld.drv, remove_many)) {
+		for (size_t i = 0; rc == TR_OK && i < n; i++)
+			rc = tr_repo_remove(r, rels[i]);
+		return rc;
+	}
+	for (size_t i = 0; rc == TR_OK && i < n; i += TR_REMOVE_MANY_MAX)
+		rc = remove_batch(r, rels + i, n - i < TR_REMOVE_MANY_MAX ? n - i : TR_REMOVE_MANY_MAX);
+	return rc;
 }
 
 struct rel_list {

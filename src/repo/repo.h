@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "format/checksum.h"
+#include "format/zerochunk.h"
 #include "totalrecall/driver.h"
 
 /* Beyond the driver's TR_* statuses: */
@@ -78,6 +79,10 @@ typedef struct tr_repo_settings {
 	int cipher;                /* TR_CIPHER_* (format.h) of new objects */
 	int compress_level;        /* zstd level of new objects */
 	int64_t lock_timeout;      /* seconds to wait for the repository lock (repolock.h) */
+	/* a command's pool of connections (pool.h): */
+	int parallel;              /* threads doing CPU work at a time (format/cpugate.h) */
+	int transfers;             /* storage requests in flight; 0: by the driver (tr_pool_transfers) */
+	int64_t chunk_size;        /* the chunk-size setting: the default transfers fit a memory budget */
 } tr_repo_settings;
 
 /* --- the connection --- */
@@ -169,6 +174,8 @@ int tr_repo_key(const tr_repo *r, const char *rel, char *out, size_t outlen);
 void tr_repo_chunk_id(const tr_repo *r, const void *data, size_t len, char out[66]);
 /* The same over a stream: tr_checksum_update, then tr_chunk_hasher_final. */
 tr_checksum *tr_repo_chunk_hasher(const tr_repo *r);
+/* The id of a chunk of len zeros, to tell one by a scan (zerochunk.h). */
+void tr_repo_zerochunk(const tr_repo *r, uint64_t len, tr_zerochunk *z);
 /* The keyed checksum of plaintext stored with an object (checksum.h). */
 tr_checksum *tr_repo_checksum(const tr_repo *r);
 
@@ -228,6 +235,26 @@ int tr_repo_put(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned
  * x->plain counts the source's bytes, so the caller sets it. */
 int tr_repo_put_zstd(tr_repo *r, const char *rel, tr_read_fn src, void *ctx, unsigned flags,
 		     const char *checksum, tr_xfer *x);
+/* Brackets CPU work (hashing, say) on a connection with a CPU gate: at
+ * most `parallel` threads are inside at a time (format/cpugate.h).  Nests;
+ * does nothing without a gate.  Encoding and decoding in tr_repo_put/get
+ * do it themselves, and never while they wait on storage. */
+void tr_repo_cpu_enter(tr_repo *r);
+void tr_repo_cpu_leave(tr_repo *r);
+/* Whether r holds a slot of its gate (inside tr_repo_cpu_enter). */
+int tr_repo_cpu_held(const tr_repo *r);
+/* Gives the slot back however deeply r entered (a caller that failed
+ * before the matching tr_repo_cpu_leave). */
+void tr_repo_cpu_release(tr_repo *r);
+/* r's CPU work goes through gate (NULL: none) from now on; not while r
+ * holds a slot.  The gate outlives r's use of it (pool.c gives each
+ * worker the pool's; archive-put's look-ahead shares one with its call). */
+struct tr_cpugate;
+void tr_repo_use_cpugate(tr_repo *r, struct tr_cpugate *gate);
+/* Removes many relative names, in batches the driver can take at once
+ * (remove_many), else one by one; an absent object counts as removed.
+ * TR_OK, or a status with the error naming an object left in place. */
+int tr_repo_remove_many(tr_repo *r, const char *const *rels, size_t n);
 /* Makes the batched puts of this connection durable.  Not from inside a
  * driver callback while batched puts wait (TR_EINVAL). */
 int tr_repo_sync(tr_repo *r);

@@ -35,6 +35,11 @@ struct tr_repo {
 	char wal[24];           /* its WAL prefix: "wal/", or "wal-<N>/" for section N >= 2 */
 	tr_enc_opts enc;        /* enc.scratch: this connection's, made on first put */
 	char err[2048];         /* last error, one line */
+	/* A pool worker among more transfers than CPUs (pool.h): its CPU work
+	 * waits for a slot of this gate, whose scratch encoders borrow. */
+	struct tr_cpugate *cpu;
+	struct tr_cpuslot *slot;   /* held while cpu_depth > 0 */
+	int cpu_depth;
 };
 
 #define TR_RING_MAIN "keyring"

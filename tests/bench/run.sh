@@ -14,26 +14,35 @@
 #
 # What is measured, for a local-disk repository and then for the same moto S3
 # server (https through stunnel, self-signed: pgBackRest 2.45 speaks only TLS
-# to S3, and fails on moto's own --ssl server):
+# to S3, and fails on moto's own --ssl server) behind a latency proxy that
+# adds BENCH_S3_DELAYS milliseconds (default 25: real S3 answers in 15-40)
+# to every request, one S3 profile per delay ("0 25 60" measures three):
 #   * archive-put / archive-push of the same real WAL segments (generated once
 #     with pgbench, hard-linked into a pg_wal-like directory), one call at a
 #     time with a single .ready file, as PostgreSQL's archiver does when it
 #     keeps up: median and p95 ms per call;
 #   * a burst: all segments .ready at once, one call per file in order (as the
 #     archiver does when behind).  TotalRecall with its default look-ahead
-#     (archive-ahead=4) and with archive-ahead=0; pgBackRest with
+#     (8 on S3, none on fs) and with archive-ahead=0; pgBackRest with
 #     archive-async=y, spool-path, process-max=P (its documented async set-up);
 #   * full backup, a second backup after a contiguous 1% of aid changed
 #     (pgBackRest: its default type, incr), restore of that second backup;
-#   * peak RSS of every call (/usr/bin/time -v), and the bytes stored.
-# Tool settings: TotalRecall defaults (parallel = nproc, zstd 3, AES-256-GCM);
+#     against S3 also pgBackRest with process-max=16;
+#   * peak RSS and CPU time of every call (/usr/bin/time -v), the bytes
+#     stored, and on S3 the requests each call made (moto's log) with their
+#     cost at S3 Standard prices.
+# Tool settings: TotalRecall defaults (parallel = nproc, zstd 3, AES-256-GCM;
+# transfers 16 and archive-ahead 8 on S3, transfers = parallel and no
+# look-ahead on fs);
 # pgBackRest compress-type=zst (default level), repo1-cipher-type=aes-256-cbc,
 # process-max=nproc, start-fast=y (TotalRecall's backup also asks for a fast
 # checkpoint).  Every measure starts from an empty repository.
 #
 # Environment: BENCH_QUICK=1, BENCH_RUNS, BENCH_S3_RUNS (1), BENCH_SEGMENTS, BENCH_SCALE,
 # BENCH_RSS_SCALE (0 skips the large-database RSS check), BENCH_S3=0 (skip S3),
-# BENCH_DIR (work directory, default /var/tmp/trbench), BENCH_KEEP=1.
+# BENCH_S3_DELAYS ("25"; "0 25 60" for three S3 profiles), BENCH_LOCAL=0 (skip
+# the local-disk rows), BENCH_DIR (work directory, default /var/tmp/trbench),
+# BENCH_KEEP=1.
 set -Eeuo pipefail
 
 SELF=$(readlink -f "$0")
@@ -60,32 +69,46 @@ if [ "${1:-}" != "--inner" ]; then
 	# self-signed certificate; without stunnel, moto's --ssl is tried.
 	MOTO_PID="" TLS_PID=""
 	free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+	# Real S3 answers in 15-40 ms, moto on loopback in about 1: a latency
+	# proxy (latency_proxy.py) in front of the TLS front-end delays every
+	# byte a client sends by the current delay (BENCH_S3_DELAYS, the file
+	# $BENCH_DIR/s3-delay-ms), TLS handshakes included.  moto logs every
+	# request it answers: the inner part counts them per command.
+	LAT_PID=""
 	if [ "${BENCH_S3:-1}" = 1 ]; then
-		BENCH_S3PORT=$(free_port)
-		export BENCH_S3PORT
+		BENCH_MOTO_PORT=$(free_port) tls_port=$(free_port)
+		export BENCH_MOTO_PORT BENCH_MOTO_LOG=$BENCH_DIR/moto.log
+		moto_server -H 127.0.0.1 -p "$BENCH_MOTO_PORT" >"$BENCH_MOTO_LOG" 2>&1 &
+		MOTO_PID=$!
 		if command -v stunnel4 >/dev/null; then
-			moto_port=$(free_port)
-			moto_server -H 127.0.0.1 -p "$moto_port" >"$BENCH_DIR/moto.log" 2>&1 &
-			MOTO_PID=$!
 			mkdir -p "$BENCH_DIR/tls"
 			openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=127.0.0.1 \
 				-keyout "$BENCH_DIR/tls/key.pem" -out "$BENCH_DIR/tls/cert.pem" >/dev/null 2>&1
 			printf 'foreground = yes\npid =\n[s3]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
-				"$BENCH_S3PORT" "$moto_port" "$BENCH_DIR/tls/cert.pem" "$BENCH_DIR/tls/key.pem" >"$BENCH_DIR/tls/stunnel.conf"
+				"$tls_port" "$BENCH_MOTO_PORT" "$BENCH_DIR/tls/cert.pem" "$BENCH_DIR/tls/key.pem" >"$BENCH_DIR/tls/stunnel.conf"
 			stunnel4 "$BENCH_DIR/tls/stunnel.conf" >"$BENCH_DIR/stunnel.log" 2>&1 &
 			TLS_PID=$!
 			export BENCH_S3_TLS="stunnel4 in front of moto_server (http)"
 		else
-			moto_server -H 127.0.0.1 -p "$BENCH_S3PORT" -s >"$BENCH_DIR/moto.log" 2>&1 &
-			MOTO_PID=$!
-			export BENCH_S3_TLS="moto_server --ssl"
+			echo "run.sh: stunnel4 is missing (tests/install-deps.sh bench): pgBackRest speaks only https to S3" >&2
+			exit 2
 		fi
-		trap 'for p in $MOTO_PID $TLS_PID; do kill "$p" 2>/dev/null; done' EXIT
+		echo "${BENCH_S3_DELAYS:-25}" | awk '{print $1}' >"$BENCH_DIR/s3-delay-ms"
+		rm -f "$BENCH_DIR/lat.port"
+		/usr/bin/python3 "$SRC/tests/bench/latency_proxy.py" --upstream "127.0.0.1:$tls_port" \
+			--delay-file "$BENCH_DIR/s3-delay-ms" --ready-file "$BENCH_DIR/lat.port" >"$BENCH_DIR/latency.log" 2>&1 &
+		LAT_PID=$!
+		for _ in $(seq 100); do [ -s "$BENCH_DIR/lat.port" ] && break; sleep 0.1; done
+		BENCH_S3PORT=$(cat "$BENCH_DIR/lat.port" 2>/dev/null || echo 0)
+		export BENCH_S3PORT
+		chmod 644 "$BENCH_MOTO_LOG"
+		trap 'for p in $MOTO_PID $TLS_PID $LAT_PID; do kill "$p" 2>/dev/null; done' EXIT
 	fi
 	rc=0
 	if [ "$(id -u)" = 0 ]; then
 		id trbench >/dev/null 2>&1 || useradd --system --home-dir "$BENCH_DIR" --shell /bin/bash trbench
 		chown trbench: "$BENCH_DIR"
+		[ -f "$BENCH_DIR/s3-delay-ms" ] && chown trbench: "$BENCH_DIR/s3-delay-ms"
 		# PostgreSQL refuses root: everything else runs as trbench.
 		envs=(PATH="$PATH" HOME="$BENCH_DIR" LANG=C.UTF-8)
 		while IFS= read -r -d '' kv; do envs+=("$kv"); done < <(env -0 | grep -zE '^BENCH_')
@@ -93,11 +116,11 @@ if [ "${1:-}" != "--inner" ]; then
 	else
 		bash "$SELF" --inner || rc=$?
 	fi
-	for p in $MOTO_PID $TLS_PID; do
+	for p in $MOTO_PID $TLS_PID $LAT_PID; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	MOTO_PID="" TLS_PID=""
+	MOTO_PID="" TLS_PID="" LAT_PID=""
 	if [ -f "$BENCH_DIR/out/results.md" ]; then
 		cp "$BENCH_DIR/out/results.md" "$BENCH_DIR/out/results.csv" "$BENCH_DIR/out/results-summary.csv" "$OUT_DIR/"
 		echo "wrote $OUT_DIR/results.md and $OUT_DIR/results.csv"
@@ -127,7 +150,7 @@ TRBIN=$SRC/src/totalrecall
 PGDATA=$B/pg/data
 mkdir -p "$B"/{pg,log,out,walsrc,walset/pg_wal/archive_status,repo-tr,repo-pgbr,pgbr-log,pgbr-lock,pgbr-spool,trstate}
 RAW=$B/out/results.csv
-echo "measure,tool,storage,run,item,ms,rss_kb,rc,bytes" >"$RAW"
+echo "measure,tool,storage,run,item,ms,rss_kb,rc,bytes,req_put,req_get,req_del,cpu_s" >"$RAW"
 LOG=$B/log/bench.log
 note() { printf '[%s] %s\n' "$(date +%T)" "$*" | tee -a "$LOG" >&2; }
 
@@ -164,12 +187,13 @@ tr_env() { # STORAGE TAG [ahead]
 	fi
 	if [ -n "\${3:-}" ]; then export TOTALRECALL_ARCHIVE_AHEAD=\$3; else unset TOTALRECALL_ARCHIVE_AHEAD; fi
 }
-pgbr_cmd() { # STORAGE TAG: sets PGBR=(pgbackrest ...)
+pgbr_cmd() { # STORAGE TAG [PROCESS-MAX]: sets PGBR=(pgbackrest ...)
 	if [ "\$1" = local ]; then
 		PGBR=(pgbackrest --config=\$B/pgbr-local.conf --stanza=bench --repo1-path=\$B/repo-pgbr/\$2)
 	else
 		PGBR=(pgbackrest --config=\$B/pgbr-s3.conf --stanza=bench --repo1-path=/pgbr/\$2)
 	fi
+	[ -z "\${3:-}" ] || PGBR+=(--process-max=\$3)
 }
 EOF
 # (Its name contains "archive-put" and "pgbackrest", which `totalrecall check`
@@ -244,19 +268,38 @@ TIME_OUT=$B/time.txt
 LAST_MS=0
 LAST_RSS=0
 LAST_RC=0
+# moto logs one line per request it answers ("GET /bench?list-type=2&...
+# HTTP/1.1" 200 -); requests_since LINE prints the counts of the lines
+# after LINE by S3's price tiers: "PUT,GET,DELETE" where PUT counts PUT,
+# POST, COPY and LIST (ListObjectsV2: a GET of the bucket), GET counts GET
+# and HEAD of objects, DELETE is free.
+MOTO_LOG=${BENCH_MOTO_LOG:-/dev/null}
+log_lines() { wc -l <"$MOTO_LOG" 2>/dev/null || echo 0; }
+requests_since() {
+	tail -n +"$(($1 + 1))" "$MOTO_LOG" 2>/dev/null | awk '
+		/"(PUT|POST) \// { put++; next }
+		/"GET \/[^\/ ?]+\/?\?/ { put++; next }
+		/"(GET|HEAD) \// { get++; next }
+		/"DELETE \// { del++ }
+		END { printf "%d,%d,%d", put, get, del }'
+}
 # timed MEASURE TOOL STORAGE RUN ITEM CMD...: one row in the raw CSV.
 timed() {
-	local m=$1 t=$2 s=$3 r=$4 i=$5
+	local m=$1 t=$2 s=$3 r=$4 i=$5 l0=0 req=",,"
 	shift 5
 	local t0 t1
 	LAST_RC=0
+	[ "$s" = local ] || l0=$(log_lines)
 	t0=$EPOCHREALTIME
 	/usr/bin/time -v -o "$TIME_OUT" "$@" >>"$B/log/cmd.out" 2>>"$B/log/cmd.err" || LAST_RC=$?
 	t1=$EPOCHREALTIME
 	local us=$((${t1/./} - ${t0/./}))
 	LAST_MS=$((us / 1000)).$(printf '%03d' $((us % 1000)))
 	LAST_RSS=$(awk -F': ' '/Maximum resident set size/{print $2}' "$TIME_OUT")
-	echo "$m,$t,$s,$r,$i,$LAST_MS,$LAST_RSS,$LAST_RC," >>"$RAW"
+	local cpu
+	cpu=$(awk -F': ' '/User time|System time/{t += $2} END{printf "%.3f", t}' "$TIME_OUT")
+	[ "$s" = local ] || req=$(requests_since "$l0")
+	echo "$m,$t,$s,$r,$i,$LAST_MS,$LAST_RSS,$LAST_RC,,$req,$cpu" >>"$RAW"
 	if [ "$LAST_RC" != 0 ]; then
 		note "FAILED ($LAST_RC): $m $t $s run $r $i: $*"
 		tail -n 5 "$B/log/cmd.err" | sed 's/^/    /' >&2
@@ -269,19 +312,23 @@ ms_since() { # T0 -> prints ms since T0
 	echo "$((us / 1000)).$(printf '%03d' $((us % 1000)))"
 }
 record_bytes() { # MEASURE TOOL STORAGE RUN BYTES
-	echo "$1,$2,$3,$4,bytes,,,,$5" >>"$RAW"
+	echo "$1,$2,$3,$4,bytes,,,,$5,,,," >>"$RAW"
 }
-s3tool() { /usr/bin/python3 "$B/s3tool.py" "$S3PORT" "$@"; }
+s3tool() { /usr/bin/python3 "$B/s3tool.py" "${BENCH_MOTO_PORT:-0}" "$@"; }
 cat >"$B/s3tool.py" <<'EOF'
-# Minimal S3 client for moto (which does not check signatures): stdlib only.
-import ssl, sys, urllib.parse, urllib.request, xml.etree.ElementTree as ET
+# Minimal S3 client for moto, straight to its http port (no latency, not
+# counted with a command): stdlib only.  moto checks no signature but
+# refuses a DELETE without one: deletes carry a dummy one.
+import base64, hashlib, sys, urllib.parse, urllib.request, xml.etree.ElementTree as ET
 port, cmd = sys.argv[1], sys.argv[2]
-base = f"https://127.0.0.1:{port}/bench"
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+base = f"http://127.0.0.1:{port}/bench"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-def req(method, url):
-    with urllib.request.urlopen(urllib.request.Request(url, method=method), context=ctx, timeout=60) as r:
-        return r.read()
+AUTH = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host, Signature=00", "x-amz-date": "20260101T000000Z"}
+def req(method, url, body=None, headers=None):
+    r = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    with urllib.request.urlopen(r, timeout=120) as resp:
+        return resp.read()
 def objects(prefix):
     token = None
     while True:
@@ -299,9 +346,14 @@ elif cmd == "size":  # size PREFIX [INCLUDE] [EXCLUDE]
     inc = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
     exc = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
     print(sum(n for k, n in objects(sys.argv[3]) if (inc is None or inc in k) and (exc is None or exc not in k)))
-elif cmd == "rm":  # rm PREFIX
-    for k, _ in list(objects(sys.argv[3])):
-        req("DELETE", base + "/" + urllib.parse.quote(k))
+elif cmd == "rm":  # rm PREFIX: DeleteObjects, 1,000 keys a request
+    keys = [k for k, _ in objects(sys.argv[3])]
+    for i in range(0, len(keys), 1000):
+        body = ("<Delete><Quiet>true</Quiet>" + "".join(
+            "<Object><Key>%s</Key></Object>" % k.replace("&", "&amp;").replace("<", "&lt;")
+            for k in keys[i:i + 1000]) + "</Delete>").encode()
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        req("POST", base + "?delete", body, dict(AUTH, **{"Content-MD5": md5, "Content-Type": "application/xml"}))
 EOF
 # stored BYTES of a tool's repository: repo_bytes TOOL STORAGE TAG (archive|backup)
 repo_bytes() {
@@ -367,11 +419,12 @@ prep_tr() {
 	psql_q "SELECT pg_create_restore_point('bench')" >/dev/null
 	"$TRBIN" check >>"$B/log/cmd.out" 2>>"$B/log/cmd.err" || { note "totalrecall check failed"; tail -3 "$B/log/cmd.err"; return 1; }
 }
-prep_pgbr() {
-	pgbr_cmd "$1" "$2"
+prep_pgbr() { # STORAGE TAG [PROCESS-MAX]
+	pgbr_cmd "$1" "$2"  # stanza-create takes no process-max
 	set_mode none
 	wait_archived
 	"${PGBR[@]}" stanza-create >>"$B/log/cmd.out" 2>>"$B/log/cmd.err"
+	pgbr_cmd "$1" "$2" "${3:-}"
 	set_mode pgbr "$1" "$2"
 	# As totalrecall check does: one segment through archive-push.  (pgbackrest
 	# check itself refuses an archive_command without "pgbackrest" in it.)
@@ -379,12 +432,12 @@ prep_pgbr() {
 	psql_q "SELECT pg_switch_wal()" >/dev/null
 	wait_archived
 }
-drop_repo() { # STORAGE TAG: frees the disk (or moto's memory) a measure used
+drop_repo() { # STORAGE TAG: frees the disk (or moto's memory: it slows as it grows) a measure used
 	if [ "$1" = local ]; then
 		rm -rf "${B:?}/repo-tr/$2" "${B:?}/repo-pgbr/$2"
 	else
-		s3tool rm "tr/$2/" || true
-		s3tool rm "pgbr/$2/" || true
+		s3tool rm "tr/$2/" || note "could not empty tr/$2/ in moto"
+		s3tool rm "pgbr/$2/" || note "could not empty pgbr/$2/ in moto"
 	fi
 }
 
@@ -474,7 +527,7 @@ burst() {
 		[ "$LAST_RSS" -gt "$maxrss" ] && maxrss=$LAST_RSS
 		mv "$STATUS/$seg.ready" "$STATUS/$seg.done"
 	done
-	echo "$m,$t,$s,$r,total,$(ms_since "$t0"),$maxrss,$fails," >>"$RAW"
+	echo "$m,$t,$s,$r,total,$(ms_since "$t0"),$maxrss,$fails,,,,," >>"$RAW"
 	cd "$B"
 	# pgBackRest's async process may still be exiting
 	while pgrep -u "$(id -u)" -f 'archive-push:async' >/dev/null; do sleep 0.1; done
@@ -504,10 +557,16 @@ archive_run() { # STORAGE RUN
 	burst burst pgbr "$s" "$r"; record_bytes burst pgbr "$s" "$r" "$(repo_bytes pgbr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
 }
 
+# pgbr_variants STORAGE: the pgBackRest set-ups measured for backup and
+# restore: "pgbr" (process-max = nproc) everywhere, and against S3 also
+# "pgbr16" (process-max=16: pgBackRest's answer to latency).
+pgbr_variants() { if [ "$1" = local ]; then echo pgbr; else echo pgbr pgbr16; fi; }
+pgbr_pm() { [ "$1" = pgbr16 ] && echo 16 || echo ""; }
+
 RUN_CHANGE=0
 backup_run() { # STORAGE RUN [SCALE-LABEL]
-	local s=$1 r=$2 tr_tag=$1-bk-tr-$2 pg_tag=$1-bk-pgbr-$2 b0 lo n
-	echo "dbsize,-,$s,$r,full,,,,$(db_bytes)" >>"$RAW"
+	local s=$1 r=$2 tr_tag=$1-bk-tr-$2 b0 lo n v
+	echo "dbsize,-,$s,$r,full,,,,$(db_bytes),,,," >>"$RAW"
 	note "$s run $r: full backups"
 	psql_q CHECKPOINT; sync
 	if tr_ok "$s"; then
@@ -516,9 +575,11 @@ backup_run() { # STORAGE RUN [SCALE-LABEL]
 		record_bytes full tr "$s" "$r" "$(repo_bytes tr "$s" "$tr_tag" backup)"
 		sync
 	fi
-	prep_pgbr "$s" "$pg_tag" || true
-	timed full pgbr "$s" "$r" - "${PGBR[@]}" backup --type=full
-	record_bytes full pgbr "$s" "$r" "$(repo_bytes pgbr "$s" "$pg_tag" backup)"
+	for v in $(pgbr_variants "$s"); do
+		prep_pgbr "$s" "$s-bk-$v-$r" "$(pgbr_pm "$v")" || true
+		timed full "$v" "$s" "$r" - "${PGBR[@]}" backup --type=full
+		record_bytes full "$v" "$s" "$r" "$(repo_bytes pgbr "$s" "$s-bk-$v-$r" backup)"
+	done
 
 	# a contiguous 1% of aid changes
 	set_mode none
@@ -536,10 +597,12 @@ backup_run() { # STORAGE RUN [SCALE-LABEL]
 		record_bytes incr tr "$s" "$r" "$(($(repo_bytes tr "$s" "$tr_tag" backup) - b0))"
 		sync
 	fi
-	pgbr_cmd "$s" "$pg_tag"; set_mode pgbr "$s" "$pg_tag"; wait_archived
-	b0=$(repo_bytes pgbr "$s" "$pg_tag" backup)
-	timed incr pgbr "$s" "$r" - "${PGBR[@]}" backup
-	record_bytes incr pgbr "$s" "$r" "$(($(repo_bytes pgbr "$s" "$pg_tag" backup) - b0))"
+	for v in $(pgbr_variants "$s"); do
+		pgbr_cmd "$s" "$s-bk-$v-$r" "$(pgbr_pm "$v")"; set_mode pgbr "$s" "$s-bk-$v-$r"; wait_archived
+		b0=$(repo_bytes pgbr "$s" "$s-bk-$v-$r" backup)
+		timed incr "$v" "$s" "$r" - "${PGBR[@]}" backup
+		record_bytes incr "$v" "$s" "$r" "$(($(repo_bytes pgbr "$s" "$s-bk-$v-$r" backup) - b0))"
+	done
 	set_mode none
 
 	note "$s run $r: restores"
@@ -550,28 +613,44 @@ backup_run() { # STORAGE RUN [SCALE-LABEL]
 		timed restore tr "$s" "$r" - "$TRBIN" restore "$B/restore"
 		rm -rf "$B/restore"; sync
 	fi
-	warm_page_cache
-	timed restore pgbr "$s" "$r" - "${PGBR[@]}" restore --pg1-path="$B/restore"
-	rm -rf "$B/restore"; sync
-	drop_repo "$s" "$tr_tag"; drop_repo "$s" "$pg_tag"
+	for v in $(pgbr_variants "$s"); do
+		pgbr_cmd "$s" "$s-bk-$v-$r" "$(pgbr_pm "$v")"
+		warm_page_cache
+		timed restore "$v" "$s" "$r" - "${PGBR[@]}" restore --pg1-path="$B/restore"
+		rm -rf "$B/restore"; sync
+		drop_repo "$s" "$s-bk-$v-$r"
+	done
+	drop_repo "$s" "$tr_tag"
 }
 
-STORAGES=(local)
+STORAGES=()
+[ "${BENCH_LOCAL:-1}" = 1 ] && STORAGES+=(local)
 TR_S3=1
 if [ "$DO_S3" = 1 ]; then
-	if s3_ready; then STORAGES+=(s3); else echo "s3,unavailable,,,,,,,," >>"$RAW"; fi
+	# One S3 profile per delay: the storage label says it (s3-25ms).
+	if s3_ready; then
+		for d in ${BENCH_S3_DELAYS:-25}; do STORAGES+=("s3-${d}ms"); done
+	else
+		echo "s3,unavailable,,,,,,,,,,," >>"$RAW"
+	fi
 	# Is there a working TotalRecall s3 driver in this build?
 	tr_env s3 probe
 	if ! "$TRBIN" list >"$B/log/tr-s3-probe.out" 2>&1 && grep -qi 'driver' "$B/log/tr-s3-probe.out"; then
 		TR_S3=0
 		note "TotalRecall's s3 driver is not usable in this build: $(head -1 "$B/log/tr-s3-probe.out")"
-		echo "s3,tr-unavailable,,,$(head -1 "$B/log/tr-s3-probe.out" | tr ',' ';'),,,," >>"$RAW"
+		echo "s3,tr-unavailable,,,$(head -1 "$B/log/tr-s3-probe.out" | tr ',' ';'),,,,,,,," >>"$RAW"
 	fi
 fi
+# set_delay STORAGE: the latency proxy's delay for an S3 profile.
+set_delay() {
+	case $1 in s3-*ms) d=${1#s3-}; echo "${d%ms}" >"$B/s3-delay-ms"; sleep 1 ;; esac
+}
 summarize() { /usr/bin/python3 "$SRC/tests/bench/summarize.py" "$RAW" "$B/out/results.md" "$BENCH_CMDLINE" "$B"; }
 for s in "${STORAGES[@]}"; do
 	n=$RUNS
-	[ "$s" = s3 ] && n=$S3_RUNS
+	[ "$s" = local ] || n=$S3_RUNS
+	set_delay "$s"
+	[ "$s" = local ] || note "$s: $(cat "$B/s3-delay-ms") ms added to every request"
 	for r in $(seq "$n"); do
 		archive_run "$s" "$r"
 		backup_run "$s" "$r"
@@ -585,7 +664,7 @@ if [ "$RSS_SCALE" -gt 0 ]; then
 	"$PGBIN/pgbench" -h "$B/pg/sock" -p "$PGPORT" -i -s "$RSS_SCALE" -q postgres >"$B/log/pgbench-init-big.log" 2>&1
 	psql_q CHECKPOINT
 	wait_archived
-	echo "dbsize,-,local,$RSS_SCALE,big,,,,$(db_bytes)" >>"$RAW"
+	echo "dbsize,-,local,$RSS_SCALE,big,,,,$(db_bytes),,,," >>"$RAW"
 	tag=local-big-tr
 	prep_tr local "$tag" || true
 	sync

@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""summarize.py RAW.csv OUT.md CMDLINE WORKDIR - the table of tests/bench/run.sh.
+"""summarize.py RAW.csv OUT.md CMDLINE WORKDIR - the tables of tests/bench/run.sh.
 
 Medians over runs; within a run, per-segment times are summarised by their
 median and p95.  Ratios are TotalRecall / pgBackRest of the number shown
-(below 1: TotalRecall is faster, or stores less)."""
+(below 1: TotalRecall is faster, or stores less).  Storage labels: "local",
+and one "s3-<delay>ms" per S3 profile (moto behind a latency proxy).
+Tools: "tr" (TotalRecall defaults), "pgbr" (pgBackRest, process-max = the
+number of CPUs), "pgbr16" (pgBackRest, process-max=16, S3 only).
+
+Request counts come from moto's log (one line per request, between the
+start and the end of each call) in S3's price tiers: PUT, COPY, POST and
+LIST at $0.005 per 1,000; GET and HEAD at $0.0004 per 1,000; DELETE free
+(S3 Standard, us-east-1)."""
 import csv
 import os
 import platform
@@ -16,6 +24,10 @@ from collections import defaultdict
 raw, out, cmdline, workdir = sys.argv[1:5]
 rows = list(csv.DictReader(open(raw)))
 MiB = 1024 * 1024
+GiB = 1024 * MiB
+PRICE_PUT, PRICE_GET = 0.005 / 1000, 0.0004 / 1000
+NCPU = os.cpu_count() or 1
+TOOL_NAME = {"tr": "TotalRecall", "pgbr": f"pgBackRest process-max={NCPU}", "pgbr16": "pgBackRest process-max=16"}
 
 
 def med(xs):
@@ -28,11 +40,21 @@ def p95(xs):
     return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))] if xs else None
 
 
+def num(v, conv=float):
+    try:
+        return conv(v) if v not in (None, "") else None
+    except ValueError:
+        return None
+
+
 calls = defaultdict(list)    # (measure, tool, storage, run) -> [ms]
+cpu = defaultdict(list)      # (measure, tool, storage) -> [cpu seconds per call]
 rss = defaultdict(list)      # (measure, tool, storage) -> [kB]
 fails = defaultdict(int)     # (measure, tool, storage) -> failed calls
 nbytes = defaultdict(list)   # (measure, tool, storage) -> [bytes]
-dbsize = defaultdict(list)   # storage -> [bytes]
+reqs = defaultdict(list)     # (measure, tool, storage) -> [(put, get, delete)]
+dbsize = defaultdict(list)   # (storage, item) -> [bytes]
+storages = []
 s3_unavailable = False
 tr_s3_msg = None
 for r in rows:
@@ -43,6 +65,8 @@ for r in rows:
         else:
             s3_unavailable = True
         continue
+    if s and s not in storages and m != "dbsize":
+        storages.append(s)
     if m == "dbsize":
         dbsize[(s, r["item"])].append(int(r["bytes"]))
         continue
@@ -55,8 +79,12 @@ for r in rows:
         fails[(m, t, s)] += int(r["rc"] or 0)
         continue
     calls[(m, t, s, r["run"])].append(float(r["ms"]))
+    if num(r.get("cpu_s")) is not None:
+        cpu[(m, t, s)].append(num(r["cpu_s"]))
     if r["rss_kb"]:
         rss[(m.replace("-call", ""), t, s)].append(int(r["rss_kb"]))
+    if num(r.get("req_put"), int) is not None:
+        reqs[(m, t, s)].append((int(r["req_put"]), int(r["req_get"]), int(r["req_del"] or 0)))
     if r["rc"] not in ("", "0") and not m.endswith("-call"):
         fails[(m, t, s)] += 1
 
@@ -64,6 +92,10 @@ for r in rows:
 def per_run(m, t, s, f):
     runs = sorted({k[3] for k in calls if k[:3] == (m, t, s)})
     return [f(calls[(m, t, s, r)]) for r in runs]
+
+
+def seconds(m, t, s):
+    return med(per_run(m, t, s, lambda x: x[0] / 1000))
 
 
 def fmt_bytes(b):
@@ -80,72 +112,129 @@ def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b else "-"
 
 
-table = []   # markdown rows
+table = []    # markdown rows, main table
+reqtable = []  # markdown rows, requests and cost
 csvrows = []
-checks = []  # (target, value, met)
+checks = []   # (target, value, met)
 
 
-def row(label, storage, trv, pgv, unit, m_tr, m_pg, extra_tr="", extra_pg=""):
+def row(label, storage, trv, pgv, unit, m_tr, m_pg, pg_tool="pgbr", extra_tr="", extra_pg=""):
     def show(v, extra):
         if v is None:
             return "-"
         return (f"{v:.0f} {unit}" if v >= 100 else f"{v:.2f} {unit}") + extra
-    bt, bp = med(nbytes.get((m_tr, "tr", storage), [])), med(nbytes.get((m_pg, "pgbr", storage), []))
-    rt, rp = max(rss.get((m_tr, "tr", storage), [0]) or [0]), max(rss.get((m_pg, "pgbr", storage), [0]) or [0])
-    ft, fp = fails.get((m_tr, "tr", storage), 0), fails.get((m_pg, "pgbr", storage), 0)
+    bt, bp = med(nbytes.get((m_tr, "tr", storage), [])), med(nbytes.get((m_pg, pg_tool, storage), []))
+    rt, rp = max(rss.get((m_tr, "tr", storage), [0]) or [0]), max(rss.get((m_pg, pg_tool, storage), [0]) or [0])
+    ft, fp = fails.get((m_tr, "tr", storage), 0), fails.get((m_pg, pg_tool, storage), 0)
     note = ""
     if ft or fp:
         note = f" (failed calls: TotalRecall {ft}, pgBackRest {fp})"
-    table.append(f"| {label}{note} | {storage} | {show(trv, extra_tr)} | {show(pgv, extra_pg)} | {ratio(trv, pgv)} | "
-                 f"{fmt_bytes(bt)} | {fmt_bytes(bp)} | {ratio(bt, bp)} | {fmt_rss(rt)} | {fmt_rss(rp)} |")
-    csvrows.append([label, storage, trv, pgv, unit, bt, bp, rt, rp, ft, fp])
-    return trv, pgv, rt, rp
+    who = "" if pg_tool == "pgbr" else f" (vs {TOOL_NAME[pg_tool]})"
+    table.append(f"| {label}{who}{note} | {storage} | {show(trv, extra_tr)} | {show(pgv, extra_pg)} | "
+                 f"{ratio(trv, pgv)} | {fmt_bytes(bt)} | {fmt_bytes(bp)} | {ratio(bt, bp)} | {fmt_rss(rt)} | "
+                 f"{fmt_rss(rp)} |")
+    csvrows.append([label + who, storage, trv, pgv, unit, bt, bp, rt, rp, ft, fp])
 
 
-storages = [s for s in ("local", "s3") if any(k[2] == s for k in calls)]
+def request_row(label, m, tool, storage, per_bytes, per_what):
+    v = reqs.get((m, tool, storage))
+    if not v:
+        return None
+    put, get, dele = (med([x[i] for x in v]) for i in range(3))
+    cost = put * PRICE_PUT + get * PRICE_GET
+    per = f"{(put + get) / (per_bytes / GiB):.0f}" if per_bytes else "-"
+    reqtable.append(f"| {label} | {TOOL_NAME[tool]} | {storage} | {put:.0f} | {get:.0f} | {dele:.0f} | "
+                    f"{per} per GiB {per_what} | ${cost:.4f} |")
+    return put, get
+
+
+def target(name, value, met):
+    checks.append((name, value, met))
+
+
+one_rate = {}  # storage -> segments/s one at a time (median call)
 for s in storages:
+    local = s == "local"
     nseg = len(calls.get(("seg", "tr", s, "1"), [])) or len(calls.get(("seg", "pgbr", s, "1"), []))
     med_tr = med(per_run("seg", "tr", s, med))
     med_pg = med(per_run("seg", "pgbr", s, med))
-    row(f"archive-put, one at a time ({nseg} segments): median", s, med_tr, med_pg, "ms", "seg", "seg")
-    row("archive-put, one at a time: p95", s, med(per_run("seg", "tr", s, p95)),
-        med(per_run("seg", "pgbr", s, p95)), "ms", "seg", "seg")
-    if s == "local" and med_tr and med_pg:
-        checks.append(("archive-put per segment <= 0.5 x archive-push (median)", f"{med_tr / med_pg:.2f} x",
-                       med_tr <= 0.5 * med_pg))
+    if nseg:
+        row(f"archive-put, one at a time ({nseg} segments): median", s, med_tr, med_pg, "ms", "seg", "seg")
+        row("archive-put, one at a time: p95", s, med(per_run("seg", "tr", s, p95)),
+            med(per_run("seg", "pgbr", s, p95)), "ms", "seg", "seg")
+    if local and med_tr and med_pg:
+        target("local: archive-put per segment <= 0.5 x archive-push (median)", f"{med_tr / med_pg:.2f} x",
+               med_tr <= 0.5 * med_pg)
     nb = len(calls.get(("burst-call", "tr", s, "1"), [])) or len(calls.get(("burst-call", "pgbr", s, "1"), []))
-    bt = med(per_run("burst-total", "tr", s, lambda x: x[0] / 1000))
-    bp = med(per_run("burst-total", "pgbr", s, lambda x: x[0] / 1000))
-    b0 = med(per_run("burst0-total", "tr", s, lambda x: x[0] / 1000))
+    bt = seconds("burst-total", "tr", s)
+    bp = seconds("burst-total", "pgbr", s)
+    b0 = seconds("burst0-total", "tr", s)
     rate = (lambda v: f" ({nb / v:.1f} seg/s)" if v else "")
-    row(f"burst of {nb} ready segments: TotalRecall look-ahead vs pgBackRest archive-async", s, bt, bp, "s",
-        "burst", "burst", rate(bt), rate(bp))
-    row("burst: TotalRecall archive-ahead=0 vs pgBackRest archive-async", s, b0, bp, "s", "burst0", "burst",
-        rate(b0), rate(bp))
-    if s == "local" and bt and b0:
-        checks.append(("burst with look-ahead >= 3 x the rate of one at a time (archive-ahead=0)",
-                       f"{b0 / bt:.2f} x", b0 / bt >= 3))
+    if nb:
+        row(f"burst of {nb} ready segments: TotalRecall default look-ahead vs pgBackRest archive-async", s, bt,
+            bp, "s", "burst", "burst", "pgbr", rate(bt), rate(bp))
+        row("burst: TotalRecall archive-ahead=0 vs pgBackRest archive-async", s, b0, bp, "s", "burst0", "burst",
+            "pgbr", rate(b0), rate(bp))
+    # "One at a time" for the burst targets is the same loop of calls with
+    # archive-ahead=0 (burst0): both rates then include the harness's own
+    # work between calls, which the per-call medians above do not.
+    if b0 and bt and nb:
+        one = nb / b0
+        one_rate[s] = one
+        burst_rate = nb / bt
+        if local:
+            target("local: a burst with default settings is never slower than one at a time",
+                   f"{burst_rate:.1f} vs {one:.1f} seg/s", burst_rate >= one * 0.97)
+            seg_cpu = med(cpu.get(("seg", "tr", s), []))
+            if seg_cpu:
+                ceiling = NCPU / seg_cpu
+                target(f"local: burst >= 0.85 x the CPU ceiling ({NCPU} CPUs / {seg_cpu * 1000:.0f} ms of CPU "
+                       f"per segment = {ceiling:.1f} seg/s)", f"{burst_rate / ceiling:.2f} x",
+                       burst_rate >= 0.85 * ceiling)
+        else:
+            target(f"{s}: burst with default look-ahead >= 3 x the one-at-a-time rate",
+                   f"{burst_rate / one:.2f} x ({burst_rate:.1f} vs {one:.1f} seg/s)", burst_rate >= 3 * one)
+            if bp:
+                target(f"{s}: burst >= 1.5 x pgBackRest archive-async (process-max={NCPU})",
+                       f"{bp / bt:.2f} x", bp >= 1.5 * bt)
     db = med(dbsize.get((s, "full"), []))
-    ft = med(per_run("full", "tr", s, lambda x: x[0] / 1000))
-    fp = med(per_run("full", "pgbr", s, lambda x: x[0] / 1000))
     mbs = (lambda v: f" ({db / 1e6 / v:.0f} MB/s)" if v and db else "")
-    row(f"full backup ({fmt_bytes(db)} database)", s, ft, fp, "s", "full", "full", mbs(ft), mbs(fp))
-    it = med(per_run("incr", "tr", s, lambda x: x[0] / 1000))
-    ip = med(per_run("incr", "pgbr", s, lambda x: x[0] / 1000))
-    row("second backup after 1% of aid changed (bytes: added)", s, it, ip, "s", "incr", "incr")
-    rt = med(per_run("restore", "tr", s, lambda x: x[0] / 1000))
-    rp = med(per_run("restore", "pgbr", s, lambda x: x[0] / 1000))
-    row("restore", s, rt, rp, "s", "restore", "restore", mbs(rt), mbs(rp))
-    if s == "local":
-        if ft and fp:
-            checks.append(("backup wall time <= 0.7 x pgBackRest", f"{ft / fp:.2f} x", ft <= 0.7 * fp))
-        if rt and rp:
-            checks.append(("restore wall time <= 0.7 x pgBackRest", f"{rt / rp:.2f} x", rt <= 0.7 * rp))
-        seg_rss = max(rss.get(("seg", "tr", s), [0]) + rss.get(("burst", "tr", s), [0]))
-        checks.append(("archive-put peak RSS <= 32 MiB (incl. look-ahead)", fmt_rss(seg_rss), seg_rss <= 32 * 1024))
-        for m in ("full", "incr", "restore"):
-            v = max(rss.get((m, "tr", s), [0]))
-            checks.append((f"{m} peak RSS <= 256 MiB (scale of the table)", fmt_rss(v), 0 < v <= 256 * 1024))
+    for tool in ("pgbr", "pgbr16"):
+        ft, fp = seconds("full", "tr", s), seconds("full", tool, s)
+        if fp is None and tool != "pgbr":
+            continue
+        row(f"full backup ({fmt_bytes(db)} database)", s, ft, fp, "s", "full", "full", tool, mbs(ft), mbs(fp))
+        it, ip = seconds("incr", "tr", s), seconds("incr", tool, s)
+        row("second backup after 1% of aid changed (bytes: added)", s, it, ip, "s", "incr", "incr", tool)
+        rt, rp = seconds("restore", "tr", s), seconds("restore", tool, s)
+        row("restore", s, rt, rp, "s", "restore", "restore", tool, mbs(rt), mbs(rp))
+        if local and ft and fp:
+            target("local: backup wall time <= 0.7 x pgBackRest", f"{ft / fp:.2f} x", ft <= 0.7 * fp)
+        if local and rt and rp:
+            target("local: restore wall time <= 0.7 x pgBackRest", f"{rt / rp:.2f} x", rt <= 0.7 * rp)
+        if not local and tool == "pgbr" and ft and fp:
+            target(f"{s}: full backup <= 0.5 x pgBackRest process-max={NCPU}", f"{ft / fp:.2f} x", ft <= 0.5 * fp)
+        if not local and rt and rp:
+            lim = 0.5 if tool == "pgbr" else 0.8
+            target(f"{s}: restore <= {lim} x {TOOL_NAME[tool]}", f"{rt / rp:.2f} x", rt <= lim * rp)
+    if not local:
+        for tool in ("tr", "pgbr", "pgbr16"):
+            request_row("full backup", "full", tool, s, db, "of database")
+            request_row("second backup", "incr", tool, s, db, "of database")
+            request_row("restore", "restore", tool, s, db, "of database")
+        gt = reqs.get(("restore", "tr", s))
+        for tool in ("pgbr", "pgbr16"):
+            gp = reqs.get(("restore", tool, s))
+            if gt and gp:
+                a, b = med([x[1] for x in gt]), med([x[1] for x in gp])
+                target(f"{s}: restore GETs <= {TOOL_NAME[tool]}'s", f"{a:.0f} vs {b:.0f}", a <= b)
+    seg_rss = max(rss.get(("seg", "tr", s), [0]) + rss.get(("burst", "tr", s), [0]))
+    if seg_rss:
+        target(f"{s}: archive-put peak RSS <= 32 MiB (incl. look-ahead)", fmt_rss(seg_rss), seg_rss <= 32 * 1024)
+    for m in ("full", "incr", "restore"):
+        v = max(rss.get((m, "tr", s), [0]))
+        if v:
+            target(f"{s}: {m} peak RSS <= 256 MiB", fmt_rss(v), v <= 256 * 1024)
 
 big = [k for k in rss if k[0].startswith("full-s") or k[0].startswith("restore-s")]
 for k in sorted(big):
@@ -155,7 +244,7 @@ for k in sorted(big):
     table.append(f"| TotalRecall {k[0].replace('-s', ' at scale ')} ({fmt_bytes(db)} database) | local | "
                  f"{t / 1000:.1f} s ({db / 1e6 / (t / 1000):.0f} MB/s) | - | - | "
                  f"{fmt_bytes(med(nbytes.get((k[0], 'tr', 'local'), [])))} | - | - | {fmt_rss(v)} | - |")
-    checks.append((f"{k[0]} peak RSS <= 256 MiB", fmt_rss(v), v <= 256 * 1024))
+    target(f"local: {k[0]} peak RSS <= 256 MiB", fmt_rss(v), v <= 256 * 1024)
 
 
 def sh(c):
@@ -165,13 +254,13 @@ def sh(c):
         return "?"
 
 
-cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -1")
+cpuname = sh("lscpu | sed -n 's/^Model name: *//p' | head -1")
 dev = sh(f"df --output=source {workdir} | tail -1")
 disk = sh(f"lsblk -dno NAME,SIZE,ROTA,MODEL {dev} 2>/dev/null") or dev
 fs = sh(f"df -T {workdir} | awk 'NR==2{{print $2}}'")
 mem = sh("free -g | awk '/Mem:/{print $2}'")
 runs = max([int(k[3]) for k in calls if k[2] == "local"] or [0])
-s3runs = max([int(k[3]) for k in calls if k[2] == "s3"] or [0])
+s3runs = max([int(k[3]) for k in calls if k[2] != "local"] or [0])
 lines = [
     "### TotalRecall / pgBackRest",
     "",
@@ -179,25 +268,34 @@ lines = [
     f"(medians of {runs} run(s) on local disk, {s3runs} on S3; per-call times include process start). "
     f"Load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])} (the host is shared).",
     "",
-    f"Machine: {os.cpu_count()} CPUs ({cpu}), {mem} GiB RAM, Linux {platform.release()}, "
+    f"Machine: {NCPU} CPUs ({cpuname}), {mem} GiB RAM, Linux {platform.release()}, "
     f"disk {disk} ({fs}); PostgreSQL 15, {sh('pgbackrest version')}, "
     f"{sh('cd ' + os.path.dirname(os.path.abspath(__file__)) + '/../.. && src/totalrecall version | head -1')}.",
     "",
-    "Settings: TotalRecall defaults (parallel = number of CPUs, zstd level 3, AES-256-GCM, archive-ahead=4). "
-    f"pgBackRest: compress-type=zst (default level), repo1-cipher-type=aes-256-cbc, process-max={os.cpu_count()}, "
-    "start-fast=y; burst: archive-async=y with spool-path. S3: moto_server over https "
-    f"({os.environ.get('BENCH_S3_TLS', '?')}, self-signed, verification off for both), path-style.",
+    "Settings: TotalRecall defaults (parallel = number of CPUs, zstd level 3, AES-256-GCM; on fs transfers = "
+    "parallel and no look-ahead, on s3 transfers=16 and archive-ahead=8). "
+    f"pgBackRest: compress-type=zst (default level), repo1-cipher-type=aes-256-cbc, process-max={NCPU} "
+    "(and 16 where the row says so), start-fast=y; burst: archive-async=y with spool-path. S3 profiles "
+    "(`s3-<N>ms`): moto_server behind stunnel "
+    f"({os.environ.get('BENCH_S3_TLS', '?')}, self-signed, verification off for both), path-style, with a "
+    "latency proxy adding N ms to every request (tests/bench/latency_proxy.py).",
     "",
     "| measure | repository | TotalRecall | pgBackRest | ratio | stored TotalRecall | stored pgBackRest | "
     "ratio | peak RSS TotalRecall | peak RSS pgBackRest |",
     "|---|---|---|---|---|---|---|---|---|---|",
 ] + table
+if reqtable:
+    lines += ["", "Requests (counted in moto's log during each call, medians) and their cost at S3 Standard "
+              "prices (PUT, COPY, POST, LIST $0.005 per 1,000; GET, HEAD $0.0004 per 1,000; DELETE free). "
+              "WAL the server archives while a backup runs is counted with it, for both tools.", "",
+              "| measure | tool | repository | PUT/POST/LIST | GET/HEAD | DELETE | requests | cost |",
+              "|---|---|---|---|---|---|---|---|"] + reqtable
 if s3_unavailable:
     lines += ["", "S3 rows missing: the S3 server (moto_server) did not answer."]
 if tr_s3_msg:
     lines += ["", "S3 rows: TotalRecall's s3 driver is not usable in this build, so only pgBackRest was measured "
               f"against S3 (`totalrecall list` said: {tr_s3_msg.strip()})."]
-lines += ["", "Targets (local-disk repository):", ""]
+lines += ["", "Targets (issues 7 and 15):", ""]
 for name, val, ok in checks:
     lines.append(f"* {'met' if ok else '**missed**'}: {name}: {val}")
 lines += ["", "Stored bytes: archive rows, the whole repository after the segments (plus the keyring / "

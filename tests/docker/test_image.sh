@@ -28,7 +28,9 @@
 # Needs root: installs docker.io and debootstrap (tests/install-deps.sh
 # docker) and starts dockerd when none runs, and stops it at the end.
 # Where dockerd cannot start, prints a SKIP line and the last line
-# "test_image: skipped (...)", which counts neither as pass nor as failure.
+# "test_image: 0 passed, 0 failed, 1 skipped": a skip, never a pass.
+# Building the stand-in bases and the images are set-up steps ("# setup:"
+# notes, not counted; a failure is counted).
 # TR_KEEP=1 keeps the containers, volumes and images of the run.
 # Last line: "test_image: N passed, M failed".
 set -uo pipefail
@@ -68,29 +70,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-skip() {
-	echo "SKIP: $*"
-	echo "$TR_NAME: skipped ($*)"
-	exit 0
+skip_all() {
+	skip "$*"
+	finish
 }
 
 # ------------------------------------------------------------------ engine
-[ "$(id -u)" = 0 ] || skip "run as root (debootstrap, dockerd)"
+[ "$(id -u)" = 0 ] || skip_all "run as root (debootstrap, dockerd)"
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
 	bash "$top/tests/install-deps.sh" docker >"$work/install.log" 2>&1 ||
-		skip "cannot install docker.io: $(tail -n 2 "$work/install.log" | tr '\n' ' ')"
+		skip_all "cannot install docker.io: $(tail -n 2 "$work/install.log" | tr '\n' ' ')"
 fi
-docker_up "$work/dockerd.log" || skip "$DOCKER_WHY"
+docker_up "$work/dockerd.log" || skip_all "$DOCKER_WHY"
 tr_note "Docker engine $(D version -f '{{.Server.Version}}' 2>/dev/null), storage $(D info -f '{{.Driver}}' 2>/dev/null)"
 
 # ------------------------------------------------------------------ images
 t=$SECONDS
-if bash "$here/build-base.sh" "${majors[@]}" >"$work/base.log" 2>&1; then
-	pass "stand-in bases built ($(grep -c 'up to date' "$work/base.log") reused): ${majors[*]}"
-else
-	fail "stand-in bases: $(tail -n 5 "$work/base.log" | tr '\n' '|')"
-	finish
-fi
+build_bases() { bash "$here/build-base.sh" "${majors[@]}" >"$work/base.log" 2>&1 || { tail -n 5 "$work/base.log"; return 1; }; }
+setup "stand-in bases built: ${majors[*]}" build_bases
+tr_note "stand-in bases reused: $(grep -c 'up to date' "$work/base.log")"
 note_time "stand-in bases" "$t"
 
 # Both images at once: their builds wait on downloads at different times.
@@ -104,12 +102,12 @@ done
 built=()
 for m in "${majors[@]}"; do
 	if wait "${build_pid[$m]}"; then
-		pass "image built on postgres:$m (stand-in)"
+		tr_note "setup: image built on postgres:$m (stand-in)"
 		built+=("$m")
 		sed 's/\x1b\[[0-9;]*m//g' "$work/build-$m.log" | grep -E '^(-rwx|[0-9]+[[:space:]]+total|docker-build:)' |
 			sed 's/^/# /'
 	else
-		fail "image on postgres:$m: build failed: $(tail -n 15 "$work/build-$m.log" | tr '\n' '|')"
+		fail "setup: image on postgres:$m: build failed: $(tail -n 15 "$work/build-$m.log" | tr '\n' '|')"
 	fi
 done
 note_time "images" "$t"

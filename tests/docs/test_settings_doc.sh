@@ -11,8 +11,17 @@ gen=$build/src/settings-doc
 page=$build/src/totalrecall.1
 bin=$build/src/totalrecall
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 check() { local what=$1; shift; if "$@"; then echo "ok - $what"; passed=$((passed + 1)); else echo "not ok - $what"; failed=$((failed + 1)); fi; }
+summary() { echo "test_settings_doc: $passed passed, $failed failed$([ "$skipped" -eq 0 ] || echo ", $skipped skipped")"; }
+# setup DESC CMD...: a step that makes the checks meaningful (as in
+# tests/integration/lib.sh): not counted when it works; when it does not,
+# one failure and the end.
+setup() {
+	local what=$1
+	shift
+	if "$@"; then echo "# setup: $what"; else echo "not ok - setup: $what"; failed=$((failed + 1)); summary; exit 1; fi
+}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -28,7 +37,7 @@ check "README.md's configuration reference is settings-doc's" "$here/readme_sett
 cp "$src/README.md" "$work/README.md"
 row=$(grep -n '^| `--encryption-key` |' "$work/README.md" | cut -d: -f1)
 sed -i "${row}s/passphrase protecting/passphrase that protects/" "$work/README.md"
-check "a README with one row changed is refused" \
+setup "the checker refuses a README with one row changed" \
 	bash -c "! '$here/readme_settings.sh' check '$work/README.md' '$gen' 2>/dev/null"
 
 # the man page's SETTINGS section, as built, is settings-doc's
@@ -55,7 +64,8 @@ if command -v groff >/dev/null; then
 		[ -s "$work/groff" ] && head -5 "$work/groff"
 	done
 else
-	echo "SKIP - groff is not installed: the pages' formatting is not checked (not counted)"
+	echo "SKIP - groff is not installed: the pages' formatting is not checked"
+	skipped=1
 fi
-echo "test_settings_doc: $passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ]

@@ -2,7 +2,8 @@
 # tests/fuzz/run.sh - builds every libFuzzer target with clang
 # (-fsanitize=fuzzer,address,undefined) and runs each.
 #
-#   tests/fuzz/run.sh                 fuzz each target FUZZ_SECONDS (default 60) seconds
+#   tests/fuzz/run.sh                 fuzz each target FUZZ_SECONDS (default 60) seconds,
+#                                     FUZZ_JOBS (default: the CPUs) at a time
 #   tests/fuzz/run.sh --replay        run each target once over its seed corpus only
 #   tests/fuzz/run.sh [--replay] manifest schedule     only these targets
 #
@@ -23,7 +24,7 @@ targets=()
 for a in "$@"; do
 	case $a in
 	--replay) replay=1 ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) targets+=("$a") ;;
 	esac
 done
@@ -71,6 +72,20 @@ if [ ! -f "$core" ] || [ -n "$(find "$top/src" -name '*.[ch]' -newer "$core" -pr
 	ar rcs "$core" "$build"/obj/*.o
 fi
 
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# fuzz_target T: fuzzes one built target for $seconds; its status in
+# $build/rc-T (libFuzzer runs one process: targets run side by side).
+fuzz_target() {
+	local t=$1 rc=0
+	mkdir -p "$build/corpus-$t"
+	"$build/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix="$build/crash-$t-" "$build/corpus-$t" "$here/corpus/$t" >"$build/fuzz-$t.log" 2>&1 || rc=$?
+	echo "$rc" >"$build/rc-$t"
+}
+
+built=()
 for t in "${targets[@]}"; do
 	bin=$build/fuzz_$t
 	extra=()  # the s3 driver's parser is not in the core
@@ -82,8 +97,6 @@ for t in "${targets[@]}"; do
 		continue
 	fi
 	seeds=$here/corpus/$t
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	if [ "$replay" = 1 ]; then
 		set +e
 		"$bin" -runs=1 "$seeds"/* >"$build/replay-$t.log" 2>&1
@@ -93,15 +106,22 @@ for t in "${targets[@]}"; do
 		result $rc "fuzz_$t replays $(ls "$seeds" | wc -l) seeds"
 		continue
 	fi
-	work=$build/corpus-$t
-	mkdir -p "$work"
-	set +e
-	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$build/crash-$t-" "$work" "$seeds" >"$build/fuzz-$t.log" 2>&1
-	rc=$?
-	set -e
+	built+=("$t")
+done
+
+# FUZZ_JOBS targets at a time (default: the number of CPUs).
+pids=()
+for t in ${built[@]+"${built[@]}"}; do
+	rm -f "$build/rc-$t"
+	fuzz_target "$t" &
+	pids+=($!)
+	if [ ${#pids[@]} -ge "${FUZZ_JOBS:-$(nproc)}" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+done
+for p in ${pids[@]+"${pids[@]}"}; do wait "$p"; done
+for t in ${built[@]+"${built[@]}"}; do
+	rc=$(cat "$build/rc-$t" 2>/dev/null || echo 1)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$t.log" | tail -1)
-	[ $rc = 0 ] || { grep -E 'ERROR|SUMMARY|==[0-9]+==|runtime error' "$build/fuzz-$t.log" | head -20; ls "$build"/crash-"$t"-* 2>/dev/null; }
-	result $rc "fuzz_$t: ${execs:-?} executions in ${seconds}s, corpus $(ls "$work" | wc -l) inputs"
+	[ "$rc" = 0 ] || { grep -E 'ERROR|SUMMARY|==[0-9]+==|runtime error' "$build/fuzz-$t.log" | head -20; ls "$build"/crash-"$t"-* 2>/dev/null; }
+	result "$rc" "fuzz_$t: ${execs:-?} executions in ${seconds}s, corpus $(ls "$build/corpus-$t" | wc -l) inputs"
 done
 done_

@@ -5,9 +5,26 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #   tr_init archive              # temp dir, server user, cleanup trap
-#   pg_start_cluster p1 "archive_mode = on" ...
+#   setup "p1 started" pg_start_cluster p1 "archive_mode = on" ...
 #   assert_rc 0 tr_run archive-put pg_wal/000000010000000000000001
 #   finish                       # last line: "archive: N passed, M failed"
+#
+# Checks and set-up steps (the totals CI prints count assertions only):
+#   check DESC CMD..., assert_eq, assert_rc, assert_contains, ... assert
+#     something about TotalRecall's behaviour (its exit status, output,
+#     what it stored or restored, what a server it drives does): a pass or
+#     a failure is counted.
+#   setup DESC CMD... prepares the ground: starting a fresh cluster or a
+#     stand-in server, creating a bucket, loading data, undoing the test's
+#     own damage (a byte flipped back), and preconditions that make later
+#     checks meaningful ("set-up: the two timelines differ").  Success
+#     prints "# setup: DESC" and counts nothing; failure prints
+#     "FAIL - setup: DESC", counts one failure and ends the script
+#     (finish), since the checks after it would be meaningless.
+#     `CMD || tr_die "why"` is the same for a step that needs no note.
+#   skip DESC: something that cannot run here (no network namespaces...);
+#     printed "SKIP - DESC" and counted apart, never as a pass.
+# A failing check always fails: there is no "known issue" escape.
 #
 # PostgreSQL refuses to run as root: when the tests run as root the servers,
 # the client programs and the totalrecall binary all run as the unprivileged
@@ -24,7 +41,7 @@ TR_NAME=${TR_NAME:-test}
 TR_TMP=""
 TR_PASS=0
 TR_FAIL=0
-TR_KNOWN=0
+TR_SKIP=0
 TR_SRV_USER=""
 TR_BIN=""
 TR_LAST_RC=0
@@ -54,17 +71,29 @@ pass() {
 	printf 'ok - %s\n' "$*"
 }
 
-# A check run with TR_KNOWN_ISSUE="text" set (e.g. as a prefix of the
-# assertion) that fails is a known bug of the code under test: reported as
-# "KNOWN - ..." and counted apart, not as a failure, unless TR_STRICT=1.
 fail() {
-	if [ -n "${TR_KNOWN_ISSUE:-}" ] && [ "${TR_STRICT:-0}" != 1 ]; then
-		TR_KNOWN=$((TR_KNOWN + 1))
-		printf 'KNOWN - %s [known issue: %s]\n' "$*" "$TR_KNOWN_ISSUE"
-		return 0
-	fi
 	TR_FAIL=$((TR_FAIL + 1))
 	printf 'FAIL - %s\n' "$*"
+}
+
+# setup DESC CMD...: a set-up step (see the top of this file): runs CMD;
+# "# setup: DESC" when it succeeds (not counted), else one failure and
+# the end of the script.
+setup() {
+	local desc=$1
+	shift
+	if "$@"; then
+		tr_note "setup: $desc"
+	else
+		fail "setup: $desc"
+		finish
+	fi
+}
+
+# skip DESC: a part that cannot run here, counted apart (never a pass).
+skip() {
+	TR_SKIP=$((TR_SKIP + 1))
+	printf 'SKIP - %s\n' "$*"
 }
 
 # check DESC CMD...: passes when CMD succeeds.
@@ -160,10 +189,8 @@ finish() {
 			fi
 		done
 	fi
-	if [ "$TR_KNOWN" -ne 0 ]; then
-		printf '# %d check(s) failed on known issues (KNOWN lines; TR_STRICT=1 counts them)\n' "$TR_KNOWN"
-	fi
-	printf '%s: %d passed, %d failed\n' "$TR_NAME" "$TR_PASS" "$TR_FAIL"
+	printf '%s: %d passed, %d failed%s\n' "$TR_NAME" "$TR_PASS" "$TR_FAIL" \
+		"$([ "$TR_SKIP" -eq 0 ] || printf ', %d skipped' "$TR_SKIP")"
 	[ "$TR_FAIL" -eq 0 ] && exit 0
 	exit 1
 }
@@ -184,12 +211,14 @@ tr_setup_user() {
 		return 0
 	fi
 	TR_SRV_USER=${TR_SERVER_USER:-trtest}
-	if ! getent passwd "$TR_SRV_USER" >/dev/null; then
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$TR_SRV_USER" 2>/dev/null ||
-			getent passwd "$TR_SRV_USER" >/dev/null ||
-			tr_die "cannot create the system user $TR_SRV_USER"
-	fi
+	# Polled: tests run two at a time (make -j2 check) may both create it,
+	# and useradd fails while the other one holds /etc/passwd's lock.
+	wait_until 30 tr_add_user || tr_die "cannot create the system user $TR_SRV_USER"
+}
+
+tr_add_user() {
+	getent passwd "$TR_SRV_USER" >/dev/null ||
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TR_SRV_USER"
 }
 
 # ---------------------------------------------------------------- setup
@@ -399,26 +428,29 @@ pg_bin() {
 	return 1
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on and that this
-# test has not handed out yet.
+# free_port: a free port (pick_port, servers.sh) this test has not handed
+# out yet.
 free_port() {
-	local p u tries=0
-	while [ $tries -lt 200 ]; do
-		tries=$((tries + 1))
-		# SRANDOM: tests seed RANDOM, and two runs must not pick the same ports
-		p=$((20000 + ${SRANDOM:-$((RANDOM * 32768 + RANDOM))} % 40000))
+	local p u tries
+	for tries in 1 2 3 4 5 6 7 8 9 10; do
+		p=$(pick_port) || return 1
 		for u in "${TR_PORTS_USED[@]}"; do
 			[ "$u" = "$p" ] && continue 2
 		done
-		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			continue
-		fi
 		TR_PORTS_USED+=("$p")
 		printf '%s\n' "$p"
 		return 0
 	done
 	echo "no free port found" >&2
 	return 1
+}
+
+# tr_moto_start: moto_server for this test (moto_launch, servers.sh):
+# MOTO_PORT, MOTO_URL; its log in $TR_TMP/root/moto.log; the cleanup trap
+# stops it.
+tr_moto_start() {
+	moto_launch "$TR_TMP/root/moto.log" free_port || return 1
+	TR_BG_PIDS+=("$MOTO_PID")
 }
 
 # pg_register NAME DATADIR: makes a cluster known to the harness (the
@@ -613,3 +645,5 @@ fake_segment() {
 
 # shellcheck source=tests/integration/faultproxy.sh
 . "$(dirname "${BASH_SOURCE[0]}")/faultproxy.sh"
+# shellcheck source=tests/integration/servers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/servers.sh"

@@ -9,6 +9,11 @@
 #   tr_run verify                  # totalrecall as the server user; sets OUT, ERR, RC
 #   finish                         # last line: "verify: N passed, M failed"
 #
+# Counting as in lib.sh: pass/fail/assert_* are assertions about
+# TotalRecall; `setup DESC CMD...` is a set-up step ("# setup: DESC" when
+# it works, not counted; one failure and the end when it does not);
+# `skip DESC` is what cannot run here (counted apart, never a pass).
+#
 # PostgreSQL refuses root: when run as root, servers and totalrecall run as
 # the system user trtest (created if missing).  Waits are bounded polls.
 
@@ -16,6 +21,7 @@ LV_NAME=test
 LV_TMP=""
 LV_PASS=0
 LV_FAIL=0
+LV_SKIP=0
 LV_USER=""
 LV_PGBIN=/usr/lib/postgresql/15/bin
 LV_PGDATA=""
@@ -25,13 +31,15 @@ OUT="" ERR="" RC=0
 pass() { LV_PASS=$((LV_PASS + 1)); printf 'ok - %s\n' "$*" >&7; }
 fail() { LV_FAIL=$((LV_FAIL + 1)); printf 'FAIL - %s\n' "$*" >&7; }
 note() { printf '# %s\n' "$*"; }
+setup() { if "${@:2}"; then note "setup: $1"; else die "setup: $1"; fi; }
+skip() { LV_SKIP=$((LV_SKIP + 1)); printf 'SKIP - %s\n' "$*" >&7; }
 
 finish() {
 	trap - EXIT
 	lv_cleanup
 	# fd 7 is the script's stdout: finish may run from a trap inside a
 	# redirected command.
-	echo "$LV_NAME: $LV_PASS passed, $LV_FAIL failed" >&7
+	echo "$LV_NAME: $LV_PASS passed, $LV_FAIL failed$([ "$LV_SKIP" -eq 0 ] || echo ", $LV_SKIP skipped")" >&7
 	[ "$LV_FAIL" -eq 0 ] && exit 0
 	exit 1
 }
@@ -60,6 +68,8 @@ wait_until() {
 	done
 }
 
+lv_add_user() { id trtest >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin trtest; }
+
 lv_init() {
 	LV_NAME=$1
 	exec 7>&1
@@ -69,7 +79,8 @@ lv_init() {
 	[ -x "$LV_BIN" ] || { echo "$LV_NAME: $LV_BIN not built"; echo "$LV_NAME: 0 passed, 1 failed"; exit 1; }
 	[ -f "$LV_DRIVERS/fs.so" ] || { echo "$LV_NAME: fs driver not built"; echo "$LV_NAME: 0 passed, 1 failed"; exit 1; }
 	if [ "$(id -u)" = 0 ]; then
-		id trtest >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin trtest
+		# polled: another test run beside this one may hold /etc/passwd's lock
+		wait_until 30 lv_add_user || { echo "$LV_NAME: cannot create the user trtest"; echo "$LV_NAME: 0 passed, 1 failed"; exit 1; }
 		LV_USER=trtest
 	fi
 	LV_TMP=$(mktemp -d "/tmp/tr-$LV_NAME.XXXXXX")

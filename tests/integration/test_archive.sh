@@ -81,8 +81,7 @@ copy_as() {
 
 # ------------------------------------------------------------------ a
 section "a. archive_command on a busy cluster"
-pg_start_cluster p1 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p1"
-pass "p1 started on port ${PG_PORT[p1]} with archive_command = totalrecall archive-put %p"
+setup "p1 started with archive_command = totalrecall archive-put %p" pg_start_cluster p1 "${ARCHIVE_CONF[@]}"
 # Hand-made segments archived into p1's repository must be p1's WAL.
 FAKE_SYSID=$(pg_sysid p1) || tr_die "cannot read p1's system identifier"
 
@@ -92,12 +91,11 @@ pg_switch p1 >/dev/null
 
 # b needs a base backup taken before more changes.
 pg_register r1 "$TR_TMP/pg-r1/data"
-if pg_cmd p1 pg_basebackup -D "${PG_DATA[r1]}" -X none -c fast --no-sync \
-	>"$TR_TMP/root/basebackup.log" 2>&1; then
-	pass "pg_basebackup -X none of p1 (waits for its WAL to be archived)"
-else
-	fail "pg_basebackup -X none of p1: $(tr '\n' '|' <"$TR_TMP/root/basebackup.log")"
-fi
+basebackup_r1() {
+	pg_cmd p1 pg_basebackup -D "${PG_DATA[r1]}" -X none -c fast --no-sync >"$TR_TMP/root/basebackup.log" 2>&1 ||
+		{ tr '\n' '|' <"$TR_TMP/root/basebackup.log"; echo; return 1; }
+}
+setup "pg_basebackup -X none of p1 (waits for its WAL to be archived)" basebackup_r1
 # A second copy of the base backup, for recovery with a wrong key (b2).
 pg_register r2 "$TR_TMP/pg-r2/data"
 as_pg cp -a "${PG_DATA[r1]}" "${PG_DATA[r2]}"
@@ -504,25 +502,21 @@ check "the history file is not below a 16-character directory" test ! -e "$REPO/
 section "g. a cluster with 64 MiB WAL segments"
 pg_init_cluster s64 --wal-segsize=64 || tr_die "initdb --wal-segsize=64 failed"
 pg_conf s64 "${ARCHIVE_CONF[@]}"
-if pg_start s64 TOTALRECALL_DATABASE_ID=db-seg64 -u TOTALRECALL_STORAGE_PREFIX; then
-	pass "s64 started (wal_segment_size = $(psql_q s64 "SHOW wal_segment_size"))"
-	psql_q s64 "CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 100000) g"
-	seg64=$(pg_switch s64)
-	if pg_wait_archived s64 "$seg64" 120; then
-		pass "s64: $seg64 archived"
-	else
-		fail "s64: $(psql_q s64 'SELECT last_archived_wal, failed_count FROM pg_stat_archiver')"
-	fi
-	obj64=$BUCKET/db-seg64/$(wal_object_key "$seg64")
-	check "with no prefix the object is at <db>/wal/<16>/<name>" test -f "$obj64"
-	assert_eq 67108864 "$(stat -c %s "${PG_DATA[s64]}/pg_wal/$seg64")" "the segment in pg_wal is 64 MiB"
-	g64=$(newdir get-g)
-	TR_DESC="archive-get of a 64 MiB segment" assert_rc 0 tr_run TOTALRECALL_DATABASE_ID=db-seg64 -u TOTALRECALL_STORAGE_PREFIX archive-get "$g64/$seg64" "$seg64"
-	assert_same_file "$g64/$seg64" "${PG_DATA[s64]}/pg_wal/$seg64" "the 64 MiB segment round-trips byte-identical"
-	pg_stop_cluster s64 || fail "stopping s64"
+setup "s64 started" pg_start s64 TOTALRECALL_DATABASE_ID=db-seg64 -u TOTALRECALL_STORAGE_PREFIX
+setup "s64 has 64 MiB WAL segments" test "$(psql_q s64 "SHOW wal_segment_size")" = 64MB
+psql_q s64 "CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 100000) g"
+seg64=$(pg_switch s64)
+if pg_wait_archived s64 "$seg64" 120; then
+	pass "s64: $seg64 archived"
 else
-	fail "s64 did not start"
+	fail "s64: $(psql_q s64 'SELECT last_archived_wal, failed_count FROM pg_stat_archiver')"
 fi
+obj64=$BUCKET/db-seg64/$(wal_object_key "$seg64")
+check "with no prefix the object is at <db>/wal/<16>/<name>" test -f "$obj64"
+g64=$(newdir get-g)
+TR_DESC="archive-get of a 64 MiB segment" assert_rc 0 tr_run TOTALRECALL_DATABASE_ID=db-seg64 -u TOTALRECALL_STORAGE_PREFIX archive-get "$g64/$seg64" "$seg64"
+assert_same_file "$g64/$seg64" "${PG_DATA[s64]}/pg_wal/$seg64" "the 64 MiB segment round-trips byte-identical"
+pg_stop_cluster s64 || fail "stopping s64"
 
 # ------------------------------------------------------------------ h
 section "h. bad input"

@@ -36,19 +36,16 @@ section "azurite"
 . "$here/azure/azurite.sh"
 AZ_ACCOUNT=trbackup
 AZ_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(64)).decode())')
-azurite_start "${TR_AZURITE_NODE_DIR:-$here/azure/node}" "$TR_TMP/root" "$AZ_ACCOUNT" "$AZ_KEY" ||
-	tr_die "azurite did not come up"
+setup "azurite started" azurite_start "${TR_AZURITE_NODE_DIR:-$here/azure/node}" "$TR_TMP/root" "$AZ_ACCOUNT" "$AZ_KEY"
 TR_BG_PIDS+=("$AZURITE_PID")
 AZ_PORT=$AZURITE_PORT
 AZ_URL=http://127.0.0.1:$AZ_PORT/$AZ_ACCOUNT
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pass "azurite on $AZ_URL"
+tr_note "azurite on $AZ_URL"
 azh() { AZ_ENDPOINT=$AZ_URL AZ_ACCOUNT=$AZ_ACCOUNT AZ_KEY=$AZ_KEY python3 "$here/azure/azhelper.py" "$@"; }
 CONTAINER=tr-bt
 PREFIX=ci/bt
 DBID=db-azure
-azh mkcontainer "$CONTAINER" || tr_die "cannot create the container"
-pass "container $CONTAINER created"
+setup "container $CONTAINER created" azh mkcontainer "$CONTAINER"
 # az_keys PREFIX: blob names below <prefix>/<db>/PREFIX, relative to <prefix>/<db>/.
 az_keys() { azh list "$CONTAINER" "$PREFIX/$DBID/$1" | cut -d/ -f4- | sort; }
 

@@ -13,6 +13,8 @@
 #   g. check: exit 0 when set up, non-zero naming archive_command otherwise
 #   h. dedup: scale 50, 1% of the rows updated, the second backup uploads
 #      at most 10% of the first one's stored bytes
+#   i. a file with chunks of zeros restores identical, with holes there;
+#      repeated chunks are copied from the restored files
 # Last line: "backup_restore: N passed, M failed".  TR_KEEP=1 keeps the temp
 # dir; TR_SEED changes the kill points; TR_DEDUP_SCALE the dedup scale.
 set -euo pipefail
@@ -41,8 +43,7 @@ dir_fingerprint() {
 
 # ------------------------------------------------------------------ a
 section "a. full cycle"
-pg_start_cluster p1 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p1"
-pass "p1 started on port ${PG_PORT[p1]}, archiving through totalrecall archive-put"
+setup "p1 started, archiving through totalrecall archive-put" pg_start_cluster p1 "${ARCHIVE_CONF[@]}"
 t=$SECONDS
 pg_cmd p1 pgbench -i -q -s 5 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
 pg_cmd p1 pgbench -n -c 2 -j 2 -t 300 >>"$TR_TMP/root/pgbench.log" 2>&1 || tr_die "pgbench failed"
@@ -76,8 +77,7 @@ assert_file_absent "${PG_DATA[t1]}/global/pg_control" "no global/pg_control in t
 if [ -d "${PG_DATA[t1]}" ]; then
 	check "pg_ctl start fails on what is left" start_fails t1
 fi
-flip_byte "$victim" "$voff"
-pass "byte flipped back"
+setup "byte flipped back" flip_byte "$victim" "$voff"
 # A missing chunk, the same way.
 victim=${CHUNKS[$((RANDOM % ${#CHUNKS[@]}))]}
 mv "$victim" "$TR_TMP/root/moved-chunk"
@@ -86,7 +86,7 @@ TR_DESC="restore with a missing chunk fails" assert_rc 1 tr_run restore "${PG_DA
 named=$(sed -n 's/.*(chunk of \([^)]*\)).*/\1/p' "$TR_LAST_ERR" | head -n 1)
 check "missing chunk: the message names the data-directory file ('$named')" test -n "$named" -a -f "${PG_DATA[p1]}/$named"
 assert_eq "" "$(find "${PG_DATA[t2]}" -mindepth 1 2>/dev/null | head -n 5 | tr '\n' ' ' || true)" "missing chunk: the target directory is left empty"
-mv "$TR_TMP/root/moved-chunk" "$victim"
+setup "the missing chunk put back" mv "$TR_TMP/root/moved-chunk" "$victim"
 
 # ------------------------------------------------------------------ phases
 section "a. traffic in recorded phases"
@@ -188,7 +188,7 @@ while [ "$kills" -lt 6 ] && [ "$attempts" -lt ${#KINDS[@]} ]; do
 		labels_before=$(list_labels | tr '\n' ' ')
 	fi
 done
-check "at least 5 backups killed ($kills killed in $attempts attempts, $completed completed first)" test "$kills" -ge 5
+setup "at least 5 backups killed ($kills killed in $attempts attempts, $completed completed first)" test "$kills" -ge 5
 tr_note "temporary files left in the repository by the killed backups: $(find "$BUCKET" -name '.tr-tmp-*' | wc -l)"
 # A killed backup cannot remove its lock: expire then keeps every chunk
 # until the lock is a day old (reported, not a failure).
@@ -204,12 +204,13 @@ STATE[final]=$(psql_state p1)
 seg=$(pg_switch p1)
 pg_wait_archived p1 "$seg" 120 || fail "$seg not archived"
 
-check "phase times strictly increase" test "${TIME[1]}" \< "${TIME[2]}" -a "${TIME[2]}" \< "${TIME[3]}" -a "${TIME[3]}" \< "${TIME[4]}"
+setup "phase times strictly increase" test "${TIME[1]}" \< "${TIME[2]}" -a "${TIME[2]}" \< "${TIME[3]}" -a "${TIME[3]}" \< "${TIME[4]}"
 bad=$(psql_q p1 "SELECT count(*) FROM marker m WHERE at >= (CASE phase WHEN 1 THEN '${TIME[1]}' WHEN 2 THEN '${TIME[2]}' WHEN 3 THEN '${TIME[3]}' WHEN 4 THEN '${TIME[4]}' ELSE '${TIME[5]}' END)::timestamptz
 	OR at <= (CASE phase WHEN 1 THEN '-infinity' WHEN 2 THEN '${TIME[1]}' WHEN 3 THEN '${TIME[2]}' WHEN 4 THEN '${TIME[3]}' ELSE '${TIME[4]}' END)::timestamptz")
-assert_eq 0 "$bad" "every phase's marker commit lies strictly between the previous phase's time and its own"
+setup "every phase's marker commit lies strictly between the previous phase's time and its own ($bad do not)" \
+	test "$bad" = 0
 for i in 1 2 3 4; do
-	assert_ne "${STATE[$i]}" "${STATE[$((i + 1))]}" "phase $((i + 1)) changed pgbench_accounts"
+	setup "phase $((i + 1)) changed pgbench_accounts" test "${STATE[$i]}" != "${STATE[$((i + 1))]}"
 done
 
 # restore_case NAME EXPECTED-BACKUP EXPECTED-STATE DESC [restore args]
@@ -388,11 +389,34 @@ TR_DESC="check with a correct setup" assert_rc 0 tr_on p1 check
 psql_q p1 "ALTER SYSTEM SET archive_command = '/bin/false'"
 psql_q p1 "SELECT pg_reload_conf()" >/dev/null
 archive_command_is() { [ "$(psql_q p1 'SHOW archive_command')" = "$1" ]; }
-wait_until 10 archive_command_is /bin/false || fail "archive_command not reloaded"
+setup "archive_command = /bin/false reloaded" wait_until 10 archive_command_is /bin/false
 TR_DESC="check with archive_command = /bin/false" assert_rc 1 tr_on p1 check
 assert_contains "$(cat "$TR_LAST_ERR")" "archive_command" "check names archive_command"
 psql_q p1 "ALTER SYSTEM RESET archive_command"
 psql_q p1 "SELECT pg_reload_conf()" >/dev/null
+
+# ------------------------------------------------------------------ i
+# A file with whole chunks of zeros: restore leaves holes there (they are
+# never fetched), writes the rest, and the file reads back identical.  Its
+# fourth chunk repeats its second: restore copies it from there.
+section "i. chunks of zeros restore as holes, a repeated chunk is copied"
+zf=${PG_DATA[p1]}/trzeros.bin
+as_pg python3 -c 'import sys
+with open(sys.argv[1], "wb") as f:
+    f.truncate(4 * 1048576 + 100)
+    for at in (1, 3):
+        f.seek(at * 1048576 + 4096); f.write(b"not zero" * 512)' "$zf"
+do_backup p1
+BZ=$LAST_LABEL
+restore_to zr TOTALRECALL_LOG_LEVEL=debug --backup "$BZ" --target immediate
+rz=${PG_DATA[zr]}/trzeros.bin
+check "the file with zeros is restored identical" cmp -s "$zf" "$rz"
+alloc=$(($(stat -c '%b * %B' "$rz")))
+check "the chunks of zeros are holes ($alloc bytes allocated of $(stat -c %s "$rz"))" test "$alloc" -le $((2 * 1048576 + 65536))
+copied=$(sed -n 's/.*restore: [0-9]* chunks fetched, \([0-9]*\) copied.*/\1/p' "$TR_TMP/root/restore-zr.err")
+check "repeated chunks were copied from the restored files, not fetched (${copied:-none} copied)" test "${copied:-0}" -ge 1
+drop_cluster zr
+as_pg rm -f "$zf"
 drop_cluster p1
 
 # ------------------------------------------------------------------ h

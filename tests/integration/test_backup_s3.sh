@@ -2,7 +2,8 @@
 # tests/integration/test_backup_s3.sh - a full cycle through the s3 driver
 # against moto_server on 127.0.0.1 (path-style addressing): archive_command,
 # backup, list --json against the bucket's objects, restore to the latest
-# point, a restored cluster with the same data, expire --dry-run; a chunk
+# point (each chunk object fetched once: moto's log counts the GETs), a
+# restored cluster with the same data, expire --dry-run; a chunk
 # damaged and one deleted in the bucket, stored again by the next backup;
 # the repository lock held by one expire makes another give up; then the
 # same cycle for another database through faultproxy.py at 5% injected
@@ -22,20 +23,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 tr_init backup_s3
 pg_bin >/dev/null || tr_die "PostgreSQL 15 not found"
 command -v python3 >/dev/null || tr_die "python3 is needed to read list --json"
-command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 'moto[server]')"
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=$(command -v aws) || tr_die "the aws CLI is not installed"
 : "${TR_CMD_TIMEOUT:=180}"
 
 # ------------------------------------------------------------------ moto
 section "moto_server"
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-TR_BG_PIDS+=($!)
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null; }
-wait_until 180 port_open || tr_die "moto_server did not come up: $(tail -n 5 "$TR_TMP/root/moto.log")"
-pass "moto_server on $MOTO_URL"
+setup "moto_server listens" tr_moto_start
 S3_ID=testing
 S3_SECRET="moto-secret-$$-$RANDOM"
 aws_s3() {
@@ -46,8 +40,8 @@ aws_s3() {
 BUCKET=tr-bt
 PREFIX=ci/bt
 DBID=db-s3
-aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null || tr_die "cannot create the bucket"
-pass "bucket $BUCKET created"
+make_bucket() { aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null; }
+setup "bucket $BUCKET created" make_bucket
 # s3_objects PREFIX: "KEY SIZE" of the objects below <prefix>/<db>/PREFIX,
 # keys relative to <prefix>/<db>/, sorted; s3_keys PREFIX: the keys alone.
 s3_objects() {
@@ -114,7 +108,17 @@ assert_eq "${SEGS[-1]}" "$(jq_py 'j["wal"]["last"]' <"$TR_TMP/root/list.json")" 
 assert_eq "$(psql_q p1 'SELECT system_identifier FROM pg_control_system()')" "$(jq_py 'j["backups"][0]["system_id"]' <"$TR_TMP/root/list.json")" "list --json: system_id"
 
 section "restore through s3 to the latest point"
-restore_to r1
+# Requests counted in moto's log: the cluster holds the same chunk in many
+# places (template0, template1 and postgres share catalogs), and restore
+# fetches each chunk object once, copying the later references.
+moto_before=$(wc -l <"$TR_TMP/root/moto.log")
+restore_to r1 TOTALRECALL_LOG_LEVEL=debug
+tail -n +"$((moto_before + 1))" "$TR_TMP/root/moto.log" | grep -o '"GET /[^ ]*/chunks/[^ ]*' | sort >"$TR_TMP/root/restore-gets"
+chunk_gets=$(wc -l <"$TR_TMP/root/restore-gets")
+copied=$(sed -n 's/.*restore: [0-9]* chunks fetched, \([0-9]*\) copied.*/\1/p' "$TR_TMP/root/restore-r1.err")
+check "restore copied repeated chunks from the files it wrote (${copied:-none} copied)" test "${copied:-0}" -ge 1
+check "restore GETs chunk objects ($chunk_gets requests)" test "$chunk_gets" -gt 10
+assert_eq "" "$(uniq -d "$TR_TMP/root/restore-gets" | head -n 3)" "restore GETs no chunk object twice"
 assert_eq "$S1" "$(restored_backup r1)" "restore chose $S1"
 check "totalrecall_restore.conf is private (0600)" test "$(stat -c %a "${PG_DATA[r1]}/totalrecall_restore.conf")" = 600
 # Settings given as values (not file:) are written resolved; reported.
@@ -196,7 +200,7 @@ drop_cluster r2
 TR_DESC="faults: verify --full through the proxy" assert_rc 0 tr_run --full verify
 injected=$(grep -c 'inject ' "$TR_TMP/root/proxy.log" || true)
 tr_note "faultproxy injected $injected faults (seed $FAULT_SEED): $(sed -n 's/.*inject \([a-z0-9]*\) .*/\1/p' "$TR_TMP/root/proxy.log" | sort | uniq -c | tr '\n' ' ')"
-check "faults: the proxy injected faults into the cycle ($injected)" test "$injected" -ge 5
+setup "faults: the proxy injected faults into the cycle ($injected)" test "$injected" -ge 5
 drop_cluster p2
 tr_note "total: ${SECONDS}s"
 finish

@@ -61,7 +61,7 @@ psql_q s1 "CHECKPOINT"
 do_backup s1
 B2=$LAST_LABEL
 STATE=$(psql_state s1)
-check "set-up: $B2 of the new primary s1 after $B1 of p1" test -n "$B2" -a "$B2" != "$B1"
+setup "$B2 of the new primary s1 after $B1 of p1" test -n "$B2" -a "$B2" != "$B1"
 
 # ------------------------------------------------------------------ c
 section "c. refused: a running server, another cluster"
@@ -100,7 +100,7 @@ wait_until 60 sql_true p1 "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname =
 restore_to f1
 FULL=$(fetched "$TR_TMP/root/restore-f1.err")
 tr_note "full restore of $B2: $FULL bytes; delta: $DELTA bytes fetched, $REUSED in place"
-check "set-up: the full restore fetched something ($FULL bytes)" test "${FULL:-0}" -gt 1000000
+setup "the full restore fetched something ($FULL bytes)" test "${FULL:-0}" -gt 1000000
 check "the delta restore fetched at most 10% of a full restore ($DELTA of $FULL bytes)" \
 	test "${DELTA:-999999999999}" -le $((FULL / 10))
 start_restored f1 && wait_until 120 pg_not_in_recovery f1

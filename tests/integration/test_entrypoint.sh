@@ -11,7 +11,8 @@
 # POSTGRES_PASSWORD_FILE, still work; settings and -c arguments merge); a
 # backup in the repository means a new container with an empty data directory
 # comes back with the data, and with the archiving settings.
-# Prints "N passed, N failed".
+# Prints "N passed, N failed".  Set-up steps (stand-in binaries, the
+# worker library) are not counted; when one fails the test ends, failed.
 set -uo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -21,10 +22,26 @@ passed=0 failed=0
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+summary() { echo "test_entrypoint: $passed passed, $failed failed"; }
+setup() {
+	local what=$1
+	shift
+	if "$@"; then echo "# setup: $what"; else not_ok "setup: $what"; summary; exit 1; fi
+}
+# wait_until SECONDS CMD...: polls CMD every 0.2 s; 1 when the time is up.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do [ "$SECONDS" -lt "$deadline" ] || return 1; sleep 0.2; done
+}
+skip_all() { echo "SKIP - $*"; echo "test_entrypoint: 0 passed, 0 failed, 1 skipped"; exit 77; }
 
-[ -x "$pgbin/postgres" ] || { echo "SKIP: no PostgreSQL 15 in $pgbin"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: run as root (clusters run as $user)"; exit 77; }
-id "$user" >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+[ -x "$pgbin/postgres" ] || skip_all "no PostgreSQL 15 in $pgbin"
+[ "$(id -u)" = 0 ] || skip_all "run as root (clusters run as $user)"
+# polled: another test run beside this one may hold /etc/passwd's lock
+add_user() { id "$user" >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin "$user"; }
+for _ in $(seq 1 150); do add_user 2>/dev/null && break; sleep 0.2; done
+setup "user $user exists" id "$user"
 
 work=$(mktemp -d /tmp/tr-entrypoint.XXXXXX)
 chmod 755 "$work"
@@ -49,8 +66,7 @@ chown -R "$user:" "$work/repo" "$work/sock" "$work/home" "$work/secrets" "$work/
 libdir=$work/lib
 mkdir -p "$libdir"
 printf '#include "postgres.h"\n#include "fmgr.h"\nPG_MODULE_MAGIC;\n' >"$work/stub.c"
-cc -shared -fPIC -I"$("$pgbin/pg_config" --includedir-server)" -o "$work/stub.so" "$work/stub.c" ||
-	{ echo "cannot build the stub module"; exit 1; }
+setup "stub module built" cc -shared -fPIC -I"$("$pgbin/pg_config" --includedir-server)" -o "$work/stub.so" "$work/stub.c"
 if [ -f "$top_builddir/postgres/totalrecall.so" ]; then
 	cp "$top_builddir/postgres/totalrecall.so" "$libdir/"
 	echo "# worker: $top_builddir/postgres/totalrecall.so"
@@ -61,7 +77,9 @@ fi
 # A second library the user preloads, to see the lists merged.
 cp "$work/stub.so" "$libdir/userlib.so"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck source=tests/integration/servers.sh
+. "$top_srcdir/tests/integration/servers.sh"
+port=$(pick_port)
 
 # container PGDATA LOG [VAR=value...] -- [postgres args...]: runs the wrapper
 # as $user in a clean environment; background with the pid in $server_pid.
@@ -190,7 +208,11 @@ if wait_ready; then
 	check "shared_preload_libraries = totalrecall after restore" test "$(setting shared_preload_libraries)" = totalrecall
 	check "restore_command is the one restore wrote (postgresql.auto.conf)" \
 		bash -c "[[ \"\$(PGPASSWORD=s3cr3t-pw $pgbin/psql -X -qAt -h 127.0.0.1 -p $port -U alice -d appdb -c 'show restore_command')\" == *totalrecall_restore.conf* ]]"
-	check "new timeline archives too" bash -c "DB=postgres; PGPASSWORD=s3cr3t-pw $pgbin/psql -X -qAt -h 127.0.0.1 -p $port -U alice -d postgres -c 'select pg_switch_wal()' >/dev/null; sleep 2; ls $work/repo/db-42/wal/*.history >/dev/null 2>&1 || find $work/repo/db-42/wal -name '00000002*' | grep -q ."
+	DB=postgres psql_ -c 'select pg_switch_wal()' >/dev/null
+	new_timeline_archived() {
+		ls "$work"/repo/db-42/wal/*.history >/dev/null 2>&1 || find "$work/repo/db-42/wal" -name '00000002*' | grep -q .
+	}
+	check "new timeline archives too" wait_until 60 new_timeline_archived
 	stop_server
 else
 	not_ok "restore path: server did not start"; sed 's/^/#   /' "$work/c2.log"
@@ -209,5 +231,5 @@ else
 	stop_server
 fi
 
-echo "test_entrypoint: $passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ]

@@ -40,6 +40,19 @@ for d in v1fs nomtime; do
 done
 check "conformance: the suites leave the bucket empty" test -z "$(ls -A "$B")"
 
+# ------------------------------------------------------- not an object
+# A FIFO or a directory under an object's name is refused at once (a FIFO
+# opened for reading would block until a writer comes), naming the path.
+mkdir -p "$B/odd"
+mkfifo "$B/odd/fifo"
+mkdir "$B/odd/dir"
+for k in fifo dir; do
+	TR_DESC="get of a $k under an object's name fails, without hanging" \
+		assert_rc 1 timeout 30 "${DRV[@]}" get "odd/$k"
+	assert_contains "$(cat "$TR_LAST_ERR")" "odd/$k is not a regular file" "the error names the $k"
+done
+rm -rf "$B/odd"
+
 # ------------------------------------------------------------------ a
 out=$(drv batch chunks/aa/c1 chunks/ab/c2 chunks/aa/c3)
 assert_eq 3 "$(grep -c ' before sync: absent$' <<<"$out")" "a. none visible before sync()"

@@ -75,7 +75,7 @@ archived p1
 section "b. a second cluster with the same settings"
 pg_start_cluster x "${ARCHIVE_CONF[@]}" || tr_die "cannot start x"
 X_ID=$(pg_sysid x)
-assert_ne "$P1_ID" "$X_ID" "x has its own system identifier"
+setup "x has its own system identifier" test "$P1_ID" != "$X_ID"
 before=$(repo_listing)
 as_pg cp "${PG_DATA[x]}/pg_wal/000000010000000000000001" "$(pg_scratch xwal)/"
 TR_DESC="archive-put of x's first segment (p1 archived one of that name)" \
@@ -151,7 +151,7 @@ assert_contains "$(cat "$TR_LAST_ERR")" "system identifier 7000000000000000099" 
 assert_file_absent "$REPO/wal/0000000100000000/0000000100000000000000D1" "and not stored"
 # TotalRecall 0.1's repository: WAL only, mkwal.py's default identifier.
 V01=$(pg_scratch v01)
-cp -r "$top_srcdir/tests/vectors/v01-repo/v01db" "$V01/"
+cp -r "$top_srcdir/tests/vectors/v01-repo/v01db" "$V01/" && chmod -R u+w "$V01" # the source tree is read-only under distcheck
 chown -R "$TR_SRV_USER" "$V01"
 v01=("TOTALRECALL_BUCKET=$V01" TOTALRECALL_DATABASE_ID=v01db "TOTALRECALL_ENCRYPTION_KEY=zero point one"
 	"TOTALRECALL_STATE_DIR=$(cold_state v01)")
@@ -175,14 +175,14 @@ pg_stop_cluster p1
 check "p1 archived everything before it stopped" test -z "$(ls "${PG_DATA[p1]}/pg_wal/archive_status" | grep '\.ready$' || true)"
 pg_init_cluster n1 || tr_die "initdb of the new cluster failed"
 up=$(pg_scratch upgrade)
-if in_dir "$up" as_pg "$PGBIN/pg_upgrade" -b "$PGBIN" -B "$PGBIN" -d "${PG_DATA[p1]}" -D "${PG_DATA[n1]}" \
-	-U "$TR_SRV_USER" -p "$(free_port)" -P "$(free_port)" -s "$up" >"$TR_TMP/root/pg_upgrade.log" 2>&1; then
-	pass "pg_upgrade from p1 to the new cluster n1"
-else
-	tr_die "pg_upgrade failed: $(tail -n 20 "$TR_TMP/root/pg_upgrade.log" | tr '\n' '|')"
-fi
+upgrade_p1() {
+	in_dir "$up" as_pg "$PGBIN/pg_upgrade" -b "$PGBIN" -B "$PGBIN" -d "${PG_DATA[p1]}" -D "${PG_DATA[n1]}" \
+		-U "$TR_SRV_USER" -p "$(free_port)" -P "$(free_port)" -s "$up" >"$TR_TMP/root/pg_upgrade.log" 2>&1 ||
+		{ tail -n 20 "$TR_TMP/root/pg_upgrade.log"; return 1; }
+}
+setup "pg_upgrade from p1 to the new cluster n1" upgrade_p1
 N1_ID=$(od -An -tu8 -N8 "${PG_DATA[n1]}/global/pg_control" | tr -d ' ')
-assert_ne "$P1_ID" "$N1_ID" "the upgraded cluster has a new system identifier"
+setup "the upgraded cluster has a new system identifier" test "$P1_ID" != "$N1_ID"
 TR_DESC="upgrade with the new cluster stopped" assert_rc 0 tr_run "TOTALRECALL_PGDATA=${PG_DATA[n1]}" upgrade
 assert_contains "$(cat "$TR_LAST_ERR")" "recorded system identifier $N1_ID (PostgreSQL 15, history section 2)" \
 	"upgrade records section 2"
@@ -201,7 +201,7 @@ assert_contains "$(cat "$TR_LAST_ERR")" "downgrade" "a downgrade is refused"
 assert_file_absent "$REPO/sections/3" "no section was added by the refusals"
 # The old cluster's WAL is refused now (the segment of its last checkpoint).
 old_seg=$(as_pg "$PGBIN/pg_controldata" -D "${PG_DATA[p1]}" | sed -n "s/^Latest checkpoint's REDO WAL file: *//p")
-check "p1's last checkpoint is in $old_seg" test -f "${PG_DATA[p1]}/pg_wal/$old_seg"
+setup "p1's last checkpoint is in $old_seg" test -f "${PG_DATA[p1]}/pg_wal/$old_seg"
 TR_DESC="archive-put of the old cluster's $old_seg" assert_rc 1 in_dir "${PG_DATA[p1]}" tr_run archive-put "pg_wal/$old_seg"
 assert_contains "$(cat "$TR_LAST_ERR")" "history section 1's, and the repository has moved on" "the old cluster is refused as such"
 TR_DESC="restore of the latest state before section 2 has a backup" \

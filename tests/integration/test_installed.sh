@@ -24,7 +24,7 @@ done
 check "example configuration" test -s "$sysconfdir/totalrecall/totalrecall.conf.example"
 # a file archive-put takes for a WAL segment (it checks the page header)
 python3 "$(dirname "$0")/../tools/mkwal.py" 000000010000000000000001 "$work/data/pg_wal/000000010000000000000001" \
-	--random 4194304 || exit 1
+	--random 4194304 || { echo "not ok - setup: a WAL segment made"; echo "test_installed: $passed passed, 1 failed"; exit 1; }
 check "archive-put with the installed fs driver" \
 	bash -c "cd '$work/data' && '$bin' archive-put pg_wal/000000010000000000000001 2>/dev/null"
 check "archive-get gives the same bytes" \

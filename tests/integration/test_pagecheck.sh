@@ -27,12 +27,12 @@ SPOOL=$(pg_scratch spool)
 # ------------------------------------------------------------------ a
 section "a. a healthy cluster"
 pg_start_cluster p1 "${ARCHIVE_CONF[@]}" || tr_die "cannot start p1"
-assert_eq on "$(psql_q p1 'SHOW data_checksums')" "set-up: p1 has data checksums"
+setup "p1 has data checksums" test "$(psql_q p1 'SHOW data_checksums')" = on
 pg_cmd p1 pgbench -i -q -s 1 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
 psql_q p1 "CREATE TABLE victim AS SELECT g AS i, repeat('v', 300) AS s FROM generate_series(1, 200) g"
 psql_q p1 "CHECKPOINT"
 VICTIM=$(psql_q p1 "SELECT pg_relation_filepath('victim')")
-check "set-up: victim has at least 4 blocks" test "$(psql_q p1 "SELECT pg_relation_size('victim') / 8192")" -ge 4
+setup "victim has at least 4 blocks" test "$(psql_q p1 "SELECT pg_relation_size('victim') / 8192")" -ge 4
 do_backup p1
 B1=$LAST_LABEL
 assert_contains "$(cat "$TR_LAST_ERR")" "page checksums verified" "the log line says the pages were verified"

@@ -60,7 +60,7 @@ printf "work_mem = '7MB'\n" | as_pg tee "$TR_TMP/p1-confd/extra.conf" >/dev/null
 as_pg ln -s "$TR_TMP/p1-confd" "${PG_DATA[p1]}/conf.d"
 pg_conf p1 "${ARCHIVE_CONF[@]}" "include_dir = 'conf.d'"
 pg_start p1 || tr_die "cannot start p1"
-check "p1's pg_wal is a link to $TR_TMP/p1-wal" test "$(readlink "${PG_DATA[p1]}/pg_wal")" = "$TR_TMP/p1-wal"
+setup "p1's pg_wal is a link to $TR_TMP/p1-wal" test "$(readlink "${PG_DATA[p1]}/pg_wal")" = "$TR_TMP/p1-wal"
 psql_q p1 "CREATE TABLESPACE ts1 LOCATION '$TR_TMP/ts1'"
 psql_q p1 "CREATE TABLE t_ts (i int, t text) TABLESPACE ts1"
 psql_q p1 "INSERT INTO t_ts SELECT g, md5(g::text) FROM generate_series(1, 20000) g"
@@ -76,7 +76,7 @@ seg=$(pg_switch p1)
 pg_wait_archived p1 "$seg" 120 || fail "p1: $seg not archived"
 psql_q p1 "CHECKPOINT"
 BEFORE=$(orig_fingerprint)
-check "the fingerprint covers WAL segments and tablespace files ($(wc -l <<<"$BEFORE") files)" \
+setup "the fingerprint covers WAL segments and tablespace files ($(wc -l <<<"$BEFORE") files)" \
 	test "$(grep -c '' <<<"$BEFORE")" -gt 5
 
 pg_register r0 "$TR_TMP/pg-r0/data"
@@ -239,7 +239,7 @@ repotool get "backups/$B1/manifest" >"$TR_TMP/root/b1.manifest"
 chunk_line=$(grep -m1 '^c ' "$TR_TMP/root/b1.manifest")
 for evil_path in "..%2F..%2Fescaped-by-restore" "%2Ftmp%2Fescaped-by-restore-$$" "base%2F..%2F..%2Fescaped-by-restore"; do
 	craft "/^entries\$/a f 0600 8192 0 0000 $evil_path\\n$chunk_line"
-	check "the crafted backup $EVIL is listed" grep -qx "$EVIL" <<<"$(list_labels)"
+	setup "the crafted backup $EVIL is listed" grep -qx "$EVIL" <<<"$(list_labels)"
 	pg_register r6 "$TR_TMP/pg-r6/data"
 	TR_DESC="restore of a manifest naming $evil_path is refused" assert_rc 1 tr_run --backup "$EVIL" \
 		--tablespace-map "ts1=$TR_TMP/r6-ts" restore "${PG_DATA[r6]}"
@@ -268,7 +268,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 	drop_cluster r7
 else
-	tr_note "not root: the root checks were not run (not counted)"
+	skip "f. restore run as root (not root here)"
 fi
 
 # ------------------------------------------------------------------ g
@@ -281,7 +281,7 @@ pg_cmd p1 psql -X -q -At -v ON_ERROR_STOP=1 -v "name=$RP_NAME" <<<"SELECT pg_cre
 pg_cmd p1 pgbench -n -c 2 -j 2 -t 50 >>"$TR_TMP/root/pgbench.log" 2>&1 || tr_die "pgbench failed"
 seg=$(pg_switch p1)
 pg_wait_archived p1 "$seg" 120 || fail "p1: $seg not archived"
-assert_ne "$RP_STATE" "$(psql_state p1)" "set-up: p1 changed after the restore point"
+setup "p1 changed after the restore point" test "$RP_STATE" != "$(psql_state p1)"
 pg_register r8 "$TR_TMP/pg-r8/da%ta %f 'q'"
 restore_to r8 --target-name "$RP_NAME" --target-action promote --tablespace-map "ts1=$TR_TMP/r8-ts"
 if start_restored r8 && wait_until 180 pg_not_in_recovery r8; then

@@ -57,7 +57,7 @@ refused() { # DESC MESSAGE ARGS...
 
 pg_start_cluster p1 "${ARCHIVE_CONF[@]}" "timezone = 'Asia/Tokyo'" "track_commit_timestamp = on" ||
 	tr_die "cannot start p1"
-assert_eq "Asia/Tokyo" "$(psql_q p1 'SHOW timezone')" "p1 runs in Tokyo time"
+setup "p1 runs in Tokyo time" test "$(psql_q p1 'SHOW timezone')" = Asia/Tokyo
 pg_cmd p1 pgbench -i -q -s 1 >"$TR_TMP/root/pgbench-i.log" 2>&1 || tr_die "pgbench -i failed"
 psql_q p1 "CREATE TABLE open_xact (i int)"
 do_backup p1
@@ -70,7 +70,7 @@ T_A=$(utc_now)
 traffic 150
 archived
 WANT_A=$(committed_by "$T_A")
-check "set-up: transactions before and after $T_A ($WANT_A before, $(history_rows p1) in all)" \
+setup "transactions before and after $T_A ($WANT_A before, $(history_rows p1) in all)" \
 	test "$WANT_A" -gt 0 -a "$WANT_A" -lt "$(history_rows p1)"
 restore_to r_a --target-time "$T_A" --target-action promote
 check "written to PostgreSQL with an explicit +00" grep -qE "^recovery_target_time = '${T_A%.*}(\.[0-9]+)?\+00'\$" "${PG_DATA[r_a]}/postgresql.auto.conf"
@@ -107,7 +107,7 @@ check "backup $B2 records its stop time in microseconds ($STOP_US)" test -n "$ST
 # The first microsecond of the second B2 stopped in: B2 ends after it.
 T_B=$(python3 -c "import datetime, sys; print(datetime.datetime.utcfromtimestamp(int(sys.argv[1]) // 1000000).strftime('%Y-%m-%d %H:%M:%S'))" "$STOP_US")
 WANT_B=$(committed_by "$T_B")
-check "set-up: transactions committed after $T_B, before $B2 stopped" \
+setup "transactions committed after $T_B, before $B2 stopped" \
 	test "$(psql_q p1 "SELECT count(*) FROM pgbench_history WHERE pg_xact_commit_timestamp(xmin) > '$T_B+00' AND pg_xact_commit_timestamp(xmin) <= to_timestamp($STOP_US / 1000000.0)")" -gt 0
 restore_to r_b --target-time "$T_B" --target-action promote
 PREV=$(list_labels | grep -x -B1 "$B2" | head -n 1)
@@ -136,9 +136,9 @@ B3=$LAST_LABEL
 echo "COMMIT;" >&7
 exec 7>&-
 wait "$session" || fail "the open transaction's session failed"
-assert_eq 1 "$(psql_q p1 'SELECT count(*) FROM open_xact')" "set-up: transaction $XID, open across $B3, committed after it"
+setup "transaction $XID, open across $B3, committed after it" test "$(psql_q p1 'SELECT count(*) FROM open_xact')" = 1
 NEXT_B3=$(repotool get "backups/$B3/info" | sed -n 's/^next-xid //p')
-check "set-up: $B3's next transaction id ($NEXT_B3) is past $XID: an older rule would pass over $B3" test "$NEXT_B3" -gt "$XID"
+setup "$B3's next transaction id ($NEXT_B3) is past $XID: an older rule would pass over $B3" test "$NEXT_B3" -gt "$XID"
 traffic 50
 archived
 restore_to r_c --target-xid "$XID" --target-action promote

@@ -88,14 +88,14 @@ chunks0=$(chunk_files)
 do_backup p1
 A1=$LAST_LABEL
 KEEPER_CHUNKS=$(comm -13 <(printf '%s\n' "$chunks0") <(chunk_files) | big_chunks)
-check "the keeper table has chunks of its own ($(wc -w <<<"$KEEPER_CHUNKS"))" test -n "$KEEPER_CHUNKS"
+setup "the keeper table has chunks of its own ($(wc -w <<<"$KEEPER_CHUNKS"))" test -n "$KEEPER_CHUNKS"
 traffic p1
 psql_q p1 "CREATE TABLE ephemeral AS SELECT g, md5(random()::text) || md5(random()::text) AS t FROM generate_series(1, 40000) g"
 chunks1=$(chunk_files)
 do_backup p1
 A2=$LAST_LABEL
 EPHEMERAL_CHUNKS=$(comm -13 <(printf '%s\n' "$chunks1") <(chunk_files) | big_chunks)
-check "the ephemeral table has chunks of its own ($(wc -w <<<"$EPHEMERAL_CHUNKS"))" test -n "$EPHEMERAL_CHUNKS"
+setup "the ephemeral table has chunks of its own ($(wc -w <<<"$EPHEMERAL_CHUNKS"))" test -n "$EPHEMERAL_CHUNKS"
 psql_q p1 "DROP TABLE ephemeral"
 traffic p1
 do_backup p1
@@ -107,7 +107,7 @@ restore_to q1 --backup "$A2" --target immediate --target-action promote
 pg_start q1 || tr_die "cannot start q1"
 wait_until 120 pg_not_in_recovery q1 || tr_die "q1 did not promote"
 pass "q1 (A2 restored, promoted) runs"
-assert_eq 2 "$(psql_q q1 'SELECT timeline_id FROM pg_control_checkpoint()')" "q1 is on timeline 2"
+setup "q1 is on timeline 2" test "$(psql_q q1 'SELECT timeline_id FROM pg_control_checkpoint()')" = 2
 check "q1 archived 00000002.history into the repository" wait_until 60 test -f "$REPO/wal/00000002.history"
 # q1 has the ephemeral table too (it is A2): dropped there as well, only A2
 # references its chunks.
@@ -148,12 +148,12 @@ tr_note "start segments: A1 ${START[$A1]} A2 ${START[$A2]} A3 ${START[$A3]} Q1 $
 # repository it also starts at the lowest segment of the three.
 section "b. --dry-run --retention-count 3"
 min_kept=$(printf '%s\n' "${START[$Q1]}" "${START[$Q2]}" "${START[$A4]}" | sort -n | head -n 1)
-assert_eq "${START[$Q1]}" "$min_kept" "the oldest kept backup (Q1) starts at the lowest segment of the kept ones"
+setup "the oldest kept backup (Q1) starts at the lowest segment of the kept ones" test "${START[$Q1]}" = "$min_kept"
 # A backup is its info, its manifest and the copy of the keyring beside it.
 backup_objects() { for l in "$@"; do printf 'backups/%s/info\nbackups/%s/keyring\nbackups/%s/manifest\n' "$l" "$l" "$l"; done | sort; }
 EXP_BACKUPS=$(backup_objects $A1 $A2 $A3)
 EXP_WAL=$(expected_wal "$min_kept")
-check "some WAL is below segment $min_kept (on timeline 1: $(grep -c '^wal/00000001' <<<"$EXP_WAL" || true) files)" test -n "$EXP_WAL"
+setup "some WAL is below segment $min_kept (on timeline 1: $(grep -c '^wal/00000001' <<<"$EXP_WAL" || true) files)" test -n "$EXP_WAL"
 before=$(repo_listing)
 expire_run --dry-run --retention-count 3
 assert_eq "$before" "$(repo_listing)" "--dry-run: the repository listing is unchanged"
@@ -292,7 +292,7 @@ check "... and released at the end" test ! -e "$REPO/locks/repository"
 # ------------------------------------------------------------------ f
 section "f. every retained backup restores to its latest point"
 PGCOUNT=$(psql_q p1 "SELECT count(*) FROM pgbench_accounts")
-assert_ne "$FINAL_P" "$FINAL_Q" "set-up: the two timelines differ"
+setup "the two timelines differ" test "$FINAL_P" != "$FINAL_Q"
 for l in $Q1 $Q2 $A4; do
 	n=r$l
 	n=${n//-/_}
@@ -337,7 +337,7 @@ list_json >"$TR_TMP/root/g.json"
 sq3=$(segno "$(jq_py "[b['start_lsn'] for b in j['backups'] if b['label'] == '$Q3'][0]" <"$TR_TMP/root/g.json")")
 sa5=$(segno "$(jq_py "[b['start_lsn'] for b in j['backups'] if b['label'] == '$A5'][0]" <"$TR_TMP/root/g.json")")
 tr_note "Q3 (timeline 2) starts at segment $sq3, A5 (timeline 1, newer) at $sa5"
-check "set-up: A5 is newer than Q3 and starts at a lower segment" test "$sa5" -lt "$sq3"
+setup "A5 is newer than Q3 and starts at a lower segment" test "$sa5" -lt "$sq3"
 expire_run --retention-count 2
 a5seg=$(printf '00000001%08X%08X' $((sa5 / 256)) $((sa5 % 256)))
 check "A5's first WAL segment $a5seg is still in the archive" test -f "$REPO/wal/${a5seg:0:16}/$a5seg"

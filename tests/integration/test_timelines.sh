@@ -65,12 +65,12 @@ archived p1
 restore_to q --backup "$B1"
 pg_start q || tr_die "cannot start q"
 wait_until 180 pg_not_in_recovery q || tr_die "q did not promote: $(tail -n 5 "${PG_LOG[q]}")"
-assert_eq 2 "$(psql_q q 'SELECT timeline_id FROM pg_control_checkpoint()')" "q promoted to timeline 2"
+setup "q promoted to timeline 2" test "$(psql_q q 'SELECT timeline_id FROM pg_control_checkpoint()')" = 2
 check "q archived 00000002.history into production's repository" wait_until 60 test -f "$REPO/wal/00000002.history"
 hist=$(pg_scratch hist)/00000002.history
 tr_run archive-get "$hist" 00000002.history || fail "archive-get 00000002.history"
 FORK=$(awk '$1 == 1 { print $2 }' "$hist")
-check "timeline 2 forked from timeline 1 at $FORK" test -n "$FORK"
+setup "timeline 2 forked from timeline 1 at $FORK" test -n "$FORK"
 restore_to r_a
 assert_eq "$B1" "$(restored_backup r_a)" "no divergence yet: a default restore takes $B1"
 check "no divergence yet: it follows the newest timeline, 2" grep -q "recovering along timeline 2" "$TR_TMP/root/restore-r_a.err"
@@ -100,7 +100,7 @@ P_FINAL=$(psql_state p1)
 Q_FINAL=$(psql_state q)
 archived p1
 archived q
-assert_ne "$P_FINAL" "$Q_FINAL" "set-up: the two timelines differ"
+setup "the two timelines differ" test "$P_FINAL" != "$Q_FINAL"
 LAST1=$(newest_segment 1)
 LAST2=$(newest_segment 2)
 tr_note "fork $FORK; newest segments: $LAST1 (timeline 1), $LAST2 (timeline 2); backups $B1 (before the fork), $B2 (timeline 1, after it)"

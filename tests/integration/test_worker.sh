@@ -23,14 +23,18 @@ passed=0 failed=0
 summary() { echo "worker: $passed passed, $failed failed"; }
 
 if [ ! -x "$PGBIN/pg_ctl" ] || [ ! -f "$SO" ] || [ ! -x "$BIN" ]; then
-	echo "skipped: needs $PGBIN/pg_ctl, $SO and $BIN"
-	summary
+	echo "SKIP - needs $PGBIN/pg_ctl, $SO and $BIN"
+	echo "worker: 0 passed, 0 failed, 1 skipped"
 	exit 77
 fi
 
 TR_USER=trtest
-if [ "$(id -u)" -eq 0 ] && ! id "$TR_USER" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /bin/sh "$TR_USER"
+if [ "$(id -u)" -eq 0 ]; then
+	# polled: another test run beside this one may hold /etc/passwd's lock
+	for _ in $(seq 1 150); do
+		{ id "$TR_USER" || useradd --system --no-create-home --shell /bin/sh "$TR_USER"; } >/dev/null 2>&1 && break
+		sleep 0.2
+	done
 fi
 
 tmp=$(mktemp -d /tmp/tr-test-worker-XXXXXX)
@@ -81,6 +85,13 @@ check() { # description command...
 	shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# setup description command...: a set-up step, as in lib.sh: not counted
+# when it works; one failure and the end of the test when it does not.
+setup() {
+	local what=$1
+	shift
+	if "$@"; then echo "# setup: $what"; else not_ok "setup: $what"; summary; exit 1; fi
+}
 
 # Polls a condition (a command) every 0.2 s for at most $TIMEOUT seconds.
 wait_for() {
@@ -107,7 +118,7 @@ unset POSTGRES_DB TOTALRECALL_SPOOL_DIR PGDATA PGHOST PGPORT PGUSER PGDATABASE
 new_cluster() {
 	local dir=$1 port=$2
 	shift 2
-	run "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync >"$tmp/initdb-$(basename "$dir").log" 2>&1
+	run "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync >"$tmp/initdb-$(basename "$dir").log" 2>&1 || return 1
 	cat >>"$dir/postgresql.conf" <<EOF
 port = $port
 listen_addresses = ''
@@ -125,8 +136,8 @@ EOF
 
 # ---- set up the primary ----
 run mkdir -p "$SOCK" "$tmp/bucket" "$tmp/state"
-new_cluster "$DATA" "$PORT" "totalrecall.enabled = off"
-run "$PGBIN/pg_ctl" -D "$DATA" -l "$tmp/primary.log" -w start >/dev/null
+setup "primary initialised" new_cluster "$DATA" "$PORT" "totalrecall.enabled = off"
+setup "primary started" run "$PGBIN/pg_ctl" -D "$DATA" -l "$tmp/primary.log" -w start >/dev/null
 
 # Appends lines (stdin) to the spool the way tr_spool_append does: under
 # flock, re-checking that the path still names the locked file, since the
@@ -265,14 +276,15 @@ q "ALTER SYSTEM SET totalrecall.enabled = off"
 q "SELECT pg_reload_conf()" >/dev/null
 
 # ---- not on a standby ----
-run "$PGBIN/pg_basebackup" -h "$SOCK" -p "$PORT" -U postgres -D "$STANDBY" -R -X stream >"$tmp/basebackup.log" 2>&1
+setup "pg_basebackup of the primary" \
+	run "$PGBIN/pg_basebackup" -h "$SOCK" -p "$PORT" -U postgres -D "$STANDBY" -R -X stream >"$tmp/basebackup.log" 2>&1
 cat >>"$STANDBY/postgresql.conf" <<EOF
 port = $SPORT
 archive_mode = off
 EOF
-run "$PGBIN/pg_ctl" -D "$STANDBY" -l "$tmp/standby.log" -w start >/dev/null
+setup "standby started" run "$PGBIN/pg_ctl" -D "$STANDBY" -l "$tmp/standby.log" -w start >/dev/null
 sq_is() { [ "$(run "$PGBIN/psql" -h "$SOCK" -p "$SPORT" -U postgres -d postgres -XAtq -c "$1" 2>/dev/null)" = "$2" ]; }
-check "standby is in recovery" wait_for sq_is "SELECT pg_is_in_recovery()" t
+setup "standby is in recovery" wait_for sq_is "SELECT pg_is_in_recovery()" t
 # Bounded: the standby serves queries, so it is past the point where a
 # RecoveryFinished worker could have started if it wrongly did.
 check "no worker on the standby" sq_is "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'totalrecall worker'" 0
@@ -316,8 +328,9 @@ check "the worker stopped its child" log_has "totalrecall: stopping child proces
 # idleness (it was 8 before the worker held routine records back).
 IDLE=$tmp/idle
 IPORT=$((PORT + 2))
-new_cluster "$IDLE" "$IPORT" "archive_timeout = 1"
-TOTALRECALL_DATABASE_ID=worker-idle TOTALRECALL_SCHEDULE=7d run "$PGBIN/pg_ctl" -D "$IDLE" -l "$tmp/idle.log" -w start >/dev/null
+setup "idle cluster initialised" new_cluster "$IDLE" "$IPORT" "archive_timeout = 1"
+TOTALRECALL_DATABASE_ID=worker-idle TOTALRECALL_SCHEDULE=7d \
+	setup "idle cluster started" run "$PGBIN/pg_ctl" -D "$IDLE" -l "$tmp/idle.log" -w start >/dev/null
 iq() { run "$PGBIN/psql" -h "$SOCK" -p "$IPORT" -U postgres -d postgres -XAtq -c "$1" 2>/dev/null; }
 iq_is() { [ "$(iq "$1")" = "$2" ]; }
 ilog_has() { grep -q -- "$1" "$tmp/idle.log"; }

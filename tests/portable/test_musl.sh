@@ -9,6 +9,9 @@
 # BearSSL and libcurl from Debian source packages, later runs reuse them.
 # usage: tests/portable/test_musl.sh [standalone] [image]   (default: both)
 # Exit 77 (skip) when the musl toolchain or the sources cannot be had.
+# Building a variant and starting its server are set-up steps: noted, not
+# counted as checks; a failure is counted and ends that variant.
+# Last line: "test_musl: N passed, M failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -16,14 +19,15 @@ cache=${TR_MUSL_CACHE:-/var/cache/totalrecall-musl}
 pgbin=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 user=trtest
 variants=("$@"); [ ${#variants[@]} -gt 0 ] || variants=(standalone image)
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
+skip_all() { echo "SKIP - $*"; echo "test_musl: 0 passed, 0 failed, 1 skipped"; exit 77; }
 
-[ "$(id -u)" = 0 ] || { echo "SKIP: run as root (clusters run as $user)"; exit 77; }
-[ -x "$pgbin/postgres" ] || { echo "SKIP: no PostgreSQL 15 in $pgbin"; exit 77; }
+[ "$(id -u)" = 0 ] || skip_all "run as root (clusters run as $user)"
+[ -x "$pgbin/postgres" ] || skip_all "no PostgreSQL 15 in $pgbin"
 if ! command -v musl-gcc >/dev/null; then
-	bash "$top/tests/install-deps.sh" musl >/dev/null || { echo "SKIP: cannot install musl-tools"; exit 77; }
+	bash "$top/tests/install-deps.sh" musl >/dev/null || skip_all "cannot install musl-tools"
 fi
 id "$user" >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
 
@@ -41,9 +45,9 @@ as_user() { setpriv --reuid="$user" --regid="$user" --clear-groups "$@"; }
 for variant in "${variants[@]}"; do
 	start=$(date +%s)
 	if bash "$here/build-musl.sh" "$variant" --cache "$cache" --src "$top" >"$work/build-$variant.log" 2>&1; then
-		ok "$variant: built in $(($(date +%s) - start)) s"
+		echo "# setup: $variant: built in $(($(date +%s) - start)) s"
 	else
-		not_ok "$variant: build failed"; sed 's/^/#   /' "$work/build-$variant.log" | tail -30
+		not_ok "setup: $variant: build failed"; sed 's/^/#   /' "$work/build-$variant.log" | tail -30
 		continue
 	fi
 	grep -E '^  +[0-9]+  |tarball|built in|ready in' "$work/build-$variant.log" | sed 's/^/# /'
@@ -77,7 +81,8 @@ for variant in "${variants[@]}"; do
 		TOTALRECALL_KDF_ITERATIONS=1000 TOTALRECALL_STATE_DIR="$work/state/cache")
 	if v=$(as_user env "${envs[@]}" "${ldp[@]}" "$bin" version 2>&1); then ok "$variant: $v"; else not_ok "$variant: version: $v"; continue; fi
 
-	as_user "$pgbin/initdb" -D "$work/pg/data" -A trust -U postgres >"$work/initdb.log" 2>&1 || { not_ok "initdb"; cat "$work/initdb.log"; continue; }
+	as_user "$pgbin/initdb" -D "$work/pg/data" -A trust -U postgres >"$work/initdb.log" 2>&1 ||
+		{ not_ok "setup: $variant: initdb"; cat "$work/initdb.log"; continue; }
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	cat >>"$work/pg/data/postgresql.conf" <<-EOF
 	port = $port
@@ -88,7 +93,7 @@ for variant in "${variants[@]}"; do
 	wal_level = replica
 	EOF
 	as_user env "${envs[@]}" "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/pg.log" -w start >/dev/null && pg_pid=1 ||
-		{ not_ok "$variant: server start"; cat "$work/pg/pg.log"; continue; }
+		{ not_ok "setup: $variant: server start"; cat "$work/pg/pg.log"; continue; }
 	psql_() { as_user "$pgbin/psql" -X -qAt -h "$work/pg/data" -p "$port" -U postgres -d postgres "$@"; }
 	psql_ -c "create table t as select g, md5(g::text) from generate_series(1, 20000) g" >/dev/null
 	seg=$(psql_ -c "select pg_walfile_name(pg_current_wal_lsn())")
@@ -142,9 +147,9 @@ for variant in "${variants[@]}"; do
 		fi
 		kill "$moto_pid"; wait "$moto_pid" 2>/dev/null
 	else
-		echo "# $variant: no moto_server/aws: S3 round trip not run"
+		echo "SKIP - $variant: no moto_server/aws: S3 round trip not run"; skipped=$((skipped + 1))
 	fi
 done
 
-echo "test_musl: $passed passed, $failed failed"
+echo "test_musl: $passed passed, $failed failed$([ "$skipped" -eq 0 ] || echo ", $skipped skipped")"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,9 @@
  *     head KEY                 "size=N mtime=N checksum=C"
  *     list PREFIX              one key per line
  *     rm KEY
+ *     rmmany KEY... | rmmany --from FILE   remove_many() (one key a line in FILE;
+ *                              more than TR_REMOVE_MANY_MAX go in several calls);
+ *                              on failure prints "failed at KEY"
  *     describe                 describe()'s line, then "caps=0xN" (caps())
  *     batch [--no-sync] KEY... batched puts (see cmd_batch)
  *     conform [--large SIZE] [--prefix P] [--plain-keys] [--expect CLASS [--ops put,get,...]]
@@ -182,8 +185,55 @@ static int cmd_batch(const tr_driver *d, tr_conn *c, int argc, char **argv)
 	return rc == TR_OK && sync ? d->sync(c) : rc;
 }
 
+/* Keys for rmmany, from argv or from --from FILE (one a line). */
+static char **rmmany_keys(int argc, char **argv, size_t *n)
+{
+	char **v = NULL, line[TR_KEY_MAX + 2];
+	size_t cap = 0;
+	*n = 0;
+	if (argc == 2 && strcmp(argv[0], "--from") == 0) {
+		FILE *f = fopen(argv[1], "r");
+		while (f && fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (*n == cap && !(v = realloc(v, (cap = cap ? 2 * cap : 1024) * sizeof *v)))
+				break;
+			v[(*n)++] = strdup(line);
+		}
+		if (f)
+			fclose(f);
+		return v;
+	}
+	v = calloc((size_t)argc + 1, sizeof *v);
+	for (int i = 0; v && i < argc; i++)
+		v[(*n)++] = strdup(argv[i]);
+	return v;
+}
+
+static int cmd_rmmany(const tr_driver *d, tr_conn *c, int argc, char **argv)
+{
+	size_t n, failed = 0;
+	char **keys = rmmany_keys(argc, argv, &n);
+	int rc = keys ? TR_OK : TR_ENOMEM;
+	if (!TR_DRIVER_HAS(d, remove_many)) {
+		fprintf(stderr, "drvtool: driver %s has no remove_many\n", d->name);
+		rc = TR_EINVAL;
+	}
+	for (size_t i = 0; rc == TR_OK && i < n; i += TR_REMOVE_MANY_MAX) {
+		size_t m = n - i < TR_REMOVE_MANY_MAX ? n - i : TR_REMOVE_MANY_MAX;
+		rc = d->remove_many(c, (const char *const *)keys + i, m, &failed);
+		if (rc != TR_OK)
+			printf("failed at %s\n", keys[i + failed]);
+	}
+	for (size_t i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return rc;
+}
+
 static int run(const tr_driver *d, tr_conn *c, const char *cmd, int argc, char **argv)
 {
+	if (strcmp(cmd, "rmmany") == 0)
+		return cmd_rmmany(d, c, argc, argv);
 	if (argc >= 1 && strcmp(cmd, "batch") == 0)
 		return cmd_batch(d, c, argc, argv);
 	if (strcmp(cmd, "describe") == 0) {
@@ -287,7 +337,7 @@ int main(int argc, char **argv)
 			return 5;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: drvtool -D DRIVER [-d DIR] [-o name=value]... put|get|head|list|rm|batch|describe|conform ARG\n"
+		fprintf(stderr, "usage: drvtool -D DRIVER [-d DIR] [-o name=value]... put|get|head|list|rm|rmmany|batch|describe|conform ARG\n"
 				"       drvtool gen SIZE [--seed N]\n");
 		return 5;
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "format/checksum.h"
 #include "format/format.h"
 #include "format/keyring.h"
 #include "format/pcompress.h"
@@ -203,6 +204,76 @@ START_TEST(test_through_object_format)
 }
 END_TEST
 
+/* The digest thread hands the whole file, in order, to the digest: the
+ * keyed checksum it gives is the one of the file read straight, while the
+ * stream still decodes to the file. */
+static void digest_into(void *ctx, const void *data, size_t len)
+{
+	tr_checksum_update(ctx, data, len);
+}
+
+static void check_digest(size_t len, int threads)
+{
+	tr_keys k;
+	for (int i = 0; i < 32; i++)
+		k.data[i] = (uint8_t)(7 * i + 1);
+	tr_keys_derive(&k);
+	uint8_t *d = make_data(len, 0);
+	int fd = temp_file(d, len);
+	char err[256] = "", want[TR_CHECKSUM_STR_LEN], got[TR_CHECKSUM_STR_LEN];
+	tr_checksum *c = tr_checksum_new(&k);
+	tr_checksum_update(c, d, len);
+	tr_checksum_final(c, want);
+	tr_checksum_free(c);
+	c = tr_checksum_new(&k);
+	tr_pcomp *pc = tr_pcomp_start_digest(fd, len, 3, threads, digest_into, c, err, sizeof err);
+	ck_assert_msg(pc != NULL, "start: %s", err);
+	ck_assert_int_eq(tr_pcomp_digest_wait(pc), 0);
+	tr_checksum_final(c, got);
+	ck_assert_str_eq(got, want);
+	size_t zlen;
+	uint8_t *z = read_all(pc, &zlen);
+	ck_assert_uint_gt(zlen, 0);
+	ck_assert_int_eq(tr_pcomp_digest_wait(pc), 0);  /* again: still done */
+	tr_pcomp_free(pc);
+	tr_checksum_free(c);
+	uint8_t *back = malloc(len);
+	ck_assert_uint_eq(ZSTD_decompress(back, len, z, zlen), len);
+	ck_assert(memcmp(back, d, len) == 0);
+	free(back);
+	free(z);
+	free(d);
+	close(fd);
+}
+
+START_TEST(test_digest_two_pieces)
+{
+	check_digest(16 * MIB, 2);
+}
+END_TEST
+
+START_TEST(test_digest_uneven)
+{
+	check_digest(9 * MIB + 4321, 1);
+}
+END_TEST
+
+/* Without a digest, waiting for it returns at once. */
+START_TEST(test_digest_none)
+{
+	size_t len = 8 * MIB;
+	uint8_t *d = make_data(len, 0);
+	int fd = temp_file(d, len);
+	char err[256] = "";
+	tr_pcomp *pc = tr_pcomp_start(fd, len, 3, 1, err, sizeof err);
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_int_eq(tr_pcomp_digest_wait(pc), 0);
+	tr_pcomp_free(pc);
+	free(d);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
 	/* A pipe cannot be mapped: the caller falls back to streaming. */
@@ -232,6 +303,9 @@ static Suite *pcompress_suite(void)
 	tcase_add_test(tc, test_uneven_tail_and_random);
 	tcase_add_test(tc, test_one_piece);
 	tcase_add_test(tc, test_through_object_format);
+	tcase_add_test(tc, test_digest_two_pieces);
+	tcase_add_test(tc, test_digest_uneven);
+	tcase_add_test(tc, test_digest_none);
 	tcase_add_test(tc, test_refusals);
 	suite_add_tcase(s, tc);
 	return s;

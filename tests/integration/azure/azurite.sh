@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # azurite.sh - starts Azurite's Blob service on a free port of 127.0.0.1.
 # Only defines a function (no globals, no traps), so both lib_azure.sh
-# and test_backup_azure.sh (which uses lib.sh) can source it.
+# and test_backup_azure.sh (which uses lib.sh) can source it; both have
+# pick_port (../servers.sh) by then.
 #
 #   azurite_start NODE_DIR LOGDIR ACCOUNT KEY [azurite options...]
 #     -> AZURITE_PID, AZURITE_PORT; returns 1 when it never listens.
@@ -20,7 +21,7 @@ azurite_start() {
 		return 1
 	fi
 	for try in 1 2; do
-		AZURITE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		AZURITE_PORT=$(pick_port) || return 1
 		AZURITE_ACCOUNTS="$account:$key" "$bin" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
 			--inMemoryPersistence --extentMemoryLimit 1024 --disableTelemetry "$@" \
 			>"$logdir/azurite-$AZURITE_PORT.log" 2>&1 &

@@ -19,10 +19,7 @@ AZ_DRIVER_DIR="$top_builddir/drivers/azure/.libs"
 AZ_ACCOUNT="tr$(printf '%05d' $((RANDOM % 100000)))acct"
 AZ_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(64)).decode())')
 
-finish() {
-	echo "${AZ_SUITE:-azure-driver}: $PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
-}
+finish() { s3_summary "${AZ_SUITE:-azure-driver}"; }
 
 # shellcheck source=tests/integration/azure/azurite.sh
 . "$AZDIR/azurite.sh"

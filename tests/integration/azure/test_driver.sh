@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../lib_conform.sh"
 
 MiB=$((1024 * 1024))
-start_azurite || { echo "azure-driver: 0 passed, 1 failed"; exit 1; }
+setup "azurite listens" start_azurite
 URL=$AZURITE_URL
 ERRS="$S3_TMP/all-errors"
 : >"$ERRS"
@@ -29,14 +29,14 @@ count_requests() { grep -c "^\[3\] azure: $1 " "$2"; }
 
 round_trips() {
 	local c=trtest err="$S3_TMP/err" log="$S3_TMP/log"
-	azh "$URL" mkcontainer "$c"
+	setup "container $c created" azh "$URL" mkcontainer "$c"
 	local m=(az_drv "$URL" "$c")
 
 	# The suite's large bodies (3 MiB + 1 in 1 MiB blocks) are staged.
 	conform azure "${m[@]}" -o azure-block-size=$MiB conform --large $((3 * MiB + 1)) --prefix conform/
 	"${m[@]}" describe >"$S3_TMP/describe"
 	check "describe: container, endpoint, credentials" grep -q "^azure: container $c at $URL (from the endpoint setting), credentials: shared key from azure-key (AZURE_STORAGE_KEY); put-if-absent: If-None-Match (atomic); blocks of 16 MiB" "$S3_TMP/describe"
-	check "caps(): put-if-absent, checksum, range resume" grep -qx "caps=0x7" "$S3_TMP/describe"
+	check "caps(): put-if-absent, checksum, range resume, remote" grep -qx "caps=0x17" "$S3_TMP/describe"
 
 	# Exactly one block: still one Put Blob (the lookahead sees the end).
 	"${m[@]}" -v -o azure-block-size=$MiB put exact --gen $MiB 2>"$log"
@@ -98,7 +98,7 @@ round_trips() {
 # blob holds the winner's bytes.
 races() {
 	local c=trrace i rc
-	azh "$URL" mkcontainer "$c"
+	setup "container $c created" azh "$URL" mkcontainer "$c"
 	for round in staged; do
 		local pids=() size=200 winners=0 want=""
 		[ "$round" = staged ] && size=$((2 * MiB + 17))
@@ -121,8 +121,8 @@ races() {
 
 list_many() {
 	local c=trmany n=5003
-	azh "$URL" mkcontainer "$c"
-	azh "$URL" fill "$c" many/ $n
+	setup "container $c created" azh "$URL" mkcontainer "$c"
+	setup "$n blobs put by azhelper" azh "$URL" fill "$c" many/ $n
 	echo x | az_drv "$URL" "$c" put manz/outside
 	az_drv "$URL" "$c" -v list many/ >"$S3_TMP/list" 2>"$S3_TMP/log"
 	ok $? "list > 5000 blobs"
@@ -139,6 +139,17 @@ list_many() {
 	az_drv "$URL" "$c" list order/ >"$S3_TMP/order"
 	check "mixed names listed in byte order" env LC_ALL=C sort -c "$S3_TMP/order"
 	check "mixed names: all 13" test "$(wc -l <"$S3_TMP/order")" -eq 13
+
+	# remove_many: Blob Batch, 256 DELETEs per request; absent blobs are fine.
+	{ cat "$S3_TMP/list"; echo many/absent; cat "$S3_TMP/order"; } >"$S3_TMP/rmkeys"
+	az_drv "$URL" "$c" -v rmmany --from "$S3_TMP/rmkeys" >"$S3_TMP/out" 2>"$S3_TMP/log"
+	ok $? "remove_many of $((n + 14)) blobs, one absent"
+	check "remove_many: 21 batches of at most 256 (6 calls of at most 1,000)" \
+		test "$(count_requests "BATCH DELETE" "$S3_TMP/log")" -eq 21
+	check "remove_many: no blob needed a DELETE of its own" test "$(count_requests DELETE "$S3_TMP/log")" -eq 0
+	check "remove_many removed them all" test -z "$(az_drv "$URL" "$c" list many/)$(az_drv "$URL" "$c" list order/)"
+	check "remove_many left the others" test "$(az_drv "$URL" "$c" list manz/)" = manz/outside
+	keep_err "$S3_TMP/log"
 }
 
 settings_errors() {
@@ -207,6 +218,9 @@ sas_tokens() {
 	echo least | "${l[@]}" put sas/least && "${l[@]}" -o azure-block-size=$MiB put sas/least2 --gen $((MiB + 1)) --if-absent &&
 		test "$("${l[@]}" list sas/least | tr '\n' ' ')" = "sas/least sas/least2 " && "${l[@]}" rm sas/least2
 	ok $? "SAS with sp=rwdl srt=co: put, staged put-if-absent, list, rm"
+	echo b | "${l[@]}" put sas/batch1 && echo b | "${l[@]}" put sas/batch2 && "${l[@]}" rmmany sas/batch1 sas/batch2 sas/nope
+	ok $? "SAS: remove_many (one DELETE per blob with a SAS)"
+	check "SAS: remove_many removed them" test -z "$("${l[@]}" list sas/batch)"
 	old=$(azh "$URL" sas rwdlc 2001-01-01T00:00:00Z)
 	az_bare trtest -o "endpoint=$URL" -o "azure-sas-token=$old" get sas/one 2>"$err"
 	check "expired SAS: EAUTH" test $? -eq 4

@@ -10,9 +10,9 @@
 AZ_SUITE=azure-faults
 
 MiB=$((1024 * 1024))
-start_azurite || { echo "$AZ_SUITE: 0 passed, 1 failed"; exit 1; }
+setup "azurite listens" start_azurite
 C=trfaults
-azh "$AZURITE_URL" mkcontainer "$C" || { echo "$AZ_SUITE: 0 passed, 1 failed"; exit 1; }
+setup "container $C created" azh "$AZURITE_URL" mkcontainer "$C"
 
 # start_proxy SEED RATE FAULTS -> PROXY_URL (stops the previous one)
 start_proxy() {

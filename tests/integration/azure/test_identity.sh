@@ -10,9 +10,9 @@
 AZ_SUITE=azure-identity
 
 MiB=$((1024 * 1024))
-start_azurite tls || { echo "$AZ_SUITE: 0 passed, 1 failed"; exit 1; }
+setup "azurite listens (HTTPS, bearer tokens)" start_azurite tls
 URL=$AZURITE_URL
-azh "$URL" mkcontainer trmi || { echo "$AZ_SUITE: 0 passed, 1 failed"; exit 1; }
+setup "container trmi created" azh "$URL" mkcontainer trmi
 STATE="$S3_TMP/state"
 ERRS="$S3_TMP/all-errors"
 : >"$ERRS"
@@ -43,6 +43,12 @@ basics() {
 	ok $? "managed identity: staged put-if-absent"
 	check "staged get" test "$(mi get mi/staged | sha)" = "$("$DRVTOOL" gen $((3 * MiB + 1)) | sha)"
 	check "list" test "$(mi list mi/ | tr '\n' ' ')" = "mi/one mi/staged "
+	keep_err "$err"
+	echo x | mi put mi/rm1 && echo x | mi put mi/rm2 && mi -v rmmany mi/rm1 mi/rm2 mi/absent 2>"$err"
+	ok $? "managed identity: remove_many (Blob Batch, a bearer token in each subrequest)"
+	check "... in one batch request" test "$(grep -c 'BATCH DELETE' "$err")" -eq 1
+	check "... and no DELETE of its own" test "$(grep -c '\] azure: DELETE' "$err")" -eq 0
+	check "... the blobs are gone" test -z "$(mi list mi/rm)"
 	keep_err "$err"
 
 	# A cached token the service refuses (revoked, say) is dropped and a

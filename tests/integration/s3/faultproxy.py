@@ -11,6 +11,7 @@ proxy listens.)
 
 Per request, with probability --rate, one of the faults is picked:
   500, 503   answer with an S3 <Error> body, without forwarding
+  501        answer 501 NotImplemented, as a server without the operation
   reset      close the connection without answering (RST)
   stall      forward, then send the headers and half the body, and stall
              for --stall seconds (longer than the driver's timeout) before
@@ -152,6 +153,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(500, "InternalError")
         if fault == "503":
             return self._error(503, "SlowDown")
+        if fault == "501":
+            return self._error(501, "NotImplemented")
         if fault == "html404":
             return self._html404()
         if fault == "nosuchkey" and self.command in ("GET", "HEAD"):

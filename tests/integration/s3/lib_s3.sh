@@ -2,6 +2,14 @@
 # ports, real S3 servers on 127.0.0.1 (moto_server, s3rver), buckets, and
 # pass/fail counting.  Sourced by test_*.sh; needs top_srcdir/top_builddir
 # (make check exports them; by hand they default to this checkout).
+#
+# Counting, as in ../lib.sh (the totals CI prints count assertions only):
+#   ok STATUS DESC / check DESC CMD...: an assertion about the driver
+#     (a pass or a failure is counted);
+#   setup DESC CMD...: a set-up step (a server started, a bucket created):
+#     "# setup: DESC" when it works, not counted; when it fails, one
+#     failure and the end of the script;
+#   skip DESC: what cannot run here, counted apart, never as a pass.
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -9,6 +17,8 @@ S3DIR="$top_srcdir/tests/integration/s3"
 DRVTOOL="$top_builddir/tests/tools/drvtool"
 # shellcheck source=tests/integration/faultproxy.sh
 . "$top_srcdir/tests/integration/faultproxy.sh"
+# shellcheck source=tests/integration/servers.sh
+. "$top_srcdir/tests/integration/servers.sh"
 # distcheck builds from a tarball without the npm packages: run-all.sh points here.
 NODE_DIR="${TR_S3RVER_NODE_DIR:-$S3DIR/node}"
 AWS=/usr/bin/aws
@@ -23,21 +33,35 @@ done
 
 PASS=0
 FAIL=0
+SKIP=0
 S3_PIDS=()
 S3_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tr-s3.XXXXXX")
 
 # Counts one check: ok NAME (after a command that set $?).
 ok() { if [ "$1" -eq 0 ]; then PASS=$((PASS + 1)); echo "ok   $2"; else FAIL=$((FAIL + 1)); echo "FAIL $2"; fi; }
 check() { local name=$1; shift; if "$@"; then ok 0 "$name"; else ok 1 "$name"; fi; }
+setup() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "# setup: $name"
+	else
+		FAIL=$((FAIL + 1))
+		echo "FAIL setup: $name"
+		finish
+		exit 1
+	fi
+}
+skip() { SKIP=$((SKIP + 1)); echo "SKIP $*"; }
 
-finish() {
-	echo "s3-driver: $PASS passed, $FAIL failed"
+# s3_summary NAME: the last line; true when nothing failed and something passed.
+s3_summary() {
+	echo "$1: $PASS passed, $FAIL failed$([ "$SKIP" -eq 0 ] || echo ", $SKIP skipped")"
 	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 }
+finish() { s3_summary s3-driver; }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+free_port() { pick_port; }
 
 # Waits until the port accepts connections (no request: a fault proxy
 # would count it in its schedule).
@@ -65,12 +89,8 @@ trap stop_servers EXIT
 
 # start_moto -> MOTO_PORT, MOTO_URL
 start_moto() {
-	command -v moto_server >/dev/null || { echo "moto_server not found (pip install 'moto[server]')" >&2; return 1; }
-	MOTO_PORT=$(free_port)
-	moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$S3_TMP/moto.log" 2>&1 &
-	S3_PIDS+=($!)
-	MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-	wait_port "$MOTO_PORT"
+	moto_launch "$S3_TMP/moto.log" || return 1
+	S3_PIDS+=("$MOTO_PID")
 }
 
 # start_s3rver -> S3RVER_PORT, S3RVER_URL (credentials S3RVER/S3RVER)

@@ -4,18 +4,22 @@
 # default host 169.254.170.2 and the instance metadata defaults
 # 169.254.169.254 and [fd00:ec2::254] are made local, fakeaws.py answers
 # there on port 80, and the driver finds credentials with no endpoint
-# variable at all.  Prints ok/FAIL lines, then "netns: done".
+# variable at all.  Prints ok/FAIL/SKIP lines (test_creds.sh counts them),
+# then "netns: done"; a set-up failure prints "FAIL setup: ..." and stops.
 . "$(dirname "$0")/lib_s3.sh"
 
-ip link set lo up &&
-	ip addr add 169.254.170.2/32 dev lo &&
-	ip addr add 169.254.169.254/32 dev lo || { echo "FAIL netns: cannot add the link-local addresses"; exit 1; }
+# The summary line is test_creds.sh's: a failed set-up step says so and ends.
+setup() { "${@:2}" || { echo "FAIL setup: netns: $1"; exit 1; }; }
+link_local_addresses() {
+	ip link set lo up && ip addr add 169.254.170.2/32 dev lo && ip addr add 169.254.169.254/32 dev lo
+}
+setup "the link-local addresses added" link_local_addresses
 v6=(--imds6 "[fd00:ec2::254]:80")
 ip -6 addr add fd00:ec2::254/128 dev lo nodad 2>/dev/null || v6=()
-start_moto || { echo "FAIL netns: moto"; exit 1; }
-start_fake --ecs-listen 169.254.170.2:80 --imds-listen 169.254.169.254:80 "${v6[@]}" ||
-	{ echo "FAIL netns: fakeaws"; exit 1; }
-curl -sf -X PUT "$MOTO_URL/netns-bucket" >/dev/null
+setup "moto_server listens" start_moto
+setup "fakeaws listens on the link-local addresses" \
+	start_fake --ecs-listen 169.254.170.2:80 --imds-listen 169.254.169.254:80 "${v6[@]}"
+setup "bucket netns-bucket created" curl -sf -o /dev/null -X PUT "$MOTO_URL/netns-bucket"
 
 dn() {
 	local envs=()
@@ -46,7 +50,7 @@ if [ ${#v6[@]} -gt 0 ]; then
 	check "link-local: AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 asks [fd00:ec2::254]" \
 		grep -q "IMDSv2 at http://\[fd00:ec2::254\]" <(dn AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 -- describe)
 else
-	echo "SKIP link-local: no IPv6 in the namespace; IPv6 instance metadata not tested (not counted)"
+	skip "link-local: no IPv6 in the namespace; IPv6 instance metadata not tested"
 fi
 check "link-local: never an IMDSv1 request" test "$(fake_q 'd["imds_v1"]')" = 0
 echo "netns: done"

@@ -19,16 +19,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 tr_init cloud_pg
 pg_bin >/dev/null || tr_die "PostgreSQL 15 not found"
-command -v moto_server >/dev/null || tr_die "moto_server not found (pip install 'moto[server]')"
 : "${TR_CMD_TIMEOUT:=180}"
 
 section "moto_server and fakeaws"
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-TR_BG_PIDS+=($!)
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_until 180 port_open "$MOTO_PORT" || tr_die "moto_server did not come up: $(tail -n 5 "$TR_TMP/root/moto.log")"
+tr_moto_start || tr_die "moto_server did not come up"
 ROLE=arn:aws:iam::123456789012:role/pg-backup
 TOKEN_FILE=$(pg_scratch token)/token
 printf 'eyJ.irsa-token-%s.sig\n' "$RANDOM$RANDOM" | as_pg tee "$TOKEN_FILE" >/dev/null
@@ -44,8 +38,7 @@ fake_q() {
 }
 curl -sf -X POST --data-binary '{"lifetime": 306, "valid_for": 15}' "$FAKE_URL/_fake/config" >/dev/null
 BUCKET=cloud-bucket
-curl -sf -X PUT "$MOTO_URL/$BUCKET" >/dev/null || tr_die "cannot create the bucket"
-pass "moto, fakeaws (STS, verifying S3 proxy) and bucket $BUCKET"
+setup "moto, fakeaws (STS, verifying S3 proxy) and bucket $BUCKET" curl -sf -o /dev/null -X PUT "$MOTO_URL/$BUCKET"
 
 SSEC_KEY=$(head -c 32 /dev/urandom | base64)
 DBID=db-cloud
@@ -101,7 +94,7 @@ archive_and_backup
 span=$((SECONDS - t0))
 issued=$(fake_q 'd["issued"]["sts"]')
 tr_note "archiving and backup took $span s; STS issued $issued credentials; the backup logged $(grep -c 'new credentials from web-identity' "$TR_TMP/root/backup-$LAST_BACKUP_END.err" || true) refresh(es)"
-check "the work spanned more than one credential lifetime ($span s > 15 s)" test "$span" -gt 15
+setup "the work spanned more than one credential lifetime ($span s > 15 s)" test "$span" -gt 15
 check "STS was asked again as credentials aged ($issued times)" test "$issued" -ge 2
 assert_eq 0 "$(fake_q 'sum(1 for e in d["log"] if e["refused"] == "ExpiredToken")')" \
 	"no request was signed with credentials past their life (refreshed beforehand)"

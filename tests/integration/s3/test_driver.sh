@@ -17,8 +17,8 @@ ID=testing
 SECRET=Sup3rS3cretValue
 MiB=$((1024 * 1024))
 
-start_moto || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
-start_s3rver || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
+setup "moto_server listens" start_moto
+setup "s3rver listens" start_s3rver
 
 # Every driver error goes through here: it must never show the secret.
 no_secret() { ! grep -q "$SECRET" "$1"; }
@@ -79,6 +79,41 @@ list_many() {
 	done
 }
 
+# remove_many(): DeleteObjects by the thousand; absent keys are fine; a
+# server without DeleteObjects gets one DELETE per key; a failure names a
+# key left behind.
+remove_many() {
+	local b=$1 err="$S3_TMP/err"
+	local m=(drv s3 "$MOTO_URL" "$ID" "$SECRET" "$b")
+	{ seq -f "many/%05g" 1 1050; echo many/absent; } >"$S3_TMP/rmkeys"
+	"${m[@]}" rmmany --from "$S3_TMP/rmkeys" 2>"$err"
+	ok $? "s3: remove_many of 1051 keys (two calls), one absent"
+	check "s3: remove_many removed them all" test -z "$("${m[@]}" list many/)"
+	check "s3: remove_many left other keys" test "$("${m[@]}" list manz/)" = manz/outside
+	local odd="odd/a&b<c>'d\"e f+g"
+	printf x | "${m[@]}" put "$odd" && printf x | "${m[@]}" put odd/plain
+	"${m[@]}" rmmany "$odd" odd/plain
+	ok $? "s3: remove_many of keys XML must escape"
+	check "s3: remove_many removed the escaped key" test -z "$("${m[@]}" list odd/)"
+
+	start_faultproxy --upstream "127.0.0.1:$MOTO_PORT" --rate 1 --faults 501 --fault-path 'delete' || return
+	local p=(drv s3 "$FAULT_URL" "$ID" "$SECRET" "$b")
+	printf x | "${m[@]}" put nodel/1 && printf x | "${m[@]}" put nodel/2
+	"${p[@]}" rmmany nodel/1 nodel/2 nodel/absent 2>"$err"
+	ok $? "s3: remove_many without DeleteObjects (501): one DELETE per key"
+	check "s3: ... says so" grep -q "has no DeleteObjects" "$err"
+	check "s3: ... and removed them" test -z "$("${m[@]}" list nodel/)"
+
+	start_faultproxy --upstream "127.0.0.1:$MOTO_PORT" --rate 1 --faults 500 --fault-path 'delete' || return
+	p=(drv s3 "$FAULT_URL" "$ID" "$SECRET" "$b" -o retries=1)
+	printf x | "${m[@]}" put fail/1
+	"${p[@]}" rmmany fail/1 >"$S3_TMP/out" 2>"$err"
+	check "s3: remove_many failing with 500 fails, temporary (TR_ETRANSIENT)" test $? -eq 7
+	check "s3: ... names a key left behind" grep -qx "failed at fail/1" "$S3_TMP/out"
+	check "s3: ... which is still there" test "$("${m[@]}" list fail/)" = fail/1
+	check "s3: no secret in remove_many messages" no_secret "$err"
+}
+
 settings_errors() {
 	local err="$S3_TMP/err"
 	"$DRVTOOL" -D minio -d "$top_builddir/drivers/minio/.libs" -o bucket=b -o access-key-id=x \
@@ -104,7 +139,7 @@ s3rver_fallback() {
 	check "$d/s3rver: fallback warning" grep -q "does not honour If-None-Match" "$err"
 	check "$d/s3rver: probe result cached, with its time" grep -qx 'ignored [0-9]*' "$state"/s3-conditional-put-*
 	check "$d/s3rver: probe key deleted" test -z "$("${m[@]}" list .totalrecall-probe/)"
-	check "$d/s3rver: caps() without atomic put-if-absent" grep -qx "caps=0x6" <("${m[@]}" describe)
+	check "$d/s3rver: caps() without atomic put-if-absent (checksum, range resume, remote)" grep -qx "caps=0x16" <("${m[@]}" describe)
 	# s3rver lists "o/a/b" before "o/a-b", not in S3's byte order: the
 	# driver refuses such a listing rather than hand it on.
 	echo x | "${m[@]}" put o/a-b && echo x | "${m[@]}" put o/a/b
@@ -126,9 +161,9 @@ s3rver_fallback() {
 # (HEAD's bodiless 403 included); a dead endpoint is TR_ETRANSIENT once the
 # retries are spent.
 error_classes() {
-	start_fake --static "$ID:$SECRET" || { ok 1 "fakeaws starts"; return; }
-	make_bucket "$MOTO_URL" "$ID" "$SECRET" cls-auth
-	make_bucket "$MOTO_URL" "$ID" "$SECRET" cls-pays
+	setup "fakeaws (signature-checking S3) listens" start_fake --static "$ID:$SECRET"
+	setup "bucket cls-auth created" make_bucket "$MOTO_URL" "$ID" "$SECRET" cls-auth
+	setup "bucket cls-pays created" make_bucket "$MOTO_URL" "$ID" "$SECRET" cls-pays
 	fake_post config '{"requester_pays": ["cls-pays"]}'
 	local st="$S3_TMP/state-classes"
 	mkdir -p "$st"
@@ -139,13 +174,14 @@ error_classes() {
 }
 
 for d in s3 minio; do
-	make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
+	setup "bucket bkt-$d created on moto" make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
 	round_trips "$d" "bkt-$d"
-	make_bucket "$S3RVER_URL" S3RVER S3RVER "s3rver-$d"
+	setup "bucket s3rver-$d created on s3rver" make_bucket "$S3RVER_URL" S3RVER S3RVER "s3rver-$d"
 	s3rver_fallback "$d" "s3rver-$d"
 done
-make_bucket "$MOTO_URL" "$ID" "$SECRET" bkt-list
+setup "bucket bkt-list created" make_bucket "$MOTO_URL" "$ID" "$SECRET" bkt-list
 list_many bkt-list
+remove_many bkt-list
 settings_errors
 error_classes
 

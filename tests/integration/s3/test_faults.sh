@@ -11,7 +11,7 @@ ID=testing
 SECRET=testing
 MiB=$((1024 * 1024))
 
-start_moto || { echo "s3-driver: 0 passed, 1 failed"; exit 1; }
+setup "moto_server listens" start_moto
 
 # start_proxy SEED RATE FAULTS -> PROXY_URL (stops the previous one)
 start_proxy() {
@@ -94,7 +94,7 @@ region_redirect() {
 }
 
 for d in s3 minio; do
-	make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
+	setup "bucket bkt-$d created" make_bucket "$MOTO_URL" "$ID" "$SECRET" "bkt-$d"
 	: >"$S3_TMP/proxy.log"
 	region_redirect "$d" 400
 	: >"$S3_TMP/proxy.log"

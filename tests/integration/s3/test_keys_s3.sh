@@ -24,13 +24,12 @@ DRVTOOL=$top_builddir/tests/tools/drvtool
 KEY_ID=AKIDTOTALRECALLKEYS
 SECRET=totalrecall-keys-secret
 BUCKET=keys-bucket
-MOTO_PID=
 FAULTPROXY_PID=
 section() { tr_note "== $* (at ${SECONDS}s)"; }
 
 stop_servers() {
 	local p
-	for p in $FAULTPROXY_PID $MOTO_PID; do
+	for p in $FAULTPROXY_PID; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
 	done
 }
@@ -41,15 +40,9 @@ aws_s3() {
 		AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 		"$AWS" --endpoint-url "$MOTO_URL" "$@"
 }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-MOTO_PID=$!
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-check "moto_server listens on $MOTO_PORT" wait_until 180 port_open "$MOTO_PORT" ||
-	tr_die "moto did not start: $(tail -n 5 "$TR_TMP/root/moto.log" | tr '\n' '|')"
-check "bucket $BUCKET created" aws_s3 s3api create-bucket --bucket "$BUCKET"
+setup "moto_server listens" tr_moto_start
+make_bucket() { aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null; }
+setup "bucket $BUCKET created" make_bucket
 
 # start_proxy RATE FAULTS [faultproxy options]: PROXY_URL (the previous one stopped).
 start_proxy() {

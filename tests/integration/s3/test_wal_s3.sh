@@ -12,28 +12,15 @@ AWS=${AWS:-/usr/bin/aws}
 KEY_ID=AKIDTOTALRECALLTEST
 SECRET=totalrecall-test-secret
 BUCKET=wal-bucket
-MOTO_PID=
-
-stop_moto() { [ -z "$MOTO_PID" ] || { kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true; }; }
-trap 'stop_moto; tr_cleanup' EXIT
-
 aws_s3() {
 	AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_DEFAULT_REGION=us-east-1 \
 		AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
 		"$AWS" --endpoint-url "$MOTO_URL" "$@"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-MOTO_PORT=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TR_TMP/root/moto.log" 2>&1 &
-MOTO_PID=$!
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
-# moto (Python) can take long to start on a loaded machine (the sanitized
-# run): a bounded poll on the port, with its log shown when it never opens.
-check "moto_server listens on $MOTO_PORT" wait_until 180 port_open "$MOTO_PORT" ||
-	tr_note "moto log: $(tail -n 5 "$TR_TMP/root/moto.log" | tr '\n' '|')"
-check "bucket $BUCKET created" aws_s3 s3api create-bucket --bucket "$BUCKET"
+setup "moto_server listens" tr_moto_start
+make_bucket() { aws_s3 s3api create-bucket --bucket "$BUCKET" >/dev/null; }
+setup "bucket $BUCKET created" make_bucket
 
 as_pg sh -c "printf '%s' 'correct horse battery staple' > '$TR_TMP/home/key'; chmod 600 '$TR_TMP/home/key'"
 tr_env_set "TOTALRECALL_BUCKET=$BUCKET" "TOTALRECALL_ENCRYPTION_KEY=file:$TR_TMP/home/key" \
@@ -46,11 +33,12 @@ for driver in s3 minio; do
 	db=walcheck-$driver
 	extra=()
 	[ "$driver" = s3 ] && extra=(TOTALRECALL_S3_URI_STYLE=path)
-	pg_init_cluster "$driver"
+	setup "$driver: cluster initialised" pg_init_cluster "$driver"
 	pg_conf "$driver" "archive_mode = on" "archive_command = '$TR_BIN archive-put %p'" "wal_keep_size = 1GB"
-	pg_start "$driver" "TOTALRECALL_DRIVER=$driver" "TOTALRECALL_DATABASE_ID=$db" "${extra[@]}"
-	pg_cmd "$driver" pgbench -i -s 2 -q >/dev/null 2>&1
-	pg_cmd "$driver" pgbench -t 300 -c 2 >/dev/null 2>&1
+	setup "$driver: cluster started, archiving through the $driver driver" \
+		pg_start "$driver" "TOTALRECALL_DRIVER=$driver" "TOTALRECALL_DATABASE_ID=$db" "${extra[@]}"
+	pg_cmd "$driver" pgbench -i -s 2 -q >/dev/null 2>&1 || tr_die "pgbench -i failed"
+	pg_cmd "$driver" pgbench -t 300 -c 2 >/dev/null 2>&1 || tr_die "pgbench failed"
 	last=""
 	for _ in 1 2 3; do
 		psql_q "$driver" "INSERT INTO pgbench_history SELECT * FROM pgbench_history LIMIT 500" >/dev/null

@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KNOWN_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_BATCH)
+#define KNOWN_CAPS (TR_CAP_PUT_IF_ABSENT | TR_CAP_CHECKSUM | TR_CAP_RANGE_RESUME | TR_CAP_BATCH | TR_CAP_REMOTE)
+#define RM_PRESENT 300  /* remove_many: keys put (Azure's batches take 256) */
 #define THREADS 4
 
 typedef struct suite {
@@ -541,6 +542,86 @@ static void check_remove(suite *s)
 	expect(s, s->c, "removing it again: TR_OK", s->d->remove(s->c, key), TR_OK);
 }
 
+/* Keys "<prefix>rmm/<i>" for i < n, each in its own TR_KEY_MAX + 1 bytes,
+ * and the pointers remove_many() takes. */
+static char *rmm_keys(suite *s, size_t n, const char ***v)
+{
+	char *keys = malloc(n * (TR_KEY_MAX + 1));
+	*v = malloc(n * sizeof **v);
+	for (size_t i = 0; keys && *v && i < n; i++) {
+		char rel[32];
+		snprintf(rel, sizeof rel, "rmm/%05zu", i);
+		key_of(s, rel, keys + i * (TR_KEY_MAX + 1), TR_KEY_MAX + 1);
+		(*v)[i] = keys + i * (TR_KEY_MAX + 1);
+	}
+	return keys;
+}
+
+/* driver.h: remove_many(), where the driver has it: absent keys count as
+ * removed, the most keys a call takes, and a failure names a key it
+ * reports by index, the others removed or untouched. */
+static void check_remove_many(suite *s)
+{
+	const char **v = NULL;
+	char keep[TR_KEY_MAX + 1], bad[TR_KEY_MAX + 1], prefix[TR_KEY_MAX + 1];
+	size_t failed = TR_REMOVE_MANY_MAX, n = TR_REMOVE_MANY_MAX;
+	struct listing l;
+	if (!TR_DRIVER_HAS(s->d, remove_many)) {
+		printf("note remove_many() is NULL: the core removes one key at a time\n");
+		return;
+	}
+	char *keys = rmm_keys(s, n, &v);
+	if (!keys || !v) {
+		report(s, 0, "remove_many", "out of memory");
+		free(keys);
+		free(v);
+		return;
+	}
+	const char *absent[] = { v[0], v[1], v[2] };
+	expect(s, s->c, "remove_many of 3 absent keys: TR_OK", s->d->remove_many(s->c, absent, 3, &failed), TR_OK);
+	int put_ok = 1;
+	for (size_t i = 0; i < RM_PRESENT; i++)
+		put_ok &= put_mem(s, s->c, v[i * (n / RM_PRESENT)], "rm", 0, NULL) == TR_OK;
+	key_of(s, "rmm-keep", keep, sizeof keep);
+	put_ok &= put_mem(s, s->c, keep, "kept", 0, NULL) == TR_OK;
+	report(s, put_ok, "put 300 keys among 1,000 names, and one to keep", "%s", s->d->errmsg(s->c));
+	expect(s, s->c, "remove_many of TR_REMOVE_MANY_MAX keys (700 absent): TR_OK",
+	       s->d->remove_many(s->c, v, n, &failed), TR_OK);
+	key_of(s, "rmm/", prefix, sizeof prefix);
+	int rc = list_into(s, s->c2, prefix, &l);
+	report(s, rc == TR_OK && l.n == 0, "... all gone (list, another connection)", "%s, %d keys left",
+	       status_name(rc), l.n);
+	listing_free(&l);
+	expect_body(s, s->c2, "... a key not named is untouched", keep, "kept");
+
+	/* One key the ABI refuses, between keys that exist. */
+	key_of(s, "rmm/bad//key", bad, sizeof bad);
+	for (size_t i = 0; i < 3; i++)
+		put_mem(s, s->c, v[i], "rm", 0, NULL);
+	const char *mixed[] = { v[0], v[1], bad, v[2] };
+	failed = 99;
+	rc = s->d->remove_many(s->c, mixed, 4, &failed);
+	expect(s, s->c, "remove_many with an invalid key among them: TR_EINVAL", rc, TR_EINVAL);
+	const char *msg = s->d->errmsg(s->c);
+	report(s, failed < 4 && (failed == 2 || head_rc(s, s->c2, mixed[failed]) == TR_OK),
+	       "... *failed is a key still there (or the invalid one)", "failed = %zu", failed);
+	report(s, failed < 4 && strstr(msg, tr_key_ok(mixed[failed]) ? mixed[failed] : "bad//key") != NULL,
+	       "... and the message names it", "\"%s\"", msg);
+	int each = 1;
+	for (size_t i = 0; i < 4; i++) {
+		struct memsink m;
+		int g = i == 2 ? TR_ENOENT : get_mem(s, s->c2, mixed[i], &m);
+		each &= g == TR_ENOENT || (g == TR_OK && m.len == 2 && memcmp(m.buf, "rm", 2) == 0);
+	}
+	report(s, each, "... each other key removed or untouched", "a key holds something else");
+	failed = 99;
+	rc = s->d->remove_many(s->c, v, 3, &failed);
+	expect(s, s->c, "remove_many of 1 to 3 keys", rc, TR_OK);
+	s->d->remove(s->c, keep);
+	free(keys);
+	free(v);
+}
+
 /* driver.h: tr_read_fn and tr_write_fn failures are TR_ECALLBACK, and a
  * failed put leaves nothing. */
 static void check_callbacks(suite *s, int64_t large)
@@ -851,6 +932,7 @@ int tr_conform_run(const tr_loaded_driver *ld, const tr_driver_env *env, const t
 		check_if_absent(&s);
 		check_list(&s, o->plain_keys);
 		check_remove(&s);
+		check_remove_many(&s);
 		check_callbacks(&s, o->large);
 		if (o->large > 0)
 			check_large(&s, o->large);

@@ -204,7 +204,8 @@ static int v1_list(tr_conn *c, const char *prefix, tr_list_fn fn, void *ctx)
 	struct keys k = { NULL, 0, 0, 0 };
 	tr_object_info info;
 	collect(c, "", prefix ? prefix : "", &k);
-	qsort(k.v, k.n, sizeof *k.v, by_bytes);
+	if (k.n > 0)  /* qsort(NULL, 0, ...) is undefined behaviour */
+		qsort(k.v, k.n, sizeof *k.v, by_bytes);
 	int stop = k.oom;
 	for (size_t i = 0; i < k.n; i++) {
 		if (!stop && v1_head(c, k.v[i], &info) == TR_OK)
