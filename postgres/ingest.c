@@ -1,7 +1,7 @@
 /*
  * ingest.c - moves the metrics spool into totalrecall.metrics, exactly once.
  *
- * The spool format is described in src/spool.h.  Ingestion works on whole
+ * The spool format is described in src/base/spool.h.  Ingestion works on whole
  * files, so that a file is the unit of both commit and deletion:
  *
  *  1. Claim: under the writers' flock, metrics.spool is renamed to
@@ -30,7 +30,7 @@
  * ingested at once, with whatever waits.
  */
 #include "worker.h"
-#include "spool.h"
+#include "base/spool.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -75,28 +75,6 @@ static const char insert_sql[] =
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING";
 
 /* ---- parsing ---- */
-
-/* Reverses the writer's escaping in place (see src/spool.h). */
-static bool unescape(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r; r++) {
-		if (*r != '\\') {
-			*w++ = *r;
-			continue;
-		}
-		switch (*++r) {
-		case '\\': *w++ = '\\'; break;
-		case 't': *w++ = '\t'; break;
-		case 'n': *w++ = '\n'; break;
-		case 'r': *w++ = '\r'; break;
-		default: return false;
-		}
-	}
-	*w = '\0';
-	return true;
-}
 
 static bool parse_int64(const char *s, int64 *out)
 {
@@ -160,7 +138,7 @@ static bool parse_record(char *line, record *r)
 	if (!split(line, f) || strcmp(f[0], CppAsString2(TR_SPOOL_VERSION)) != 0 || !is_id(f[1]))
 		return false;
 	for (int i = 2; i < TR_SPOOL_FIELDS; i++)
-		if (!unescape(f[i]))
+		if (tr_spool_unescape(f[i]) != 0)   /* the writer's own code: spool_text.c */
 			return false;
 	r->id = f[1];
 	r->operation = f[2];
@@ -274,40 +252,28 @@ static void insert_file(const char *path, file_counts *c)
 	MemoryContextDelete(per_line);
 }
 
+typedef struct file_job
+{
+	const char *path;
+	file_counts *c;
+} file_job;
+
+static void insert_file_job(void *arg)
+{
+	file_job   *j = arg;
+
+	insert_file(j->path, j->c);
+}
+
 /* One transaction for the whole file.  Returns false (after a WARNING) if
  * it was rolled back; the file then stays for the next attempt. */
 static bool ingest_file_xact(const char *path, file_counts *c)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	volatile bool ok = false;
+	file_job	j = {path, c};
+	char		failed[MAXPGPATH + 64];
 
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "totalrecall: ingesting the metrics spool");
-		insert_file(path, c);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData *e;
-
-		MemoryContextSwitchTo(caller);
-		e = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(WARNING, (errmsg("totalrecall: could not ingest \"%s\", will retry: %s", path, e->message)));
-		FreeErrorData(e);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	snprintf(failed, sizeof failed, "could not ingest \"%s\", will retry", path);
+	return tr_in_transaction("totalrecall: ingesting the metrics spool", insert_file_job, &j, failed);
 }
 
 static void report(const char *path, const file_counts *c)

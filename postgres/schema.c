@@ -114,7 +114,7 @@ static void migrate(void)
 	ereport(LOG, (errmsg("totalrecall: schema migrated from version %d to %d", from, SCHEMA_VERSION)));
 }
 
-bool tr_schema_ensure(void)
+bool tr_in_transaction(const char *activity, void (*fn)(void *arg), void *arg, const char *failed)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	volatile bool ok = false;
@@ -125,8 +125,8 @@ bool tr_schema_ensure(void)
 		StartTransactionCommand();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "totalrecall: schema");
-		migrate();
+		pgstat_report_activity(STATE_RUNNING, activity);
+		fn(arg);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -136,16 +136,28 @@ bool tr_schema_ensure(void)
 	{
 		ErrorData *e;
 
-		/* A failed migration must not kill the worker: report it, roll
-		 * back everything, and try again at the next wake. */
 		MemoryContextSwitchTo(caller);
 		e = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		ereport(WARNING, (errmsg("totalrecall: could not create or migrate the schema: %s", e->message)));
+		ereport(WARNING, (errmsg("totalrecall: %s: %s", failed, e->message)));
 		FreeErrorData(e);
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return ok;
+}
+
+static void migrate_in_transaction(void *arg)
+{
+	(void) arg;
+	migrate();
+}
+
+/* A failed migration must not kill the worker: it is rolled back, and
+ * tried again at the next wake. */
+bool tr_schema_ensure(void)
+{
+	return tr_in_transaction("totalrecall: schema", migrate_in_transaction, NULL,
+	                         "could not create or migrate the schema");
 }

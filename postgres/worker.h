@@ -29,6 +29,13 @@ void tr_reload_if_requested(void);
  * false (after a WARNING) if that failed. */
 bool tr_schema_ensure(void);
 
+/* Runs fn(arg) in one transaction, connected to SPI with a snapshot, the
+ * activity shown in pg_stat_activity.  An error does not kill the worker:
+ * it is caught, the transaction rolled back, and a WARNING "totalrecall:
+ * <failed>: <message>" reported; the caller tries again later.  Returns
+ * whether it committed. */
+bool tr_in_transaction(const char *activity, void (*fn)(void *arg), void *arg, const char *failed);
+
 /* Moves the spool in dir into totalrecall.metrics, exactly once. */
 void tr_ingest_spool(const char *dir);
 /* The same, unless the server is idle and only routine records wait

@@ -14,27 +14,6 @@
 #include <string.h>
 
 
-void az_log(tr_conn *c, int level, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-	if (!c->env.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	c->env.log(c->env.ctx, level, msg);
-}
-
-int az_fail(tr_conn *c, int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof c->err, fmt, ap);
-	va_end(ap);
-	return status;
-}
-
 uint64_t az_random(tr_conn *c)
 {
 	return drv_random(&c->rng);

@@ -1,7 +1,9 @@
-/* azure_crypto.c - base64 (written here: BearSSL has none for callers)
- * and HMAC-SHA256 and MD5 through BearSSL. */
+/* azure_crypto.c - base64 (the encoder is the s3 driver's s3_base64.c;
+ * the decoder here also takes keys without padding) and HMAC-SHA256 and
+ * MD5 through BearSSL. */
 #include "config.h"
 #include "azure_crypto.h"
+#include "s3_base64.h"
 
 #include <bearssl.h>
 #include <string.h>
@@ -10,20 +12,7 @@ static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 void az_base64_encode(const void *in, size_t len, char *out)
 {
-	const unsigned char *p = in;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		out[o++] = B64[(v >> 18) & 63];
-		out[o++] = B64[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? B64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? B64[v & 63] : '=';
-	}
-	out[o] = '\0';
+	s3_base64_encode(in, len, out, (len + 2) / 3 * 4 + 1);  /* out holds that much (azure_crypto.h) */
 }
 
 static int b64_value(char ch)

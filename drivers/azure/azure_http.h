@@ -5,6 +5,7 @@
 
 #include "azure_internal.h"
 #include "s3_str.h"
+#include "drv_http.h"
 
 #define AZ_MAX_QUERY 5
 #define AZ_MAX_HEADERS 6
@@ -54,12 +55,8 @@ void az_request_header(az_request *r, const char *name, const char *value);
 int az_http_do(tr_conn *c, const az_request *req, az_response *resp);
 void az_response_free(az_response *resp);
 
-/* Percent-encodes everything but A-Za-z0-9-_.~ (and '/' when keep_slash)
- * onto s. */
-void az_url_encode(s3_str *s, const char *in, int keep_slash);
-
 /* "Tue, 10 Sep 2024 11:22:33 GMT" -> seconds since the epoch, 0 if bad. */
-int64_t az_http_time(const char *s);
+#define az_http_time(s) drv_http_date(s)
 
 /* "Tue, 10 Sep 2024 11:22:33 GMT", now. */
 void az_http_date_now(char out[40]);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include "totalrecall/driver.h"
+#include "drv_util.h"
 
 #define AZ_NAME "azure"
 #define AZ_VERSION "0.1.0"
@@ -74,8 +75,9 @@ struct tr_conn {
 };
 
 /* azure.c */
-void az_log(tr_conn *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int az_fail(tr_conn *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Logs through the core; sets c->err and returns status (drv_util.h). */
+#define az_log(c, level, ...) drv_log(&(c)->env, level, __VA_ARGS__)
+#define az_fail(c, status, ...) drv_fail((c)->err, sizeof (c)->err, status, __VA_ARGS__)
 uint64_t az_random(tr_conn *c);
 
 /* azure_conf.c */

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "azure_http.h"
 #include "drv_util.h"
+#include "drv_http.h"
 
 #include <bearssl.h>
 #include <errno.h>
@@ -113,29 +114,24 @@ static void cache_read(tr_conn *c)
 	explicit_bzero(buf, sizeof buf);
 }
 
-/* Written to a private temporary file and renamed: readers see the old
- * token or the new one, never half. */
+/* Written whole (drv_util.h): readers see the old token or the new one,
+ * never half. */
 static void cache_write(tr_conn *c)
 {
-	char path[4096], tmp[4200], head[32];
+	char path[4096];
 	if (cache_path(c, path, sizeof path) != 0)
 		return;
-	drv_make_private_dirs(c->conf.state_dir);
-	snprintf(tmp, sizeof tmp, "%s.%ld.%08llx.tmp", path, (long)getpid(),
-		 (unsigned long long)(az_random(c) & 0xffffffffu));
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		az_log(c, 1, AZ_NAME ": cannot write %s: %s; the token will be fetched again next time", tmp,
-		       strerror(errno));
+	size_t cap = strlen(c->token.value) + 32;
+	char *text = malloc(cap);
+	if (!text)
 		return;
-	}
-	int hn = snprintf(head, sizeof head, "%lld\n", (long long)c->token.expires);
-	size_t tn = strlen(c->token.value);
-	int ok = write(fd, head, (size_t)hn) == hn && write(fd, c->token.value, tn) == (ssize_t)tn &&
-		 write(fd, "\n", 1) == 1;
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0)
-		unlink(tmp);
+	int n = snprintf(text, cap, "%lld\n%s\n", (long long)c->token.expires, c->token.value);
+	(void)drv_make_private_dirs(c->conf.state_dir);
+	if (drv_write_file(path, text, (size_t)n) != 0)
+		az_log(c, 1, AZ_NAME ": cannot write %s: %s; the token will be fetched again next time", path,
+		       strerror(errno));
+	explicit_bzero(text, cap);
+	free(text);
 }
 
 static void cache_remove(tr_conn *c)
@@ -190,24 +186,14 @@ static int json_field(const char *json, const char *name, char *out, size_t outl
 	return *p == '"' ? 1 : -1;
 }
 
-static size_t collect_cb(char *data, size_t size, size_t nmemb, void *ud)
-{
-	s3_str *s = ud;
-	size_t len = size * nmemb;
-	if (s->len + len > IMDS_BODY_CAP)
-		return 0;
-	s3_str_addn(s, data, len);
-	return s->oom ? 0 : len;
-}
-
 static int imds_url(tr_conn *c, s3_str *url)
 {
 	s3_str_printf(url, "%s%sapi-version=" IMDS_API_VERSION "&resource=", c->conf.imds_url,
 		      strchr(c->conf.imds_url, '?') ? "&" : "?");
-	az_url_encode(url, IMDS_RESOURCE, 0);
+	s3_str_add_encoded(url, IMDS_RESOURCE, strlen(IMDS_RESOURCE), 0);
 	if (c->conf.client_id) {
 		s3_str_add(url, "&client_id=");
-		az_url_encode(url, c->conf.client_id, 0);
+		s3_str_add_encoded(url, c->conf.client_id, strlen(c->conf.client_id), 0);
 	}
 	return url->oom ? -1 : 0;
 }
@@ -216,6 +202,7 @@ static int imds_url(tr_conn *c, s3_str *url)
 static CURLcode imds_get(tr_conn *c, const char *url, s3_str *body, long *status, int *connected)
 {
 	CURL *h = c->curl;
+	drv_capped answer = { body, IMDS_BODY_CAP };
 	struct curl_slist *hdr = curl_slist_append(NULL, "Metadata: true");
 	if (!hdr)
 		return CURLE_OUT_OF_MEMORY;
@@ -227,8 +214,8 @@ static CURLcode imds_get(tr_conn *c, const char *url, s3_str *body, long *status
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* IMDS is never reached through a proxy */
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, IMDS_CONNECT_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->conf.timeout);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drv_capped_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
 	if (c->conf.ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->conf.ca_file);
 	CURLcode cc = curl_easy_perform(h);

@@ -18,51 +18,11 @@
 
 /* --- connection helpers used by every file --- */
 
-void s3_log(tr_conn *c, int level, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-	if (!c->env.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	c->env.log(c->env.ctx, level, msg);
-}
-
-int s3_fail(tr_conn *c, int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof c->err, fmt, ap);
-	va_end(ap);
-	return status;
-}
-
-/* xorshift64*: jitter and probe names need spread, not secrecy. */
+/* xorshift64* (drv_util.h): jitter and probe names need spread, not
+ * secrecy. */
 uint64_t s3_random(tr_conn *c)
 {
-	uint64_t x = c->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	c->rng = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void seed_random(tr_conn *c)
-{
-	uint64_t s = 0;
-	int fd = open("/dev/urandom", O_RDONLY);
-	if (fd >= 0) {
-		if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
-			s = 0;
-		close(fd);
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s ^= (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
-	c->rng = s ? s : 0x9E3779B97F4A7C15ULL;
+	return drv_random(&c->rng);
 }
 
 int s3_check_key(tr_conn *c, const char *op, const char *key)
@@ -96,12 +56,12 @@ static int s3_open(const tr_driver_env *env, tr_conn **out)
 		return s3_fail(c, TR_EINVAL, "%s: the core's driver environment is older than driver ABI version %d",
 			       S3_DRIVER_NAME, TR_DRIVER_ABI_VERSION);
 	c->env = *env;
-	seed_random(c);
+	c->rng = drv_seed(c);
 	int rc = s3_conf_load(c);
 	if (rc != TR_OK)
 		return rc;
 	s3_region_cache_load(c);
-	c->curl = s3_http_handle();
+	c->curl = drv_curl_handle();
 	if (!c->curl)
 		return s3_fail(c, TR_ENOMEM, "%s: cannot create a curl handle", S3_DRIVER_NAME);
 	if ((rc = s3_creds_open(c)) != TR_OK)

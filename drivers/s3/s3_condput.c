@@ -10,10 +10,8 @@
  * the HEAD-then-PUT fallback: a server that answers 412 did honour it, and
  * is believed (the key exists; the answer becomes "honoured").
  *
- * The driver cannot link the core, so the cache file is written here with
- * the same care as the core's atomicfile.c: state-dir must be a directory
- * of ours that nobody else can write, the temporary file is created
- * O_EXCL|O_NOFOLLOW, fsynced and renamed, the directory fsynced. */
+ * state-dir must be a directory of ours that nobody else can write; the
+ * cache file is written whole (drv_util.h: drv_write_file_at). */
 #include "config.h"
 #include "s3_upload.h"
 #include "s3_http.h"
@@ -39,22 +37,6 @@ static void cache_name(tr_conn *c, char *out, size_t len)
 	snprintf(out, len, "s3-conditional-put-%.32s", hash);
 }
 
-/* mkdir -p, mode 0700: the first command on a host may run before
- * anything made state-dir. */
-static void make_private_dirs(const char *dir)
-{
-	char buf[4096];
-	snprintf(buf, sizeof buf, "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		(void)mkdir(buf, 0700);
-		*p = '/';
-	}
-	(void)mkdir(buf, 0700);
-}
-
 /* state-dir, opened without following a link, if it is ours and nobody
  * else can write it; -1 otherwise (the answer is then not cached). */
 static int open_state_dir(tr_conn *c, int create)
@@ -62,8 +44,8 @@ static int open_state_dir(tr_conn *c, int create)
 	struct stat st;
 	if (!c->conf.state_dir)
 		return -1;
-	if (create)
-		make_private_dirs(c->conf.state_dir);
+	if (create)  /* the first command on a host may run before anything made it */
+		(void)drv_make_private_dirs(c->conf.state_dir);
 	int fd = open(c->conf.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -102,23 +84,6 @@ static enum s3_condput_state cache_read(tr_conn *c)
 	return S3_COND_UNKNOWN;
 }
 
-static int write_file_at(int dfd, const char *name, const char *text)
-{
-	char tmp[160];
-	snprintf(tmp, sizeof tmp, ".%s.%ld.%llx.tmp", name, (long)getpid(), (unsigned long long)time(NULL));
-	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	size_t len = strlen(text);
-	int ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (!ok || renameat(dfd, tmp, dfd, name) != 0) {
-		unlinkat(dfd, tmp, 0);
-		return -1;
-	}
-	return fsync(dfd);
-}
-
 static void cache_write(tr_conn *c, enum s3_condput_state st)
 {
 	char name[96], text[64];
@@ -128,7 +93,7 @@ static void cache_write(tr_conn *c, enum s3_condput_state st)
 	cache_name(c, name, sizeof name);
 	snprintf(text, sizeof text, "%s %lld\n", st == S3_COND_HONOURED ? "honoured" : "ignored",
 		 (long long)time(NULL));
-	if (write_file_at(dfd, name, text) != 0)
+	if (drv_write_file_at(dfd, name, text, strlen(text)) != 0)
 		s3_log(c, 1, "%s: cannot write %s/%s; the probe will run again next time", S3_DRIVER_NAME,
 		       c->conf.state_dir, name);
 	close(dfd);

@@ -28,22 +28,12 @@ static int dup_setting(tr_conn *c, const char *name, const char *fallback, char 
 	return *out ? 0 : -1;
 }
 
-/* Plain decimal number within [min, max]. */
+/* Plain decimal number within [min, max] (drv_util.h). */
 static int number(tr_conn *c, const char *name, long long def, long long min, long long max,
 		  long long *out)
 {
-	const char *v = get(c, name);
-	char *end;
-	*out = def;
-	if (!v)
-		return TR_OK;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || *end || end == v || n < min || n > max)
-		return s3_fail(c, TR_EINVAL, "s3: setting %s: \"%s\" is not a number between %lld and %lld",
-			       name, v, min, max);
-	*out = n;
-	return TR_OK;
+	return drv_number("s3", name, get(c, name), def, min, max, out, c->err, sizeof c->err) == 0 ? TR_OK
+												 : TR_EINVAL;
 }
 
 /* "http://host:port" -> scheme and host[:port]; a path is not allowed

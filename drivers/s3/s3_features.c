@@ -3,7 +3,7 @@
 #include "config.h"
 #include "s3_features.h"
 #include "s3_base64.h"
-#include "sha256ni.h"
+#include "format/sha256ni.h"
 
 #include <bearssl.h>
 #include <stdio.h>

@@ -13,33 +13,7 @@
 
 #define ANSWER_CAP (64 * 1024)
 
-typedef struct sent {
-	const char *body;
-	size_t len, off;
-} sent;
-
-static size_t fetch_read(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	sent *s = ud;
-	size_t n = size * nmemb, left = s->len - s->off;
-	if (n > left)
-		n = left;
-	memcpy(buf, s->body + s->off, n);
-	s->off += n;
-	return n;
-}
-
-static size_t fetch_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	s3_str *b = ud;
-	size_t n = size * nmemb;
-	if (b->len + n > ANSWER_CAP)
-		return 0;
-	s3_str_addn(b, data, n);
-	return b->oom ? 0 : n;
-}
-
-static void set_method(CURL *h, const s3_fetch_req *r, sent *s)
+static void set_method(CURL *h, const s3_fetch_req *r, drv_body *s)
 {
 	if (strcmp(r->method, "GET") == 0)
 		return;
@@ -52,14 +26,15 @@ static void set_method(CURL *h, const s3_fetch_req *r, sent *s)
 		if (strcmp(r->method, "PUT") != 0)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	}
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, fetch_read);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, drv_body_read);
 	curl_easy_setopt(h, CURLOPT_READDATA, s);
 }
 
 static CURLcode perform_once(tr_conn *c, const s3_fetch_req *r, struct curl_slist *hl, s3_fetch_resp *resp)
 {
 	CURL *h = c->fetch_curl;
-	sent s = { r->body ? r->body : "", r->body ? r->body_len : 0, 0 };
+	drv_body s = { r->body ? r->body : "", r->body ? r->body_len : 0, 0 };
+	drv_capped answer = { &resp->body, ANSWER_CAP };
 	const char *ca = getenv("AWS_CA_BUNDLE");
 	curl_easy_reset(h);
 	s3_str_reset(&resp->body);
@@ -70,8 +45,8 @@ static CURLcode perform_once(tr_conn *c, const s3_fetch_req *r, struct curl_slis
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, S3_USER_AGENT);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp->body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drv_capped_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (r->direct)
 		curl_easy_setopt(h, CURLOPT_PROXY, "");
@@ -88,7 +63,7 @@ int s3_fetch(tr_conn *c, const s3_fetch_req *r, s3_fetch_resp *resp, char *why, 
 {
 	struct curl_slist *hl = NULL;
 	memset(resp, 0, sizeof *resp);
-	if (!c->fetch_curl && !(c->fetch_curl = s3_http_handle())) {
+	if (!c->fetch_curl && !(c->fetch_curl = drv_curl_handle())) {
 		snprintf(why, whylen, "cannot create a curl handle");
 		return -1;
 	}

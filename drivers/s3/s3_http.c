@@ -18,6 +18,7 @@
 #include "s3_creds.h"
 #include "s3_endpoint.h"
 #include "s3_features.h"
+#include "drv_http.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,21 +33,6 @@
 #define BACKOFF_CAP_MS 20000
 
 #define MAX_SKEW 900               /* S3 refuses requests 15 minutes off */
-/* --- process-wide init --- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-CURL *s3_http_handle(void)
-{
-	pthread_once(&curl_once, curl_init_once);
-	return curl_easy_init();
-}
-
 /* --- request helpers --- */
 
 void s3_request_query(s3_request *r, const char *name, const char *value)
@@ -72,34 +58,10 @@ typedef struct xfer {
 	tr_conn *c;
 	const s3_request *req;
 	s3_response *resp;
-	size_t body_off;      /* upload position in req->body */
-	/* download state, kept across attempts */
-	int64_t delivered;    /* bytes handed to the sink */
-	int64_t total;        /* object size, -1 unknown */
-	int64_t skip;         /* bytes to drop: the server ignored our Range */
-	char etag[130];       /* ETag of the first answer, for If-Match */
+	drv_body body;        /* the request body, as curl reads it */
+	drv_stream st;        /* the answer's body, resumable (drv_http.h) */
 	char range_hdr[48];
-	/* per attempt */
-	int streaming;
-	int sink_failed;
-	int resume_bad;       /* the server answered a different range or object */
-	int64_t range_start;
-	int64_t range_total;
 } xfer;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* "s3://bucket/key" for messages. */
 static void describe(tr_conn *c, const s3_request *req, char *out, size_t len)
@@ -110,152 +72,19 @@ static void describe(tr_conn *c, const s3_request *req, char *out, size_t len)
 
 /* --- curl callbacks --- */
 
-static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	xfer *x = ud;
-	size_t want = size * nmemb, left = x->req->body_len - x->body_off;
-	size_t n = want < left ? want : left;
-	if (n)
-		memcpy(buf, (const char *)x->req->body + x->body_off, n);
-	x->body_off += n;
-	return n;
-}
-
-/* curl rewinds the body itself when it sends a request again on another
- * connection (a reused connection that turned out dead): the body is in
- * memory, so any offset is fine. */
-static int seek_cb(void *ud, curl_off_t offset, int origin)
-{
-	xfer *x = ud;
-	if (origin != SEEK_SET || offset < 0 || (size_t)offset > x->req->body_len)
-		return CURL_SEEKFUNC_CANTSEEK;
-	x->body_off = (size_t)offset;
-	return CURL_SEEKFUNC_OK;
-}
-
-/* Called when a GET's 2xx headers are complete: checks that what comes
- * is exactly the continuation we asked for. */
-static void begin_stream(xfer *x)
-{
-	s3_response *r = x->resp;
-	x->streaming = 1;
-	if (x->etag[0] && r->etag[0] && strcmp(x->etag, r->etag) != 0) {
-		x->resume_bad = 1; /* a different object now lives under the key */
-		return;
-	}
-	if (r->status == 206) {
-		if (x->range_start != x->delivered)
-			x->resume_bad = 1;
-		if (x->total < 0)
-			x->total = x->range_total;
-	} else {
-		x->skip = x->delivered;
-		if (x->total < 0 || x->delivered == 0)
-			x->total = r->content_length;
-	}
-	if (!x->etag[0])
-		snprintf(x->etag, sizeof x->etag, "%s", r->etag);
-}
-
-static int header_is(const char *line, size_t len, const char *name, const char **val, size_t *vlen)
-{
-	size_t n = strlen(name);
-	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-		return 0;
-	const char *v = line + n + 1, *end = line + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	*val = v;
-	*vlen = (size_t)(end - v);
-	return 1;
-}
-
-static void copy_val(char *dst, size_t dlen, const char *v, size_t vlen)
-{
-	if (vlen >= dlen)
-		vlen = dlen - 1;
-	memcpy(dst, v, vlen);
-	dst[vlen] = '\0';
-}
-
-static void new_response(xfer *x, const char *line, size_t len)
-{
-	s3_response *r = x->resp;
-	char buf[32];
-	copy_val(buf, sizeof buf, line, len);
-	const char *sp = strchr(buf, ' ');
-	r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-	r->etag[0] = r->checksum[0] = r->last_modified[0] = r->bucket_region[0] = r->date[0] = '\0';
-	r->content_length = -1;
-	x->range_start = x->range_total = -1;
-}
-
 static size_t header_cb(char *line, size_t size, size_t nmemb, void *ud)
 {
 	xfer *x = ud;
 	s3_response *r = x->resp;
-	size_t len = size * nmemb;
-	const char *v;
-	size_t vlen;
-	char num[64];
-
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		new_response(x, line, len);
-	} else if (len <= 2 && r->status >= 200) { /* end of the headers */
-		if (x->req->sink && r->status / 100 == 2 && strcmp(x->req->method, "GET") == 0) {
-			begin_stream(x);
-			if (x->resume_bad)
-				return 0;
-		}
-	} else if (header_is(line, len, "ETag", &v, &vlen)) {
-		copy_val(r->etag, sizeof r->etag, v, vlen);
-	} else if (header_is(line, len, "Content-Length", &v, &vlen)) {
-		copy_val(num, sizeof num, v, vlen);
-		r->content_length = strtoll(num, NULL, 10);
-	} else if (header_is(line, len, "x-amz-meta-tr-checksum", &v, &vlen)) {
-		copy_val(r->checksum, sizeof r->checksum, v, vlen);
-	} else if (header_is(line, len, "Last-Modified", &v, &vlen)) {
-		copy_val(r->last_modified, sizeof r->last_modified, v, vlen);
-	} else if (header_is(line, len, "x-amz-bucket-region", &v, &vlen)) {
-		copy_val(r->bucket_region, sizeof r->bucket_region, v, vlen);
-	} else if (header_is(line, len, "Date", &v, &vlen)) {
-		copy_val(r->date, sizeof r->date, v, vlen);
-	} else if (header_is(line, len, "Content-Range", &v, &vlen)) {
-		long long s, e, t;
-		copy_val(num, sizeof num, v, vlen);
-		if (sscanf(num, "bytes %lld-%lld/%lld", &s, &e, &t) == 3) {
-			x->range_start = s;
-			x->range_total = t;
-		}
-	}
-	return len;
-}
-
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
-{
-	xfer *x = ud;
-	size_t len = size * nmemb, off = 0;
-
-	if (!x->streaming) {
-		if (x->resp->body.len + len > BODY_CAP)
-			return 0;
-		s3_str_addn(&x->resp->body, data, len);
-		return x->resp->body.oom ? 0 : len;
-	}
-	if (x->skip > 0) {
-		off = (size_t)x->skip < len ? (size_t)x->skip : len;
-		x->skip -= (int64_t)off;
-	}
-	if (off < len) {
-		if (x->req->sink(x->req->sink_ctx, data + off, len - off) != 0) {
-			x->sink_failed = 1;
-			return 0;
-		}
-		x->delivered += (int64_t)(len - off);
-	}
-	return len;
+	const drv_field f[] = {
+		{ "ETag", r->etag, sizeof r->etag },
+		{ "x-amz-meta-tr-checksum", r->checksum, sizeof r->checksum },
+		{ "Last-Modified", r->last_modified, sizeof r->last_modified },
+		{ "x-amz-bucket-region", r->bucket_region, sizeof r->bucket_region },
+		{ "Date", r->date, sizeof r->date },
+	};
+	return drv_stream_header(&x->st, x->req->method, line, size * nmemb, &r->status, &r->content_length, r->etag, f,
+				 sizeof f / sizeof f[0]);
 }
 
 /* --- building the request --- */
@@ -284,20 +113,6 @@ static void raw_path(tr_conn *c, const s3_request *req, s3_str *path, s3_str *ho
 		s3_str_printf(host, "%s.%s", c->conf.bucket, c->conf.endpoint_host);
 		s3_str_printf(path, "/%s", req->key ? req->key : "");
 	}
-}
-
-static int add_header(struct curl_slist **list, const char *name, const char *value)
-{
-	s3_str h = { 0 };
-	/* "Name:" with nothing after it removes a header curl would add. */
-	s3_str_printf(&h, "%s:%s%s", name, *value ? " " : "", value);
-	char *line = s3_str_take(&h);
-	struct curl_slist *n = line ? curl_slist_append(*list, line) : NULL;
-	free(line);
-	if (!n)
-		return -1;
-	*list = n;
-	return 0;
 }
 
 static int has_header(const s3_kv *hdr, size_t n, const char *name)
@@ -330,11 +145,10 @@ static int build(tr_conn *c, const s3_request *req, xfer *x, const s3_digests *d
 		hdr[n++] = (s3_kv){ "x-amz-security-token", c->creds.session_token };
 	for (size_t i = 0; i < req->nheaders; i++)
 		hdr[n++] = req->headers[i];
-	if (req->sink && x->delivered > 0) {
-		snprintf(x->range_hdr, sizeof x->range_hdr, "bytes=%lld-", (long long)x->delivered);
+	if (drv_stream_resume(&x->st, x->range_hdr, sizeof x->range_hdr)) {
 		hdr[n++] = (s3_kv){ "Range", x->range_hdr };
-		if (x->etag[0])
-			hdr[n++] = (s3_kv){ "If-Match", x->etag };
+		if (x->st.etag[0])
+			hdr[n++] = (s3_kv){ "If-Match", x->st.etag };
 	}
 	s3_features_headers(c, req, dg, hdr, &n, max);
 	s3_sigv4_request sr = { req->method, path.p, req->query, req->nquery, hdr, n, dg->sha256_hex,
@@ -352,15 +166,15 @@ static int build(tr_conn *c, const s3_request *req, xfer *x, const s3_digests *d
 	b->url = s3_str_take(&url);
 	rc = b->url ? 0 : -1;
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = add_header(&b->headers, hdr[i].name, hdr[i].value);
+		rc = drv_add_header(&b->headers, hdr[i].name, hdr[i].value);
 	if (rc == 0)
-		rc = add_header(&b->headers, "Authorization", sig.authorization);
+		rc = drv_add_header(&b->headers, "Authorization", sig.authorization);
 	/* No 100-continue round trip; and no Content-Type of curl's making
 	 * (a POST would get a form type): the features set the right one. */
 	if (rc == 0)
-		rc = add_header(&b->headers, "Expect", "");
+		rc = drv_add_header(&b->headers, "Expect", "");
 	if (rc == 0 && !has_header(hdr, n, "Content-Type"))
-		rc = add_header(&b->headers, "Content-Type", "");
+		rc = drv_add_header(&b->headers, "Content-Type", "");
 	s3_sigv4_result_free(&sig);
 out:
 	s3_str_free(&path);
@@ -372,62 +186,28 @@ out:
 static void built_free(built *b)
 {
 	free(b->url);
-	curl_slist_free_all(b->headers);
+	drv_free_headers(b->headers);  /* the Authorization line is wiped */
 	memset(b, 0, sizeof *b);
-}
-
-static void set_method(CURL *h, const s3_request *req, xfer *x)
-{
-	if (strcmp(req->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(req->method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(h, CURLOPT_READDATA, x);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
-	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(h, CURLOPT_READDATA, x);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
-	} else if (strcmp(req->method, "GET") != 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-	}
 }
 
 static CURLcode perform(tr_conn *c, const s3_request *req, xfer *x, const built *b)
 {
 	CURL *h = c->curl;
-	curl_easy_reset(h); /* keeps the connection cache */
-	curl_easy_setopt(h, CURLOPT_URL, b->url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, b->headers);
-	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->conf.timeout);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->conf.timeout);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, S3_USER_AGENT);
-	if (c->conf.ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->conf.ca_file);
+	drv_curl_request(h, b->url, b->headers, c->conf.timeout, S3_USER_AGENT, c->conf.ca_file, header_cb, x, &x->st);
 	if (c->conf.insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	set_method(h, req, x);
+	drv_curl_method(h, req->method, &x->body);
 	return curl_easy_perform(h);
 }
 
 /* --- deciding what an answer means --- */
 
-enum outcome { OUT_OK, OUT_RETRY, OUT_FAIL, OUT_REDIRECT, OUT_SKEWED, OUT_EXPIRED };
+enum outcome {
+	OUT_OK = DRV_TRANSFER_OK, OUT_RETRY = DRV_TRANSFER_RETRY, OUT_FAIL = DRV_TRANSFER_FAIL,
+	OUT_REDIRECT = DRV_TRANSFER_ANSWER + 1, OUT_SKEWED, OUT_EXPIRED
+};
 
 static int code_in(const char *code, const char *const *list)
 {
@@ -454,20 +234,11 @@ static const char *const EXPIRED_CODES[] = {
 	"ExpiredToken", "TokenRefreshRequired", "InvalidToken", NULL
 };
 
-int64_t s3_http_date(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	if (!s[0] || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 /* How far the server's clock is from ours (by its Date), or 0 when it is
  * within what S3 accepts or unknown. */
 static int64_t server_skew(const tr_conn *c, const s3_response *r)
 {
-	int64_t server = s3_http_date(r->date);
+	int64_t server = drv_http_date(r->date);
 	if (!server)
 		return 0;
 	int64_t d = server - s3_now(c);
@@ -484,19 +255,6 @@ static enum outcome auth_outcome(const tr_conn *c, const s3_response *r)
 	if (c->creds.expiration && (code_in(r->err.code, EXPIRED_CODES) || head_refusal))
 		return OUT_EXPIRED;
 	return OUT_FAIL;
-}
-
-static int transient_curl(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_COULDNT_CONNECT: case CURLE_COULDNT_RESOLVE_HOST: case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_PARTIAL_FILE: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: case CURLE_GOT_NOTHING:
-	case CURLE_SSL_CONNECT_ERROR: case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
-	case CURLE_WEIRD_SERVER_REPLY:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 /* The region a redirect names, or NULL. */
@@ -517,9 +275,7 @@ static enum outcome classify_http(tr_conn *c, const s3_request *req, s3_response
 	if (st / 100 == 2) {
 		if (req->error_in_200 && r->err.code[0])
 			return OUT_RETRY; /* CompleteMultipartUpload failed after its 200 */
-		if (x->streaming && x->total >= 0 && x->delivered != x->total)
-			return OUT_RETRY;
-		return OUT_OK;
+		return drv_stream_short(&x->st) ? OUT_RETRY : OUT_OK;
 	}
 	if (redirect_region(c, r))
 		return OUT_REDIRECT;
@@ -588,23 +344,6 @@ static int fail_http(tr_conn *c, const char *what, const s3_response *r, int att
 		       r->err.message[0] ? ": " : "", r->err.message, tail);
 }
 
-static int fail_curl(tr_conn *c, const char *what, CURLcode cc, const char *detail, int attempts)
-{
-	return s3_fail(c, transient_curl(cc) ? TR_ETRANSIENT : TR_EIO, "%s: %s%s%s (after %d attempt%s)", what,
-		       curl_easy_strerror(cc), detail[0] ? ": " : "", detail, attempts, attempts == 1 ? "" : "s");
-}
-
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
-static long backoff_ms(tr_conn *c, int attempt)
-{
-	long ceiling = BACKOFF_BASE_MS;
-	for (int i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
-		ceiling *= 2;
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	return (long)(s3_random(c) % (uint64_t)(ceiling + 1));
-}
-
 /* Switches the signing region (and the AWS endpoint) to the bucket's,
  * and remembers it for the next commands. */
 static int follow_region(tr_conn *c, const char *region)
@@ -623,8 +362,8 @@ static void reset_attempt(xfer *x)
 	s3_str_reset(&x->resp->body);
 	memset(&x->resp->err, 0, sizeof x->resp->err);
 	x->resp->status = 0;
-	x->body_off = 0;
-	x->streaming = x->sink_failed = x->resume_bad = 0;
+	x->body.off = 0;
+	drv_stream_attempt(&x->st);
 }
 
 /* One attempt: returns the outcome and the curl code. */
@@ -638,44 +377,26 @@ static enum outcome attempt(tr_conn *c, const s3_request *req, xfer *x, const s3
 		*cc = CURLE_OUT_OF_MEMORY;
 		return OUT_FAIL;
 	}
-	double t0 = now_ms();
+	double t0 = drv_now_ms();
 	*cc = perform(c, req, x, &b);
 	built_free(&b);
-	s3_log(c, 3, "%s: %ld (%.0f ms)%s%s", what, x->resp->status, now_ms() - t0,
+	s3_log(c, 3, "%s: %ld (%.0f ms)%s%s", what, x->resp->status, drv_now_ms() - t0,
 	       *cc ? " " : "", *cc ? curl_easy_strerror(*cc) : "");
-	if (x->sink_failed || x->resume_bad)
-		return OUT_FAIL;
-	if (*cc != CURLE_OK) {
-		/* All bytes arrived and only the close failed: nothing is missing. */
-		if (x->streaming && x->total >= 0 && x->delivered == x->total)
-			return OUT_OK;
-		return transient_curl(*cc) ? OUT_RETRY : OUT_FAIL;
-	}
-	return classify_http(c, req, x->resp, x);
+	enum drv_transfer t = drv_transfer_outcome(&x->st, *cc);
+	return t != DRV_TRANSFER_ANSWER ? (enum outcome)t : classify_http(c, req, x->resp, x);
 }
 
 static int final_failure(tr_conn *c, const char *what, xfer *x, CURLcode cc, int attempts, int exhausted)
 {
-	if (x->sink_failed)
-		return s3_fail(c, TR_ECALLBACK, "%s: the write callback failed", what);
-	if (x->resume_bad || (x->delivered > 0 && x->resp->status == 412))
-		return s3_fail(c, TR_ETRANSIENT, "%s: the object changed while it was being read "
-			       "(resumed at byte %lld)", what, (long long)x->delivered);
-	if (cc == CURLE_OUT_OF_MEMORY)
-		return s3_fail(c, TR_ENOMEM, "%s: out of memory", what);
-	if (cc != CURLE_OK) {
-		char detail[96] = "";
-		if (x->req->sink && x->total >= 0)
-			snprintf(detail, sizeof detail, "body ended at byte %lld of %lld",
-				 (long long)x->delivered, (long long)x->total);
-		return fail_curl(c, what, cc, detail, attempts);
-	}
+	int rc = drv_stream_failure(&x->st, x->resp->status, cc, attempts, what, "object", c->err, sizeof c->err);
+	if (rc != 0)
+		return rc;
 	if (x->resp->status / 100 == 2 && x->resp->err.code[0])
 		return s3_fail(c, TR_ETRANSIENT, "%s: %ld with error %s: %s (after %d attempts)", what,
 			       x->resp->status, x->resp->err.code, x->resp->err.message, attempts);
 	if (x->resp->status / 100 == 2)
 		return s3_fail(c, TR_ETRANSIENT, "%s: body ended at byte %lld of %lld (after %d attempts)", what,
-			       (long long)x->delivered, (long long)x->total, attempts);
+			       (long long)x->st.delivered, (long long)x->st.total, attempts);
 	return fail_http(c, what, x->resp, attempts, exhausted);
 }
 
@@ -719,7 +440,7 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 	s3_digests dg;
 	xfer x;
 	CURLcode cc = CURLE_OK;
-	double start = now_ms();
+	drv_retry rt;
 	int cured = 0;
 
 	memset(resp, 0, sizeof *resp);
@@ -727,20 +448,19 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 	x.c = c;
 	x.req = req;
 	x.resp = resp;
-	x.total = -1;
+	x.body = (drv_body){ req->body, req->body_len, 0 };
+	drv_stream_init(&x.st, req->sink, req->sink_ctx, &resp->body, BODY_CAP);
 	describe(c, req, what, sizeof what);
 	s3_digests_compute(c, req->body ? req->body : "", req->body_len, &dg);
 
-	/* Backoff grows only while attempts make no progress: a download that
-	 * resumes after each break is not a struggling server. */
-	int stuck = 0;
+	drv_retry_start(&rt, &c->rng, c->conf.retries, c->conf.retry_max_time, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
 	for (int n = 0;; n++) {
-		int64_t before = x.delivered;
+		drv_retry_before(&rt, &x.st);
 		int rc = s3_creds_ensure(c);
 		if (rc != TR_OK)
 			return rc;
 		enum outcome o = attempt(c, req, &x, &dg, &cc, what);
-		stuck = x.delivered > before ? 0 : stuck + 1;
+		drv_retry_after(&rt, &x.st);
 		if (o == OUT_OK) {
 			snprintf(resp->sent_checksum, sizeof resp->sent_checksum, "%s", dg.sha256_b64);
 			return TR_OK;
@@ -749,14 +469,12 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp)
 			n--;
 			continue;
 		}
-		long delay = backoff_ms(c, stuck > 0 ? stuck - 1 : 0);
-		double spent = now_ms() - start;
-		if (o != OUT_RETRY || n >= c->conf.retries ||
-		    spent + (double)delay > (double)c->conf.retry_max_time * 1000.0)
+		long delay = o == OUT_RETRY ? drv_retry_delay(&rt, n) : -1;
+		if (delay < 0)
 			return final_failure(c, what, &x, cc, n + 1, o == OUT_RETRY);
 		s3_log(c, 1, "%s: %s; retry %d/%d in %ld ms", what,
 		       cc ? curl_easy_strerror(cc) : (resp->err.code[0] ? resp->err.code : "server error"),
 		       n + 1, c->conf.retries, delay);
-		sleep_ms(delay);
+		drv_sleep_ms(delay);
 	}
 }

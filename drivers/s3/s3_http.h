@@ -7,6 +7,7 @@
 #include "s3_str.h"
 #include "s3_xml.h"
 #include "sigv4.h"
+#include "drv_http.h"
 
 #define S3_MAX_QUERY 6
 #define S3_MAX_HEADERS 6
@@ -53,9 +54,6 @@ int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp);
 void s3_response_free(s3_response *resp);
 
 /* "Wed, 01 May 2024 12:00:00 GMT" -> seconds since the epoch, 0 if malformed. */
-int64_t s3_http_date(const char *s);
-
-/* curl_global_init once per process, and a fresh easy handle. */
-CURL *s3_http_handle(void);
+#define s3_http_date(s) drv_http_date(s)
 
 #endif

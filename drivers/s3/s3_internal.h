@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include "totalrecall/driver.h"
+#include "drv_util.h"
 
 #ifdef TR_S3_PROFILE_MINIO
 #define S3_DRIVER_NAME "minio"
@@ -142,8 +143,9 @@ int64_t s3_now(const tr_conn *c);
 const char *s3_describe(tr_conn *c);
 
 /* s3.c */
-void s3_log(tr_conn *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int s3_fail(tr_conn *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Logs through the core; sets c->err and returns status (drv_util.h). */
+#define s3_log(c, level, ...) drv_log(&(c)->env, level, __VA_ARGS__)
+#define s3_fail(c, status, ...) drv_fail((c)->err, sizeof (c)->err, status, __VA_ARGS__)
 uint64_t s3_random(tr_conn *c);
 /* HEAD of key: TR_OK (info filled if not NULL), TR_ENOENT only when a
  * GET confirms S3's NoSuchKey, or an error. */

@@ -1,6 +1,5 @@
-/* s3_statefile.c - private files in state-dir (see s3_statefile.h).  The
- * core has the same kind of helper, but a driver links nothing of the
- * core, so this is the driver's own. */
+/* s3_statefile.c - private files in state-dir (see s3_statefile.h),
+ * written through drv_util.h's atomic file writer. */
 #include "config.h"
 #include "s3_statefile.h"
 #include "sigv4.h"
@@ -84,76 +83,20 @@ long s3_state_read(const char *path, char *buf, size_t cap, char *why, size_t wh
 	return (long)len;
 }
 
-/* mkdir -p, each new directory 0700 (state-dir also holds the key cache). */
-static int make_state_dir(const char *dir)
-{
-	char buf[4096];
-	if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-		return -1;
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -1;
-		*p = saved;
-		if (!saved)
-			return 0;
-	}
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Makes the rename durable; a cache can live without, so errors pass. */
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
 int s3_state_write(tr_conn *c, const char *path, const char *data, size_t len, char *why,
 		   size_t whylen)
 {
-	char tmp[4200];
 	if (!path[0] || !c->conf.state_dir) {
 		snprintf(why, whylen, "no state-dir");
 		return -1;
 	}
-	if (make_state_dir(c->conf.state_dir) != 0) {
+	if (drv_make_private_dirs(c->conf.state_dir) != 0) {
 		snprintf(why, whylen, "cannot create %s: %s", c->conf.state_dir, strerror(errno));
 		return -1;
 	}
-	snprintf(tmp, sizeof tmp, "%s.%ld.%08x.tmp", path, (long)getpid(),
-		 (unsigned)(s3_random(c) & 0xffffffffu));
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot create %s: %s", tmp, strerror(errno));
+	if (drv_write_file(path, data, len) != 0) {
+		snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
-	int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
-	int saved = errno;
-	ok = close(fd) == 0 && ok;
-	if (ok && rename(tmp, path) == 0) {
-		sync_dir(c->conf.state_dir);
-		return 0;
-	}
-	snprintf(why, whylen, "cannot write %s: %s", path, strerror(ok ? errno : saved));
-	unlink(tmp);
-	return -1;
+	return 0;
 }

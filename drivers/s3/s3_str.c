@@ -60,6 +60,26 @@ void s3_str_printf(s3_str *s, const char *fmt, ...)
 	s->len += (size_t)n;
 }
 
+static int unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+void s3_str_add_encoded(s3_str *s, const char *in, size_t len, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (unreserved(c) || (keep_slash && c == '/')) {
+			s3_str_addc(s, (char)c);
+		} else {
+			char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+			s3_str_addn(s, esc, 3);
+		}
+	}
+}
+
 char *s3_str_take(s3_str *s)
 {
 	char *p = NULL;

@@ -15,6 +15,10 @@ void s3_str_addn(s3_str *s, const char *data, size_t n);
 void s3_str_add(s3_str *s, const char *cstr);
 void s3_str_addc(s3_str *s, char c);
 void s3_str_printf(s3_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends len bytes of in percent-encoded as RFC 3986 asks (what SigV4
+ * and the Blob service both sign): all but the unreserved characters
+ * A-Z a-z 0-9 - _ . ~ and, with keep_slash, '/', as %XX in upper case. */
+void s3_str_add_encoded(s3_str *s, const char *in, size_t len, int keep_slash);
 /* Hands the string over to the caller (NULL if an allocation failed). */
 char *s3_str_take(s3_str *s);
 void s3_str_reset(s3_str *s);

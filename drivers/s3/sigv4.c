@@ -10,33 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char HEX[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
-
-static int unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static void encode_into(s3_str *s, const char *in, size_t len, int keep_slash)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (unreserved(c) || (keep_slash && c == '/')) {
-			s3_str_addc(s, (char)c);
-		} else {
-			char esc[3] = { '%', HEX[c >> 4], HEX[c & 15] };
-			s3_str_addn(s, esc, 3);
-		}
-	}
-}
 
 char *s3_uri_encode(const char *in, size_t len, int keep_slash)
 {
 	s3_str s = { 0 };
 	s3_str_add(&s, "");
-	encode_into(&s, in, len, keep_slash);
+	s3_str_add_encoded(&s, in, len, keep_slash);
 	return s3_str_take(&s);
 }
 
@@ -105,7 +85,7 @@ static void normalize_path(s3_str *out, const char *path)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			s3_str_addc(out, '/');
-		encode_into(out, segs[i], lens[i], 0);
+		s3_str_add_encoded(out, segs[i], lens[i], 0);
 	}
 	if (trailing && n > 0)
 		s3_str_addc(out, '/');
@@ -120,7 +100,7 @@ static void canonical_uri(s3_str *out, const char *path, enum s3_sigv4_rules rul
 	if (rules == S3_SIGV4_GENERIC)
 		normalize_path(out, path);
 	else
-		encode_into(out, path, strlen(path), 1);
+		s3_str_add_encoded(out, path, strlen(path), 1);
 }
 
 /* --- canonical query --- */

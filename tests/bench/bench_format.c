@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cipher.h"
-#include "format.h"
-#include "keyring.h"
-#include "util.h"
+#include "format/cipher.h"
+#include "format/format.h"
+#include "format/keyring.h"
+#include "base/util.h"
 
 struct mem {
 	const uint8_t *p;

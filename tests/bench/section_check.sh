@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/bench/section_check.sh - what the history-section check costs
-# archive-put on the fs driver (src/section_admit.c).
+# archive-put on the fs driver (src/repo/section_admit.c).
 #
 #   tests/bench/section_check.sh [N] [BASELINE_BINARY]
 #

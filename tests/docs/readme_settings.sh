@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's configuration reference is what `settings-doc --markdown`
-# prints (from the settings table in src/settings.c), between the lines
+# prints (from the settings table in src/conf/settings.c), between the lines
 #   <!-- settings:begin ... -->
 #   <!-- settings:end -->
 # usage: readme_settings.sh check|update README SETTINGS_DOC
@@ -35,7 +35,7 @@ check)
 	if cmp -s "$want" "$readme"; then
 		exit 0
 	fi
-	echo "readme_settings: $readme's configuration reference is not what src/settings.c says" >&2
+	echo "readme_settings: $readme's configuration reference is not what src/conf/settings.c says" >&2
 	echo "(run 'make update-docs' to rewrite it from the settings table; edit descriptions there):" >&2
 	diff -u "$readme" "$want" | head -40 >&2 || true
 	exit 1 ;;

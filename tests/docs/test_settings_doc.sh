@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The settings documentation has one source, the settings table
-# (src/settings.c): the README's configuration reference, the SETTINGS
+# (src/conf/settings.c): the README's configuration reference, the SETTINGS
 # section of the built man page and `totalrecall help` must say what
 # settings-doc generates from it.  Fails on drift; `make update-docs`
 # rewrites the README.
@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 
 # every setting a user can give is under a heading
 "$gen" --undocumented >"$work/undoc"
-check "every setting has a group in src/settings.c (none under Other: $(tr '\n' ' ' <"$work/undoc"))" test ! -s "$work/undoc"
+check "every setting has a group in src/conf/settings.c (none under Other: $(tr '\n' ' ' <"$work/undoc"))" test ! -s "$work/undoc"
 
 check "README.md's configuration reference is settings-doc's" "$here/readme_settings.sh" check "$src/README.md" "$gen"
 

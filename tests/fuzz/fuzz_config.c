@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "settings.h"
+#include "conf/settings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

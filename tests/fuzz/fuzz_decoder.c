@@ -4,8 +4,8 @@
  * config.h):
  *
  *   clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- *     -I. -Iinclude -Isrc tests/fuzz/fuzz_decoder.c src/format.c src/cipher.c \
- *     src/compress.c src/keyring.c src/kdf.c src/util.c -lbearssl -lzstd -o fuzz_decoder
+ *     -I. -Iinclude -Isrc tests/fuzz/fuzz_decoder.c src/format/format.c src/format/cipher.c \
+ *     src/format/compress.c src/format/keyring.c src/format/kdf.c src/base/util.c -lbearssl -lzstd -o fuzz_decoder
  *   ./fuzz_decoder -max_total_time=60 tests/fuzz/corpus/decoder
  *
  * (work on a copy of the corpus directory to keep the seeds as they are.)
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "keyring.h"
+#include "format/format.h"
+#include "format/keyring.h"
 
 #define FUZZ_NAME "wal/000000010000000000000001"
 

@@ -1,7 +1,7 @@
 /* gen_corpus.c - writes the seed objects of fuzz_decoder into a directory.
  *
- *   clang-14 -I. -Iinclude -Isrc tests/fuzz/gen_corpus.c src/format.c src/cipher.c \
- *     src/compress.c src/keyring.c src/kdf.c src/util.c -lbearssl -lzstd -o gen_corpus
+ *   clang-14 -I. -Iinclude -Isrc tests/fuzz/gen_corpus.c src/format/format.c src/format/cipher.c \
+ *     src/format/compress.c src/format/keyring.c src/format/kdf.c src/base/util.c -lbearssl -lzstd -o gen_corpus
  *   ./gen_corpus tests/fuzz/corpus/decoder
  *
  * Seeds: small valid objects (zstd with AES-GCM, no compression with
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "keyring.h"
+#include "format/format.h"
+#include "format/keyring.h"
 
 #define FUZZ_NAME "wal/000000010000000000000001"
 

@@ -61,8 +61,8 @@ if [ ! -f "$core" ] || [ -n "$(find "$top/src" -name '*.[ch]' -newer "$core" -pr
 	echo "# building the core with $cc"
 	rm -rf "$build/obj" && mkdir -p "$build/obj"
 	pids=()
-	for src in "$top"/src/*.c; do
-		[ "$(basename "$src")" = main.c ] && continue
+	for src in "$top"/src/*/*.c; do
+		[ "$src" = "$top/src/cli/main.c" ] && continue
 		"$cc" "${san[@]}" -fsanitize=fuzzer-no-link "${inc[@]}" -DTR_PKGLIBDIR='"/nonexistent"' \
 			-c "$src" -o "$build/obj/$(basename "$src" .c).o" &
 		pids+=($!)

@@ -3,7 +3,7 @@
 # many points, each followed by `verify` and a normal run of the command.
 #
 # Kill points are deterministic: TOTALRECALL_TEST_KILL_AFTER_OPS=N makes
-# the command SIGKILL itself before its storage step N+1 (src/testhook.h:
+# the command SIGKILL itself before its storage step N+1 (src/base/testhook.h:
 # before each driver call, when a put's body starts, and when it is
 # complete but not committed).  A run with a huge N tells how many steps a
 # command takes; the points are then drawn from a seeded generator

@@ -19,7 +19,7 @@
 #   h. a damaged info: list, backup, restore --backup of another backup
 #      and expire go on, naming it; with its manifest damaged too, it is
 #      left out and expired once older than every kept backup
-# Races are made deterministic with the pause test hook (src/testhook.h),
+# Races are made deterministic with the pause test hook (src/base/testhook.h),
 # never with sleeps.  Last line: "integrity: N passed, M failed".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

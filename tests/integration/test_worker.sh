@@ -163,7 +163,7 @@ chmod 755 "$tmp/append.sh"
 spool_append() { run "$tmp/append.sh" "$SPOOL"; }
 
 new_id() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
-# A record in the spool format (src/spool.h): subject, then optional error.
+# A record in the spool format (src/base/spool.h): subject, then optional error.
 record() {
 	printf '1\t%s\tcheck\t%s\t1700000000000000\t1700000001000000\t10\t20\tok\t%s\n' "$(new_id)" "$1" "${2:-}"
 }

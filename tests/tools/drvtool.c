@@ -32,7 +32,7 @@
 
 #include "bodygen.h"
 #include "conformance.h"
-#include "loader.h"
+#include "repo/loader.h"
 
 #define MAX_OPTS 64
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """mkwal.py - writes a file that passes archive-put's WAL segment check
-(src/walheader.h): the long page header PostgreSQL writes at the start of
+(src/pg/walheader.h): the long page header PostgreSQL writes at the start of
 a segment, for the segment the file name denotes, then SEED-determined
 bytes and zeros.  The same arguments always give the same bytes, so a
 test can compare what archive-get returns with a fresh copy.

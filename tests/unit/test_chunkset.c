@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chunkset.h"
+#include "cmd/chunkset.h"
 
 static void id_of(int n, char out[72])
 {

@@ -10,9 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clusterid.h"
-#include "repo.h"
-#include "section.h"
+#include "pg/clusterid.h"
+#include "repo/repo.h"
+#include "repo/section.h"
+#include "pg/walname.h"
 
 static char dir[64];
 
@@ -131,19 +132,17 @@ END_TEST
 
 START_TEST(test_wal_prefix)
 {
-	tr_repo r;
-	char rel[128];
-	memset(&r, 0, sizeof r);
-	tr_repo_use_section(&r, 1);
-	ck_assert_int_eq(tr_repo_wal_rel(&r, "000000010000000000000003", rel, sizeof rel), 0);
+	char rel[128], wal[24];
+	tr_section_wal_prefix(1, wal);
+	ck_assert_int_eq(tr_wal_rel_in(wal, "000000010000000000000003", rel, sizeof rel), 0);
 	ck_assert_str_eq(rel, "wal/0000000100000000/000000010000000000000003");
-	tr_repo_use_section(&r, 2);
-	ck_assert_int_eq(tr_repo_wal_rel(&r, "000000010000000000000003", rel, sizeof rel), 0);
+	tr_section_wal_prefix(2, wal);
+	ck_assert_int_eq(tr_wal_rel_in(wal, "000000010000000000000003", rel, sizeof rel), 0);
 	ck_assert_str_eq(rel, "wal-2/0000000100000000/000000010000000000000003");
 	ck_assert_uint_eq(tr_section_of_key(rel), 2);
-	ck_assert_int_eq(tr_repo_wal_rel(&r, "00000003.history", rel, sizeof rel), 0);
+	ck_assert_int_eq(tr_wal_rel_in(wal, "00000003.history", rel, sizeof rel), 0);
 	ck_assert_str_eq(rel, "wal-2/00000003.history");
-	ck_assert_int_eq(tr_repo_wal_rel(&r, "notwal", rel, sizeof rel), -1);
+	ck_assert_int_eq(tr_wal_rel_in(wal, "notwal", rel, sizeof rel), -1);
 }
 END_TEST
 

@@ -1,9 +1,9 @@
 /* Unit tests: settings (precedence, file:/env: indirection, validation,
  * config file) and the driver loader's errors. */
 #include "config.h"
-#include "loader.h"
-#include "repo.h"
-#include "settings.h"
+#include "repo/loader.h"
+#include "repo/repo.h"
+#include "conf/resolve.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -484,7 +484,9 @@ static void hash_with(const char *var, const char *value, char out[33])
 	if (var)
 		setenv(var, value, 1);
 	ck_assert_int_eq(load(&cfg, NULL), 0);
-	tr_repo_id_hash(&cfg, out);
+	tr_repo_settings rs;
+	tr_conf_repo(&cfg, &rs);
+	tr_repo_id_hash(&rs, out);
 	tr_config_free(&cfg);
 }
 

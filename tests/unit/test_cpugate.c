@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cpugate.h"
+#include "format/cpugate.h"
 
 #define THREADS 16
 #define ROUNDS 200

@@ -2,17 +2,19 @@
  * binding, streaming in arbitrary pieces, and the AEAD primitives. */
 #include "config.h"
 #include <check.h>
+#include <signal.h>
 #include <bearssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checksum.h"
-#include "cipher.h"
-#include "format.h"
-#include "keyring.h"
-#include "sha256ni.h"
+#include "base/assert.h"
+#include "format/checksum.h"
+#include "format/cipher.h"
+#include "format/format.h"
+#include "format/keyring.h"
+#include "format/sha256ni.h"
 
 #define FS 4096u
 #define MIB (1024u * 1024u)
@@ -931,6 +933,25 @@ START_TEST(test_sha256ni_matches_bearssl)
 }
 END_TEST
 
+#ifdef TR_ASSERTS
+/* The test builds check invariants (base/assert.h): a broken one aborts
+ * the process instead of going on (Check's fork mode sees the SIGABRT). */
+START_TEST(test_broken_invariant_aborts)
+{
+	volatile int frame_len = 2;
+	TR_ASSERT(frame_len == 1);
+}
+END_TEST
+
+START_TEST(test_kept_invariant_passes)
+{
+	int frame_len = 1;
+	TR_ASSERT(frame_len == 1);
+	ck_assert_int_eq(frame_len, 1);
+}
+END_TEST
+#endif
+
 static Suite *format_suite(void)
 {
 	Suite *s = suite_create("format");
@@ -963,6 +984,12 @@ static Suite *format_suite(void)
 	tcase_add_loop_test(tc, test_aead_failed_open_restores, 0, 2);
 	tcase_add_test(tc, test_sha256ni_matches_bearssl);
 	suite_add_tcase(s, tc);
+#ifdef TR_ASSERTS
+	tc = tcase_create("assert");
+	tcase_add_test_raise_signal(tc, test_broken_invariant_aborts, SIGABRT);
+	tcase_add_test(tc, test_kept_invariant_passes);
+	suite_add_tcase(s, tc);
+#endif
 	return s;
 }
 

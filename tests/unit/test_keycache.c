@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include <bearssl.h>
 
-#include "atomicfile.h"
-#include "keycache.h"
-#include "settings.h"
-#include "statedir.h"
-#include "util.h"
+#include "base/atomicfile.h"
+#include "repo/keycache.h"
+#include "conf/settings.h"
+#include "base/statedir.h"
+#include "base/util.h"
 
 static char root[256];
 
@@ -181,7 +181,7 @@ static void cache_open(tr_keycache *kc)
 	snprintf(state, sizeof(state), "%s/state", root);
 	tr_config_init(&cfg);
 	cfg.state_dir = strdup(state);
-	ck_assert_int_eq(tr_keycache_open(kc, &cfg, "0123456789abcdef0123456789abcdef", err, sizeof(err)), 0);
+	ck_assert_int_eq(tr_keycache_open(kc, cfg.state_dir, "0123456789abcdef0123456789abcdef", err, sizeof(err)), 0);
 }
 
 static void cache_close(tr_keycache *kc)
@@ -230,7 +230,7 @@ START_TEST(test_cache_keys)
 		}
 		tr_keys_add(&same, a, 5);
 		tr_keys_add(&same, b, 5);
-		ck_assert_int_eq(tr_keycache_open(&kc2, &cfg, "ffffffffffffffffffffffffffffffff", err, sizeof(err)), 0);
+		ck_assert_int_eq(tr_keycache_open(&kc2, cfg.state_dir, "ffffffffffffffffffffffffffffffff", err, sizeof(err)), 0);
 		ck_assert_int_eq(tr_keycache_store_keys(&kc2, &same), 0);
 		ck_assert_int_eq(tr_keycache_load_all(&kc2, &back), 2);
 		ck_assert_mem_eq(back.mac, same.mac, 32);

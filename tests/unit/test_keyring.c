@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checksum.h"
-#include "kdf.h"
-#include "keyresolve.h"
-#include "keyring.h"
-#include "util.h"
+#include "format/checksum.h"
+#include "format/kdf.h"
+#include "repo/keyresolve.h"
+#include "format/keyring.h"
+#include "base/util.h"
 
 static void unhex(const char *s, uint8_t *out)
 {

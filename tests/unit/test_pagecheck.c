@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pagecheck.h"
+#include "pg/pagecheck.h"
 
 #define RECORD (8 + TR_PAGE_SIZE)
 #define NPAGES 5

@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "checksum.h"
-#include "format.h"
-#include "keyring.h"
-#include "pcompress.h"
+#include "format/checksum.h"
+#include "format/format.h"
+#include "format/keyring.h"
+#include "format/pcompress.h"
 
 #define MIB (1024u * 1024u)
 

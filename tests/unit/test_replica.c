@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "restore_conf.h"
-#include "restore_delta.h"
-#include "restore_tree.h"
-#include "settings.h"
-#include "util.h"
+#include "cmd/restore_conf.h"
+#include "cmd/restore_delta.h"
+#include "cmd/restore_tree.h"
+#include "conf/settings.h"
+#include "base/util.h"
 
 static char base[512];
 static char err[2048];

@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "linkmap.h"
-#include "manifest.h"
-#include "restore_conf.h"
-#include "restore_plan.h"
-#include "restore_tree.h"
+#include "cmd/linkmap.h"
+#include "repo/manifest.h"
+#include "cmd/restore_conf.h"
+#include "cmd/restore_plan.h"
+#include "cmd/restore_tree.h"
 
 START_TEST(test_rel_paths)
 {

@@ -11,12 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checksum.h"
-#include "restore_reuse.h"
+#include "cmd/restore_reuse.h"
+#include "format/checksum.h"
 
 #define LEN 8192
 
 static tr_keys k;
+
+static void keyed_id(const void *keys, const void *data, size_t len, char out[66])
+{
+	tr_chunk_id(keys, data, len, out);
+}
+
+static const tr_chunk_idf idf = { keyed_id, &k };
 static char dir[] = "/tmp/tr_reuse_XXXXXX";
 static char src[PATH_MAX], dst[PATH_MAX];
 static char chunk[LEN], id[66], buf[LEN];
@@ -65,7 +72,7 @@ static int dst_holds(const void *b, off_t off)
 
 START_TEST(test_copies_the_first)
 {
-	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse *u = tr_reuse_new();
 	tr_reuse_src *first, *f2;
 	ck_assert_ptr_null(tr_reuse_note(u, id, src, LEN, LEN, &first));
 	ck_assert_ptr_nonnull(first);
@@ -75,7 +82,7 @@ START_TEST(test_copies_the_first)
 	put(src, chunk, LEN, LEN);
 	tr_reuse_done(u, first, 1);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 2 * LEN, buf, err, sizeof err), 0);
+	ck_assert_int_eq(tr_reuse_copy(u, later, &idf, dst, 2 * LEN, buf, err, sizeof err), 0);
 	ck_assert(dst_holds(chunk, 2 * LEN));
 	tr_reuse_free(u);
 }
@@ -83,7 +90,7 @@ END_TEST
 
 START_TEST(test_source_changed_since)
 {
-	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse *u = tr_reuse_new();
 	tr_reuse_src *first, *f2;
 	tr_reuse_note(u, id, src, LEN, LEN, &first);
 	tr_reuse_src *later = tr_reuse_note(u, id, dst, 0, LEN, &f2);
@@ -93,7 +100,7 @@ START_TEST(test_source_changed_since)
 	 * write straddling its end). */
 	put(src, "x", 1, LEN + 100);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, buf, err, sizeof err), 1);
+	ck_assert_int_eq(tr_reuse_copy(u, later, &idf, dst, 0, buf, err, sizeof err), 1);
 	char zeros[LEN] = { 0 };
 	ck_assert_msg(dst_holds(zeros, 0), "bytes that are not the chunk were copied");
 	tr_reuse_free(u);
@@ -102,14 +109,14 @@ END_TEST
 
 START_TEST(test_first_failed)
 {
-	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse *u = tr_reuse_new();
 	tr_reuse_src *first, *f2, *f3;
 	tr_reuse_note(u, id, src, LEN, LEN, &first);
 	tr_reuse_src *later = tr_reuse_note(u, id, dst, 0, LEN, &f2);
 	put(src, chunk, LEN, LEN);  /* even with the right bytes there */
 	tr_reuse_done(u, first, 0);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, buf, err, sizeof err), 1);
+	ck_assert_int_eq(tr_reuse_copy(u, later, &idf, dst, 0, buf, err, sizeof err), 1);
 	/* A reference noted after the failure is a first one again. */
 	ck_assert_ptr_null(tr_reuse_note(u, id, dst, LEN, LEN, &f3));
 	ck_assert_ptr_nonnull(f3);
@@ -120,21 +127,21 @@ END_TEST
 
 START_TEST(test_source_gone)
 {
-	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse *u = tr_reuse_new();
 	tr_reuse_src *first, *f2;
 	tr_reuse_note(u, id, src, LEN, LEN, &first);
 	tr_reuse_src *later = tr_reuse_note(u, id, dst, 0, LEN, &f2);
 	tr_reuse_done(u, first, 1);
 	unlink(src);
 	char err[256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, dst, 0, buf, err, sizeof err), 1);  /* fetched instead */
+	ck_assert_int_eq(tr_reuse_copy(u, later, &idf, dst, 0, buf, err, sizeof err), 1);  /* fetched instead */
 	tr_reuse_free(u);
 }
 END_TEST
 
 START_TEST(test_target_fails)
 {
-	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse *u = tr_reuse_new();
 	tr_reuse_src *first, *f2;
 	char missing[PATH_MAX + 8];
 	snprintf(missing, sizeof missing, "%s/none/x", dir);
@@ -143,7 +150,7 @@ START_TEST(test_target_fails)
 	put(src, chunk, LEN, LEN);
 	tr_reuse_done(u, first, 1);
 	char err[PATH_MAX + 256] = "";
-	ck_assert_int_eq(tr_reuse_copy(u, later, missing, 0, buf, err, sizeof err), -1);
+	ck_assert_int_eq(tr_reuse_copy(u, later, &idf, missing, 0, buf, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, missing) != NULL, "the error names the file: %s", err);
 	tr_reuse_free(u);
 }
@@ -152,7 +159,7 @@ END_TEST
 /* Only the TR_REUSE_SLOTS ids noted last are remembered. */
 START_TEST(test_window)
 {
-	tr_reuse *u = tr_reuse_new(&k);
+	tr_reuse *u = tr_reuse_new();
 	tr_reuse_src *first, *f2;
 	tr_reuse_note(u, id, src, LEN, LEN, &first);
 	tr_reuse_done(u, first, 1);

@@ -1,6 +1,6 @@
 /* Unit tests: cron and interval schedules (table-driven). */
 #include "config.h"
-#include "schedule.h"
+#include "base/schedule.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Unit tests: the metrics spool (escaping, record format, concurrent
  * appends from two processes, where the spool lives). */
 #include "config.h"
-#include "spool.h"
+#include "base/spool.h"
 
 #include <check.h>
 #include <errno.h>

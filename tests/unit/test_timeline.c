@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "timeline.h"
+#include "repo/timeline.h"
 
 #define SEG (16u * 1024 * 1024)
 

@@ -1,8 +1,8 @@
 /* Unit tests: verify's incremental state (which objects a run may skip),
  * and the chunk-id slicing it shares with expire. */
 #include "config.h"
-#include "chunkref.h"
-#include "verify_state.h"
+#include "repo/chunkref.h"
+#include "repo/verify_state.h"
 
 #include <check.h>
 #include <limits.h>

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "walheader.h"
+#include "pg/walheader.h"
 
 #define MiB (1u << 20)
 

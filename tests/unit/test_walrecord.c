@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "walrecord.h"
+#include "pg/walrecord.h"
 
 #define SEG 32768      /* 4 pages of 8 KiB: records cross segments soon */
 #define BLCK 8192

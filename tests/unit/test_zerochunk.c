@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checksum.h"
-#include "zerochunk.h"
+#include "format/checksum.h"
+#include "format/zerochunk.h"
 
 static void keys(tr_keys *k, uint8_t seed)
 {

@@ -8,7 +8,7 @@
 #define TR_CONFORMANCE_H
 
 #include <stdint.h>
-#include "loader.h"
+#include "repo/loader.h"
 
 typedef struct tr_conform_opts {
 	const char *prefix;     /* every key is under it (unique per run); NULL: made up */
