@@ -2,7 +2,7 @@
  * driver_v1.h - tests only: include/totalrecall/driver.h as it was at ABI
  * version 1, frozen, so that tests/unit/drivers/v1fs.c
  * is a driver built against the old header (the core loads it through
- * src/driver_v1.c).  Never edit: it is what old drivers were built with.
+ * src/repo/driver_v1.c).  Never edit: it is what old drivers were built with.
  *
  * totalrecall/driver.h - the storage driver ABI of TotalRecall.
  *

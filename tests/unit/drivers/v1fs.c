@@ -4,7 +4,7 @@
  * a table that ends at close() (no sync, conn_caps or describe), an
  * environment without size or version, TR_EIO for every failure but
  * absence and existing keys.  The core must load it through its adapter
- * (src/driver_v1.c) and the conformance suite must pass through it.
+ * (src/repo/driver_v1.c) and the conformance suite must pass through it.
  *
  * Storage: "bucket" is a directory; a key is the file of the same path.
  * A body goes to ".v1-tmp-*" in the bucket and is renamed (or linked, for
