@@ -33,7 +33,7 @@ static int delete_one(tr_conn *c, const char *key)
 	az_response resp;
 	int rc = az_http_do(c, &req, &resp);
 	az_response_free(&resp);
-	return rc == TR_ENOTFOUND ? TR_OK : rc;
+	return rc == TR_ENOENT ? TR_OK : rc;
 }
 
 static int build_body(tr_conn *c, const char *const *keys, size_t n, const char *boundary, s3_str *body)

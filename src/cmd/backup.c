@@ -437,7 +437,7 @@ static int find_archived(tr_repo *r, const tr_manifest_hdr *h, uint64_t *lsn, ch
 		tr_wal_file_name(h->timeline, *lsn, seg, name);
 		tr_repo_wal_rel(r, name, rel, sizeof rel);
 		int rc = tr_repo_head(r, rel, &info);
-		if (rc == TR_ENOTFOUND)
+		if (rc == TR_ENOENT)
 			return 1;
 		if (rc != TR_OK) {
 			snprintf(err, errlen, "%s", tr_repo_error(r));

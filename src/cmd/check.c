@@ -83,7 +83,7 @@ static int wait_archived(tr_repo *r, const char *walfile, int seconds, char *err
 		int rc = tr_repo_head(r, rel, &info);
 		if (rc == TR_OK)
 			return 0;
-		if (rc != TR_ENOTFOUND) {
+		if (rc != TR_ENOENT) {
 			snprintf(err, errlen, "%s", tr_repo_error(r));
 			return -1;
 		}

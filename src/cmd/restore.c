@@ -752,7 +752,7 @@ static int prepare(struct restore *rs, tr_repo *r, tr_backupset *set, tr_restore
 	int try_only = tr_config_get(cfg, TR_S_TRY) != NULL, status;
 	uint32_t section;
 	int rc = tr_repo_unlock(r, 0);
-	if (rc == TR_ENOTFOUND && try_only)
+	if (rc == TR_ENOENT && try_only)
 		return 1;
 	if (rc == TR_OK)
 		rc = tr_backupset_load(r, set);

@@ -128,7 +128,7 @@ static void probe(tr_repo *r, struct watch *w)
 		snprintf(rel, sizeof rel, "%s%08X.history", tr_repo_wal_prefix(r), tli);
 		text.len = 0;
 		int rc = tr_repo_get(r, rel, tr_mem_write, &text, NULL);
-		if (rc == TR_ENOTFOUND) {
+		if (rc == TR_ENOENT) {
 			misses++;
 			continue;
 		}

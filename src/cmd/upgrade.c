@@ -112,7 +112,7 @@ int tr_cmd_upgrade(tr_config *cfg, int argc, char **argv)
 	rc = tr_repo_connect(&r, &rs);
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(r, TR_UNLOCK_WRITER);
-	if (rc == TR_ENOTFOUND)
+	if (rc == TR_ENOENT)
 		snprintf(err, sizeof err, "there is no repository %s: nothing to upgrade (archive-put or init creates one)",
 			 tr_repo_base(r));
 	else if (rc != TR_OK)

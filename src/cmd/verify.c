@@ -67,7 +67,7 @@ static int load_backups(tr_verify *v)
 		snprintf(b->label, sizeof b->label, "%s", label);
 		b->mf = tr_manifest_open(v->repo, label, &b->h, &status);
 		v->manifests_read++;
-		if (!b->mf && status != TR_REPO_ECORRUPT && status != TR_REPO_EKEY && status != TR_ENOTFOUND) {
+		if (!b->mf && status != TR_REPO_ECORRUPT && status != TR_REPO_EKEY && status != TR_ENOENT) {
 			snprintf(v->err, sizeof v->err, "%s", tr_repo_error(v->repo));
 			return -1;
 		}

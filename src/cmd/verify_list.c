@@ -224,7 +224,7 @@ int tr_verify_decode_job(tr_repo *repo, void *job, void *arg)
 		if (strcmp(id, tr_basename(j->key)) != 0)
 			tr_verify_add_damage(v, j->key, "content does not match its chunk id");
 		ok = 0;
-	} else if (rc == TR_OK || rc == TR_ENOTFOUND) {
+	} else if (rc == TR_OK || rc == TR_ENOENT) {
 		ok = 0;  /* absent now: removed by expire since the listing */
 	} else if (rc == TR_REPO_ECORRUPT || rc == TR_REPO_EKEY) {
 		/* tr_repo_error(repo) is "<storage key>: <reason>"; keep the reason. */

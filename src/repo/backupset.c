@@ -89,7 +89,7 @@ static int load_info(tr_repo *r, const char *label, tr_manifest_hdr *h)
 
 int tr_status_is_damage(int status)
 {
-	return status == TR_REPO_ECORRUPT || status == TR_REPO_EKEY || status == TR_ENOTFOUND;
+	return status == TR_REPO_ECORRUPT || status == TR_REPO_EKEY || status == TR_ENOENT;
 }
 
 static int note_damage(tr_backup_damages *dmg, const struct label *l, int listed, const char *reason)
@@ -119,7 +119,7 @@ static int load_header(tr_repo *r, const struct label *l, tr_manifest_hdr *h, in
 	*loaded = rc == TR_OK;
 	if (rc == TR_OK || !tr_status_is_damage(rc))
 		return rc;
-	if (rc == TR_ENOTFOUND)
+	if (rc == TR_ENOENT)
 		snprintf(why, sizeof why, "info missing (backups/%s/info)", l->name);
 	else
 		snprintf(why, sizeof why, "info damaged (%s)", tr_repo_error(r));
@@ -132,7 +132,7 @@ static int load_header(tr_repo *r, const struct label *l, tr_manifest_hdr *h, in
 			tr_manifest_hdr_free(h);
 		return rc2;
 	}
-	if (status == TR_ENOTFOUND)
+	if (status == TR_ENOENT)
 		return TR_OK;  /* removed since the listing (expire) */
 	if (!tr_status_is_damage(status))
 		return status;

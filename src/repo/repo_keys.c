@@ -106,7 +106,7 @@ int tr_repo_init(tr_repo *r, int *created)
 {
 	int rc = tr_repo_unlock_storage(r, TR_UNLOCK_WRITER | TR_UNLOCK_INIT);
 	*created = 0;
-	if (rc == TR_ENOTFOUND || rc == TR_REPO_ENOKEYRING) {
+	if (rc == TR_ENOENT || rc == TR_REPO_ENOKEYRING) {
 		*created = 1;
 		rc = create_or_rebuild(r, rc == TR_REPO_ENOKEYRING);
 	}

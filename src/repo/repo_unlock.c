@@ -203,7 +203,7 @@ static int add_fetched(tr_repo *r, struct unlock *u, const char *rel)
 	int rc = tr_ring_fetch(r, rel, &text, &len);
 	if (rc == TR_REPO_ECORRUPT && (text = calloc(1, 1)))
 		rc = TR_OK;  /* present, and damaged */
-	if (rc != TR_OK && rc != TR_ENOTFOUND)
+	if (rc != TR_OK && rc != TR_ENOENT)
 		return rc;
 	add_text(r, u, rel, text, len);
 	return TR_OK;
@@ -315,7 +315,7 @@ static int nothing_found(tr_repo *r, struct unlock *u, tr_keycache *kc, unsigned
 	if (!(flags & TR_UNLOCK_CREATE)) {
 		tr_repo_set_error(r, "no repository at %s (keyring not found): check the bucket, storage prefix and "
 				"database id", r->base);
-		return TR_ENOTFOUND;
+		return TR_ENOENT;
 	}
 	if (!(tr_repo_caps(r) & TR_CAP_PUT_IF_ABSENT)) {
 		tr_repo_set_error(r, "no repository at %s, and the %s storage cannot create one atomically (no "
@@ -513,7 +513,7 @@ static int stored_ring_changed(tr_repo *r)
 	size_t len;
 	uint8_t h[32];
 	int rc = tr_ring_fetch(r, TR_RING_MAIN, &text, &len);
-	if (rc == TR_ENOTFOUND || rc == TR_REPO_ECORRUPT)
+	if (rc == TR_ENOENT || rc == TR_REPO_ECORRUPT)
 		return 1;
 	if (rc != TR_OK)
 		return rc;

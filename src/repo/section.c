@@ -131,7 +131,7 @@ static int fetch_section(tr_repo *r, uint32_t n, tr_section *s)
 	} else if (rc == TR_REPO_ECORRUPT || rc == TR_REPO_EKEY || rc == TR_ECALLBACK) {
 		memset(s, 0, sizeof *s);
 		snprintf(s->why, sizeof s->why, "%s", rc == TR_ECALLBACK ? "larger than any history section" : tr_repo_error(r));
-	} else if (rc == TR_ENOTFOUND) {
+	} else if (rc == TR_ENOENT) {
 		memset(s, 0, sizeof *s);
 		snprintf(s->why, sizeof s->why, "%s%s was listed but is gone", tr_repo_base(r), rel);
 	} else {

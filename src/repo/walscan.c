@@ -85,7 +85,7 @@ static int read_segment(tr_walscan *s, uint64_t segno, uint32_t *tli, struct fee
 		f->segno = segno;
 		f->begun = 0;
 		int rc = tr_repo_get(s->r, rel, sink, f, NULL);
-		if (rc == TR_ENOTFOUND)
+		if (rc == TR_ENOENT)
 			continue;
 		if (rc != TR_OK && !(rc == TR_ECALLBACK && (f->stopped || tr_waldec_ended(s->dec))))
 			return -1;

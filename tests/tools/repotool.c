@@ -58,5 +58,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "repotool: %s\n", tr_repo_error(r));
 	tr_repo_close(r);
 	tr_config_free(&cfg);
-	return rc == TR_OK ? 0 : rc == TR_ENOTFOUND ? 2 : 1;
+	return rc == TR_OK ? 0 : rc == TR_ENOENT ? 2 : 1;
 }
