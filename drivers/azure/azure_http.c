@@ -32,22 +32,6 @@
 #define BACKOFF_BASE_MS 200
 #define BACKOFF_CAP_MS 20000
 
-void az_request_query(az_request *r, const char *name, const char *value)
-{
-	if (r->nquery < AZ_MAX_QUERY)
-		r->query[r->nquery++] = (az_kv){ name, value };
-}
-
-void az_request_header(az_request *r, const char *name, const char *value)
-{
-	if (r->nheaders < AZ_MAX_HEADERS)
-		r->headers[r->nheaders++] = (az_kv){ name, value };
-}
-
-void az_response_free(az_response *resp)
-{
-	s3_str_free(&resp->body);
-}
 
 long az_backoff_ms(tr_conn *c, int attempt)
 {

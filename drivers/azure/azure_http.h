@@ -10,10 +10,7 @@
 #define AZ_MAX_QUERY 5
 #define AZ_MAX_HEADERS 6
 
-typedef struct az_kv {
-	const char *name;
-	const char *value;
-} az_kv;
+typedef drv_kv az_kv;
 
 typedef struct az_request {
 	const char *method;            /* GET PUT HEAD DELETE POST */
@@ -41,8 +38,8 @@ typedef struct az_response {
 	char message[256];             /* first line of <Message> */
 } az_response;
 
-void az_request_query(az_request *r, const char *name, const char *value);
-void az_request_header(az_request *r, const char *name, const char *value);
+#define az_request_query(r, name, value) drv_kv_add((r)->query, &(r)->nquery, AZ_MAX_QUERY, name, value)
+#define az_request_header(r, name, value) drv_kv_add((r)->headers, &(r)->nheaders, AZ_MAX_HEADERS, name, value)
 
 /*
  * Performs req, retrying transient failures with backoff.  Returns TR_OK
@@ -53,7 +50,7 @@ void az_request_header(az_request *r, const char *name, const char *value);
  * said BlobNotFound.  The caller frees resp with az_response_free().
  */
 int az_http_do(tr_conn *c, const az_request *req, az_response *resp);
-void az_response_free(az_response *resp);
+#define az_response_free(resp) s3_str_free(&(resp)->body)
 
 /* "Tue, 10 Sep 2024 11:22:33 GMT" -> seconds since the epoch, 0 if bad. */
 #define az_http_time(s) drv_http_date(s)

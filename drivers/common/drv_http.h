@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include "s3_str.h"
+#include "drv_kv.h"
 #include "totalrecall/driver.h"
 
 /* A request body in memory; curl reads it and may rewind it (a request

@@ -35,22 +35,6 @@
 #define MAX_SKEW 900               /* S3 refuses requests 15 minutes off */
 /* --- request helpers --- */
 
-void s3_request_query(s3_request *r, const char *name, const char *value)
-{
-	if (r->nquery < S3_MAX_QUERY)
-		r->query[r->nquery++] = (s3_kv){ name, value };
-}
-
-void s3_request_header(s3_request *r, const char *name, const char *value)
-{
-	if (r->nheaders < S3_MAX_HEADERS)
-		r->headers[r->nheaders++] = (s3_kv){ name, value };
-}
-
-void s3_response_free(s3_response *resp)
-{
-	s3_str_free(&resp->body);
-}
 
 /* --- per-request transfer state --- */
 

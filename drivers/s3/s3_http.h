@@ -39,8 +39,8 @@ typedef struct s3_response {
 	s3_xml_error err;            /* parsed from an error body */
 } s3_response;
 
-void s3_request_query(s3_request *r, const char *name, const char *value);
-void s3_request_header(s3_request *r, const char *name, const char *value);
+#define s3_request_query(r, name, value) drv_kv_add((r)->query, &(r)->nquery, S3_MAX_QUERY, name, value)
+#define s3_request_header(r, name, value) drv_kv_add((r)->headers, &(r)->nheaders, S3_MAX_HEADERS, name, value)
 
 /*
  * Performs req, retrying transient failures with backoff and following a
@@ -51,7 +51,7 @@ void s3_request_header(s3_request *r, const char *name, const char *value);
  * s3_response_free().
  */
 int s3_http_do(tr_conn *c, const s3_request *req, s3_response *resp);
-void s3_response_free(s3_response *resp);
+#define s3_response_free(resp) s3_str_free(&(resp)->body)
 
 /* "Wed, 01 May 2024 12:00:00 GMT" -> seconds since the epoch, 0 if malformed. */
 #define s3_http_date(s) drv_http_date(s)

@@ -3,12 +3,10 @@
 #define TR_S3_SIGV4_H
 
 #include <stddef.h>
+#include "drv_kv.h"
 
 /* A name/value pair: a query parameter or a header, unencoded. */
-typedef struct s3_kv {
-	const char *name;
-	const char *value;
-} s3_kv;
+typedef drv_kv s3_kv;
 
 /* Path rules.  S3 signs the path as given (encoded once, '/' kept, no
  * normalisation); every other service first removes dot segments and
