@@ -527,7 +527,7 @@ static int queue_chunk(struct restore *rs, const tr_mf_rec *rec, uint64_t *off, 
 	if (rs->reuse && !(c->fresh && tr_zerochunk_is(&rs->zero, c->id, c->length)))
 		c->copy = tr_reuse_note(rs->reuse, c->id, c->path, c->offset, c->length, &c->first);
 	if (tr_pool_submit(rs->pool, c) != 0) {
-		free(c);  /* not taken (pool.h) */
+		chunk_get_skipped(c, rs);  /* not taken (pool.h): its reuse references go back too */
 		return -1;
 	}
 	return 0;
