@@ -189,7 +189,7 @@ note "real data: $copies hard links of pgbench_accounts ($acc_mib MiB each) in $
 zero_files=0
 grow_to() { # GIB: adds sparse 1 GiB files of zeros until the data directory holds GIB GiB
 	local want=$(($1 * 1073741824)) have
-	have=$(find "$PGDATA" -path "$PGDATA/pg_wal" -prune -o -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+	have=$(find "$PGDATA" -path "$PGDATA/pg_wal" -prune -o -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')  # %.0f: awk prints large sums as 5.5e+09
 	while [ "$have" -lt "$want" ]; do
 		zero_files=$((zero_files + 1))
 		truncate -s 1G "$dbdir/$((980000 + zero_files))"
