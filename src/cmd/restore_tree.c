@@ -107,9 +107,10 @@ static int take_lock(tr_rtree *t, char *err, size_t errlen)
 	 * second restore may be probing it with a flock of its own (above):
 	 * wait for that probe instead of failing, so that of two restores
 	 * started at once exactly one goes on. */
-	int rc = t->lockfd < 0 ? -1 : 0;
-	while (rc == 0 && (rc = flock(t->lockfd, LOCK_EX)) != 0 && errno == EINTR)
-		rc = 0;
+	int rc = -1;
+	if (t->lockfd >= 0)
+		while ((rc = flock(t->lockfd, LOCK_EX)) != 0 && errno == EINTR)
+			;
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot lock %s/%s: %s", t->root, TR_RESTORE_LOCK, strerror(errno));
 		return -1;
