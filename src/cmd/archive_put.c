@@ -364,7 +364,7 @@ int tr_archive_file(tr_repo *r, const tr_archive_settings *as, const char *path,
 		return 1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int threads = as->parallel;  /* look-ahead files too: they compress one at a time (archive.h) */
+	int threads = as->parallel;  /* 1 for a look-ahead file (archive_ahead.c) */
 	int status = check_cluster(path, name, fd, level, sec) == 0 ? put_fd(r, path, name, fd, level, threads, x) : 1;
 	close(fd);
 	return status;

@@ -22,9 +22,13 @@
 #     time with a single .ready file, as PostgreSQL's archiver does when it
 #     keeps up: median and p95 ms per call;
 #   * a burst: all segments .ready at once, one call per file in order (as the
-#     archiver does when behind).  TotalRecall with its default look-ahead
-#     (8 on S3, none on fs) and with archive-ahead=0; pgBackRest with
-#     archive-async=y, spool-path, process-max=P (its documented async set-up);
+#     archiver does when behind), in a loop of its own timed as a whole (wall,
+#     CPU and peak RSS of every call in it; nothing else runs between calls).
+#     TotalRecall with its default look-ahead (8 on S3, 16 on fs) and with
+#     archive-ahead=0; pgBackRest with archive-async=y, spool-path,
+#     process-max=P (its documented async set-up).  On S3 also the CPU the
+#     server side (moto, stunnel, the latency proxy) spent meanwhile: on a
+#     small machine it shares the CPUs with the tools;
 #   * full backup, a second backup after a contiguous 1% of aid changed
 #     (pgBackRest: its default type, incr), restore of that second backup;
 #     against S3 also pgBackRest with process-max=16;
@@ -32,8 +36,8 @@
 #     stored, and on S3 the requests each call made (moto's log) with their
 #     cost at S3 Standard prices.
 # Tool settings: TotalRecall defaults (parallel = nproc, zstd 3, AES-256-GCM;
-# transfers 16 and archive-ahead 8 on S3, transfers = parallel and no
-# look-ahead on fs);
+# transfers 16 and archive-ahead 8 on S3, transfers = parallel and
+# archive-ahead 16 on fs);
 # pgBackRest compress-type=zst (default level), repo1-cipher-type=aes-256-cbc,
 # process-max=nproc, start-fast=y (TotalRecall's backup also asks for a fast
 # checkpoint).  Every measure starts from an empty repository.
@@ -103,6 +107,7 @@ if [ "${1:-}" != "--inner" ]; then
 		export BENCH_S3PORT
 		chmod 644 "$BENCH_MOTO_LOG"
 		trap 'for p in $MOTO_PID $TLS_PID $LAT_PID; do kill "$p" 2>/dev/null; done' EXIT
+		export BENCH_SERVER_PIDS="$MOTO_PID $TLS_PID $LAT_PID"
 	fi
 	rc=0
 	if [ "$(id -u)" = 0 ]; then
@@ -509,29 +514,51 @@ one_at_a_time() {
 	done
 	cd "$B"
 }
-# burst MEASURE TOOL STORAGE RUN: every segment .ready, then one call per file in order
+# server_cpu: CPU ticks (1/100 s) the S3 server side has used so far
+# (moto, stunnel, the latency proxy; /proc/PID/stat fields 14 and 15).
+server_cpu() {
+	local p t=0 v
+	for p in ${BENCH_SERVER_PIDS:-}; do
+		v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+		t=$((t + v))
+	done
+	echo "$t"
+}
+# burst MEASURE TOOL STORAGE RUN TAG: every segment .ready, then one call per
+# file in order, in burst-loop.sh timed as a whole by `timed`.
 burst() {
-	local m=$1 t=$2 s=$3 r=$4 seg t0 maxrss=0 fails=0
+	local m=$1 t=$2 s=$3 r=$4 tag=$5 seg c0=0 dc
 	rm -f "$STATUS"/*
 	for seg in "${SEGLIST[@]}"; do touch "$STATUS/$seg.ready"; done
+	printf '%s\n' "${SEGLIST[@]}" >"$B/burst.list"
 	cd "$B/walset"
-	t0=$EPOCHREALTIME
-	for seg in "${SEGLIST[@]}"; do
-		if [ "$t" = tr ]; then
-			timed "$m-call" tr "$s" "$r" "$seg" "$TRBIN" archive-put "pg_wal/$seg"
-		else
-			timed "$m-call" pgbr "$s" "$r" "$seg" "${PGBR[@]}" --pg1-path="$B/walset" --archive-async --spool-path="$B/pgbr-spool/$s-$r" \
-				archive-push "$B/walset/pg_wal/$seg"
-		fi
-		[ "$LAST_RC" = 0 ] || fails=$((fails + 1))
-		[ "$LAST_RSS" -gt "$maxrss" ] && maxrss=$LAST_RSS
-		mv "$STATUS/$seg.ready" "$STATUS/$seg.done"
-	done
-	echo "$m,$t,$s,$r,total,$(ms_since "$t0"),$maxrss,$fails,,,,," >>"$RAW"
+	[ "$s" = local ] || c0=$(server_cpu)
+	timed "$m" "$t" "$s" "$r" total bash "$B/burst-loop.sh" "$t" "$s" "$tag" "$B/pgbr-spool/$s-$r"
+	if [ "$s" != local ]; then
+		dc=$(($(server_cpu) - c0))
+		echo "$m-server,$t,$s,$r,total,,,,,,,,$((dc / 100)).$(printf '%02d' $((dc % 100)))" >>"$RAW"
+	fi
 	cd "$B"
 	# pgBackRest's async process may still be exiting
 	while pgrep -u "$(id -u)" -f 'archive-push:async' >/dev/null; do sleep 0.1; done
 }
+# The loop of one burst: the calls the archiver would make, and nothing else
+# but the .ready -> .done rename; exits with the number of failed calls.
+cat >"$B/burst-loop.sh" <<'EOF'
+. "$(dirname "$0")/common.sh"
+t=$1 s=$2 tag=$3 spool=$4 fails=0
+[ "$t" = tr ] || pgbr_cmd "$s" "$tag"
+while read -r seg; do
+	if [ "$t" = tr ]; then
+		"$TRBIN" archive-put "pg_wal/$seg" || fails=$((fails + 1))
+	else
+		"${PGBR[@]}" --pg1-path="$B/walset" --archive-async --spool-path="$spool" \
+			archive-push "$B/walset/pg_wal/$seg" || fails=$((fails + 1))
+	fi
+	mv "pg_wal/archive_status/$seg.ready" "pg_wal/archive_status/$seg.done"
+done <"$B/burst.list"
+exit $((fails > 100 ? 100 : fails))
+EOF
 
 tr_ok() { [ "$1" = local ] || [ "$TR_S3" = 1 ]; }
 archive_run() { # STORAGE RUN
@@ -548,13 +575,13 @@ archive_run() { # STORAGE RUN
 	note "$s run $r: burst of ${#SEGLIST[@]} ready segments"
 	if tr_ok "$s"; then
 		tag=$s-burst-tr-$r; prep_tr "$s" "$tag" || true; set_mode none
-		burst burst tr "$s" "$r"; record_bytes burst tr "$s" "$r" "$(repo_bytes tr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
+		burst burst tr "$s" "$r" "$tag"; record_bytes burst tr "$s" "$r" "$(repo_bytes tr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
 		tag=$s-burst0-tr-$r; prep_tr "$s" "$tag" || true; set_mode none; tr_env "$s" "$tag" 0
-		burst burst0 tr "$s" "$r"; record_bytes burst0 tr "$s" "$r" "$(repo_bytes tr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
+		burst burst0 tr "$s" "$r" "$tag"; record_bytes burst0 tr "$s" "$r" "$(repo_bytes tr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
 		tr_env "$s" "$tag"
 	fi
 	tag=$s-burst-pgbr-$r; prep_pgbr "$s" "$tag" || true; set_mode none
-	burst burst pgbr "$s" "$r"; record_bytes burst pgbr "$s" "$r" "$(repo_bytes pgbr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
+	burst burst pgbr "$s" "$r" "$tag"; record_bytes burst pgbr "$s" "$r" "$(repo_bytes pgbr "$s" "$tag" archive)"; drop_repo "$s" "$tag"
 }
 
 # pgbr_variants STORAGE: the pgBackRest set-ups measured for backup and
