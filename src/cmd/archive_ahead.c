@@ -126,7 +126,10 @@ int tr_ahead_claim(tr_repo *r, const tr_archive_settings *as, const char *path, 
 	char line[600], id[256], mac[TR_CHECKSUM_STR_LEN], want[TR_CHECKSUM_STR_LEN];
 	unsigned long long plain = 0, stored = 0;
 	size_t covered = 0;
-	if (tr_ahead_count(r, as) == 0 || !take_marker(r, name, line, sizeof line))
+	/* Not tr_ahead_count(): by default it asks the driver, and a call that
+	 * claims its file needs no driver (tr_repo_connect_lazy).  A marker is
+	 * only written by a look-ahead, so one found is worth checking. */
+	if (as->ahead == 0 || !take_marker(r, name, line, sizeof line))
 		return 0;
 	if (file_identity(path, id, sizeof id) != 0 || parse_marker(line, id, &plain, &stored, &covered, mac) != 0)
 		return 0;  /* the file changed since: archive it again */

@@ -444,7 +444,7 @@ int tr_cmd_archive_put(tr_config *cfg, int argc, char **argv)
 	tr_archive_settings as = { (int)tr_config_int(cfg, TR_S_PARALLEL),
 				   tr_config_get(cfg, TR_S_ARCHIVE_AHEAD) ? (int)tr_config_int(cfg, TR_S_ARCHIVE_AHEAD) : -1 };
 	tr_section sec;
-	int rc = tr_repo_connect(&r, &rs);
+	int rc = tr_repo_connect_lazy(&r, &rs);  /* a file uploaded ahead needs no storage */
 	if (rc == TR_OK)
 		rc = tr_repo_unlock_flags(r, TR_UNLOCK_CREATE | TR_UNLOCK_WRITER | TR_UNLOCK_CACHED);
 	int status = 1;

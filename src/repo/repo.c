@@ -177,7 +177,17 @@ static int open_conn(tr_repo *r, tr_conn **out)
 	return rc;
 }
 
-int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
+/* Loads the driver when a call first needs it (tr_repo_connect_lazy). */
+static int load_driver(tr_repo *r)
+{
+	if (r->ld.drv)
+		return TR_OK;
+	return tr_driver_load(r->set.storage.driver, r->set.storage.driver_dir, &r->ld, r->err, sizeof r->err) == 0
+		       ? TR_OK
+		       : TR_EINVAL;
+}
+
+static int connect_repo(tr_repo **out, const tr_repo_settings *s, int lazy)
 {
 	tr_repo *r = calloc(1, sizeof *r);
 	*out = r;
@@ -193,9 +203,20 @@ int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
 	r->enc.level = s->compress_level;
 	tr_repo_id_hash(s, r->hash);
 
-	if (tr_driver_load(s->storage.driver, s->storage.driver_dir, &r->ld, r->err, sizeof r->err) != 0)
-		return TR_EINVAL;
-	return open_conn(r, &r->conn);
+	if (lazy)
+		return TR_OK;
+	int rc = load_driver(r);
+	return rc == TR_OK ? open_conn(r, &r->conn) : rc;
+}
+
+int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
+{
+	return connect_repo(out, s, 0);
+}
+
+int tr_repo_connect_lazy(tr_repo **out, const tr_repo_settings *s)
+{
+	return connect_repo(out, s, 1);
 }
 
 int tr_repo_connect_like(tr_repo **out, const tr_repo *like)
@@ -235,7 +256,7 @@ const tr_repo_settings *tr_repo_settings_of(const tr_repo *r) { return &r->set; 
 int tr_repo_keys_from_cache(const tr_repo *r) { return r->keys_from_cache; }
 uint32_t tr_repo_section(const tr_repo *r) { return r->section; }
 const char *tr_repo_wal_prefix(const tr_repo *r) { return r->wal; }
-const char *tr_repo_driver_name(const tr_repo *r) { return r->ld.drv->name; }
+const char *tr_repo_driver_name(const tr_repo *r) { return r->ld.drv ? r->ld.drv->name : r->set.storage.driver; }
 
 int tr_repo_zstd_level(const tr_repo *r)
 {
@@ -293,7 +314,9 @@ static int conn_enter(tr_repo *r, tr_conn **c)
 		return TR_EINVAL;
 	}
 	tr_conn **slot = r->depth == 0 ? &r->conn : &r->nested[r->depth - 1];
-	int rc = *slot ? TR_OK : open_conn(r, slot);
+	int rc = *slot ? TR_OK : load_driver(r);
+	if (rc == TR_OK && !*slot)
+		rc = open_conn(r, slot);
 	if (rc != TR_OK)
 		return rc;
 	*c = *slot;
@@ -493,7 +516,7 @@ unsigned tr_repo_caps(tr_repo *r)
 const char *tr_repo_describe(tr_repo *r)
 {
 	tr_conn *c;
-	if (!r->ld.drv->describe || conn_enter(r, &c) != TR_OK)
+	if (load_driver(r) != TR_OK || !r->ld.drv->describe || conn_enter(r, &c) != TR_OK)
 		return NULL;
 	const char *line = r->ld.drv->describe(c);
 	conn_leave(r, c, TR_OK);
@@ -531,7 +554,6 @@ static int put_encoded(tr_repo *r, const char *rel, const tr_enc_opts *opts, tr_
 		       unsigned flags, const char *checksum, tr_xfer *x)
 {
 	char key[TR_KEY_MAX + 1], name[TR_KEY_MAX + 1];
-	TR_ASSERT(r->conn);  /* connected: tr_repo_connect succeeded */
 	if (tr_repo_key(r, rel, key, sizeof key) != 0) {
 		set_err(r, "object name too long: %s", rel);
 		return TR_EINVAL;
@@ -804,7 +826,9 @@ static int remove_batch(tr_repo *r, const char *const *rels, size_t n)
 
 int tr_repo_remove_many(tr_repo *r, const char *const *rels, size_t n)
 {
-	int rc = TR_OK;
+	int rc = load_driver(r);
+	if (rc != TR_OK)
+		return rc;
 	if (!TR_DRIVER_HAS(r->ld.drv, remove_many)) {
 		for (size_t i = 0; rc == TR_OK && i < n; i++)
 			rc = tr_repo_remove(r, rels[i]);

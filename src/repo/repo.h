@@ -100,6 +100,11 @@ typedef struct tr_xfer {
  * also on failure (its error says why; tr_repo_close frees it).  TR_OK or
  * a TR_* status. */
 int tr_repo_connect(tr_repo **r, const tr_repo_settings *s);
+/* The same, but the driver is loaded and connected only when a call first
+ * needs storage (its errors then come from that call): for a command that
+ * may finish on local state alone, such as archive-put of a file uploaded
+ * ahead, which then loads no TLS or HTTP library (about 6 ms on s3). */
+int tr_repo_connect_lazy(tr_repo **r, const tr_repo_settings *s);
 /* Another connection to the same repository holding the same unlocked
  * keys, for a worker thread (pool.h). */
 int tr_repo_connect_like(tr_repo **r, const tr_repo *like);
