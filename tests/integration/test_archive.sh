@@ -631,8 +631,19 @@ TR_DESC="archive-put ${AHEAD[0]} with three more files marked .ready" \
 for f in "${AHEAD[@]:1}"; do
 	check "$f was stored ahead by the time archive-put returned" test -f "$REPO/$(wal_object_key "$f")"
 done
-TR_DESC="archive-put ${AHEAD[1]} (stored ahead)" \
-	assert_rc 0 in_dir "$wj" tr_run "${ja[@]}" archive-put "pg_wal/${AHEAD[1]}"
+# Claiming a file stored ahead needs no storage: it succeeds even where no
+# driver can be loaded (tr_repo_connect_lazy), and a file that was not
+# stored ahead then fails naming the driver.
+nodrv=$(newdir no-drivers)
+TR_DESC="archive-put ${AHEAD[1]} (stored ahead) with no driver to load" \
+	assert_rc 0 in_dir "$wj" tr_run "${ja[@]}" "TOTALRECALL_DRIVER_DIR=$nodrv" archive-put "pg_wal/${AHEAD[1]}"
+assert_contains "$(cat "$TR_LAST_ERR")" "archived ahead" "it says the file was archived ahead"
+jx=0000000100000000000000B4
+FAKE_RANDOM=1048576 fake_segment "$wj/pg_wal" "$jx" 30 2097152
+TR_DESC="archive-put $jx (not stored ahead) with no driver to load" \
+	assert_rc 1 in_dir "$wj" tr_run "${ja[@]}" "TOTALRECALL_DRIVER_DIR=$nodrv" archive-put "pg_wal/$jx"
+assert_contains "$(cat "$TR_LAST_ERR")" "driver \"fs\" not found" "the error names the driver it could not load"
+assert_file_absent "$REPO/$(wal_object_key "$jx")" "nothing was stored for $jx"
 # A file that changed after its look-ahead upload is not reported archived.
 b2obj=$REPO/$(wal_object_key "${AHEAD[2]}")
 b2sum=$(sha256_of "$b2obj")
