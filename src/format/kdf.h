@@ -8,5 +8,9 @@
 
 void tr_pbkdf2_sha256(const void *pass, size_t passlen, const void *salt, size_t saltlen,
 		      uint32_t iterations, uint8_t *out, size_t outlen);
+/* The same on BearSSL's portable SHA-256 only, which tr_pbkdf2_sha256
+ * uses on a CPU without SHA-NI (for the tests, which compare the two). */
+void tr_pbkdf2_sha256_portable(const void *pass, size_t passlen, const void *salt, size_t saltlen,
+			       uint32_t iterations, uint8_t *out, size_t outlen);
 
 #endif

@@ -84,6 +84,11 @@ static void blocks(uint32_t state[8], const uint8_t *data, size_t n)
 }
 #endif
 
+void tr_sha256ni_block(uint32_t state[8], const uint8_t block[64])
+{
+	blocks(state, block, 1);
+}
+
 void tr_sha256ni_init(tr_sha256ni *c)
 {
 	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,

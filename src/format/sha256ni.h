@@ -29,7 +29,12 @@ void tr_sha256ni_init(tr_sha256ni *c);
 void tr_sha256ni_update(tr_sha256ni *c, const void *data, size_t len);
 void tr_sha256ni_out(const tr_sha256ni *c, uint8_t out[32]);
 
-/* HMAC-SHA256 (RFC 2104); any key length. */
+/* One compression of a 64-byte block into state (big-endian words), for
+ * callers that pad their own fixed-size messages (PBKDF2, kdf.c). */
+void tr_sha256ni_block(uint32_t state[8], const uint8_t block[64]);
+
+/* HMAC-SHA256 (RFC 2104); any key length.  After init, inner.h and
+ * outer.h hold the states after the ipad and opad blocks. */
 void tr_hmac256ni_init(tr_hmac256ni *h, const void *key, size_t keylen);
 void tr_hmac256ni_update(tr_hmac256ni *h, const void *data, size_t len);
 void tr_hmac256ni_out(const tr_hmac256ni *h, uint8_t out[32]);

@@ -21,41 +21,68 @@ static void unhex(const char *s, uint8_t *out)
 		sscanf(s + 2 * i, "%2hhx", &out[i]);
 }
 
-static void check_pbkdf2(const char *p, const char *s, uint32_t c, const char *hex)
+typedef void (*pbkdf2_fn)(const void *, size_t, const void *, size_t, uint32_t, uint8_t *, size_t);
+
+static void check_pbkdf2(pbkdf2_fn f, const char *p, const char *s, uint32_t c, const char *hex)
 {
 	uint8_t want[64], got[64];
 	size_t n = strlen(hex) / 2;
 	unhex(hex, want);
-	tr_pbkdf2_sha256(p, strlen(p), s, strlen(s), c, got, n);
+	f(p, strlen(p), s, strlen(s), c, got, n);
 	ck_assert_mem_eq(got, want, n);
 }
 
+/* The same vectors through tr_pbkdf2_sha256 (SHA-NI where the CPU has it)
+ * and through the portable implementation. */
 START_TEST(test_pbkdf2_vectors)
 {
+	pbkdf2_fn f = _i == 0 ? tr_pbkdf2_sha256 : tr_pbkdf2_sha256_portable;
 	/* RFC 7914 section 11. */
-	check_pbkdf2("passwd", "salt", 1,
+	check_pbkdf2(f, "passwd", "salt", 1,
 		     "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
 		     "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
-	check_pbkdf2("Password", "NaCl", 80000,
+	check_pbkdf2(f, "Password", "NaCl", 80000,
 		     "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
 		     "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d");
 	/* The widely used PBKDF2-HMAC-SHA256 vectors. */
-	check_pbkdf2("password", "salt", 1,
+	check_pbkdf2(f, "password", "salt", 1,
 		     "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b");
-	check_pbkdf2("password", "salt", 2,
+	check_pbkdf2(f, "password", "salt", 2,
 		     "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43");
-	check_pbkdf2("password", "salt", 4096,
+	check_pbkdf2(f, "password", "salt", 4096,
 		     "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
 	/* A prefix of a longer output is the shorter output. */
 	uint8_t a[20], b[64];
-	tr_pbkdf2_sha256("pw", 2, "s", 1, 3, a, sizeof(a));
-	tr_pbkdf2_sha256("pw", 2, "s", 1, 3, b, sizeof(b));
+	f("pw", 2, "s", 1, 3, a, sizeof(a));
+	f("pw", 2, "s", 1, 3, b, sizeof(b));
 	ck_assert_mem_eq(a, b, sizeof(a));
 	/* tr_kdf_kek is the 32-byte form over a 16-byte salt. */
 	uint8_t salt[16] = "0123456789abcdef", k1[32], k2[32];
 	tr_kdf_kek("passphrase", salt, 1000, k1);
-	tr_pbkdf2_sha256("passphrase", 10, salt, 16, 1000, k2, 32);
+	f("passphrase", 10, salt, 16, 1000, k2, 32);
 	ck_assert_mem_eq(k1, k2, 32);
+}
+END_TEST
+
+/* Both implementations agree on passphrases longer than a block (hashed
+ * first), empty ones, long salts and outputs that end inside a block. */
+START_TEST(test_pbkdf2_implementations_agree)
+{
+	uint8_t pass[150], salt[100], x[70], y[70];
+	for (size_t i = 0; i < sizeof pass; i++)
+		pass[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof salt; i++)
+		salt[i] = (uint8_t)(i * 13 + 5);
+	static const size_t plen[] = { 0, 1, 32, 63, 64, 65, 150 };
+	static const size_t slen[] = { 0, 16, 55, 56, 64, 100 };
+	for (size_t i = 0; i < sizeof plen / sizeof plen[0]; i++)
+		for (size_t j = 0; j < sizeof slen / sizeof slen[0]; j++) {
+			uint32_t iter = (uint32_t)(1 + i * 3 + j);
+			size_t outlen = 1 + (i * 11 + j * 5) % sizeof x;
+			tr_pbkdf2_sha256(pass, plen[i], salt, slen[j], iter, x, outlen);
+			tr_pbkdf2_sha256_portable(pass, plen[i], salt, slen[j], iter, y, outlen);
+			ck_assert_mem_eq(x, y, outlen);
+		}
 }
 END_TEST
 
@@ -572,7 +599,8 @@ int main(void)
 	Suite *s = suite_create("keyring");
 	TCase *tc = tcase_create("kdf");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_pbkdf2_vectors);
+	tcase_add_loop_test(tc, test_pbkdf2_vectors, 0, 2);
+	tcase_add_test(tc, test_pbkdf2_implementations_agree);
 	tcase_add_test(tc, test_keys_derive);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("keyring");
