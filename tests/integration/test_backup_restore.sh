@@ -401,18 +401,20 @@ psql_q p1 "SELECT pg_reload_conf()" >/dev/null
 # fourth chunk repeats its second: restore copies it from there.
 section "i. chunks of zeros restore as holes, a repeated chunk is copied"
 zf=${PG_DATA[p1]}/trzeros.bin
+CH=$((4 * 1048576))  # the default chunk-size
 as_pg python3 -c 'import sys
+ch = int(sys.argv[2])
 with open(sys.argv[1], "wb") as f:
-    f.truncate(4 * 1048576 + 100)
+    f.truncate(4 * ch + 100)
     for at in (1, 3):
-        f.seek(at * 1048576 + 4096); f.write(b"not zero" * 512)' "$zf"
+        f.seek(at * ch + 4096); f.write(b"not zero" * 512)' "$zf" "$CH"
 do_backup p1
 BZ=$LAST_LABEL
 restore_to zr TOTALRECALL_LOG_LEVEL=debug --backup "$BZ" --target immediate
 rz=${PG_DATA[zr]}/trzeros.bin
 check "the file with zeros is restored identical" cmp -s "$zf" "$rz"
 alloc=$(($(stat -c '%b * %B' "$rz")))
-check "the chunks of zeros are holes ($alloc bytes allocated of $(stat -c %s "$rz"))" test "$alloc" -le $((2 * 1048576 + 65536))
+check "the chunks of zeros are holes ($alloc bytes allocated of $(stat -c %s "$rz"))" test "$alloc" -le $((2 * CH + 65536))
 copied=$(sed -n 's/.*restore: [0-9]* chunks fetched, \([0-9]*\) copied.*/\1/p' "$TR_TMP/root/restore-zr.err")
 check "repeated chunks were copied from the restored files, not fetched (${copied:-none} copied)" test "${copied:-0}" -ge 1
 drop_cluster zr

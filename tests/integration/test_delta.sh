@@ -26,6 +26,10 @@ command -v python3 >/dev/null || tr_die "python3 is needed to read list --json"
 : "${TR_CMD_TIMEOUT:=240}"
 tr_note "server user $TR_SRV_USER, binary $TR_BIN, PostgreSQL $PGBIN, temp $TR_TMP"
 repo_setup db-delta
+# A delta restore fetches the chunks that differ: 1% of a small table's
+# rows touches a larger share of its 4 MiB chunks (the default) than of
+# 1 MiB ones, and the 10% bound below is for 1 MiB.
+TR_ENV+=(TOTALRECALL_CHUNK_SIZE=1MiB)
 SCALE=${TR_DELTA_SCALE:-5}
 
 # conninfo NAME: how a standby reaches cluster NAME.

@@ -33,6 +33,9 @@ PGBIN=$(pg_bin) || tr_die "PostgreSQL 15 not found"
 : "${TR_CMD_TIMEOUT:=180}"
 tr_note "server user $TR_SRV_USER, binary $TR_BIN, PostgreSQL $PGBIN, temp $TR_TMP"
 repo_setup db-int
+# The fixtures are sized in chunks of 1 MiB, and new_chunks tells their
+# random data from the database's by stored size at that chunk size.
+TR_ENV+=(TOTALRECALL_CHUNK_SIZE=1MiB)
 
 # no_sanitizer_report DESC: the last command's stderr holds no report of
 # AddressSanitizer, LeakSanitizer or UBSan (tests/sanitize.sh builds; a

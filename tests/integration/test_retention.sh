@@ -32,6 +32,10 @@ command -v python3 >/dev/null || tr_die "python3 is needed to read list --json"
 : "${TR_CMD_TIMEOUT:=180}"
 tr_note "server user $TR_SRV_USER, binary $TR_BIN, PostgreSQL $PGBIN, temp $TR_TMP"
 repo_setup db-ret
+# The keeper and ephemeral tables' chunks are told from pgbench's by their
+# stored size (big_chunks): random text stays large, pgbench's compresses
+# well, at this chunk size.
+TR_ENV+=(TOTALRECALL_CHUNK_SIZE=1MiB)
 
 # segno LSN: the segment number (16 MiB segments) of an LSN.
 segno() {
