@@ -32,12 +32,12 @@ int tr_archive_file(tr_repo *r, const tr_archive_settings *as, const char *path,
  */
 /* Files uploaded ahead: the archive-ahead setting (as->ahead >= 0), else
  * TR_AHEAD_REMOTE on a driver with TR_CAP_REMOTE and TR_AHEAD_LOCAL on a
- * local disk.  Measured in a burst of 20 real segments on 2 CPUs
- * (tests/bench/README.md, "Look-ahead"): on fs 16 ahead is 1.25 x the rate
- * of one at a time (8: 1.2 x), since the files ahead keep both CPUs busy
- * between PostgreSQL's calls; on s3 with 25 ms latency 8 ahead is 2.8 x, and
- * 16 gains little more while each file waiting on the network holds its
- * compressed body (archive-put's 32 MiB budget). */
+ * local disk.  Measured in bursts of 200 real segments on 2 CPUs
+ * (tests/bench/README.md): on fs 16 ahead gives 1.2 x the rate of one at a
+ * time, since the files ahead keep both CPUs busy between PostgreSQL's
+ * calls; on s3 with 25 ms latency 8 ahead gives 3.3 x, and fewer cost
+ * 10-15 % of that while each file ahead adds memory (archive-put's 32 MiB
+ * budget). */
 #define TR_AHEAD_REMOTE 8
 #define TR_AHEAD_LOCAL 16
 int tr_ahead_count(tr_repo *r, const tr_archive_settings *as);
