@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "conf/settings.h"
+#include "cli/settings_doc_text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -185,10 +186,11 @@ static void default_text(const tr_setting_def *d, char *buf, size_t len)
 /* help, then doc, then what the flags add. */
 static void put_meaning(FILE *out, const tr_setting_def *d, int line_start, enum format f)
 {
+	const char *doc = tr_setting_doc_text[d - tr_setting_defs()];
 	put_text(out, d->help, line_start, f);
-	if (d->doc) {
+	if (doc) {
 		fputs("; ", out);
-		put_text(out, d->doc, 0, f);
+		put_text(out, doc, 0, f);
 	}
 	if (d->flags & TR_SF_SECRET)
 		put_text(out, "; a secret, never printed", 0, f);

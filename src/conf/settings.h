@@ -126,10 +126,10 @@ typedef struct tr_setting_def {
 	unsigned flags;
 	const char *help;     /* one line, for `totalrecall help` */
 	/* The rest is for the documentation that settings-doc generates (the
-	 * README's configuration reference, the man page's SETTINGS): */
+	 * README's configuration reference, the man page's SETTINGS), with
+	 * what it adds to help (cli/settings_doc_text.c, not in the binary): */
 	int group;            /* enum tr_setting_group: the heading it is listed under */
 	const char *metavar;  /* the value's placeholder (--target-time TIME); NULL: by type */
-	const char *doc;      /* what help leaves out, appended to it; `backquotes` mark literals */
 	const char *doc_default; /* the default in words where neither defval nor help says it */
 } tr_setting_def;
 
