@@ -161,11 +161,25 @@ int tr_repo_local_dir(const tr_repo *r, const char *what, char *out, size_t outl
 	return fd >= 0 ? 0 : -1;
 }
 
+/* Loads the driver once; a lazy connection (tr_repo_connect_lazy) loads it
+ * when a call first needs it. */
+static int load_driver(tr_repo *r)
+{
+	if (r->ld.drv)
+		return TR_OK;
+	return tr_driver_load(r->set.storage.driver, r->set.storage.driver_dir, &r->ld, r->err, sizeof r->err) == 0
+		       ? TR_OK
+		       : TR_EINVAL;
+}
+
 /* The driver reads its settings through env for as long as the
  * connection lives: r's own copy of the storage settings, not the
  * caller's. */
 static int open_conn(tr_repo *r, tr_conn **out)
 {
+	int loaded = load_driver(r);  /* tr_repo_connect_lazy: the first call that needs it */
+	if (loaded != TR_OK)
+		return loaded;
 	tr_driver_env env = tr_driver_env_make(driver_setting, driver_log, &r->set.storage);
 	int rc = tr_driver_open(&r->ld, &env, out);
 	if (rc == TR_OK)
@@ -175,16 +189,6 @@ static int open_conn(tr_repo *r, tr_conn **out)
 		r->ld.drv->close(*out);
 	*out = NULL;
 	return rc;
-}
-
-/* Loads the driver when a call first needs it (tr_repo_connect_lazy). */
-static int load_driver(tr_repo *r)
-{
-	if (r->ld.drv)
-		return TR_OK;
-	return tr_driver_load(r->set.storage.driver, r->set.storage.driver_dir, &r->ld, r->err, sizeof r->err) == 0
-		       ? TR_OK
-		       : TR_EINVAL;
 }
 
 static int connect_repo(tr_repo **out, const tr_repo_settings *s, int lazy)
@@ -203,10 +207,7 @@ static int connect_repo(tr_repo **out, const tr_repo_settings *s, int lazy)
 	r->enc.level = s->compress_level;
 	tr_repo_id_hash(s, r->hash);
 
-	if (lazy)
-		return TR_OK;
-	int rc = load_driver(r);
-	return rc == TR_OK ? open_conn(r, &r->conn) : rc;
+	return lazy ? TR_OK : open_conn(r, &r->conn);
 }
 
 int tr_repo_connect(tr_repo **out, const tr_repo_settings *s)
@@ -314,9 +315,7 @@ static int conn_enter(tr_repo *r, tr_conn **c)
 		return TR_EINVAL;
 	}
 	tr_conn **slot = r->depth == 0 ? &r->conn : &r->nested[r->depth - 1];
-	int rc = *slot ? TR_OK : load_driver(r);
-	if (rc == TR_OK && !*slot)
-		rc = open_conn(r, slot);
+	int rc = *slot ? TR_OK : open_conn(r, slot);
 	if (rc != TR_OK)
 		return rc;
 	*c = *slot;
